@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Builds (once) the real components tests and the demo run, from the Go
+# module proxy, into ${XDG_CACHE_HOME:-$HOME/.cache}/infermon/bin.
+#
+#   hack/tools/build.sh [kube|sim|bench|linter|crds|all]...
+#
+# Each component is rebuilt only when what pins it changes: a stamp file next
+# to the binaries holds the hash of the pinning files it was built from.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
+. "$here/versions.env"
+
+export GOFLAGS=-mod=readonly
+bin=$(infermon_cache)/bin
+mkdir -p "$bin"
+
+# stamp_ok NAME FILES... : true when NAME was built from these exact files.
+stamp_hash() { cat "$@" | sha256sum | cut -d' ' -f1; }
+stamp_ok() {
+	local name=$1; shift
+	[ -f "$bin/.$name.stamp" ] && [ "$(cat "$bin/.$name.stamp")" = "$(stamp_hash "$@")" ]
+}
+stamp_set() { local name=$1; shift; stamp_hash "$@" > "$bin/.$name.stamp"; }
+
+build_kube() {
+	local m=$here/kube pins=("$here/kube/go.mod" "$here/kube/go.sum" "$here/kube/cmd/etcd/main.go")
+	if stamp_ok kube "${pins[@]}"; then return 0; fi
+	grep -q "k8s.io/kubernetes $KUBERNETES_VERSION\$" "$m/go.mod" ||
+		die "hack/tools/kube/go.mod does not pin $KUBERNETES_VERSION: run hack/tools/kube/update.sh"
+	log "building kube-apiserver, kube-controller-manager, kubectl, etcd ($KUBERNETES_VERSION, etcd $ETCD_VERSION); this takes a while once"
+	(cd "$m" &&
+		go build -trimpath -ldflags="-s -w" -o "$bin/" \
+			k8s.io/kubernetes/cmd/kube-apiserver \
+			k8s.io/kubernetes/cmd/kube-controller-manager \
+			k8s.io/kubernetes/cmd/kubectl &&
+		go build -trimpath -ldflags="-s -w" -o "$bin/etcd" ./cmd/etcd)
+	stamp_set kube "${pins[@]}"
+}
+
+build_sim() {
+	if stamp_ok sim "$here/versions.env" && [ -x "$bin/llm-d-inference-sim" ]; then return 0; fi
+	log "building llm-d-inference-sim $INFERENCE_SIM_VERSION"
+	GOFLAGS= GOBIN=$bin go install -trimpath \
+		"github.com/llm-d/llm-d-inference-sim/cmd/llm-d-inference-sim@$INFERENCE_SIM_VERSION"
+	stamp_set sim "$here/versions.env"
+}
+
+# crds: prints nothing, but makes sure the prometheus-operator module (and
+# with it example/prometheus-operator-crd/) is in the module cache.
+build_crds() {
+	promop_crd_dir > /dev/null
+}
+
+build_bench() {
+	local m=$here/bench pins=("$here/bench/go.mod" "$here/bench/go.sum" "$here/bench/main.go")
+	[ -d "$m" ] || return 0
+	if stamp_ok bench "${pins[@]}"; then return 0; fi
+	log "building the Go exposition-parser peer for hack/bench.sh"
+	(cd "$m" && go build -trimpath -o "$bin/promparse-peer" .)
+	stamp_set bench "${pins[@]}"
+}
+
+build_linter() {
+	local m=$here/linter pins=("$here/linter/go.mod" "$here/linter/go.sum")
+	[ -d "$m" ] || return 0
+	if stamp_ok linter "${pins[@]}"; then return 0; fi
+	log "building dashboard-linter"
+	(cd "$m" && go build -trimpath -o "$bin/dashboard-linter" github.com/grafana/dashboard-linter)
+	stamp_set linter "${pins[@]}"
+}
+
+[ $# -gt 0 ] || set -- all
+for c in "$@"; do
+	case $c in
+	all) build_kube; build_sim; build_crds; build_bench; build_linter ;;
+	kube|sim|crds|bench|linter) "build_$c" ;;
+	*) die "build.sh: unknown component \"$c\" (kube, sim, bench, linter, crds, all)" ;;
+	esac
+done

@@ -1,0 +1,34 @@
+/*
+ * banned.h - functions infermon does not use (git's banned.h).
+ *
+ * Parsers work on (pointer, length) views with explicit caps (strparse.h);
+ * strings are built with struct buf. Included last by every lib/ and cmd/
+ * source file, so a use of these is a compile error.
+ */
+#ifndef INFERMON_BANNED_H
+#define INFERMON_BANNED_H
+
+#define BANNED(func) sorry_##func##_is_banned_in_infermon
+
+#undef strcpy
+#define strcpy(x, y) BANNED(strcpy)
+#undef strcat
+#define strcat(x, y) BANNED(strcat)
+#undef strncpy
+#define strncpy(x, y, n) BANNED(strncpy)
+#undef sprintf
+#define sprintf(...) BANNED(sprintf)
+#undef vsprintf
+#define vsprintf(...) BANNED(vsprintf)
+#undef atoi
+#define atoi(x) BANNED(atoi)
+#undef atol
+#define atol(x) BANNED(atol)
+#undef sscanf
+#define sscanf(...) BANNED(sscanf)
+#undef strtok
+#define strtok(x, y) BANNED(strtok)
+#undef gets
+#define gets(x) BANNED(gets)
+
+#endif

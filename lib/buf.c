@@ -1,0 +1,132 @@
+#include "buf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+
+void buf_init(struct buf *b, size_t max)
+{
+	b->ptr = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+void buf_release(struct buf *b)
+{
+	im_free(b->ptr);
+	b->ptr = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->ptr)
+		b->ptr[0] = '\0';
+}
+
+static im_result grow(struct buf *b, size_t n)
+{
+	size_t need, cap;
+
+	if (n > b->max || b->len > b->max - n) {
+		buf_release(b);
+		return IM_TOOBIG;
+	}
+	need = b->len + n + 1;
+	if (need <= b->cap)
+		return IM_OK;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap = cap > (size_t)-1 / 2 ? need : cap * 2;
+	if (cap > b->max + 1)
+		cap = b->max + 1;
+	b->ptr = im_xrealloc(b->ptr, cap);
+	b->cap = cap;
+	return IM_OK;
+}
+
+im_result buf_add(struct buf *b, const void *p, size_t n)
+{
+	im_result result = grow(b, n);
+	if (result)
+		return result;
+	if (n)
+		memcpy(b->ptr + b->len, p, n);
+	b->len += n;
+	b->ptr[b->len] = '\0';
+	return IM_OK;
+}
+
+im_result buf_adds(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+im_result buf_addc(struct buf *b, char c)
+{
+	return buf_add(b, &c, 1);
+}
+
+im_result buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int n;
+	im_result result;
+
+	va_copy(cp, ap);
+	n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return IM_INVAL;
+	result = grow(b, (size_t)n);
+	if (result)
+		return result;
+	vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return IM_OK;
+}
+
+im_result buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	im_result result;
+
+	va_start(ap, fmt);
+	result = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return result;
+}
+
+void buf_consume(struct buf *b, size_t n)
+{
+	if (n >= b->len) {
+		buf_reset(b);
+		return;
+	}
+	memmove(b->ptr, b->ptr + n, b->len - n);
+	b->len -= n;
+	b->ptr[b->len] = '\0';
+}
+
+char *buf_detach(struct buf *b, size_t *len)
+{
+	char *p = b->ptr;
+
+	if (len)
+		*len = b->len;
+	if (!p)
+		p = im_xstrdup("");
+	b->ptr = NULL;
+	b->len = 0;
+	b->cap = 0;
+	return p;
+}
+
+const char *buf_str(const struct buf *b)
+{
+	return b->ptr ? b->ptr : "";
+}

@@ -1,0 +1,56 @@
+/*
+ * buf.h - growable byte buffer with a hard cap (curl's dynbuf).
+ *
+ * The contents are always NUL-terminated, so b->ptr can be used as a C string
+ * when no NUL was appended. A buffer starts empty and allocates on the first
+ * append. An append that would take the length past the cap fails with
+ * IM_TOOBIG and frees the contents (the buffer is then empty, as after
+ * buf_release), so a half-built string is never used by mistake.
+ *
+ * All string building in infermon (JSON, YAML, URLs, /metrics text) goes
+ * through this type.
+ */
+#ifndef INFERMON_BUF_H
+#define INFERMON_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "error.h"
+
+struct buf {
+	char *ptr;  /* NUL-terminated contents, or NULL while empty */
+	size_t len; /* bytes used, not counting the NUL */
+	size_t cap; /* bytes allocated */
+	size_t max; /* hard cap on len */
+};
+
+/* Caps for common uses; a caller may pick any other. */
+#define BUF_MAX_SMALL ((size_t)64 * 1024)
+#define BUF_MAX_LARGE ((size_t)64 * 1024 * 1024)
+
+/* In place, cannot fail; nothing is allocated until the first append. */
+void buf_init(struct buf *b, size_t max);
+/* Frees the contents; the buffer may be reused (same cap). */
+void buf_release(struct buf *b);
+/* Empties the buffer but keeps its allocation. */
+void buf_reset(struct buf *b);
+
+im_result buf_add(struct buf *b, const void *p, size_t n);
+im_result buf_adds(struct buf *b, const char *s);
+im_result buf_addc(struct buf *b, char c);
+im_result buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+im_result buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+
+/* Removes the first n bytes (n <= len), keeping the rest. */
+void buf_consume(struct buf *b, size_t n);
+
+/* Hands the contents to the caller (free with im_free) and empties b. Returns
+ * an empty string (still owned by the caller) when b is empty. */
+char *buf_detach(struct buf *b, size_t *len);
+
+/* "" when empty, never NULL. */
+const char *buf_str(const struct buf *b);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * strparse.h - small parsers over (pointer, length) views (curl's strparse).
+ *
+ * None of these read past p + n or need a NUL terminator. Each returns IM_OK
+ * and stores the value only when the whole view is a valid number in range;
+ * otherwise IM_PARSE (not a number) or IM_TOOBIG (out of range) and *out is
+ * untouched.
+ */
+#ifndef INFERMON_STRPARSE_H
+#define INFERMON_STRPARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* Decimal digits only, no sign, no spaces; value <= max. */
+im_result strparse_u64(const char *p, size_t n, uint64_t max, uint64_t *out);
+/* Optional leading '-', then decimal digits; min <= value <= max. */
+im_result strparse_i64(const char *p, size_t n, int64_t min, int64_t max, int64_t *out);
+/* A floating-point number as Prometheus and Go's ParseFloat accept it,
+ * including "+Inf", "-Inf", "Inf", "NaN" (case-insensitive) and hex-free
+ * decimal/exponent forms. At most 64 bytes. */
+im_result strparse_double(const char *p, size_t n, double *out);
+
+/* True when the view equals the NUL-terminated string s. */
+bool strparse_eq(const char *p, size_t n, const char *s);
+/* True when the view starts with s. */
+bool strparse_prefix(const char *p, size_t n, const char *s);
+
+#endif

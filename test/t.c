@@ -1,0 +1,67 @@
+#include "t.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+
+#include "../lib/alloc.h"
+
+struct t_case {
+	const char *name;
+	t_fn fn;
+};
+
+static struct t_case cases[512];
+static int ncases;
+static jmp_buf fail_jmp;
+
+void t_register(const char *name, t_fn fn)
+{
+	if (ncases < (int)(sizeof(cases) / sizeof(cases[0])))
+		cases[ncases++] = (struct t_case){name, fn};
+}
+
+void t_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	longjmp(fail_jmp, 1);
+}
+
+int t_run(int argc, char **argv)
+{
+	int failed = 0, ran = 0;
+
+	im_alloc_install_hooks();
+	for (int i = 0; i < ncases; i++) {
+		long before;
+		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
+			continue;
+		ran++;
+		before = im_alloc_live();
+		if (setjmp(fail_jmp) == 0) {
+			cases[i].fn();
+			if (im_alloc_live() != before) {
+				fprintf(stderr, "%s: leaked %ld allocation(s)\n", cases[i].name,
+					im_alloc_live() - before);
+				failed++;
+				fprintf(stderr, "FAIL %s\n", cases[i].name);
+				continue;
+			}
+			fprintf(stderr, "ok   %s\n", cases[i].name);
+		} else {
+			failed++;
+			fprintf(stderr, "FAIL %s\n", cases[i].name);
+		}
+	}
+	if (ran == 0) {
+		fprintf(stderr, "no test named %s\n", argc > 1 ? argv[1] : "(any)");
+		return 1;
+	}
+	fprintf(stderr, "%d passed, %d failed\n", ran - failed, failed);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,89 @@
+/*
+ * t.h - the unit-test harness: typed asserts that print both sides, and a
+ * runner that checks each test left no allocation behind (libuv).
+ *
+ *   TEST(buf_grows) { ... ASSERT_EQ_INT(b.len, 3); }
+ *   int main(int argc, char **argv) { return t_run(argc, argv); }
+ *
+ * Tests register themselves through a constructor, so a test file lists
+ * nothing twice. `./test_x name` runs one test.
+ */
+#ifndef INFERMON_T_H
+#define INFERMON_T_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*t_fn)(void);
+void t_register(const char *name, t_fn fn);
+int t_run(int argc, char **argv);
+void t_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+
+#define TEST(name)                                                             \
+	static void test_##name(void);                                         \
+	__attribute__((constructor)) static void reg_##name(void)              \
+	{                                                                      \
+		t_register(#name, test_##name);                                \
+	}                                                                      \
+	static void test_##name(void)
+
+#define ASSERT_TRUE(c)                                                         \
+	do {                                                                   \
+		if (!(c))                                                      \
+			t_fail(__FILE__, __LINE__, "expected true: %s", #c);   \
+	} while (0)
+
+#define ASSERT_EQ_INT(a, b)                                                    \
+	do {                                                                   \
+		long long t_a = (long long)(a), t_b = (long long)(b);          \
+		if (t_a != t_b)                                                \
+			t_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, \
+			       #b, t_a, t_b);                                  \
+	} while (0)
+
+#define ASSERT_EQ_DBL(a, b, eps)                                               \
+	do {                                                                   \
+		double t_a = (double)(a), t_b = (double)(b);                   \
+		if (!((isnan(t_a) && isnan(t_b)) || t_a == t_b ||              \
+		      fabs(t_a - t_b) <= (eps)))                               \
+			t_fail(__FILE__, __LINE__, "%s == %s: %.17g != %.17g", \
+			       #a, #b, t_a, t_b);                              \
+	} while (0)
+
+#define ASSERT_STREQ(a, b)                                                     \
+	do {                                                                   \
+		const char *t_a = (a), *t_b = (b);                             \
+		if (!t_a || !t_b || strcmp(t_a, t_b) != 0)                     \
+			t_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", \
+			       #a, #b, t_a ? t_a : "(null)",                   \
+			       t_b ? t_b : "(null)");                          \
+	} while (0)
+
+#define ASSERT_CONTAINS(hay, needle)                                           \
+	do {                                                                   \
+		const char *t_h = (hay), *t_n = (needle);                      \
+		if (!t_h || !strstr(t_h, t_n))                                 \
+			t_fail(__FILE__, __LINE__, "%s contains \"%s\": \"%s\"", \
+			       #hay, t_n, t_h ? t_h : "(null)");               \
+	} while (0)
+
+#define ASSERT_OK(expr)                                                        \
+	do {                                                                   \
+		im_result t_r = (expr);                                        \
+		if (t_r != IM_OK)                                              \
+			t_fail(__FILE__, __LINE__, "%s: %s", #expr,            \
+			       im_err_name(t_r));                              \
+	} while (0)
+
+#define ASSERT_ERR(expr, want)                                                 \
+	do {                                                                   \
+		im_result t_r = (expr);                                        \
+		if (t_r != (want))                                             \
+			t_fail(__FILE__, __LINE__, "%s: got %s, want %s", #expr, \
+			       im_err_name(t_r), im_err_name(want));           \
+	} while (0)
+
+#endif

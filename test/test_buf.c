@@ -1,0 +1,81 @@
+#include "t.h"
+
+#include "alloc.h"
+#include "buf.h"
+#include "strparse.h"
+
+TEST(buf_appends_and_terminates)
+{
+	struct buf b;
+
+	buf_init(&b, 16);
+	ASSERT_STREQ(buf_str(&b), "");
+	ASSERT_OK(buf_adds(&b, "abc"));
+	ASSERT_OK(buf_printf(&b, "-%d", 42));
+	ASSERT_STREQ(b.ptr, "abc-42");
+	ASSERT_EQ_INT(b.len, 6);
+	buf_consume(&b, 2);
+	ASSERT_STREQ(b.ptr, "c-42");
+	buf_release(&b);
+}
+
+TEST(buf_cap_frees_and_fails)
+{
+	struct buf b;
+
+	buf_init(&b, 8);
+	ASSERT_OK(buf_adds(&b, "12345678"));
+	ASSERT_ERR(buf_addc(&b, '9'), IM_TOOBIG);
+	ASSERT_TRUE(b.ptr == NULL);
+	ASSERT_EQ_INT(b.len, 0);
+	ASSERT_ERR(buf_printf(&b, "%s", "123456789"), IM_TOOBIG);
+	buf_release(&b);
+}
+
+TEST(buf_detach_hands_over)
+{
+	struct buf b;
+	size_t n;
+	char *s;
+
+	buf_init(&b, 100);
+	s = buf_detach(&b, &n);
+	ASSERT_STREQ(s, "");
+	im_free(s);
+	buf_adds(&b, "xyz");
+	s = buf_detach(&b, &n);
+	ASSERT_EQ_INT(n, 3);
+	ASSERT_STREQ(s, "xyz");
+	ASSERT_TRUE(b.ptr == NULL);
+	im_free(s);
+}
+
+TEST(strparse_numbers)
+{
+	uint64_t u;
+	int64_t i;
+	double d;
+
+	ASSERT_OK(strparse_u64("1024", 4, 100000, &u));
+	ASSERT_EQ_INT(u, 1024);
+	ASSERT_ERR(strparse_u64("1024", 4, 1000, &u), IM_TOOBIG);
+	ASSERT_ERR(strparse_u64("", 0, 1000, &u), IM_PARSE);
+	ASSERT_ERR(strparse_u64("12a", 3, 1000, &u), IM_PARSE);
+	ASSERT_ERR(strparse_u64("99999999999999999999999", 23, UINT64_MAX, &u), IM_TOOBIG);
+	ASSERT_OK(strparse_i64("-410", 4, -1000, 1000, &i));
+	ASSERT_EQ_INT(i, -410);
+	ASSERT_OK(strparse_double("+Inf", 4, &d));
+	ASSERT_TRUE(isinf(d) && d > 0);
+	ASSERT_OK(strparse_double("NaN", 3, &d));
+	ASSERT_TRUE(isnan(d));
+	ASSERT_OK(strparse_double("1.5e3", 5, &d));
+	ASSERT_EQ_DBL(d, 1500, 0);
+	ASSERT_ERR(strparse_double("0x10", 4, &d), IM_PARSE);
+	ASSERT_ERR(strparse_double(" 1", 2, &d), IM_PARSE);
+	ASSERT_ERR(strparse_double("1.5 ", 4, &d), IM_PARSE);
+}
+
+int main(int argc, char **argv)
+{
+	return t_run(argc, argv);
+}
