@@ -39,12 +39,17 @@ build_kube() {
 	stamp_set kube "${pins[@]}"
 }
 
+# A wrapper module rather than `go install pkg@version`: the proxy serves the
+# pinned version but not the module's version list, which go install asks for.
 build_sim() {
-	if stamp_ok sim "$here/versions.env" && [ -x "$bin/llm-d-inference-sim" ]; then return 0; fi
+	local m=$here/sim pins=("$here/sim/go.mod" "$here/sim/go.sum")
+	if stamp_ok sim "${pins[@]}" && [ -x "$bin/llm-d-inference-sim" ]; then return 0; fi
+	grep -q "llm-d-inference-sim $INFERENCE_SIM_VERSION\$" "$m/go.mod" ||
+		die "hack/tools/sim/go.mod does not pin llm-d-inference-sim $INFERENCE_SIM_VERSION"
 	log "building llm-d-inference-sim $INFERENCE_SIM_VERSION"
-	GOFLAGS= GOBIN=$bin go install -trimpath \
-		"github.com/llm-d/llm-d-inference-sim/cmd/llm-d-inference-sim@$INFERENCE_SIM_VERSION"
-	stamp_set sim "$here/versions.env"
+	(cd "$m" && go build -trimpath -ldflags="-s -w" -o "$bin/" \
+		github.com/llm-d/llm-d-inference-sim/cmd/llm-d-inference-sim)
+	stamp_set sim "${pins[@]}"
 }
 
 # crds: prints nothing, but makes sure the prometheus-operator module (and

@@ -1,0 +1,81 @@
+/*
+ * http.h - HTTP transfers on the event loop (libcurl multi-socket on libuv).
+ *
+ * One struct http per loop holds the curl multi handle; every transfer
+ * (API-server requests, watch streams, scrapes) is a struct http_call added
+ * to it, so connections (and HTTP/2 streams) are reused across calls and no
+ * thread is started per request. Everything here runs on the loop thread.
+ *
+ * A call either collects its body into a capped buffer, or streams it to a
+ * chunk callback. When the transfer ends, the done callback runs once with
+ * the outcome; it may free the call. A call that fails to start returns the
+ * error and never runs its callback. http_call_cancel and http_call_free stop
+ * a running call without running its callback.
+ */
+#ifndef INFERMON_HTTP_H
+#define INFERMON_HTTP_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+
+#include "buf.h"
+#include "loop.h"
+
+struct http {
+	struct loop *loop;
+	CURLM *multi;
+	CURLSH *share; /* DNS and TLS session cache */
+	uv_timer_t timer;
+	int active; /* calls in flight */
+	bool closing;
+};
+
+struct http_call;
+
+/* result: IM_OK when a full HTTP response arrived (any status; see
+ * http_call_status), else the transport error (IM_CONNECT, IM_TLS,
+ * IM_TIMEOUT, IM_TOOBIG for a body over its cap, or the chunk callback's
+ * error). */
+typedef void (*http_done_cb)(struct http_call *c, im_result result, void *data);
+/* Body bytes as they arrive; a non-OK return aborts the transfer and
+ * becomes the done callback's result. */
+typedef im_result (*http_chunk_cb)(struct http_call *c, const char *p, size_t n, void *data);
+
+im_result http_init(struct http *h, struct loop *loop);
+/* Cancels what is in flight (no callbacks) and closes the timer; the loop
+ * must then run until the handles are closed (loop_release does it). */
+void http_release(struct http *h);
+
+/* A new idle call. The URL and method are copied. */
+struct http_call *http_call_new(struct http *h, const char *method, const char *url);
+/* The easy handle, for settings this API does not cover (TLS material). */
+CURL *http_call_easy(struct http_call *c);
+/* Adds a request header line ("Name: value"), copied. */
+void http_call_header(struct http_call *c, const char *line);
+/* Request body, copied. */
+void http_call_body(struct http_call *c, const char *p, size_t n);
+/* Connect timeout, total timeout (0 = none) and the low-speed guard: abort
+ * when fewer than 1 byte/s arrive for low_speed_secs (0 = none). */
+void http_call_timeouts(struct http_call *c, long connect_ms, long total_ms, long low_speed_secs);
+/* Cap on the collected body (default BUF_MAX_LARGE); IM_TOOBIG past it. */
+void http_call_max_body(struct http_call *c, size_t max);
+/* Streams the body to cb instead of collecting it. */
+void http_call_stream(struct http_call *c, http_chunk_cb cb);
+
+im_result http_call_start(struct http_call *c, http_done_cb cb, void *data);
+void http_call_cancel(struct http_call *c);
+void http_call_free(struct http_call *c);
+
+long http_call_status(const struct http_call *c);
+/* The collected body (empty when streaming). */
+const struct buf *http_call_body_buf(const struct http_call *c);
+/* The transport error text from libcurl, "" when none. */
+const char *http_call_error(const struct http_call *c);
+/* Seconds the transfer took, and bytes received. */
+double http_call_seconds(const struct http_call *c);
+size_t http_call_bytes(const struct http_call *c);
+const char *http_call_url(const struct http_call *c);
+const char *http_call_method(const struct http_call *c);
+bool http_call_running(const struct http_call *c);
+
+#endif

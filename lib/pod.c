@@ -1,0 +1,272 @@
+#include "pod.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+/* Caps on what one pod may bring: more is an odd pod, rejected by name. */
+#define MAX_LABELS 256
+#define MAX_CONTAINERS 64
+#define MAX_PORTS 128
+#define MAX_ARGS 4096
+#define MAX_STR (64 * 1024)
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = get(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? im_xstrdup(s) : NULL;
+}
+
+static int cmp_kv(const void *a, const void *b)
+{
+	return strcmp(((const struct kv *)a)->key, ((const struct kv *)b)->key);
+}
+
+void pod_free(struct pod *p)
+{
+	if (!p)
+		return;
+	im_free(p->namespace);
+	im_free(p->name);
+	im_free(p->uid);
+	im_free(p->resource_version);
+	for (size_t i = 0; i < p->nlabels; i++) {
+		im_free(p->labels[i].key);
+		im_free(p->labels[i].value);
+	}
+	im_free(p->labels);
+	im_free(p->pod_ip);
+	if (p->pod_ips)
+		for (char **s = p->pod_ips; *s; s++)
+			im_free(*s);
+	im_free(p->pod_ips);
+	im_free(p->phase);
+	for (size_t i = 0; i < p->ncontainers; i++) {
+		struct pod_container *c = &p->containers[i];
+		im_free(c->name);
+		for (size_t j = 0; j < c->nports; j++) {
+			im_free(c->ports[j].name);
+			im_free(c->ports[j].protocol);
+		}
+		im_free(c->ports);
+		for (size_t j = 0; j < c->argc; j++)
+			im_free(c->argv[j]);
+		im_free(c->argv);
+	}
+	im_free(p->containers);
+	im_free(p->owner_kind);
+	im_free(p->owner_name);
+	im_free(p->owner_uid);
+	im_free(p);
+}
+
+static im_result fail(struct pod *p, struct buf *err, const char *what)
+{
+	buf_printf(err, "pod %s/%s: %s", p->namespace ? p->namespace : "?", p->name ? p->name : "?",
+		   what);
+	pod_free(p);
+	return IM_PARSE;
+}
+
+static im_result decode_container(struct pod *p, const cJSON *c, struct pod_container *out,
+				  struct buf *err)
+{
+	const cJSON *ports = get(c, "ports"), *it;
+	const char *lists[2] = {"command", "args"};
+	size_t n = 0;
+
+	out->name = dup_or_null(str(c, "name"));
+	if (!out->name)
+		return IM_PARSE;
+	if (cJSON_IsArray(ports)) {
+		int np = cJSON_GetArraySize(ports);
+		if (np > MAX_PORTS)
+			return IM_TOOBIG;
+		out->ports = im_xcalloc((size_t)np, sizeof(*out->ports));
+		cJSON_ArrayForEach(it, ports)
+		{
+			const cJSON *cp = get(it, "containerPort");
+			struct pod_port *pp = &out->ports[out->nports];
+			if (!cJSON_IsNumber(cp) || cp->valuedouble < 1 || cp->valuedouble > 65535)
+				return IM_PARSE;
+			pp->port = (int)cp->valuedouble;
+			pp->name = dup_or_null(str(it, "name"));
+			pp->protocol = im_xstrdup(str(it, "protocol") ? str(it, "protocol") : "TCP");
+			out->nports++;
+		}
+	}
+	for (int l = 0; l < 2; l++)
+		if (cJSON_IsArray(get(c, lists[l])))
+			n += (size_t)cJSON_GetArraySize(get(c, lists[l]));
+	if (n > MAX_ARGS)
+		return IM_TOOBIG;
+	out->argv = im_xcalloc(n + 1, sizeof(char *));
+	for (int l = 0; l < 2; l++) {
+		cJSON_ArrayForEach(it, get(c, lists[l]))
+		{
+			if (!cJSON_IsString(it))
+				return IM_PARSE;
+			if (strlen(it->valuestring) > MAX_STR)
+				return IM_TOOBIG;
+			out->argv[out->argc++] = im_xstrdup(it->valuestring);
+		}
+	}
+	(void)p;
+	(void)err;
+	return IM_OK;
+}
+
+im_result pod_decode(const cJSON *obj, struct pod **out, struct buf *err)
+{
+	struct pod *p = im_xcalloc(1, sizeof(*p));
+	const cJSON *md = get(obj, "metadata"), *spec = get(obj, "spec"), *st = get(obj, "status");
+	const cJSON *labels, *it;
+	im_result result;
+
+	p->namespace = dup_or_null(str(md, "namespace"));
+	p->name = dup_or_null(str(md, "name"));
+	if (!cJSON_IsObject(md) || !p->namespace || !p->name)
+		return fail(p, err, "metadata.namespace and metadata.name are required");
+	p->uid = im_xstrdup(str(md, "uid") ? str(md, "uid") : "");
+	p->resource_version = im_xstrdup(str(md, "resourceVersion") ? str(md, "resourceVersion") : "");
+	p->deleting = str(md, "deletionTimestamp") != NULL;
+
+	labels = get(md, "labels");
+	if (cJSON_IsObject(labels)) {
+		int n = cJSON_GetArraySize(labels);
+		if (n > MAX_LABELS)
+			return fail(p, err, "more than 256 labels");
+		p->labels = im_xcalloc((size_t)n, sizeof(*p->labels));
+		cJSON_ArrayForEach(it, labels)
+		{
+			if (!cJSON_IsString(it) || strlen(it->valuestring) > MAX_STR)
+				return fail(p, err, "metadata.labels: value is not a string");
+			p->labels[p->nlabels].key = im_xstrdup(it->string);
+			p->labels[p->nlabels].value = im_xstrdup(it->valuestring);
+			p->nlabels++;
+		}
+		qsort(p->labels, p->nlabels, sizeof(*p->labels), cmp_kv);
+	}
+
+	cJSON_ArrayForEach(it, get(md, "ownerReferences"))
+	{
+		if (cJSON_IsTrue(get(it, "controller"))) {
+			p->owner_kind = dup_or_null(str(it, "kind"));
+			p->owner_name = dup_or_null(str(it, "name"));
+			p->owner_uid = dup_or_null(str(it, "uid"));
+			break;
+		}
+	}
+
+	if (cJSON_IsObject(spec)) {
+		const cJSON *cs = get(spec, "containers");
+		int n = cJSON_IsArray(cs) ? cJSON_GetArraySize(cs) : 0;
+		if (n > MAX_CONTAINERS)
+			return fail(p, err, "more than 64 containers");
+		p->containers = im_xcalloc((size_t)n, sizeof(*p->containers));
+		cJSON_ArrayForEach(it, cs)
+		{
+			result = decode_container(p, it, &p->containers[p->ncontainers], err);
+			p->ncontainers++;
+			if (result == IM_TOOBIG)
+				return fail(p, err, "spec.containers: too many ports or arguments");
+			if (result)
+				return fail(p, err, "spec.containers: invalid name, port or argument");
+		}
+	}
+
+	p->phase = im_xstrdup(str(st, "phase") ? str(st, "phase") : "Unknown");
+	p->pod_ip = dup_or_null(str(st, "podIP"));
+	{
+		const cJSON *ips = get(st, "podIPs");
+		int n = cJSON_IsArray(ips) ? cJSON_GetArraySize(ips) : 0, i = 0;
+		if (n > 16)
+			n = 16;
+		p->pod_ips = im_xcalloc((size_t)n + 1, sizeof(char *));
+		cJSON_ArrayForEach(it, ips)
+		{
+			if (i < n && str(it, "ip"))
+				p->pod_ips[i++] = im_xstrdup(str(it, "ip"));
+		}
+	}
+	cJSON_ArrayForEach(it, get(st, "conditions"))
+	{
+		const char *t = str(it, "type"), *s = str(it, "status");
+		if (t && s && strcmp(t, "Ready") == 0)
+			p->ready = strcmp(s, "True") == 0;
+	}
+	*out = p;
+	return IM_OK;
+}
+
+const char *pod_label(const struct pod *p, const char *key)
+{
+	struct kv k = {.key = (char *)key}, *hit;
+
+	if (!p->nlabels)
+		return NULL;
+	hit = bsearch(&k, p->labels, p->nlabels, sizeof(k), cmp_kv);
+	return hit ? hit->value : NULL;
+}
+
+void pod_key(const struct pod *p, struct buf *b)
+{
+	buf_reset(b);
+	buf_printf(b, "%s/%s", p->namespace, p->name);
+}
+
+const char *pod_workload(const struct pod *p)
+{
+	const char *w = pod_label(p, LABEL_WORKLOAD);
+	return w && *w ? w : NULL;
+}
+
+const char *pod_backend(const struct pod *p)
+{
+	const char *b = pod_label(p, LABEL_BACKEND);
+	return b && *b ? b : NULL;
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+bool pod_differs(const struct pod *a, const struct pod *b)
+{
+	if (a->nlabels != b->nlabels || a->ncontainers != b->ncontainers ||
+	    a->ready != b->ready || a->deleting != b->deleting ||
+	    str_differs(a->pod_ip, b->pod_ip) || str_differs(a->phase, b->phase) ||
+	    str_differs(a->uid, b->uid) || str_differs(a->owner_uid, b->owner_uid))
+		return true;
+	for (size_t i = 0; i < a->nlabels; i++)
+		if (strcmp(a->labels[i].key, b->labels[i].key) ||
+		    strcmp(a->labels[i].value, b->labels[i].value))
+			return true;
+	for (size_t i = 0; i < a->ncontainers; i++) {
+		const struct pod_container *x = &a->containers[i], *y = &b->containers[i];
+		if (strcmp(x->name, y->name) || x->nports != y->nports || x->argc != y->argc)
+			return true;
+		for (size_t j = 0; j < x->nports; j++)
+			if (x->ports[j].port != y->ports[j].port ||
+			    str_differs(x->ports[j].name, y->ports[j].name))
+				return true;
+		for (size_t j = 0; j < x->argc; j++)
+			if (strcmp(x->argv[j], y->argv[j]))
+				return true;
+	}
+	return false;
+}

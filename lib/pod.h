@@ -1,0 +1,76 @@
+/*
+ * pod.h - the part of a Pod that infermon keeps.
+ *
+ * Decoded from the API server's JSON and nothing more: labels, IPs,
+ * phase/readiness, containers with their ports and command/args (limits are
+ * read from args), the controlling owner. Args may carry secrets
+ * (--api-key …): nothing outside limits.c reads them, and they are never
+ * logged or copied into status, events or output.
+ */
+#ifndef INFERMON_POD_H
+#define INFERMON_POD_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+#define LABEL_WORKLOAD "alibabacloud.com/inference-workload"
+#define LABEL_BACKEND "alibabacloud.com/inference-backend"
+/* The label selector of every pod watch. */
+#define POD_SELECTOR LABEL_WORKLOAD "," LABEL_BACKEND
+
+struct kv {
+	char *key;
+	char *value;
+};
+
+struct pod_port {
+	char *name; /* may be NULL */
+	int port;
+	char *protocol; /* "TCP" when absent */
+};
+
+struct pod_container {
+	char *name;
+	struct pod_port *ports;
+	size_t nports;
+	char **argv; /* command then args, NULL-terminated; may hold secrets */
+	size_t argc;
+};
+
+struct pod {
+	char *namespace;
+	char *name;
+	char *uid;
+	char *resource_version;
+	struct kv *labels; /* sorted by key */
+	size_t nlabels;
+	char *pod_ip;  /* status.podIP or NULL */
+	char **pod_ips; /* status.podIPs[].ip, NULL-terminated */
+	char *phase;   /* status.phase or "Unknown" */
+	bool ready;    /* condition Ready=True */
+	bool deleting; /* metadata.deletionTimestamp set */
+	struct pod_container *containers;
+	size_t ncontainers;
+	char *owner_kind; /* controller ownerReference or NULL */
+	char *owner_name;
+	char *owner_uid;
+};
+
+/* Decodes a Pod object. On failure returns IM_PARSE with a message naming
+ * the pod (when known) and the field; nothing is allocated then. */
+im_result pod_decode(const cJSON *obj, struct pod **out, struct buf *err);
+void pod_free(struct pod *p);
+
+const char *pod_label(const struct pod *p, const char *key);
+/* namespace/name into b (reset first). */
+void pod_key(const struct pod *p, struct buf *b);
+/* The workload this pod belongs to ("" labels count as absent). */
+const char *pod_workload(const struct pod *p);
+const char *pod_backend(const struct pod *p);
+/* True when the fields infermon acts on differ (resourceVersion ignored). */
+bool pod_differs(const struct pod *a, const struct pod *b);
+
+#endif

@@ -1,0 +1,171 @@
+#include "t.h"
+
+#include "alloc.h"
+#include "podcache.h"
+
+struct events {
+	int n;
+	char log[64][96];
+};
+
+static void record(void *ctx, enum workload_event ev, const struct workload *w)
+{
+	struct events *e = ctx;
+	if (e->n < 64)
+		snprintf(e->log[e->n++], sizeof(e->log[0]), "%s %s %zu", workload_event_name(ev), w->key,
+			 w->pods.count);
+}
+
+static struct pod *mkpod(const char *ns, const char *name, const char *workload, const char *backend,
+			 const char *ip, int ready)
+{
+	char json[2048];
+	cJSON *o;
+	struct pod *p = NULL;
+	struct buf err;
+	char labels[512] = "";
+	int n = 0;
+
+	if (workload)
+		n += snprintf(labels + n, sizeof(labels) - (size_t)n,
+			      "\"alibabacloud.com/inference-workload\":\"%s\"", workload);
+	if (backend)
+		n += snprintf(labels + n, sizeof(labels) - (size_t)n,
+			      "%s\"alibabacloud.com/inference-backend\":\"%s\"", n ? "," : "", backend);
+	snprintf(json, sizeof(json),
+		 "{\"metadata\":{\"namespace\":\"%s\",\"name\":\"%s\",\"uid\":\"u-%s\","
+		 "\"resourceVersion\":\"1\",\"labels\":{%s},"
+		 "\"ownerReferences\":[{\"kind\":\"StatefulSet\",\"name\":\"%s\",\"uid\":\"o1\",\"controller\":true}]},"
+		 "\"spec\":{\"containers\":[{\"name\":\"vllm\",\"command\":[\"vllm\",\"serve\"],"
+		 "\"args\":[\"--max-num-seqs\",\"2\",\"--api-key\",\"s3cret\"],"
+		 "\"ports\":[{\"name\":\"http\",\"containerPort\":8000}]}]},"
+		 "\"status\":{\"phase\":\"Running\",\"podIP\":\"%s\",\"podIPs\":[{\"ip\":\"%s\"}],"
+		 "\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\"}]}}",
+		 ns, name, name, labels, workload ? workload : "x", ip, ip, ready ? "True" : "False");
+	o = cJSON_Parse(json);
+	buf_init(&err, 1024);
+	if (pod_decode(o, &p, &err))
+		t_fail(__FILE__, __LINE__, "decode: %s", buf_str(&err));
+	buf_release(&err);
+	cJSON_Delete(o);
+	return p;
+}
+
+TEST(pod_decode_keeps_needed_fields)
+{
+	struct pod *p = mkpod("llm", "qwen-0", "qwen", "vllm", "10.0.0.5", 1);
+
+	ASSERT_STREQ(p->namespace, "llm");
+	ASSERT_STREQ(pod_workload(p), "qwen");
+	ASSERT_STREQ(pod_backend(p), "vllm");
+	ASSERT_STREQ(p->pod_ip, "10.0.0.5");
+	ASSERT_STREQ(p->pod_ips[0], "10.0.0.5");
+	ASSERT_TRUE(p->pod_ips[1] == NULL);
+	ASSERT_TRUE(p->ready);
+	ASSERT_STREQ(p->phase, "Running");
+	ASSERT_EQ_INT(p->ncontainers, 1);
+	ASSERT_EQ_INT(p->containers[0].nports, 1);
+	ASSERT_EQ_INT(p->containers[0].ports[0].port, 8000);
+	ASSERT_STREQ(p->containers[0].ports[0].name, "http");
+	ASSERT_EQ_INT(p->containers[0].argc, 6);
+	ASSERT_STREQ(p->containers[0].argv[3], "2");
+	ASSERT_STREQ(p->owner_kind, "StatefulSet");
+	pod_free(p);
+}
+
+TEST(pod_decode_rejects_bad_pods_by_name)
+{
+	const char *bad[] = {
+		"{\"metadata\":{\"name\":\"x\"}}",
+		"{\"metadata\":{\"namespace\":\"n\",\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"ports\":[{\"containerPort\":70000}]}]}}",
+		"{\"metadata\":{\"namespace\":\"n\",\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"args\":[1]}]}}",
+		"{\"metadata\":{\"namespace\":\"n\",\"name\":\"p\",\"labels\":{\"a\":1}}}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cJSON *o = cJSON_Parse(bad[i]);
+		struct pod *p = NULL;
+		struct buf err;
+		buf_init(&err, 1024);
+		ASSERT_ERR(pod_decode(o, &p, &err), IM_PARSE);
+		ASSERT_TRUE(p == NULL);
+		if (i > 0)
+			ASSERT_CONTAINS(buf_str(&err), "pod n/p");
+		buf_release(&err);
+		cJSON_Delete(o);
+	}
+}
+
+TEST(podcache_groups_and_reports_once)
+{
+	struct podcache c;
+	struct events e = {0};
+
+	podcache_init(&c, record, &e);
+	podcache_upsert(&c, mkpod("llm", "qwen-0", "qwen", "vllm", "10.0.0.5", 1));
+	podcache_upsert(&c, mkpod("llm", "qwen-1", "qwen", "vllm", "10.0.0.6", 0));
+	podcache_upsert(&c, mkpod("llm", "qwen-1", "qwen", "vllm", "10.0.0.6", 0)); /* no change */
+	podcache_upsert(&c, mkpod("other", "qwen-0", "qwen", "vllm", "10.0.0.7", 1));
+	ASSERT_EQ_INT(e.n, 3);
+	ASSERT_STREQ(e.log[0], "added llm/qwen 1");
+	ASSERT_STREQ(e.log[1], "changed llm/qwen 2");
+	ASSERT_STREQ(e.log[2], "added other/qwen 1");
+	ASSERT_EQ_INT(podcache_workload_count(&c), 2);
+	ASSERT_EQ_INT(podcache_pod_count(&c), 3);
+
+	/* relabel into another workload: both are touched */
+	podcache_upsert(&c, mkpod("llm", "qwen-1", "llama", "vllm", "10.0.0.6", 0));
+	ASSERT_EQ_INT(e.n, 5);
+	ASSERT_STREQ(e.log[3], "added llm/llama 1");
+	ASSERT_STREQ(e.log[4], "changed llm/qwen 1");
+
+	/* label removed: treated as a delete */
+	podcache_upsert(&c, mkpod("llm", "qwen-1", "llama", NULL, "10.0.0.6", 0));
+	ASSERT_EQ_INT(e.n, 6);
+	ASSERT_STREQ(e.log[5], "removed llm/llama 0");
+	ASSERT_TRUE(podcache_get(&c, "llm", "qwen-1") == NULL);
+
+	/* empty label value never enters */
+	podcache_upsert(&c, mkpod("llm", "z", "", "vllm", "10.0.0.9", 0));
+	ASSERT_EQ_INT(e.n, 6);
+	ASSERT_EQ_INT(podcache_pod_count(&c), 2);
+
+	podcache_delete(&c, "llm", "qwen-0");
+	ASSERT_STREQ(e.log[6], "removed llm/qwen 0");
+	podcache_delete(&c, "llm", "nope");
+	ASSERT_EQ_INT(e.n, 7);
+	podcache_release(&c);
+}
+
+TEST(podcache_replace_is_exact_within_scope)
+{
+	struct podcache c;
+	struct events e = {0};
+	struct pod *list[3];
+
+	podcache_init(&c, record, &e);
+	podcache_upsert(&c, mkpod("a", "p1", "w1", "vllm", "10.0.0.1", 1));
+	podcache_upsert(&c, mkpod("a", "p2", "w2", "vllm", "10.0.0.2", 1));
+	podcache_upsert(&c, mkpod("b", "p1", "w1", "sglang", "10.0.0.3", 1));
+	e.n = 0;
+
+	/* namespace a now holds p1 (unchanged) and p3 (new, in w1); p2 is gone */
+	list[0] = mkpod("a", "p1", "w1", "vllm", "10.0.0.1", 1);
+	list[1] = mkpod("a", "p3", "w1", "vllm", "10.0.0.4", 1);
+	podcache_replace(&c, "a", list, 2);
+	ASSERT_EQ_INT(e.n, 2);
+	ASSERT_STREQ(e.log[0], "changed a/w1 2");
+	ASSERT_STREQ(e.log[1], "removed a/w2 0");
+	ASSERT_TRUE(podcache_get(&c, "b", "p1") != NULL); /* other scope untouched */
+
+	/* an all-namespace replace with nothing empties everything */
+	e.n = 0;
+	podcache_replace(&c, NULL, list, 0);
+	ASSERT_EQ_INT(podcache_pod_count(&c), 0);
+	ASSERT_EQ_INT(e.n, 2);
+	podcache_release(&c);
+}
+
+int main(int argc, char **argv)
+{
+	return t_run(argc, argv);
+}
