@@ -16,7 +16,7 @@ im_result strparse_u64(const char *p, size_t n, uint64_t max, uint64_t *out)
 		if (p[i] < '0' || p[i] > '9')
 			return IM_PARSE;
 		d = (unsigned)(p[i] - '0');
-		if (v > (max - d) / 10)
+		if (v > max / 10 || (v == max / 10 && d > max % 10))
 			return IM_TOOBIG;
 		v = v * 10 + d;
 	}

@@ -60,6 +60,13 @@ TEST(strparse_numbers)
 	ASSERT_EQ_INT(u, 1024);
 	ASSERT_ERR(strparse_u64("1024", 4, 1000, &u), IM_TOOBIG);
 	ASSERT_ERR(strparse_u64("", 0, 1000, &u), IM_PARSE);
+	/* a single digit above max, and max itself */
+	ASSERT_ERR(strparse_u64("8", 1, 4, &u), IM_TOOBIG);
+	ASSERT_OK(strparse_u64("4", 1, 4, &u));
+	ASSERT_EQ_INT(u, 4);
+	ASSERT_OK(strparse_u64("18446744073709551615", 20, UINT64_MAX, &u));
+	ASSERT_TRUE(u == UINT64_MAX);
+	ASSERT_ERR(strparse_u64("18446744073709551616", 20, UINT64_MAX, &u), IM_TOOBIG);
 	ASSERT_ERR(strparse_u64("12a", 3, 1000, &u), IM_PARSE);
 	ASSERT_ERR(strparse_u64("99999999999999999999999", 23, UINT64_MAX, &u), IM_TOOBIG);
 	ASSERT_OK(strparse_i64("-410", 4, -1000, 1000, &i));
