@@ -21,6 +21,7 @@
 
 #include "alloc.h"
 #include "fileio.h"
+#include "hmap.h"
 #include "strparse.h"
 #include "yamljson.h"
 
@@ -480,8 +481,10 @@ static im_result find_named(struct ld *l, const cJSON *root, const char *list, c
 {
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, list);
 	const cJSON *e, *hit = NULL;
+	struct hmap seen; /* names so far, for duplicates in one pass */
 	int i = 0;
 	struct buf *b;
+	im_result result = IM_OK;
 
 	*out = NULL;
 	*found = false;
@@ -491,27 +494,28 @@ static im_result find_named(struct ld *l, const cJSON *root, const char *list, c
 		buf_printf(kerr_at(l, arr), "%s must be a list", list);
 		return IM_PARSE;
 	}
+	hmap_init(&seen);
 	for (e = arr->child; e; e = e->next, i++) {
 		const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "name");
 		const cJSON *body;
 
 		if (!cJSON_IsObject(e)) {
 			buf_printf(kerr_at(l, e), "%s[%d] must be a mapping", list, i);
-			return IM_PARSE;
+			result = IM_PARSE;
+			goto out;
 		}
 		if (!cJSON_IsString(n) || !n->valuestring[0]) {
 			buf_printf(kerr_at(l, n ? n : e), "%s[%d].name must be a non-empty string", list, i);
-			return IM_PARSE;
+			result = IM_PARSE;
+			goto out;
 		}
-		for (const cJSON *p = arr->child; p != e; p = p->next) {
-			const cJSON *pn = cJSON_GetObjectItemCaseSensitive(p, "name");
-			if (strcmp(pn->valuestring, n->valuestring) == 0) {
-				b = kerr_at(l, n);
-				buf_adds(b, "duplicate ");
-				add_subject(b, kind, n->valuestring);
-				buf_printf(b, " in %s", list);
-				return IM_PARSE;
-			}
+		if (hmap_put(&seen, n->valuestring, (void *)e)) {
+			b = kerr_at(l, n);
+			buf_adds(b, "duplicate ");
+			add_subject(b, kind, n->valuestring);
+			buf_printf(b, " in %s", list);
+			result = IM_PARSE;
+			goto out;
 		}
 		if (strcmp(n->valuestring, name) != 0)
 			continue;
@@ -522,12 +526,15 @@ static im_result find_named(struct ld *l, const cJSON *root, const char *list, c
 			buf_printf(b, "%s of ", kind);
 			add_subject(b, kind, name);
 			buf_adds(b, " must be a mapping");
-			return IM_PARSE;
+			result = IM_PARSE;
+			goto out;
 		}
 		*out = cJSON_IsObject(body) ? body : NULL;
 	}
 	*found = hit != NULL;
-	return IM_OK;
+out:
+	hmap_release(&seen);
+	return result;
 }
 
 /*
@@ -1120,9 +1127,11 @@ im_result kubeconfig_refresh_token(struct kubeconfig *c, uint64_t now_ms, uint64
 	result = read_token(c->token_file, &t, &why);
 	if (result) {
 		if (err) {
-			buf_reset(err);
-			buf_printf(err, "%s: cannot re-read the bearer token, keeping the previous one: %s",
-				   c->source ? c->source : "kubeconfig", buf_str(&why));
+			struct ld l;
+			ld_init(&l, c->source ? c->source : "<memory>", NULL, err);
+			buf_printf(kerr(&l), "cannot re-read the bearer token (keeping the previous one): %s",
+				   buf_str(&why));
+			buf_release(&l.scratch);
 		}
 	} else {
 		wipe_free(c->token, c->token ? strlen(c->token) : 0);

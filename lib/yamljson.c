@@ -42,8 +42,12 @@ static size_t ptr_hash(const void *p)
 {
 	uint64_t x = (uint64_t)(uintptr_t)p;
 
+	/* murmur3's fmix64: the last shift brings high bits down, since heap
+	 * pointers differ mostly above their (always zero) low bits */
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
 	x ^= x >> 33;
 	return (size_t)x;
 }
@@ -476,7 +480,8 @@ static void resolve_plain(const char *s, size_t n, struct rval *r)
 			return;
 	}
 	for (size_t i = 0; i < sizeof(resolve_map) / sizeof(resolve_map[0]); i++) {
-		if (strlen(resolve_map[i].s) == n && memcmp(resolve_map[i].s, s, n) == 0) {
+		if (resolve_map[i].s[0] == (n ? s[0] : '\0') && strlen(resolve_map[i].s) == n &&
+		    memcmp(resolve_map[i].s, s, n) == 0) {
 			r->kind = resolve_map[i].kind;
 			r->b = resolve_map[i].v;
 			if (r->kind == R_FLOAT)

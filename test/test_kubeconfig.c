@@ -743,7 +743,8 @@ TEST(kubeconfig_token_refresh)
 	unlink(tmp("tok"));
 	ASSERT_ERR(kubeconfig_refresh_token(&c, t0 + 200000, 60000, &err), IM_NOTFOUND);
 	ASSERT_STREQ(c.token, "two");
-	ASSERT_CONTAINS(buf_str(&err), "cfg: cannot re-read the bearer token, keeping the previous one: cannot read \"");
+	ASSERT_CONTAINS(buf_str(&err), "kubeconfig \"cfg\": cannot re-read the bearer token (keeping the "
+				       "previous one): cannot read \"");
 	ASSERT_CONTAINS(buf_str(&err), "/tok\": no such file or directory");
 	ASSERT_TRUE(strstr(buf_str(&err), "two") == NULL);
 	ASSERT_EQ_INT(c.token_read_ms, t0 + 200000);
