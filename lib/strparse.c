@@ -112,3 +112,9 @@ bool strparse_prefix(const char *p, size_t n, const char *s)
 	size_t l = strlen(s);
 	return l <= n && memcmp(p, s, l) == 0;
 }
+
+bool strparse_suffix(const char *p, size_t n, const char *s)
+{
+	size_t l = strlen(s);
+	return l <= n && memcmp(p + n - l, s, l) == 0;
+}

@@ -28,5 +28,7 @@ im_result strparse_double(const char *p, size_t n, double *out);
 bool strparse_eq(const char *p, size_t n, const char *s);
 /* True when the view starts with s. */
 bool strparse_prefix(const char *p, size_t n, const char *s);
+/* True when the view ends with s. */
+bool strparse_suffix(const char *p, size_t n, const char *s);
 
 #endif
