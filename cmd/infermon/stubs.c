@@ -11,18 +11,4 @@ int cmd_render(int argc, char **argv)
 	return 2;
 }
 
-int cmd_check(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	fputs("infermon check: not implemented yet\n", stderr);
-	return 2;
-}
 
-int cmd_run(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	fputs("infermon run: not implemented yet\n", stderr);
-	return 2;
-}

@@ -1,0 +1,95 @@
+/*
+ * reflector.h - keeps a podcache in step with the API server (client-go's
+ * reflector): LIST in pages, then WATCH from the list's resourceVersion.
+ *
+ *   LIST ──all pages──▶ replace cache ──▶ WATCH(rv) ──events──▶ cache, rv
+ *     ▲  ▲                                 │  │  │
+ *     │  └──── 410 Gone (HTTP or ERROR) ───┘  │  └ stream ends (server timeout): WATCH(rv) now
+ *     └─ backoff ◀─ list fails   backoff ◀────┘ connection/HTTP error: WATCH(rv) after backoff
+ *
+ * Pages use limit/continue; an expired continue token restarts the list.
+ * Watches ask for bookmarks and a random timeoutSeconds in [300, 600] so a
+ * fleet of controllers does not reconnect in step. Backoff 0.8 s doubling to
+ * 30 s with jitter, reset after 2 minutes without failure. A watch that
+ * receives no byte for 3 minutes (the API server sends bookmarks about once a
+ * minute) is treated as half-open and restarted; TCP keepalive probes the
+ * connection meanwhile. docs/reflector.md has the details.
+ *
+ * Loop thread only. The reflector does not own the client or the cache.
+ */
+#ifndef INFERMON_REFLECTOR_H
+#define INFERMON_REFLECTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backoff.h"
+#include "kubeclient.h"
+#include "podcache.h"
+#include "watchstream.h"
+
+enum reflector_state { REFLECTOR_IDLE, REFLECTOR_LISTING, REFLECTOR_WATCHING, REFLECTOR_BACKOFF, REFLECTOR_STOPPED };
+
+struct reflector_opts {
+	const char *namespace;      /* NULL: all namespaces */
+	const char *label_selector; /* default POD_SELECTOR */
+	unsigned page_size;         /* default 500 */
+	unsigned watch_min_s;       /* default 300 */
+	unsigned watch_max_s;       /* default 600 */
+	unsigned idle_timeout_s;    /* default 180 */
+	uint32_t seed;              /* jitter seed; 0 = from the clock */
+};
+
+struct reflector_stats {
+	uint64_t lists;        /* LIST requests (pages) */
+	uint64_t relists;      /* full lists after the first */
+	uint64_t gone;         /* 410s seen */
+	uint64_t watches;      /* WATCH requests */
+	uint64_t events;       /* watch events applied */
+	uint64_t failures;     /* failed requests */
+	uint64_t decode_errors;/* pods skipped as undecodable */
+};
+
+struct reflector;
+typedef void (*reflector_synced_cb)(struct reflector *r, void *data);
+
+struct reflector {
+	struct kubeclient *kc;
+	struct podcache *cache;
+	char *namespace;
+	char *selector;
+	unsigned page_size, watch_min_s, watch_max_s, idle_timeout_s;
+	enum reflector_state state;
+	bool synced;            /* a full list has completed */
+	char *rv;               /* last resourceVersion seen */
+	char *cont;             /* continue token of the list in progress */
+	struct pod **listed;    /* pods of the list in progress */
+	size_t nlisted, caplisted;
+	struct http_call *call;
+	struct watchstream ws;
+	struct buf errbody;     /* body of a non-200 watch response */
+	bool gone;              /* an ERROR 410 arrived in the stream */
+	uv_timer_t timer;
+	struct backoff bo;
+	struct reflector_stats stats;
+	reflector_synced_cb synced_cb;
+	void *synced_data;
+};
+
+void reflector_init(struct reflector *r, struct kubeclient *kc, struct podcache *cache,
+		    const struct reflector_opts *opts);
+/* Starts listing. synced_cb (may be NULL) runs after each completed list. */
+im_result reflector_start(struct reflector *r, reflector_synced_cb cb, void *data);
+/* Cancels the request in flight and closes the timer; the loop must run
+ * once more before reflector_release. */
+void reflector_stop(struct reflector *r);
+void reflector_release(struct reflector *r);
+
+/* Fault injection for tests: drops the current watch as a broken connection
+ * would and resumes watching from rv at once (an old, compacted rv makes the
+ * API server answer 410 Gone). */
+void reflector_force_resume(struct reflector *r, const char *rv);
+
+const char *reflector_state_name(enum reflector_state s);
+
+#endif

@@ -1,0 +1,254 @@
+#include "it.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "kubeconfig.h"
+#include "log.h"
+
+static int vsh(struct buf *out, const char *fmt, va_list ap)
+{
+	struct buf cmd;
+	FILE *f;
+	char chunk[4096];
+	size_t n;
+	int rc;
+
+	buf_init(&cmd, BUF_MAX_SMALL);
+	buf_vprintf(&cmd, fmt, ap);
+	f = popen(buf_str(&cmd), "r");
+	if (!f)
+		t_fail(__FILE__, __LINE__, "popen %s", buf_str(&cmd));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (out)
+			buf_add(out, chunk, n);
+	rc = pclose(f);
+	buf_release(&cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+int it_sh(const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vsh(NULL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int it_sh_out(struct buf *out, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	buf_reset(out);
+	va_start(ap, fmt);
+	rc = vsh(out, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+void it_namespace(const char *ns)
+{
+	it_sh("kubectl delete namespace %s --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1", ns);
+	if (it_sh("kubectl create namespace %s >/dev/null", ns) != 0)
+		t_fail(__FILE__, __LINE__, "cannot create namespace %s", ns);
+}
+
+void it_write_pods(const char *path, const char *ns, const char *prefix, int first, int n,
+		   const char *workload, const char *backend)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		t_fail(__FILE__, __LINE__, "cannot write %s", path);
+	fputs("apiVersion: v1\nkind: List\nitems:\n", f);
+	for (int i = first; i < first + n; i++)
+		fprintf(f,
+			"- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: %s-%d\n    namespace: %s\n"
+			"    labels:\n      alibabacloud.com/inference-workload: %s\n"
+			"      alibabacloud.com/inference-backend: %s\n"
+			"  spec:\n    containers:\n    - name: engine\n      image: engine:test\n"
+			"      args: [\"--max-num-seqs\", \"8\"]\n"
+			"      ports:\n      - name: http\n        containerPort: 8000\n",
+			prefix, i, ns, workload, backend);
+	fclose(f);
+}
+
+static void on_workload(void *ctx, enum workload_event ev, const struct workload *wl)
+{
+	struct it_watch *w = ctx;
+	(void)ev;
+	(void)wl;
+	w->events++;
+}
+
+static void on_synced(struct reflector *r, void *data)
+{
+	struct it_watch *w = data;
+	(void)r;
+	w->synced++;
+}
+
+static void *loop_thread(void *arg)
+{
+	struct it_watch *w = arg;
+
+	loop_run(&w->loop);
+	return NULL;
+}
+
+static void on_stop(void *arg)
+{
+	struct it_watch *w = arg;
+
+	reflector_stop(&w->refl);
+	http_release(&w->http);
+}
+
+struct start_args {
+	struct it_watch *w;
+	const char *ns;
+	unsigned page;
+};
+
+static void start_on_loop(void *arg)
+{
+	struct start_args *a = arg;
+	struct reflector_opts o = {.namespace = a->ns, .page_size = a->page, .seed = 12345};
+
+	reflector_init(&a->w->refl, &a->w->kc, &a->w->cache, &o);
+	reflector_start(&a->w->refl, on_synced, a->w);
+}
+
+struct int_read {
+	struct it_watch *w;
+	int synced;
+};
+
+static void read_synced(void *arg)
+{
+	struct int_read *r = arg;
+	r->synced = r->w->synced;
+}
+
+void it_watch_start(struct it_watch *w, const char *ns, unsigned page_size)
+{
+	struct kubeconfig cfg;
+	struct buf err;
+	struct start_args a = {w, ns, page_size};
+	struct int_read rd = {w, 0};
+
+	memset(w, 0, sizeof(*w));
+	log_setup(getenv("IT_DEBUG") ? LOG_DEBUG : LOG_WARN, LOG_FORMAT_TEXT);
+	kubeconfig_init(&cfg);
+	buf_init(&err, 4096);
+	if (kubeconfig_load_default(&cfg, NULL, NULL, &err))
+		t_fail(__FILE__, __LINE__, "kubeconfig: %s", buf_str(&err));
+	buf_release(&err);
+	if (loop_init(&w->loop) || http_init(&w->http, &w->loop))
+		t_fail(__FILE__, __LINE__, "loop init");
+	kubeclient_init(&w->kc, &w->http, &cfg);
+	podcache_init(&w->cache, on_workload, w);
+	w->loop.on_stop = on_stop;
+	w->loop.on_stop_arg = w;
+	pthread_create(&w->thread, NULL, loop_thread, w);
+	loop_call_sync(&w->loop, start_on_loop, &a);
+	for (int i = 0; i < 600 && !rd.synced; i++) {
+		usleep(100000);
+		loop_call_sync(&w->loop, read_synced, &rd);
+	}
+	if (!rd.synced)
+		t_fail(__FILE__, __LINE__, "reflector did not complete its first list in 60 s");
+}
+
+void it_watch_stop(struct it_watch *w)
+{
+	loop_stop(&w->loop);
+	pthread_join(w->thread, NULL);
+	loop_release(&w->loop);
+	reflector_release(&w->refl);
+	podcache_release(&w->cache);
+	kubeclient_release(&w->kc);
+}
+
+struct names_args {
+	struct it_watch *w;
+	const char *ns;
+	struct buf *out;
+};
+
+static void names_on_loop(void *arg)
+{
+	struct names_args *a = arg;
+	const char **keys = hmap_sorted_keys(&a->w->cache.pods);
+	size_t nslen = strlen(a->ns);
+
+	buf_reset(a->out);
+	for (size_t i = 0; keys[i]; i++)
+		if (strncmp(keys[i], a->ns, nslen) == 0 && keys[i][nslen] == '/')
+			buf_printf(a->out, "%s\n", keys[i] + nslen + 1);
+	im_free((void *)keys);
+}
+
+void it_watch_names(struct it_watch *w, const char *ns, struct buf *out)
+{
+	struct names_args a = {w, ns, out};
+	loop_call_sync(&w->loop, names_on_loop, &a);
+}
+
+struct stats_args {
+	struct it_watch *w;
+	struct reflector_stats s;
+};
+
+static void stats_on_loop(void *arg)
+{
+	struct stats_args *a = arg;
+	a->s = a->w->refl.stats;
+}
+
+struct reflector_stats it_watch_stats(struct it_watch *w)
+{
+	struct stats_args a = {.w = w};
+	loop_call_sync(&w->loop, stats_on_loop, &a);
+	return a.s;
+}
+
+struct resume_args {
+	struct it_watch *w;
+	const char *rv;
+};
+
+static void resume_on_loop(void *arg)
+{
+	struct resume_args *a = arg;
+	reflector_force_resume(&a->w->refl, a->rv);
+}
+
+void it_watch_resume_from(struct it_watch *w, const char *rv)
+{
+	struct resume_args a = {w, rv};
+	loop_call_sync(&w->loop, resume_on_loop, &a);
+}
+
+int it_wait_converged(struct it_watch *w, const char *ns, int timeout_s, struct buf *cached,
+		      struct buf *actual)
+{
+	for (int i = 0; i < timeout_s * 4; i++) {
+		it_sh_out(actual,
+			  "kubectl get pods -n %s -l alibabacloud.com/inference-workload,"
+			  "alibabacloud.com/inference-backend -o name | sed 's#^pod/##' | LC_ALL=C sort",
+			  ns);
+		it_watch_names(w, ns, cached);
+		if (strcmp(buf_str(cached), buf_str(actual)) == 0)
+			return 1;
+		usleep(250000);
+	}
+	return 0;
+}

@@ -1,0 +1,47 @@
+# Helpers for it_*.sh tests. Each test is a function test_<name>; the script
+# runs the one named by its first argument. Fail with `fail MESSAGE`.
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+
+# wait_for SECONDS COMMAND...: retries COMMAND every 0.25 s until it succeeds.
+wait_for() {
+	local secs=$1; shift
+	local end=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.25
+	done
+}
+
+# start_infermon LOG ARGS...: runs `infermon ARGS` in the background, logging
+# to LOG; sets INFERMON_PID.
+start_infermon() {
+	local log=$1; shift
+	"$INFERMON_BIN" "$@" >"$log" 2>&1 &
+	INFERMON_PID=$!
+}
+
+# stop_infermon: SIGTERM, and fail unless it exits 0 within 5 s.
+stop_infermon() {
+	local i
+	kill -TERM "$INFERMON_PID" 2>/dev/null || true
+	for i in $(seq 1 50); do
+		kill -0 "$INFERMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$INFERMON_PID" 2>/dev/null; then
+		kill -9 "$INFERMON_PID"
+		fail "infermon did not stop within 5 s of SIGTERM"
+	fi
+	wait "$INFERMON_PID"
+}
+
+run_test() {
+	local name=$1
+	declare -F "test_$name" >/dev/null || fail "no test named $name"
+	WORK=$(mktemp -d)
+	trap 'rm -rf "$WORK"' EXIT
+	"test_$name"
+	pass "$name"
+}
