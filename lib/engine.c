@@ -1,0 +1,295 @@
+#include "engine.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "strparse.h"
+
+enum backend backend_parse(const char *s)
+{
+	if (!s)
+		return BACKEND_UNKNOWN;
+	if (strcmp(s, "vllm") == 0)
+		return BACKEND_VLLM;
+	if (strcmp(s, "sglang") == 0)
+		return BACKEND_SGLANG;
+	if (strcmp(s, "vllm-pd") == 0)
+		return BACKEND_VLLM_PD;
+	if (strcmp(s, "sglang-pd") == 0)
+		return BACKEND_SGLANG_PD;
+	return BACKEND_UNKNOWN;
+}
+
+const char *backend_name(enum backend b)
+{
+	static const char *const names[] = {"unknown", "vllm", "sglang", "vllm-pd", "sglang-pd"};
+	return (unsigned)b < 5 ? names[b] : "unknown";
+}
+
+bool backend_is_sglang(enum backend b)
+{
+	return b == BACKEND_SGLANG || b == BACKEND_SGLANG_PD;
+}
+
+bool backend_is_pd(enum backend b)
+{
+	return b == BACKEND_VLLM_PD || b == BACKEND_SGLANG_PD;
+}
+
+const char *engine_series_name(unsigned bit)
+{
+	static const char *const names[SERIES_COUNT] = {
+		"running", "waiting", "kv_usage", "preemptions", "tokens", "ttft", "tpot",
+		"e2e_latency", "queue_time", "prefix_cache", "kv_capacity", "request_success",
+		"pd_queues", "pd_transfer"};
+	for (unsigned i = 0; i < SERIES_COUNT; i++)
+		if (bit == 1u << i)
+			return names[i];
+	return "unknown";
+}
+
+unsigned engine_series_expected(enum backend b)
+{
+	unsigned common = SERIES_RUNNING | SERIES_WAITING | SERIES_KV_USAGE | SERIES_TOKENS |
+			  SERIES_TTFT | SERIES_TPOT | SERIES_E2E | SERIES_PREEMPTIONS |
+			  SERIES_PREFIX_CACHE | SERIES_KV_CAPACITY;
+
+	switch (b) {
+	case BACKEND_VLLM:
+		return common | SERIES_QUEUE_TIME | SERIES_SUCCESS;
+	case BACKEND_VLLM_PD:
+		return common | SERIES_QUEUE_TIME | SERIES_SUCCESS | SERIES_PD_TRANSFER;
+	case BACKEND_SGLANG:
+		return common;
+	case BACKEND_SGLANG_PD:
+		return common | SERIES_PD_QUEUES | SERIES_PD_TRANSFER;
+	default:
+		return 0;
+	}
+}
+
+void engine_scrape_init(struct engine_scrape *e, enum backend b)
+{
+	memset(e, 0, sizeof(*e));
+	e->backend = b;
+}
+
+static bool name_is(const char *p, size_t n, const char *s)
+{
+	return strparse_eq(p, n, s);
+}
+
+static const struct promtext_label *label(const struct promtext_sample *s, const char *name)
+{
+	return promtext_label_get(s, name);
+}
+
+static bool label_is(const struct promtext_sample *s, const char *name, const char *want)
+{
+	const struct promtext_label *l = label(s, name);
+	return l && strparse_eq(l->value, l->value_len, want);
+}
+
+static double label_num(const struct promtext_sample *s, const char *name)
+{
+	const struct promtext_label *l = label(s, name);
+	double d;
+
+	if (!l || strparse_double(l->value, l->value_len, &d) || !isfinite(d) || d < 0)
+		return 0;
+	return d;
+}
+
+static void add_model(struct engine_scrape *e, const struct promtext_sample *s)
+{
+	const struct promtext_label *l = label(s, "model_name");
+
+	if (!l || l->value_len == 0 || l->value_len >= ENGINE_MODEL_LEN)
+		return;
+	for (int i = 0; i < e->nmodels; i++)
+		if (strparse_eq(l->value, l->value_len, e->models[i]))
+			return;
+	if (e->nmodels >= ENGINE_MAX_MODELS)
+		return;
+	memcpy(e->models[e->nmodels], l->value, l->value_len);
+	e->models[e->nmodels][l->value_len] = '\0';
+	e->nmodels++;
+}
+
+static double finite_or_zero(double v)
+{
+	return isfinite(v) ? v : 0;
+}
+
+static void observe_vllm(struct engine_scrape *e, const struct promtext_sample *s, const char *n,
+			 size_t len)
+{
+	double v = finite_or_zero(s->value);
+
+	if (name_is(n, len, "num_requests_running")) {
+		e->running += v;
+		e->present |= SERIES_RUNNING;
+	} else if (name_is(n, len, "num_requests_waiting")) {
+		e->waiting += v;
+		e->present |= SERIES_WAITING;
+	} else if (name_is(n, len, "num_requests_swapped")) {
+		e->swapped += v;
+	} else if (name_is(n, len, "kv_cache_usage_perc")) {
+		if (!e->kv_new || v > e->kv_usage)
+			e->kv_usage = v;
+		e->kv_new = 1;
+		e->present |= SERIES_KV_USAGE;
+	} else if (name_is(n, len, "gpu_cache_usage_perc")) {
+		/* old name; used only when the new one is absent */
+		if (!e->kv_new && (!e->kv_old || v > e->kv_usage))
+			e->kv_usage = v;
+		e->kv_old = 1;
+		e->present |= SERIES_KV_USAGE;
+	} else if (name_is(n, len, "num_preemptions_total") || name_is(n, len, "num_preemptions")) {
+		e->preemptions += v;
+		e->preemptions_is_counter = true;
+		e->present |= SERIES_PREEMPTIONS;
+	} else if (name_is(n, len, "prompt_tokens_total")) {
+		e->prompt_tokens += v;
+		e->present |= SERIES_TOKENS;
+	} else if (name_is(n, len, "generation_tokens_total")) {
+		e->generation_tokens += v;
+		e->present |= SERIES_TOKENS;
+	} else if (strparse_prefix(n, len, "time_to_first_token_seconds")) {
+		e->present |= SERIES_TTFT;
+	} else if (strparse_prefix(n, len, "inter_token_latency_seconds") ||
+		   strparse_prefix(n, len, "time_per_output_token_seconds") ||
+		   strparse_prefix(n, len, "request_time_per_output_token_seconds")) {
+		e->present |= SERIES_TPOT;
+	} else if (strparse_prefix(n, len, "e2e_request_latency_seconds")) {
+		e->present |= SERIES_E2E;
+	} else if (strparse_prefix(n, len, "request_queue_time_seconds")) {
+		e->present |= SERIES_QUEUE_TIME;
+	} else if (strparse_prefix(n, len, "prefix_cache_queries") ||
+		   strparse_prefix(n, len, "gpu_prefix_cache_queries") ||
+		   name_is(n, len, "gpu_prefix_cache_hit_rate")) {
+		e->present |= SERIES_PREFIX_CACHE;
+	} else if (strparse_prefix(n, len, "request_success")) {
+		e->present |= SERIES_SUCCESS;
+	} else if (name_is(n, len, "cache_config_info")) {
+		/* one per engine; capacities add up across DP engines */
+		e->num_gpu_blocks += label_num(s, "num_gpu_blocks");
+		if (label_num(s, "block_size") > 0)
+			e->block_size = label_num(s, "block_size");
+		e->kv_cache_size_tokens += label_num(s, "kv_cache_size_tokens");
+		e->kv_max_concurrency += label_num(s, "kv_cache_max_concurrency");
+		e->present |= SERIES_KV_CAPACITY;
+	} else if (name_is(n, len, "vllm_config_info")) {
+		double m = label_num(s, "scheduler_config_max_num_seqs");
+		if (m > 0)
+			e->cfg_max_num_seqs = m;
+	} else if (strparse_prefix(n, len, "nixl_xfer_time_seconds") ||
+		   name_is(n, len, "nixl_num_pending_sends")) {
+		e->present |= SERIES_PD_TRANSFER;
+	}
+}
+
+static void observe_sglang(struct engine_scrape *e, const struct promtext_sample *s, const char *n,
+			   size_t len)
+{
+	double v = finite_or_zero(s->value);
+	const struct promtext_label *et;
+
+	/* One tensor/pipeline-parallel rank speaks for the group. */
+	if ((label(s, "tp_rank") && !label_is(s, "tp_rank", "0")) ||
+	    (label(s, "pp_rank") && !label_is(s, "pp_rank", "0")))
+		return;
+	et = label(s, "engine_type");
+	if (et && et->value_len < sizeof(e->engine_type)) {
+		memcpy(e->engine_type, et->value, et->value_len);
+		e->engine_type[et->value_len] = '\0';
+	}
+	if (name_is(n, len, "num_running_reqs")) {
+		e->running += v;
+		e->present |= SERIES_RUNNING;
+	} else if (name_is(n, len, "num_queue_reqs")) {
+		e->waiting += v;
+		e->present |= SERIES_WAITING;
+	} else if (name_is(n, len, "token_usage")) {
+		if (!(e->present & SERIES_KV_USAGE) || v > e->kv_usage)
+			e->kv_usage = v;
+		e->present |= SERIES_KV_USAGE;
+	} else if (name_is(n, len, "num_used_tokens")) {
+		e->sgl_used_tokens += v;
+	} else if (name_is(n, len, "max_total_num_tokens")) {
+		e->sgl_max_total_tokens += v;
+		e->present |= SERIES_KV_CAPACITY;
+	} else if (name_is(n, len, "num_retracted_requests_total")) {
+		e->preemptions += v;
+		e->preemptions_is_counter = true;
+		e->present |= SERIES_PREEMPTIONS;
+	} else if (name_is(n, len, "num_retracted_reqs")) {
+		/* older gauge: requests retracted in the last interval */
+		if (!e->preemptions_is_counter)
+			e->preemptions += v;
+		e->present |= SERIES_PREEMPTIONS;
+	} else if (name_is(n, len, "prompt_tokens_total")) {
+		e->prompt_tokens += v;
+		e->present |= SERIES_TOKENS;
+	} else if (name_is(n, len, "generation_tokens_total")) {
+		e->generation_tokens += v;
+		e->present |= SERIES_TOKENS;
+	} else if (name_is(n, len, "gen_throughput")) {
+		e->present |= SERIES_TOKENS;
+	} else if (name_is(n, len, "cache_hit_rate") || name_is(n, len, "cached_tokens_total")) {
+		e->present |= SERIES_PREFIX_CACHE;
+	} else if (strparse_prefix(n, len, "time_to_first_token_seconds")) {
+		e->present |= SERIES_TTFT;
+	} else if (strparse_prefix(n, len, "inter_token_latency_seconds") ||
+		   strparse_prefix(n, len, "time_per_output_token_seconds")) {
+		e->present |= SERIES_TPOT;
+	} else if (strparse_prefix(n, len, "e2e_request_latency_seconds")) {
+		e->present |= SERIES_E2E;
+	} else if (name_is(n, len, "num_prefill_bootstrap_queue_reqs") ||
+		   name_is(n, len, "num_prefill_prealloc_queue_reqs") ||
+		   name_is(n, len, "num_prefill_inflight_queue_reqs")) {
+		e->pd_prefill_queue += v;
+		e->present |= SERIES_PD_QUEUES;
+	} else if (name_is(n, len, "num_decode_prealloc_queue_reqs") ||
+		   name_is(n, len, "num_decode_transfer_queue_reqs")) {
+		e->pd_decode_queue += v;
+		e->present |= SERIES_PD_QUEUES;
+	} else if (strparse_prefix(n, len, "kv_transfer_latency_ms") ||
+		   strparse_prefix(n, len, "kv_transfer_speed_gb_s")) {
+		e->present |= SERIES_PD_TRANSFER;
+	} else if (name_is(n, len, "num_bootstrap_failed_reqs_total") ||
+		   name_is(n, len, "num_transfer_failed_reqs_total")) {
+		e->pd_transfer_failures += v;
+		e->present |= SERIES_PD_TRANSFER;
+	}
+}
+
+im_result engine_observe(void *ctx, const struct promtext_sample *s)
+{
+	struct engine_scrape *e = ctx;
+	const char *n = s->name;
+	size_t len = s->name_len;
+
+	e->samples++;
+	if (strparse_suffix(n, len, "_created"))
+		return IM_OK;
+	if (strparse_prefix(n, len, "vllm:")) {
+		add_model(e, s);
+		observe_vllm(e, s, n + 5, len - 5);
+	} else if (strparse_prefix(n, len, "sglang:") || strparse_prefix(n, len, "sglang_")) {
+		add_model(e, s);
+		observe_sglang(e, s, n + 7, len - 7);
+	}
+	return IM_OK;
+}
+
+void engine_scrape_end(struct engine_scrape *e)
+{
+	/* SGLang without token_usage: derive it from the pool. */
+	if (!(e->present & SERIES_KV_USAGE) && e->sgl_max_total_tokens > 0 && e->sgl_used_tokens > 0) {
+		e->kv_usage = e->sgl_used_tokens / e->sgl_max_total_tokens;
+		e->present |= SERIES_KV_USAGE;
+	}
+	if (e->kv_usage < 0)
+		e->kv_usage = 0;
+}

@@ -1,0 +1,373 @@
+#include "scraper.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "log.h"
+
+#define TICK_MS 250
+#define INFO_MAX_BODY ((size_t)1024 * 1024)
+
+void scraper_init(struct scraper *s, struct http *http, const struct scraper_opts *o,
+		  scraper_done_cb cb, void *ctx)
+{
+	struct timespec ts;
+
+	memset(s, 0, sizeof(*s));
+	s->http = http;
+	if (o)
+		s->opts = *o;
+	if (!s->opts.interval_ms)
+		s->opts.interval_ms = 15000;
+	if (!s->opts.timeout_ms)
+		s->opts.timeout_ms = 10000;
+	if (!s->opts.max_body)
+		s->opts.max_body = PROMTEXT_MAX_BODY;
+	if (!s->opts.max_label_value)
+		s->opts.max_label_value = PROMTEXT_MAX_LABEL_VALUE;
+	if (!s->opts.max_concurrent)
+		s->opts.max_concurrent = 32;
+	if (!s->opts.info_every_ms)
+		s->opts.info_every_ms = 60000;
+	if (!s->opts.info_retry_ms)
+		s->opts.info_retry_ms = 600000;
+	if (!s->opts.checks.drift_tolerance)
+		check_opts_default(&s->opts.checks);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	backoff_init_default(&s->rng, o && o->seed ? o->seed : (uint32_t)(ts.tv_nsec ^ ts.tv_sec));
+	hmap_init(&s->targets);
+	s->cb = cb;
+	s->ctx = ctx;
+}
+
+static uint64_t now_ms(struct scraper *s)
+{
+	return loop_now_ms(s->http->loop);
+}
+
+static void cancel_calls(struct scrape_target *t)
+{
+	http_call_free(t->metrics_call);
+	http_call_free(t->models_call);
+	http_call_free(t->info_call);
+	t->metrics_call = t->models_call = t->info_call = NULL;
+	if (t->in_progress) {
+		t->in_progress = false;
+		t->s->inflight--;
+	}
+	t->inflight = 0;
+}
+
+static void target_free(struct scrape_target *t)
+{
+	cancel_calls(t);
+	promtext_release(&t->parser);
+	im_free(t->key);
+	im_free(t->base_url);
+	im_free(t->metrics_path);
+	im_free(t);
+}
+
+static void start_scrape(struct scrape_target *t);
+
+static void tick(uv_timer_t *h)
+{
+	struct scraper *s = h->data;
+	uint64_t now = now_ms(s);
+
+	for (struct hmap_entry *e = hmap_first(&s->targets); e; e = hmap_next(&s->targets, e)) {
+		struct scrape_target *t = e->value;
+		if (s->inflight >= s->opts.max_concurrent)
+			break;
+		if (!t->in_progress && t->next_ms <= now)
+			start_scrape(t);
+	}
+}
+
+void scraper_start(struct scraper *s)
+{
+	uv_timer_init(&s->http->loop->uv, &s->tick);
+	s->tick.data = s;
+	uv_timer_start(&s->tick, tick, TICK_MS, TICK_MS);
+}
+
+void scraper_stop(struct scraper *s)
+{
+	s->stopped = true;
+	for (struct hmap_entry *e = hmap_first(&s->targets); e; e = hmap_next(&s->targets, e))
+		cancel_calls(e->value);
+	if (s->tick.loop) {
+		uv_timer_stop(&s->tick);
+		loop_close_handle((uv_handle_t *)&s->tick, NULL);
+	}
+}
+
+void scraper_release(struct scraper *s)
+{
+	for (struct hmap_entry *e = hmap_first(&s->targets); e; e = hmap_next(&s->targets, e))
+		target_free(e->value);
+	hmap_release(&s->targets);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+struct scrape_target *scraper_set_target(struct scraper *s, const char *key, const char *base_url,
+					 const char *metrics_path, enum backend b,
+					 double args_max_num_seqs)
+{
+	struct scrape_target *t = hmap_get(&s->targets, key);
+	struct promtext_opts po = {.max_body = s->opts.max_body,
+				   .max_label_value = s->opts.max_label_value};
+
+	if (t && str_eq(t->base_url, base_url) && str_eq(t->metrics_path, metrics_path) &&
+	    t->backend == b) {
+		t->args_max_num_seqs = args_max_num_seqs;
+		return t;
+	}
+	if (t) {
+		hmap_del(&s->targets, key);
+		target_free(t);
+	}
+	t = im_xcalloc(1, sizeof(*t));
+	t->s = s;
+	t->key = im_xstrdup(key);
+	t->base_url = im_xstrdup(base_url);
+	t->metrics_path = im_xstrdup(metrics_path);
+	t->backend = b;
+	t->args_max_num_seqs = args_max_num_seqs;
+	t->tolerance = s->opts.checks.drift_tolerance;
+	t->info_due = true;
+	history_init(&t->history);
+	engine_scrape_init(&t->engine, b);
+	promtext_init(&t->parser, &po, engine_observe, &t->pending);
+	/* a random phase within the first interval */
+	t->next_ms = now_ms(s) + backoff_rand(&s->rng, 0, s->opts.interval_ms);
+	hmap_put(&s->targets, key, t);
+	return t;
+}
+
+void scraper_remove_target(struct scraper *s, const char *key)
+{
+	struct scrape_target *t = hmap_del(&s->targets, key);
+
+	if (t)
+		target_free(t);
+}
+
+struct scrape_target *scraper_get(struct scraper *s, const char *key)
+{
+	return hmap_get(&s->targets, key);
+}
+
+static void finish(struct scrape_target *t)
+{
+	struct scraper *s = t->s;
+	uint64_t now = now_ms(s);
+	struct limit_inputs in = {
+		.backend = t->backend,
+		.vllm_info = t->have_vinfo ? &t->vinfo : NULL,
+		.sglang_info = t->have_sinfo ? &t->sinfo : NULL,
+		.args_max_num_seqs = t->args_max_num_seqs,
+		.max_model_len = t->max_model_len,
+	};
+	struct check_opts co = s->opts.checks;
+
+	t->in_progress = false;
+	s->inflight--;
+	t->scrapes++;
+	t->last_ms = now;
+	t->next_ms = now + s->opts.interval_ms;
+	t->samples_skipped = t->parser.stats.skipped_oversized;
+	t->lines_malformed = t->parser.stats.malformed;
+	snprintf(t->problem, sizeof(t->problem), "%s", promtext_problem(&t->parser));
+	if (t->up) {
+		engine_scrape_end(&t->pending);
+		t->engine = t->pending;
+		history_push(&t->history, now, &t->engine);
+	} else {
+		t->failures++;
+	}
+	co.drift_tolerance = t->tolerance;
+	limits_resolve(&in, &t->engine, &t->history, &co, &t->limits);
+	checks_evaluate(&co, &t->engine, &t->history, &t->limits, t->up ? NULL : t->error,
+			&t->checks);
+	if (s->cb)
+		s->cb(s->ctx, t); /* last: the callback may remove t */
+}
+
+static void call_done(struct scrape_target *t)
+{
+	if (--t->inflight == 0)
+		finish(t);
+}
+
+static im_result metrics_chunk(struct http_call *c, const char *p, size_t n, void *data)
+{
+	struct scrape_target *t = data;
+	long status = 0;
+
+	curl_easy_getinfo(http_call_easy(c), CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200)
+		return IM_OK; /* an error page: not metrics */
+	return promtext_feed(&t->parser, p, n);
+}
+
+static void metrics_done(struct http_call *c, im_result result, void *data)
+{
+	struct scrape_target *t = data;
+	long status = http_call_status(c);
+
+	t->duration_s = http_call_seconds(c);
+	t->bytes = http_call_bytes(c);
+	if (result == IM_OK && status == 200)
+		result = promtext_finish(&t->parser);
+	if (result == IM_OK && status == 200 && t->pending.samples > 0) {
+		t->up = true;
+		t->error[0] = '\0';
+	} else if (result == IM_OK && status == 200) {
+		snprintf(t->error, sizeof(t->error), "GET %s: no samples in the response%s%s",
+			 http_call_url(c), promtext_problem(&t->parser)[0] ? ": " : "",
+			 promtext_problem(&t->parser));
+	} else if (result == IM_OK) {
+		snprintf(t->error, sizeof(t->error), "GET %s: HTTP %ld", http_call_url(c), status);
+	} else if (result == IM_TOOBIG) {
+		snprintf(t->error, sizeof(t->error), "GET %s: %s", http_call_url(c),
+			 promtext_problem(&t->parser)[0] ? promtext_problem(&t->parser)
+							 : "response larger than its cap");
+	} else {
+		snprintf(t->error, sizeof(t->error), "GET %s: %s: %s", http_call_url(c),
+			 im_strerror(result), http_call_error(c));
+	}
+	t->metrics_call = NULL;
+	http_call_free(c);
+	call_done(t);
+}
+
+static void note_model(void *ctx, const char *id, double len)
+{
+	struct scrape_target *t = ctx;
+
+	(void)id;
+	if (len > t->max_model_len)
+		t->max_model_len = len;
+}
+
+static void models_done(struct http_call *c, im_result result, void *data)
+{
+	struct scrape_target *t = data;
+	struct buf err;
+	const struct buf *b = http_call_body_buf(c);
+
+	buf_init(&err, 512);
+	if (result == IM_OK && http_call_status(c) == 200) {
+		t->max_model_len = 0;
+		if (limits_parse_models(buf_str(b), b->len, note_model, t, &err))
+			log_kv(LOG_DEBUG, "cannot read /v1/models", "target", t->key, "error",
+			       buf_str(&err), NULL);
+	}
+	buf_release(&err);
+	t->models_call = NULL;
+	http_call_free(c);
+	call_done(t);
+}
+
+static void info_done(struct http_call *c, im_result result, void *data)
+{
+	struct scrape_target *t = data;
+	struct buf err;
+	const struct buf *b = http_call_body_buf(c);
+	long status = http_call_status(c);
+
+	buf_init(&err, 512);
+	if (result == IM_OK && status == 200) {
+		if (backend_is_sglang(t->backend))
+			t->have_sinfo = limits_parse_sglang_server_info(buf_str(b), b->len, &t->sinfo,
+									&err) == IM_OK;
+		else
+			t->have_vinfo = limits_parse_vllm_server_info(buf_str(b), b->len, &t->vinfo,
+								      &err) == IM_OK;
+	} else if (!backend_is_sglang(t->backend)) {
+		/* /server_info answers only in dev mode; ask again much later */
+		t->have_vinfo = false;
+		t->server_info_retry_ms = now_ms(t->s) + t->s->opts.info_retry_ms;
+	}
+	buf_release(&err);
+	t->info_call = NULL;
+	http_call_free(c);
+	call_done(t);
+}
+
+static struct http_call *get(struct scrape_target *t, const char *path, size_t max)
+{
+	struct buf url;
+	struct http_call *c;
+	long tmo = (long)t->s->opts.timeout_ms;
+
+	buf_init(&url, BUF_MAX_SMALL);
+	buf_printf(&url, "%s%s", t->base_url, path);
+	c = http_call_new(t->s->http, "GET", buf_str(&url));
+	buf_release(&url);
+	http_call_timeouts(c, tmo < 5000 ? tmo : 5000, tmo, 0);
+	http_call_max_body(c, max);
+	return c;
+}
+
+static void start_call(struct scrape_target *t, struct http_call **slot, struct http_call *c,
+		       http_done_cb cb)
+{
+	if (http_call_start(c, cb, t)) {
+		http_call_free(c);
+		return;
+	}
+	*slot = c;
+	t->inflight++;
+}
+
+static void start_scrape(struct scrape_target *t)
+{
+	struct scraper *s = t->s;
+	uint64_t now = now_ms(s);
+	struct http_call *c;
+
+	t->in_progress = true;
+	s->inflight++;
+	t->up = false;
+	t->inflight = 0;
+	promtext_reset(&t->parser);
+	engine_scrape_init(&t->pending, t->backend);
+
+	c = get(t, t->metrics_path, s->opts.max_body);
+	http_call_stream(c, metrics_chunk);
+	http_call_header(c, "Accept: text/plain;version=0.0.4;q=1,*/*;q=0.1");
+	start_call(t, &t->metrics_call, c, metrics_done);
+	if (!t->metrics_call)
+		snprintf(t->error, sizeof(t->error), "GET %s%s: cannot start the request",
+			 t->base_url, t->metrics_path);
+
+	if (t->info_due || now >= t->info_next_ms) {
+		t->info_due = false;
+		t->info_next_ms = now + s->opts.info_every_ms;
+		start_call(t, &t->models_call, get(t, "/v1/models", INFO_MAX_BODY), models_done);
+		if (backend_is_sglang(t->backend))
+			start_call(t, &t->info_call, get(t, "/get_server_info", INFO_MAX_BODY),
+				   info_done);
+		else if (now >= t->server_info_retry_ms)
+			start_call(t, &t->info_call,
+				   get(t, "/server_info?config_format=json", INFO_MAX_BODY), info_done);
+	}
+	if (t->inflight == 0)
+		finish(t);
+}
+
+im_result scraper_scrape_now(struct scraper *s, struct scrape_target *t)
+{
+	if (t->in_progress || s->stopped)
+		return IM_INVAL;
+	start_scrape(t);
+	return IM_OK;
+}

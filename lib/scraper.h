@@ -1,0 +1,126 @@
+/*
+ * scraper.h - scrapes engines on the event loop and judges them.
+ *
+ * A target is one engine endpoint (a pod's IP and metrics port, or a URL
+ * given to `infermon check`). One scrape of a target fetches, in parallel:
+ *   GET <base><metrics_path>      streamed into the exposition parser and
+ *                                 the engine model (never held whole)
+ *   GET <base>/v1/models          max_model_len, models served
+ *   GET <base>/server_info?config_format=json   (vLLM; only answers in dev
+ *                                 mode: a 404 is remembered and asked again
+ *                                 every info_retry_ms)
+ *   GET <base>/get_server_info    (SGLang)
+ * The info endpoints are fetched on the first scrape and then every
+ * info_every_ms. When all calls are done the target's limits are resolved,
+ * its checks evaluated and the scraper's callback runs.
+ *
+ * Every call has a timeout and a body cap; a target never waits for another:
+ * slow, dead, garbage or oversized endpoints fail on their own, and only
+ * max_concurrent targets are in flight at once. Targets are scheduled every
+ * interval with a random phase, so a fleet is not scraped in one burst.
+ *
+ * Loop thread only.
+ */
+#ifndef INFERMON_SCRAPER_H
+#define INFERMON_SCRAPER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backoff.h"
+#include "checks.h"
+#include "engine.h"
+#include "hmap.h"
+#include "http.h"
+#include "limits.h"
+#include "promtext.h"
+
+struct scraper;
+struct scrape_target;
+
+typedef void (*scraper_done_cb)(void *ctx, struct scrape_target *t);
+
+struct scraper_opts {
+	uint64_t interval_ms;     /* default 15000 */
+	uint64_t timeout_ms;      /* per request, default 10000 */
+	size_t max_body;          /* default 64 MiB */
+	size_t max_label_value;   /* default 64 KiB */
+	int max_concurrent;       /* targets in flight, default 32 */
+	uint64_t info_every_ms;   /* default 60000 */
+	uint64_t info_retry_ms;   /* after a 404 on /server_info, default 600000 */
+	struct check_opts checks; /* zero: defaults */
+	uint32_t seed;            /* phase jitter; 0 = from the clock */
+};
+
+struct scrape_target {
+	char *key;          /* namespace/pod, or the URL for `check` */
+	char *base_url;     /* http://10.0.0.5:8000 */
+	char *metrics_path; /* /metrics */
+	enum backend backend;
+	double args_max_num_seqs; /* from the pod's args; 0 when absent */
+	double tolerance;         /* drift tolerance for this target */
+	void *data;               /* owner's pointer */
+
+	/* results of the last completed scrape */
+	bool up;                     /* metrics fetched and parsed */
+	char error[384];             /* why the last scrape failed, "" if up */
+	struct engine_scrape engine; /* last good engine state */
+	struct engine_history history;
+	struct vllm_server_info vinfo;
+	bool have_vinfo;
+	struct sglang_server_info sinfo;
+	bool have_sinfo;
+	double max_model_len;
+	struct resolved_limits limits;
+	struct check_result checks;
+	double duration_s; /* of the metrics request */
+	size_t bytes;      /* of the metrics body */
+	uint64_t samples_skipped, lines_malformed;
+	char problem[256]; /* first parser problem of the last scrape */
+	uint64_t scrapes, failures;
+	uint64_t last_ms;
+
+	/* private */
+	struct scraper *s;
+	struct promtext parser;
+	struct engine_scrape pending;
+	struct http_call *metrics_call, *models_call, *info_call;
+	int inflight;
+	bool in_progress, removed, info_due;
+	uint64_t next_ms, info_next_ms, server_info_retry_ms;
+	im_result metrics_result;
+};
+
+struct scraper {
+	struct http *http;
+	struct scraper_opts opts;
+	struct hmap targets; /* key -> struct scrape_target* */
+	uv_timer_t tick;
+	int inflight;
+	bool stopped;
+	struct backoff rng;
+	scraper_done_cb cb;
+	void *ctx;
+};
+
+void scraper_init(struct scraper *s, struct http *http, const struct scraper_opts *o,
+		  scraper_done_cb cb, void *ctx);
+/* Starts the schedule (a tick timer on the loop). */
+void scraper_start(struct scraper *s);
+/* Cancels scrapes in flight (no callbacks) and closes the timer. */
+void scraper_stop(struct scraper *s);
+/* Frees every target; after scraper_stop and the loop has run. */
+void scraper_release(struct scraper *s);
+
+/* Adds or updates a target. A change of URL or backend starts its history
+ * afresh. Returns the target (owned by the scraper). */
+struct scrape_target *scraper_set_target(struct scraper *s, const char *key, const char *base_url,
+					 const char *metrics_path, enum backend b,
+					 double args_max_num_seqs);
+void scraper_remove_target(struct scraper *s, const char *key);
+struct scrape_target *scraper_get(struct scraper *s, const char *key);
+
+/* Scrapes t now, outside the schedule (used by `infermon check`). */
+im_result scraper_scrape_now(struct scraper *s, struct scrape_target *t);
+
+#endif

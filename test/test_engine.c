@@ -1,0 +1,168 @@
+#include "t.h"
+
+#include "engine.h"
+
+static void scrape(struct engine_scrape *e, enum backend b, const char *text)
+{
+	struct promtext p;
+
+	engine_scrape_init(e, b);
+	promtext_init(&p, NULL, engine_observe, e);
+	ASSERT_OK(promtext_feed(&p, text, strlen(text)));
+	ASSERT_OK(promtext_finish(&p));
+	ASSERT_STREQ(promtext_problem(&p), "");
+	promtext_release(&p);
+	engine_scrape_end(e);
+}
+
+/* vLLM V1, current names, two data-parallel engines */
+static const char vllm_new[] =
+	"# HELP vllm:num_requests_running Number of requests in model execution batches.\n"
+	"# TYPE vllm:num_requests_running gauge\n"
+	"vllm:num_requests_running{engine=\"0\",model_name=\"qwen3-26b\"} 2.0\n"
+	"vllm:num_requests_running{engine=\"1\",model_name=\"qwen3-26b\"} 1.0\n"
+	"# TYPE vllm:num_requests_waiting gauge\n"
+	"vllm:num_requests_waiting{engine=\"0\",model_name=\"qwen3-26b\"} 3.0\n"
+	"vllm:num_requests_waiting{engine=\"1\",model_name=\"qwen3-26b\"} 0.0\n"
+	"# TYPE vllm:kv_cache_usage_perc gauge\n"
+	"vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"qwen3-26b\"} 0.02\n"
+	"vllm:kv_cache_usage_perc{engine=\"1\",model_name=\"qwen3-26b\"} 0.05\n"
+	"# TYPE vllm:num_preemptions counter\n"
+	"vllm:num_preemptions_total{engine=\"0\",model_name=\"qwen3-26b\"} 4.0\n"
+	"vllm:num_preemptions_created{engine=\"0\",model_name=\"qwen3-26b\"} 1.7e9\n"
+	"# TYPE vllm:cache_config_info gauge\n"
+	"vllm:cache_config_info{block_size=\"16\",cache_dtype=\"auto\",engine=\"0\",num_gpu_blocks=\"557\",kv_cache_size_tokens=\"8912\",kv_cache_max_concurrency=\"8.70\"} 1.0\n"
+	"# TYPE vllm:inter_token_latency_seconds histogram\n"
+	"vllm:inter_token_latency_seconds_bucket{engine=\"0\",le=\"+Inf\",model_name=\"qwen3-26b\"} 10\n"
+	"vllm:time_to_first_token_seconds_count{engine=\"0\",model_name=\"qwen3-26b\"} 10\n";
+
+/* vLLM 0.8-era names */
+static const char vllm_old[] =
+	"vllm:num_requests_running{model_name=\"m\"} 5\n"
+	"vllm:num_requests_waiting{model_name=\"m\"} 0\n"
+	"vllm:num_requests_swapped{model_name=\"m\"} 1\n"
+	"vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.93\n"
+	"vllm:time_per_output_token_seconds_sum{model_name=\"m\"} 3.5\n"
+	"vllm:gpu_prefix_cache_queries_total{model_name=\"m\"} 100\n"
+	"vllm:vllm_config_info{scheduler_config_max_num_seqs=\"48\",model_config_max_model_len=\"4096\"} 1\n";
+
+TEST(engine_vllm_current_sums_engines)
+{
+	struct engine_scrape e;
+
+	scrape(&e, BACKEND_VLLM, vllm_new);
+	ASSERT_EQ_DBL(e.running, 3, 0);
+	ASSERT_EQ_DBL(e.waiting, 3, 0);
+	ASSERT_EQ_DBL(e.kv_usage, 0.05, 1e-12);
+	ASSERT_EQ_DBL(e.preemptions, 4, 0); /* _created ignored */
+	ASSERT_EQ_DBL(e.num_gpu_blocks, 557, 0);
+	ASSERT_EQ_DBL(e.block_size, 16, 0);
+	ASSERT_EQ_DBL(e.kv_max_concurrency, 8.70, 1e-12);
+	ASSERT_EQ_INT(e.nmodels, 1);
+	ASSERT_STREQ(e.models[0], "qwen3-26b");
+	ASSERT_TRUE(e.present & SERIES_TPOT);
+	ASSERT_TRUE(e.present & SERIES_TTFT);
+	ASSERT_TRUE(!(e.present & SERIES_E2E));
+}
+
+TEST(engine_vllm_old_names)
+{
+	struct engine_scrape e;
+
+	scrape(&e, BACKEND_VLLM, vllm_old);
+	ASSERT_EQ_DBL(e.running, 5, 0);
+	ASSERT_EQ_DBL(e.swapped, 1, 0);
+	ASSERT_EQ_DBL(e.kv_usage, 0.93, 1e-12);
+	ASSERT_EQ_DBL(e.cfg_max_num_seqs, 48, 0);
+	ASSERT_TRUE(e.present & SERIES_TPOT);
+	ASSERT_TRUE(e.present & SERIES_PREFIX_CACHE);
+	ASSERT_TRUE(!(e.present & SERIES_PREEMPTIONS));
+}
+
+TEST(engine_vllm_new_kv_name_wins_over_old)
+{
+	struct engine_scrape e;
+	const char both[] = "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.9\n"
+			    "vllm:kv_cache_usage_perc{model_name=\"m\"} 0.2\n"
+			    "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.95\n";
+
+	scrape(&e, BACKEND_VLLM, both);
+	ASSERT_EQ_DBL(e.kv_usage, 0.2, 1e-12);
+}
+
+static const char sglang_colon[] =
+	"# TYPE sglang:num_running_reqs gauge\n"
+	"sglang:num_running_reqs{model_name=\"llama\",tp_rank=\"0\",dp_rank=\"0\",engine_type=\"unified\"} 10\n"
+	"sglang:num_running_reqs{model_name=\"llama\",tp_rank=\"1\",dp_rank=\"0\",engine_type=\"unified\"} 10\n"
+	"sglang:num_running_reqs{model_name=\"llama\",tp_rank=\"0\",dp_rank=\"1\",engine_type=\"unified\"} 7\n"
+	"sglang:num_queue_reqs{model_name=\"llama\",tp_rank=\"0\",dp_rank=\"0\"} 2\n"
+	"sglang:num_queue_reqs{model_name=\"llama\",tp_rank=\"0\",dp_rank=\"1\"} 1\n"
+	"sglang:token_usage{model_name=\"llama\",tp_rank=\"0\",dp_rank=\"0\"} 0.4\n"
+	"sglang:token_usage{model_name=\"llama\",tp_rank=\"0\",dp_rank=\"1\"} 0.6\n"
+	"sglang:num_retracted_requests_total{model_name=\"llama\",tp_rank=\"0\"} 3\n"
+	"sglang:max_total_num_tokens{model_name=\"llama\",tp_rank=\"0\",dp_rank=\"0\"} 100000\n";
+
+static const char sglang_underscore[] =
+	"sglang_num_running_reqs{model_name=\"llama\",tp_rank=\"0\"} 4\n"
+	"sglang_num_queue_reqs{model_name=\"llama\",tp_rank=\"0\"} 0\n"
+	"sglang_num_used_tokens{model_name=\"llama\",tp_rank=\"0\"} 2500\n"
+	"sglang_max_total_num_tokens{model_name=\"llama\",tp_rank=\"0\"} 10000\n"
+	"sglang_num_retracted_reqs{model_name=\"llama\",tp_rank=\"0\"} 1\n";
+
+TEST(engine_sglang_tp0_sum_dp)
+{
+	struct engine_scrape e;
+
+	scrape(&e, BACKEND_SGLANG, sglang_colon);
+	ASSERT_EQ_DBL(e.running, 17, 0);
+	ASSERT_EQ_DBL(e.waiting, 3, 0);
+	ASSERT_EQ_DBL(e.kv_usage, 0.6, 1e-12);
+	ASSERT_EQ_DBL(e.preemptions, 3, 0);
+	ASSERT_TRUE(e.preemptions_is_counter);
+	ASSERT_STREQ(e.engine_type, "unified");
+	ASSERT_STREQ(e.models[0], "llama");
+}
+
+TEST(engine_sglang_underscore_prefix_and_derived_usage)
+{
+	struct engine_scrape e;
+
+	scrape(&e, BACKEND_SGLANG, sglang_underscore);
+	ASSERT_EQ_DBL(e.running, 4, 0);
+	ASSERT_EQ_DBL(e.kv_usage, 0.25, 1e-12);
+	ASSERT_EQ_DBL(e.preemptions, 1, 0);
+	ASSERT_TRUE(!e.preemptions_is_counter);
+}
+
+TEST(engine_sglang_pd_queues)
+{
+	struct engine_scrape e;
+	const char pd[] = "sglang:num_prefill_bootstrap_queue_reqs{tp_rank=\"0\",engine_type=\"prefill\"} 2\n"
+			  "sglang:num_prefill_inflight_queue_reqs{tp_rank=\"0\",engine_type=\"prefill\"} 1\n"
+			  "sglang:num_decode_transfer_queue_reqs{tp_rank=\"0\"} 4\n"
+			  "sglang:num_transfer_failed_reqs_total{tp_rank=\"0\"} 2\n";
+
+	scrape(&e, BACKEND_SGLANG_PD, pd);
+	ASSERT_EQ_DBL(e.pd_prefill_queue, 3, 0);
+	ASSERT_EQ_DBL(e.pd_decode_queue, 4, 0);
+	ASSERT_EQ_DBL(e.pd_transfer_failures, 2, 0);
+	ASSERT_STREQ(e.engine_type, "prefill");
+}
+
+TEST(engine_expected_series_and_backends)
+{
+	ASSERT_TRUE(engine_series_expected(BACKEND_VLLM) & SERIES_QUEUE_TIME);
+	ASSERT_TRUE(!(engine_series_expected(BACKEND_SGLANG) & SERIES_QUEUE_TIME));
+	ASSERT_TRUE(engine_series_expected(BACKEND_SGLANG_PD) & SERIES_PD_QUEUES);
+	ASSERT_STREQ(engine_series_name(SERIES_KV_USAGE), "kv_usage");
+	ASSERT_EQ_INT(backend_parse("vllm-pd"), BACKEND_VLLM_PD);
+	ASSERT_EQ_INT(backend_parse("tgi"), BACKEND_UNKNOWN);
+	ASSERT_STREQ(backend_name(BACKEND_SGLANG_PD), "sglang-pd");
+	ASSERT_TRUE(backend_is_pd(BACKEND_VLLM_PD));
+	ASSERT_TRUE(backend_is_sglang(BACKEND_SGLANG_PD));
+}
+
+int main(int argc, char **argv)
+{
+	return t_run(argc, argv);
+}
