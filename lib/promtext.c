@@ -107,6 +107,7 @@ void promtext_reset(struct promtext *p)
 	memset(&p->stats, 0, sizeof(p->stats));
 	p->fam_type = PROMTEXT_UNTYPED;
 	p->discarding = false;
+	p->head_len = 0;
 	p->has_problem = false;
 	p->result = IM_OK;
 	p->finished = false;
@@ -183,11 +184,19 @@ static void malformed(struct promtext *p, uint64_t line, const char *what, const
 	}
 }
 
-/* A line too long for max_line: names its metric when it starts with one. */
+/* A line too long for max_line: names its metric when it starts with one.
+ * Only the first sizeof(p->head) bytes are looked at, whether the line came
+ * in one piece or was discarded while arriving, so the message does not
+ * depend on the chunking. */
 static void oversized_line(struct promtext *p, uint64_t line, const char *head, size_t head_len)
 {
-	const char *cur = skip_blanks(head, head + head_len), *end = head + head_len, *name = cur;
+	const char *cur, *end, *name;
 
+	if (head_len > sizeof(p->head))
+		head_len = sizeof(p->head);
+	cur = skip_blanks(head, head + head_len);
+	end = head + head_len;
+	name = cur;
 	if (!problem(p, &p->stats.skipped_oversized, line))
 		return;
 	if (cur < end && is_name_start((unsigned char)*cur)) {
@@ -614,22 +623,34 @@ static void parse_line(struct promtext *p, const char *line, size_t n)
 		parse_sample(p, cur, end, lineno);
 }
 
+/* Keeps the first bytes of an oversized line, which name its metric. */
+static void head_add(struct promtext *p, const char *s, size_t n)
+{
+	size_t room = sizeof(p->head) - p->head_len;
+
+	if (n > room)
+		n = room;
+	memcpy(p->head + p->head_len, s, n);
+	p->head_len += n;
+}
+
 /* The line that is arriving outgrew max_line: drop it and what follows up
- * to its newline. */
+ * to its newline. It is reported when it ends, once its head is known
+ * whatever the chunking. */
 static void start_discard(struct promtext *p, const char *more, size_t more_len)
 {
-	char head[NAME_MAX_IN_MSG + 8];
-	size_t n = p->carry.len < sizeof(head) ? p->carry.len : sizeof(head);
-
-	memcpy(head, buf_str(&p->carry), n);
-	if (n < sizeof(head)) {
-		size_t m = more_len < sizeof(head) - n ? more_len : sizeof(head) - n;
-		memcpy(head + n, more, m);
-		n += m;
-	}
-	oversized_line(p, p->stats.lines + 1, head, n);
+	p->head_len = 0;
+	head_add(p, buf_str(&p->carry), p->carry.len);
+	head_add(p, more, more_len);
 	buf_reset(&p->carry);
 	p->discarding = true;
+}
+
+static void end_discard(struct promtext *p)
+{
+	p->discarding = false;
+	p->stats.lines++;
+	oversized_line(p, p->stats.lines, p->head, p->head_len);
 }
 
 im_result promtext_feed(struct promtext *p, const char *data, size_t len)
@@ -655,10 +676,10 @@ im_result promtext_feed(struct promtext *p, const char *data, size_t len)
 
 		nl = memchr(cur, '\n', (size_t)(end - cur));
 		if (p->discarding) {
+			head_add(p, cur, (size_t)((nl ? nl : end) - cur));
 			if (!nl)
 				return IM_OK;
-			p->discarding = false;
-			p->stats.lines++;
+			end_discard(p);
 			cur = nl + 1;
 			continue;
 		}
@@ -673,8 +694,8 @@ im_result promtext_feed(struct promtext *p, const char *data, size_t len)
 		n = (size_t)(nl - cur);
 		if (p->carry.len) {
 			if (n > max_line - p->carry.len) {
-				oversized_line(p, p->stats.lines + 1, p->carry.ptr, p->carry.len);
-				p->stats.lines++;
+				start_discard(p, cur, n);
+				end_discard(p);
 			} else {
 				buf_add(&p->carry, cur, n);
 				parse_line(p, p->carry.ptr, p->carry.len);
@@ -701,8 +722,7 @@ im_result promtext_finish(struct promtext *p)
 		return IM_INVAL;
 	p->finished = true;
 	if (p->discarding) {
-		p->discarding = false;
-		p->stats.lines++;
+		end_discard(p);
 	} else if (p->carry.len) {
 		parse_line(p, p->carry.ptr, p->carry.len);
 		buf_reset(&p->carry);

@@ -149,6 +149,8 @@ struct promtext {
 	struct promtext_stats stats;
 	struct buf carry;   /* the partial last line */
 	bool discarding;    /* inside an oversized line, dropping to its newline */
+	char head[136];     /* its first bytes, to name its metric when it ends */
+	size_t head_len;
 	struct buf fam_name, fam_help, fam_unit;
 	enum promtext_type fam_type;
 	char *unesc;        /* unescaped label values of the current line */
