@@ -120,7 +120,6 @@ static void list_done(struct http_call *c, im_result transport, void *data)
 
 	buf_init(&err, 4096);
 	result = kubeclient_result(c, transport, &err);
-	http_call_free(c);
 	r->call = NULL;
 	if (result == IM_GONE && r->cont) {
 		/* The continue token expired: start the whole list again. */
@@ -185,6 +184,7 @@ static void list_done(struct http_call *c, im_result transport, void *data)
 out:
 	cJSON_Delete(root);
 	buf_release(&err);
+	http_call_free(c); /* last: body points into it */
 }
 
 static void start_list(struct reflector *r)
