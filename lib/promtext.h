@@ -40,15 +40,16 @@
  * anything but IM_OK (that result is returned). Both are sticky: later
  * feed/finish calls return the same result and call nothing.
  *
- * Views. Names, label names and label values in a sample are (pointer,
- * length) views that are NOT NUL-terminated and are valid only during the
- * callback: copy what you keep. Label values are unescaped. The callback may
+ * Views. Names, label names and label values in a sample, and its family,
+ * are (pointer, length) views that are NOT NUL-terminated and are valid
+ * only during the callback: copy what you keep. Label values are unescaped. The callback may
  * not call feed/finish/release on the parser that called it.
  *
  * Memory: all allocation goes through alloc.h (which aborts on exhaustion),
- * so no function here fails with IM_NOMEM. The parser holds at most about
- * 2 × max_line bytes (the carried line and an unescape area) plus the labels
- * array of one sample.
+ * so no function here fails with IM_NOMEM. Each buffer the parser holds is
+ * capped by max_line: the carried line, an unescape area, and the current
+ * family's name, help and unit (in practice the first two), plus the labels
+ * array of one sample (at most max_labels entries).
  *
  * Threads: a parser is used by one thread at a time; distinct parsers are
  * independent.
@@ -136,7 +137,7 @@ struct promtext_stats {
 	uint64_t bytes;             /* fed so far */
 	uint64_t lines;             /* complete lines seen, incl. blank and comments */
 	uint64_t samples;           /* handed to the callback */
-	uint64_t skipped_oversized; /* samples dropped by a size cap */
+	uint64_t skipped_oversized; /* samples (or comment lines) dropped by a size cap */
 	uint64_t malformed;         /* lines dropped as malformed */
 	bool eof;                   /* a "# EOF" line was seen */
 };
