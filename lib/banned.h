@@ -8,6 +8,12 @@
 #ifndef INFERMON_BANNED_H
 #define INFERMON_BANNED_H
 
+/* The system headers first: with optimisation glibc defines some of these as
+ * inline functions, which the macros below must not rewrite. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #define BANNED(func) sorry_##func##_is_banned_in_infermon
 
 #undef strcpy
