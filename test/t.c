@@ -34,11 +34,11 @@ void t_fail(const char *file, int line, const char *fmt, ...)
 
 int t_run(int argc, char **argv)
 {
-	int failed = 0, ran = 0;
+	volatile int failed = 0, ran = 0; /* live across setjmp */
 
 	im_alloc_install_hooks();
-	for (int i = 0; i < ncases; i++) {
-		long before;
+	for (volatile int i = 0; i < ncases; i++) {
+		volatile long before;
 		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
 			continue;
 		ran++;
