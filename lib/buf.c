@@ -42,8 +42,8 @@ static im_result grow(struct buf *b, size_t n)
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > (size_t)-1 / 2 ? need : cap * 2;
-	if (cap > b->max + 1)
-		cap = b->max + 1;
+	if (b->max < (size_t)-1 && cap > b->max + 1)
+		cap = b->max + 1; /* never more than the cap needs */
 	b->ptr = im_xrealloc(b->ptr, cap);
 	b->cap = cap;
 	return IM_OK;

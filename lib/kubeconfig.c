@@ -3,11 +3,6 @@
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <netinet/in.h>
-/* lib/limits.h shadows the system <limits.h> on our include path, and
- * OpenSSL's err.h uses INT_MAX without including it. */
-#ifndef INT_MAX
-#define INT_MAX __INT_MAX__
-#endif
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>

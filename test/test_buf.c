@@ -32,6 +32,20 @@ TEST(buf_cap_frees_and_fails)
 	buf_release(&b);
 }
 
+/* A cap of SIZE_MAX means "no cap": max + 1 must not wrap to 0. */
+TEST(buf_uncapped_grows)
+{
+	struct buf b;
+
+	buf_init(&b, (size_t)-1);
+	for (int i = 0; i < 1000; i++)
+		ASSERT_OK(buf_adds(&b, "0123456789"));
+	ASSERT_EQ_INT(b.len, 10000);
+	ASSERT_TRUE(b.cap > b.len);
+	ASSERT_EQ_INT(b.ptr[9999], '9');
+	buf_release(&b);
+}
+
 TEST(buf_detach_hands_over)
 {
 	struct buf b;
@@ -80,6 +94,26 @@ TEST(strparse_numbers)
 	ASSERT_ERR(strparse_double("0x10", 4, &d), IM_PARSE);
 	ASSERT_ERR(strparse_double(" 1", 2, &d), IM_PARSE);
 	ASSERT_ERR(strparse_double("1.5 ", 4, &d), IM_PARSE);
+}
+
+TEST(strparse_durations)
+{
+	uint64_t ms;
+
+	ASSERT_OK(strparse_duration_ms("15s", 3, 86400000, &ms));
+	ASSERT_EQ_INT(ms, 15000);
+	ASSERT_OK(strparse_duration_ms("500ms", 5, 86400000, &ms));
+	ASSERT_EQ_INT(ms, 500);
+	ASSERT_OK(strparse_duration_ms("1m30s", 5, 86400000, &ms));
+	ASSERT_EQ_INT(ms, 90000);
+	ASSERT_OK(strparse_duration_ms("30", 2, 86400000, &ms));
+	ASSERT_EQ_INT(ms, 30000);
+	ASSERT_OK(strparse_duration_ms("2h", 2, 86400000, &ms));
+	ASSERT_EQ_INT(ms, 7200000);
+	ASSERT_ERR(strparse_duration_ms("15x", 3, 86400000, &ms), IM_PARSE);
+	ASSERT_ERR(strparse_duration_ms("s", 1, 86400000, &ms), IM_PARSE);
+	ASSERT_ERR(strparse_duration_ms("", 0, 86400000, &ms), IM_PARSE);
+	ASSERT_ERR(strparse_duration_ms("25h", 3, 86400000, &ms), IM_TOOBIG);
 }
 
 int main(int argc, char **argv)
