@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "args.h"
+#include "strparse.h"
 
 /* Caps on what one pod may bring: more is an odd pod, rejected by name. */
 #define MAX_LABELS 256
@@ -269,4 +271,75 @@ bool pod_differs(const struct pod *a, const struct pod *b)
 				return true;
 	}
 	return false;
+}
+
+const char *pod_role(const struct pod *p)
+{
+	static const char *const labels[] = {"llm-d.ai/role", "rolebasedgroup.workloads.x-k8s.io/role"};
+	char word[16];
+
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+		const char *v = pod_label(p, labels[i]);
+		if (!v)
+			continue;
+		if (strcmp(v, "prefill") == 0 || strcmp(v, "decode") == 0)
+			return strcmp(v, "prefill") == 0 ? "prefill" : "decode";
+		if (strcmp(v, "both") == 0 || strcmp(v, "prefill-decode") == 0)
+			return "both";
+	}
+	for (size_t i = 0; i < p->ncontainers; i++) {
+		const struct pod_container *c = &p->containers[i];
+		if (args_flag_contains(c->argv, c->argc, "--kv-transfer-config", "kv_producer"))
+			return "prefill";
+		if (args_flag_contains(c->argv, c->argc, "--kv-transfer-config", "kv_consumer"))
+			return "decode";
+		if (args_flag_contains(c->argv, c->argc, "--kv-transfer-config", "kv_both"))
+			return "both";
+		if (args_find_word(c->argv, c->argc, "--disaggregation-mode", word, sizeof(word))) {
+			if (strcmp(word, "prefill") == 0)
+				return "prefill";
+			if (strcmp(word, "decode") == 0)
+				return "decode";
+		}
+	}
+	return "";
+}
+
+bool pod_is_leader(const struct pod *p)
+{
+	const char *w = pod_label(p, "leaderworkerset.sigs.k8s.io/worker-index");
+	return !w || strcmp(w, "0") == 0;
+}
+
+int pod_port(const struct pod *p, const char *name)
+{
+	uint64_t n;
+	size_t total = 0;
+	int only = 0;
+
+	if (strparse_u64(name, strlen(name), 65535, &n) == IM_OK)
+		return n > 0 ? (int)n : 0;
+	for (size_t i = 0; i < p->ncontainers; i++)
+		for (size_t j = 0; j < p->containers[i].nports; j++) {
+			const struct pod_port *pp = &p->containers[i].ports[j];
+			if (pp->name && strcmp(pp->name, name) == 0)
+				return pp->port;
+			total++;
+			only = pp->port;
+		}
+	return total == 1 ? only : 0;
+}
+
+im_result pod_arg_uint(const struct pod *p, const char *flag, uint64_t max, uint64_t *out)
+{
+	im_result last = IM_NOTFOUND;
+
+	for (size_t i = 0; i < p->ncontainers; i++) {
+		im_result r = args_find_uint(p->containers[i].argv, p->containers[i].argc, flag, max, out);
+		if (r == IM_OK)
+			return IM_OK;
+		if (r != IM_NOTFOUND)
+			last = r;
+	}
+	return last;
 }

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -70,6 +71,20 @@ void pod_key(const struct pod *p, struct buf *b);
 /* The workload this pod belongs to ("" labels count as absent). */
 const char *pod_workload(const struct pod *p);
 const char *pod_backend(const struct pod *p);
+/* The pod's prefill/decode role, from (best first) the llm-d.ai/role label,
+ * a RoleBasedGroup role label, vLLM's --kv-transfer-config kv_role, SGLang's
+ * --disaggregation-mode: "prefill", "decode", "both", or "" when none says. */
+const char *pod_role(const struct pod *p);
+/* False for the worker pods of a multi-host engine (LeaderWorkerSet worker
+ * index other than 0): only the leader serves engine metrics. */
+bool pod_is_leader(const struct pod *p);
+/* The container port named name (or, when name is a number, that number);
+ * when no port has that name and the pod declares exactly one port, that
+ * one. 0 when none fits. */
+int pod_port(const struct pod *p, const char *name);
+/* Searches every container's command line for a numeric flag (args.h). */
+im_result pod_arg_uint(const struct pod *p, const char *flag, uint64_t max, uint64_t *out);
+
 /* True when the fields infermon acts on differ (resourceVersion ignored). */
 bool pod_differs(const struct pod *a, const struct pod *b);
 

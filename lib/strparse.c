@@ -118,3 +118,46 @@ bool strparse_suffix(const char *p, size_t n, const char *s)
 	size_t l = strlen(s);
 	return l <= n && memcmp(p + n - l, s, l) == 0;
 }
+
+im_result strparse_duration_ms(const char *p, size_t n, uint64_t max_ms, uint64_t *out)
+{
+	uint64_t total = 0, v;
+	size_t i = 0;
+	im_result result;
+
+	if (n == 0 || n > 32)
+		return n ? IM_TOOBIG : IM_PARSE;
+	/* bare seconds */
+	if (strparse_u64(p, n, max_ms / 1000, &v) == IM_OK) {
+		*out = v * 1000;
+		return IM_OK;
+	}
+	while (i < n) {
+		size_t start = i, digits;
+		uint64_t unit;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		digits = i - start;
+		if (digits == 0)
+			return IM_PARSE;
+		result = strparse_u64(p + start, digits, max_ms, &v);
+		if (result)
+			return result;
+		if (i + 1 < n && p[i] == 'm' && p[i + 1] == 's') {
+			unit = 1, i += 2;
+		} else if (i < n && p[i] == 's') {
+			unit = 1000, i++;
+		} else if (i < n && p[i] == 'm') {
+			unit = 60000, i++;
+		} else if (i < n && p[i] == 'h') {
+			unit = 3600000, i++;
+		} else {
+			return IM_PARSE;
+		}
+		if (v > (max_ms - total) / unit)
+			return IM_TOOBIG;
+		total += v * unit;
+	}
+	*out = total;
+	return IM_OK;
+}

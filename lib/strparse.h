@@ -24,6 +24,11 @@ im_result strparse_i64(const char *p, size_t n, int64_t min, int64_t max, int64_
  * decimal/exponent forms. At most 64 bytes. */
 im_result strparse_double(const char *p, size_t n, double *out);
 
+/* A duration as Prometheus and Kubernetes write it: "500ms", "15s", "2m",
+ * "1h", combinations such as "1m30s", or a bare number of seconds. The
+ * result is in milliseconds, at most max_ms. */
+im_result strparse_duration_ms(const char *p, size_t n, uint64_t max_ms, uint64_t *out);
+
 /* True when the view equals the NUL-terminated string s. */
 bool strparse_eq(const char *p, size_t n, const char *s);
 /* True when the view starts with s. */

@@ -95,6 +95,55 @@ TEST(pod_decode_rejects_bad_pods_by_name)
 	}
 }
 
+static struct pod *decode(const char *json)
+{
+	cJSON *o = cJSON_Parse(json);
+	struct pod *p = NULL;
+	struct buf err;
+
+	buf_init(&err, 1024);
+	if (!o || pod_decode(o, &p, &err))
+		t_fail(__FILE__, __LINE__, "decode: %s", buf_str(&err));
+	buf_release(&err);
+	cJSON_Delete(o);
+	return p;
+}
+
+TEST(pod_role_port_leader_args)
+{
+	struct pod *p;
+	uint64_t v = 0;
+
+	p = decode("{\"metadata\":{\"namespace\":\"n\",\"name\":\"a\",\"labels\":{\"llm-d.ai/role\":\"decode\"}},"
+		   "\"spec\":{\"containers\":[{\"name\":\"sidecar\",\"ports\":[{\"name\":\"proxy\",\"containerPort\":8000}]},"
+		   "{\"name\":\"vllm\",\"args\":[\"--port\",\"8200\",\"--max-num-seqs=32\"],"
+		   "\"ports\":[{\"name\":\"metrics\",\"containerPort\":8200}]}]}}");
+	ASSERT_STREQ(pod_role(p), "decode");
+	ASSERT_EQ_INT(pod_port(p, "metrics"), 8200);
+	ASSERT_EQ_INT(pod_port(p, "http"), 0); /* two ports, none named http */
+	ASSERT_EQ_INT(pod_port(p, "9400"), 9400);
+	ASSERT_OK(pod_arg_uint(p, "--max-num-seqs", 1u << 20, &v));
+	ASSERT_EQ_INT(v, 32);
+	ASSERT_TRUE(pod_is_leader(p));
+	pod_free(p);
+
+	p = decode("{\"metadata\":{\"namespace\":\"n\",\"name\":\"b\",\"labels\":{\"leaderworkerset.sigs.k8s.io/worker-index\":\"1\"}},"
+		   "\"spec\":{\"containers\":[{\"name\":\"vllm\",\"args\":[\"--kv-transfer-config\","
+		   "\"{\\\"kv_connector\\\":\\\"NixlConnector\\\",\\\"kv_role\\\":\\\"kv_producer\\\"}\"],"
+		   "\"ports\":[{\"containerPort\":8000}]}]}}");
+	ASSERT_STREQ(pod_role(p), "prefill");
+	ASSERT_EQ_INT(pod_port(p, "http"), 8000); /* the only port */
+	ASSERT_TRUE(!pod_is_leader(p));
+	ASSERT_ERR(pod_arg_uint(p, "--max-num-seqs", 1u << 20, &v), IM_NOTFOUND);
+	pod_free(p);
+
+	p = decode("{\"metadata\":{\"namespace\":\"n\",\"name\":\"c\"},\"spec\":{\"containers\":[{\"name\":\"s\","
+		   "\"command\":[\"python3\",\"-m\",\"sglang.launch_server\",\"--disaggregation-mode\",\"decode\"]}]}}");
+	ASSERT_STREQ(pod_role(p), "decode");
+	ASSERT_EQ_INT(pod_port(p, "http"), 0);
+	pod_free(p);
+}
+
 TEST(podcache_groups_and_reports_once)
 {
 	struct podcache c;
