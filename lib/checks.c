@@ -188,7 +188,12 @@ void checks_evaluate(const struct check_opts *o, const struct engine_scrape *cur
 		}
 	}
 
+	/* Histograms and counters of requests appear with the first request:
+	 * before an engine served any, their absence says nothing about its
+	 * version. Judge them once some of them are there. */
 	missing = engine_series_expected(cur->backend) & ~cur->present;
+	if (!(cur->present & SERIES_TRAFFIC))
+		missing &= ~(unsigned)SERIES_TRAFFIC;
 	if (missing) {
 		char list[256] = "";
 		size_t n = 0;

@@ -49,6 +49,10 @@ enum engine_series {
 	SERIES_PD_TRANSFER = 1u << 13,
 };
 #define SERIES_COUNT 14
+/* Series that exist only once the engine has served requests. */
+#define SERIES_TRAFFIC                                                          \
+	(SERIES_TOKENS | SERIES_TTFT | SERIES_TPOT | SERIES_E2E | SERIES_QUEUE_TIME | \
+	 SERIES_PREFIX_CACHE | SERIES_SUCCESS | SERIES_PD_TRANSFER)
 /* Short name of one bit ("running", "kv_usage", …). */
 const char *engine_series_name(unsigned bit);
 /* Series a backend's panels and checks expect. */

@@ -106,6 +106,35 @@ TEST(checks_pressure_preemption_missing_scrape)
 	ASSERT_TRUE(r.active[CHECK_SCRAPE_FAILED]);
 }
 
+/* Before the first request an engine has no histograms: not "missing". */
+TEST(checks_metrics_missing_waits_for_traffic)
+{
+	struct check_opts o;
+	struct engine_history h;
+	struct engine_scrape e;
+	struct resolved_limits lim;
+	struct check_result r;
+	struct limit_inputs in = {.backend = BACKEND_VLLM, .args_max_num_seqs = 8, .max_model_len = 1024};
+
+	check_opts_default(&o);
+	history_init(&h);
+	mk(&e, 0, 0, 0, 0);
+	e.present = SERIES_RUNNING | SERIES_WAITING | SERIES_KV_USAGE | SERIES_KV_CAPACITY | SERIES_PREEMPTIONS;
+	history_push(&h, 1000, &e);
+	limits_resolve(&in, &e, &h, &o, &lim);
+	checks_evaluate(&o, &e, &h, &lim, NULL, &r);
+	ASSERT_TRUE(!r.active[CHECK_METRICS_MISSING]);
+	/* after traffic, a series this version lacks is reported */
+	e.present |= SERIES_TTFT | SERIES_TPOT | SERIES_E2E | SERIES_TOKENS | SERIES_SUCCESS | SERIES_QUEUE_TIME;
+	checks_evaluate(&o, &e, &h, &lim, NULL, &r);
+	ASSERT_TRUE(r.active[CHECK_METRICS_MISSING]);
+	ASSERT_STREQ(r.message[CHECK_METRICS_MISSING], "series absent for this engine version: prefix_cache");
+	/* the always-there gauges are judged from the first scrape */
+	e.present = SERIES_RUNNING;
+	checks_evaluate(&o, &e, &h, &lim, NULL, &r);
+	ASSERT_CONTAINS(r.message[CHECK_METRICS_MISSING], "waiting, kv_usage, preemptions, kv_capacity");
+}
+
 TEST(checks_default_is_replaced_by_observed_ceiling)
 {
 	struct check_opts o;
