@@ -1,0 +1,728 @@
+#include "httpserver.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "alloc.h"
+#include "log.h"
+
+/* Body bytes handed to lws_write per writeable callback. lws copies what
+ * the socket does not take at once, so this also bounds that copy. */
+#define HS_CHUNK 16384
+/* Accept errors that the next accept would repeat (EMFILE) pause the
+ * listener for this long instead of spinning. */
+#define HS_ACCEPT_RETRY_US (1000 * LWS_US_PER_MS)
+/* Longest /readyz reason kept, in bytes. */
+#define HS_REASON_MAX 256
+
+/* A response body. Refcounted: the server holds the current /metrics body,
+ * and each connection holds the body it is sending. The last unref frees
+ * it, on whichever thread that is. */
+struct hs_body {
+	atomic_long refs;
+	size_t len;
+	char data[];
+};
+
+struct httpserver {
+	/* Set before the thread starts, read-only afterwards. */
+	struct lws_context *ctx;
+	struct lws_vhost *vhost;
+	pthread_t thread;
+	int port;
+	int listen_fd;
+	bool listen_fd_lws; /* lws closes listen_fd (it was adopted) */
+	atomic_bool stopping;
+
+	/* Server thread only (and httpserver_stop after the join). */
+	struct lws *listener; /* the listening socket, adopted as a raw fd */
+	int conns;            /* HTTP connections open (marked, see http_cb) */
+	bool paused;          /* listener not polled: at the limit or EMFILE */
+	lws_sorted_usec_list_t retry_sul;
+	unsigned char wbuf[LWS_PRE + HS_CHUNK];
+
+	/* Shared with the publishing threads, under lock. */
+	pthread_mutex_t lock;
+	struct hs_body *metrics;
+	bool ready;
+	char *ready_reason;
+	uint64_t heartbeat_ms;
+	unsigned stale_after_s;
+};
+
+/* Per-connection state, allocated and zeroed by lws (per_session_data). */
+struct hs_conn {
+	struct hs_body *body; /* the response under way, one reference */
+	size_t sent;
+	unsigned status;
+	const char *content_type;
+	bool head;         /* HEAD: headers only */
+	bool refuse;       /* 405: say what is allowed, then close */
+	bool headers_sent;
+	bool wait_body;    /* respond once the request body is read */
+	uint64_t deadline_ms;
+};
+
+static const char metrics_type[] = "text/plain; version=0.0.4; charset=utf-8";
+static const char text_type[] = "text/plain; charset=utf-8";
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct hs_body *body_new(const char *p, size_t n)
+{
+	struct hs_body *b = im_xmalloc(sizeof(*b) + n + 1);
+
+	atomic_init(&b->refs, 1);
+	b->len = n;
+	if (n)
+		memcpy(b->data, p, n);
+	b->data[n] = '\0';
+	return b;
+}
+
+static struct hs_body *body_ref(struct hs_body *b)
+{
+	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+	return b;
+}
+
+static void body_unref(struct hs_body *b)
+{
+	if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+		im_free(b);
+}
+
+/* ---- lws logging ------------------------------------------------------- */
+
+/* lws logs some client mistakes (an oversized request) as errors, so a
+ * client could fill our log: at most HS_LOG_BURST lines per window. */
+#define HS_LOG_WINDOW_MS 60000
+#define HS_LOG_BURST 20
+
+static pthread_mutex_t lws_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t lws_log_window_start;
+static unsigned lws_log_lines, lws_log_dropped;
+
+static void lws_log_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+	unsigned dropped = 0;
+	uint64_t now = now_ms();
+	bool drop;
+	char msg[512];
+
+	pthread_mutex_lock(&lws_log_lock);
+	if (now - lws_log_window_start >= HS_LOG_WINDOW_MS) {
+		dropped = lws_log_dropped;
+		lws_log_dropped = 0;
+		lws_log_lines = 0;
+		lws_log_window_start = now;
+	}
+	drop = lws_log_lines >= HS_LOG_BURST;
+	if (drop)
+		lws_log_dropped++;
+	else
+		lws_log_lines++;
+	pthread_mutex_unlock(&lws_log_lock);
+
+	if (dropped) {
+		char count[16];
+
+		snprintf(count, sizeof(count), "%u", dropped);
+		log_kv(LOG_WARN, "libwebsockets messages suppressed", "count", count, NULL);
+	}
+	if (drop)
+		return;
+	while (n && isspace((unsigned char)line[n - 1]))
+		n--;
+	if (n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	memcpy(msg, line, n);
+	msg[n] = '\0';
+	log_kv(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "libwebsockets", "detail", msg, NULL);
+}
+
+static void lws_log_setup(void)
+{
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+}
+
+/* ---- the listener ------------------------------------------------------ */
+
+static void listener_pause(struct httpserver *s, bool pause)
+{
+	if (!s->listener || s->paused == pause || atomic_load(&s->stopping))
+		return;
+	s->paused = pause;
+	lws_rx_flow_control(s->listener, pause ? 0 : 1);
+}
+
+static void retry_accept_cb(lws_sorted_usec_list_t *sul)
+{
+	struct httpserver *s = lws_container_of(sul, struct httpserver, retry_sul);
+
+	if (s->conns < HTTPSERVER_MAX_CONNS)
+		listener_pause(s, false);
+}
+
+static void accept_ready(struct httpserver *s)
+{
+	while (s->conns < HTTPSERVER_MAX_CONNS) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct lws *wsi;
+
+		if (fd < 0) {
+			int e = errno;
+
+			if (e == EINTR || e == ECONNABORTED || e == EPROTO)
+				continue;
+			if (e == EAGAIN || e == EWOULDBLOCK)
+				return;
+			/* EMFILE, ENFILE, ENOBUFS: the connection stays queued;
+			 * try again a little later rather than spin. */
+			char tmp[128];
+			log_kv(LOG_WARN, "cannot accept a connection on the HTTP endpoint", "error",
+			       strerror_r(e, tmp, sizeof(tmp)), NULL);
+			listener_pause(s, true);
+			lws_sul_schedule(s->ctx, 0, &s->retry_sul, retry_accept_cb,
+					 HS_ACCEPT_RETRY_US);
+			return;
+		}
+		/* Closes fd itself on failure. */
+		wsi = lws_adopt_socket_vhost(s->vhost, fd);
+		if (!wsi)
+			log_kv(LOG_WARN, "cannot adopt a connection on the HTTP endpoint", NULL);
+	}
+	listener_pause(s, true);
+}
+
+/* ---- responses --------------------------------------------------------- */
+
+static void conn_reset(struct hs_conn *c)
+{
+	body_unref(c->body);
+	c->body = NULL;
+	c->sent = 0;
+	c->headers_sent = false;
+	c->head = false;
+	c->refuse = false;
+	c->wait_body = false;
+}
+
+static void respond(struct lws *wsi, struct hs_conn *c, unsigned status, const char *type,
+		    struct hs_body *body)
+{
+	body_unref(c->body);
+	c->body = body;
+	c->status = status;
+	c->content_type = type;
+	c->sent = 0;
+	c->headers_sent = false;
+	c->deadline_ms = now_ms() + (uint64_t)HTTPSERVER_SEND_TOTAL_TIMEOUT_S * 1000;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, HTTPSERVER_SEND_IDLE_TIMEOUT_S);
+	lws_callback_on_writable(wsi);
+}
+
+static void respond_text(struct lws *wsi, struct hs_conn *c, unsigned status, const char *text)
+{
+	respond(wsi, c, status, text_type, body_new(text, strlen(text)));
+}
+
+static void respond_healthz(struct httpserver *s, struct lws *wsi, struct hs_conn *c)
+{
+	uint64_t now, age_ms;
+	unsigned limit_s;
+	char line[128];
+
+	pthread_mutex_lock(&s->lock);
+	now = now_ms();
+	age_ms = now > s->heartbeat_ms ? now - s->heartbeat_ms : 0;
+	limit_s = s->stale_after_s;
+	pthread_mutex_unlock(&s->lock);
+	if (age_ms < (uint64_t)limit_s * 1000) {
+		respond_text(wsi, c, HTTP_STATUS_OK, "ok\n");
+		return;
+	}
+	snprintf(line, sizeof(line), "event loop stalled for %llu s (limit %u s)\n",
+		 (unsigned long long)(age_ms / 1000), limit_s);
+	respond_text(wsi, c, HTTP_STATUS_SERVICE_UNAVAILABLE, line);
+}
+
+static void respond_readyz(struct httpserver *s, struct lws *wsi, struct hs_conn *c)
+{
+	struct buf line;
+
+	buf_init(&line, BUF_MAX_SMALL);
+	pthread_mutex_lock(&s->lock);
+	if (!s->ready)
+		buf_printf(&line, "%s\n", s->ready_reason);
+	pthread_mutex_unlock(&s->lock);
+	if (line.len)
+		respond(wsi, c, HTTP_STATUS_SERVICE_UNAVAILABLE, text_type,
+			body_new(line.ptr, line.len));
+	else
+		respond_text(wsi, c, HTTP_STATUS_OK, "ok\n");
+	buf_release(&line);
+}
+
+static void route(struct httpserver *s, struct lws *wsi, struct hs_conn *c, int method,
+		  const char *path)
+{
+	if (method != LWSHUMETH_GET && method != LWSHUMETH_HEAD) {
+		c->refuse = true;
+		respond_text(wsi, c, HTTP_STATUS_METHOD_NOT_ALLOWED, "method not allowed\n");
+		return;
+	}
+	c->head = method == LWSHUMETH_HEAD;
+	if (strcmp(path, "/metrics") == 0) {
+		struct hs_body *b;
+
+		pthread_mutex_lock(&s->lock);
+		b = body_ref(s->metrics);
+		pthread_mutex_unlock(&s->lock);
+		respond(wsi, c, HTTP_STATUS_OK, metrics_type, b);
+	} else if (strcmp(path, "/healthz") == 0) {
+		respond_healthz(s, wsi, c);
+	} else if (strcmp(path, "/readyz") == 0) {
+		respond_readyz(s, wsi, c);
+	} else {
+		respond_text(wsi, c, HTTP_STATUS_NOT_FOUND, "not found\n");
+	}
+}
+
+static int write_headers(struct httpserver *s, struct lws *wsi, struct hs_conn *c)
+{
+	unsigned char *start = s->wbuf + LWS_PRE, *p = start, *end = s->wbuf + sizeof(s->wbuf);
+
+	if (lws_add_http_common_headers(wsi, c->status, c->content_type, c->body->len, &p, end))
+		return -1;
+	if (c->refuse &&
+	    (lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
+					 (const unsigned char *)"GET, HEAD", 9, &p, end) ||
+	     lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+					 (const unsigned char *)"close", 5, &p, end)))
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	c->headers_sent = true;
+	return 0;
+}
+
+/* Returns what the writeable callback returns: -1 closes the connection. */
+static int write_some(struct httpserver *s, struct lws *wsi, struct hs_conn *c)
+{
+	size_t n;
+	enum lws_write_protocol type = LWS_WRITE_HTTP;
+
+	if (!c->body || c->wait_body)
+		return 0;
+	if (now_ms() > c->deadline_ms)
+		return -1;
+	if (!c->headers_sent) {
+		if (write_headers(s, wsi, c))
+			return -1;
+		if (c->head || c->body->len == 0)
+			goto done;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	n = c->body->len - c->sent;
+	if (n > HS_CHUNK)
+		n = HS_CHUNK;
+	if (c->sent + n == c->body->len)
+		type = LWS_WRITE_HTTP_FINAL;
+	memcpy(s->wbuf + LWS_PRE, c->body->data + c->sent, n);
+	if (lws_write(wsi, s->wbuf + LWS_PRE, n, type) < (int)n)
+		return -1;
+	c->sent += n;
+	/* Progress: the idle timeout starts again. */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, HTTPSERVER_SEND_IDLE_TIMEOUT_S);
+	if (c->sent < c->body->len) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+done:
+	/* lws 4.1 does not find the next request reliably after a request
+	 * it read no body for (a PUT without Content-Length), so a refused
+	 * request ends the connection. */
+	if (c->refuse) {
+		conn_reset(c);
+		return -1;
+	}
+	conn_reset(c);
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	/* May free c (lws rebinds the protocol); c is not used after. */
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		   size_t len)
+{
+	struct lws_context *ctx = lws_get_context(wsi);
+	struct httpserver *s = ctx ? lws_context_user(ctx) : NULL;
+	struct hs_conn *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		/* A connection is counted from here until WSI_DESTROY; the
+		 * mark makes sure only counted ones are uncounted (lws also
+		 * destroys wsi that failed adoption, and the listener). */
+		lws_set_opaque_user_data(wsi, s);
+		s->conns++;
+		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (c)
+			conn_reset(c);
+		if (s && lws_get_opaque_user_data(wsi) == s) {
+			lws_set_opaque_user_data(wsi, NULL);
+			s->conns--;
+			if (s->conns < HTTPSERVER_MAX_CONNS)
+				listener_pause(s, false);
+		}
+		break;
+	case LWS_CALLBACK_HTTP: {
+		char *uri;
+		int uri_len, method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+
+		if (!c)
+			return -1;
+		conn_reset(c);
+		route(s, wsi, c, method, in ? (const char *)in : "");
+		/* A request body is read (and dropped) before the answer,
+		 * so the connection stays in step for the next request. */
+		if (method != LWSHUMETH_GET && method != LWSHUMETH_HEAD &&
+		    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+			c->wait_body = true;
+		break;
+	}
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (c && c->wait_body) {
+			c->wait_body = false;
+			lws_callback_on_writable(wsi);
+		}
+		break;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return c ? write_some(s, wsi, c) : 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		/* lws frees the per-connection data after these. */
+		if (c)
+			conn_reset(c);
+		break;
+	default:
+		break;
+	}
+	(void)len;
+	return 0;
+}
+
+static int listen_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		     size_t len)
+{
+	struct lws_context *ctx = lws_get_context(wsi);
+	struct httpserver *s = ctx ? lws_context_user(ctx) : NULL;
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (s && wsi == s->listener)
+			accept_ready(s);
+		break;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (s && wsi == s->listener)
+			s->listener = NULL;
+		break;
+	default:
+		break;
+	}
+	(void)user;
+	(void)in;
+	(void)len;
+	return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+	{"infermon-http", http_cb, sizeof(struct hs_conn), 0, 0, NULL, 0},
+	{"infermon-listen", listen_cb, 0, 0, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void *server_main(void *arg)
+{
+	struct httpserver *s = arg;
+
+	while (!atomic_load(&s->stopping)) {
+		if (lws_service(s->ctx, 0) < 0) {
+			/* Nothing serves now; /healthz probes time out and the
+			 * pod restarts, which is the remedy. */
+			log_kv(LOG_ERROR, "HTTP endpoint stopped: libwebsockets service failed",
+			       NULL);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* ---- start and stop ---------------------------------------------------- */
+
+static void add_errno(struct buf *err, int e)
+{
+	char tmp[128];
+	const char *m = strerror_r(e, tmp, sizeof(tmp));
+
+	if (m[0])
+		buf_addc(err, (char)tolower((unsigned char)m[0]));
+	buf_adds(err, m[0] ? m + 1 : "");
+}
+
+/* Opens the listening socket, so that errors are ours to report (lws 4.1
+ * only says that context creation failed) and port 0 can be read back. */
+static im_result open_listener(const char *addr, int port, int *fd_out, int *port_out,
+			       struct buf *err)
+{
+	struct addrinfo hints = {0}, *ai = NULL;
+	char service[16];
+	bool v6 = strchr(addr, ':') != NULL;
+	int fd = -1, one = 1, zero = 0, rc;
+	im_result result = IM_OK;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} bound;
+	socklen_t bound_len = sizeof(bound);
+
+	if (port < 0 || port > 65535) {
+		buf_printf(err, "cannot listen on %s%s%s:%d: port out of range", v6 ? "[" : "",
+			   addr, v6 ? "]" : "", port);
+		return IM_INVAL;
+	}
+	snprintf(service, sizeof(service), "%d", port);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	rc = getaddrinfo(addr, service, &hints, &ai);
+	if (rc != 0 || !ai) {
+		buf_printf(err, "cannot listen on \"%s\": not a numeric IPv4 or IPv6 address",
+			   addr);
+		result = IM_INVAL;
+		goto out;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	/* A restarted controller must be able to listen again at once,
+	 * despite connections in TIME_WAIT. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
+	    getsockname(fd, &bound.sa, &bound_len) != 0)
+		goto fail;
+	*port_out = ntohs(bound.sa.sa_family == AF_INET6 ? bound.in6.sin6_port
+							 : bound.in.sin_port);
+	*fd_out = fd;
+	fd = -1;
+	goto out;
+fail:
+	{
+		int e = errno;
+
+		buf_printf(err, "cannot listen on %s%s%s:%d: ", v6 ? "[" : "", addr,
+			   v6 ? "]" : "", port);
+		add_errno(err, e);
+		result = IM_IO;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ai)
+		freeaddrinfo(ai);
+	return result;
+}
+
+static void server_free(struct httpserver *s)
+{
+	if (s->ctx) {
+		lws_sul_cancel(&s->retry_sul);
+		lws_context_destroy(s->ctx);
+	}
+	if (!s->listen_fd_lws && s->listen_fd >= 0)
+		close(s->listen_fd);
+	body_unref(s->metrics);
+	im_free(s->ready_reason);
+	pthread_mutex_destroy(&s->lock);
+	im_free(s);
+}
+
+im_result httpserver_start(struct httpserver **out, const char *bind_addr, int port,
+			   struct buf *err)
+{
+	static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+	struct lws_context_creation_info info;
+	struct httpserver *s;
+	struct buf scratch;
+	lws_sock_file_fd_type fd;
+	im_result result;
+
+	*out = NULL;
+	buf_init(&scratch, BUF_MAX_SMALL);
+	if (!err)
+		err = &scratch;
+	buf_reset(err);
+	if (!bind_addr)
+		bind_addr = "0.0.0.0";
+	pthread_once(&log_once, lws_log_setup);
+
+	s = im_xcalloc(1, sizeof(*s));
+	s->listen_fd = -1;
+	atomic_init(&s->stopping, false);
+	pthread_mutex_init(&s->lock, NULL);
+	s->metrics = body_new("", 0);
+	s->ready_reason = im_xstrdup("starting");
+	s->heartbeat_ms = now_ms();
+	s->stale_after_s = HTTPSERVER_DEFAULT_STALE_S;
+
+	result = open_listener(bind_addr, port, &s->listen_fd, &s->port, err);
+	if (result)
+		goto fail;
+
+	memset(&info, 0, sizeof(info));
+	/* No listener of lws' own: ours is adopted below. */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.protocols = protocols;
+	info.user = s;
+	info.uid = -1;
+	info.gid = -1;
+	info.options = LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	info.server_string = "infermon";
+	info.max_http_header_data = HTTPSERVER_MAX_HEADER;
+	info.max_http_header_pool = HTTPSERVER_MAX_CONNS;
+	info.timeout_secs = HTTPSERVER_HEADER_TIMEOUT_S;
+	info.timeout_secs_ah_idle = HTTPSERVER_HEADER_TIMEOUT_S;
+	info.keepalive_timeout = HTTPSERVER_HEADER_TIMEOUT_S;
+	s->ctx = lws_create_context(&info);
+	if (!s->ctx) {
+		buf_adds(err, "cannot start the HTTP endpoint: cannot create the libwebsockets "
+			      "context");
+		result = IM_INTERNAL;
+		goto fail;
+	}
+	s->vhost = lws_get_vhost_by_name(s->ctx, "default");
+	if (!s->vhost) {
+		buf_adds(err, "cannot start the HTTP endpoint: libwebsockets has no default vhost");
+		result = IM_INTERNAL;
+		goto fail;
+	}
+	fd.filefd = s->listen_fd;
+	s->listener = lws_adopt_descriptor_vhost(s->vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
+						 "infermon-listen", NULL);
+	if (!s->listener) {
+		buf_adds(err, "cannot start the HTTP endpoint: libwebsockets cannot poll the "
+			      "listening socket");
+		result = IM_INTERNAL;
+		goto fail;
+	}
+	s->listen_fd_lws = true;
+	if (pthread_create(&s->thread, NULL, server_main, s) != 0) {
+		buf_adds(err, "cannot start the HTTP endpoint: cannot create its thread");
+		result = IM_INTERNAL;
+		goto fail;
+	}
+	*out = s;
+	goto out;
+fail:
+	server_free(s);
+out:
+	buf_release(&scratch);
+	return result;
+}
+
+int httpserver_port(const struct httpserver *s)
+{
+	return s->port;
+}
+
+void httpserver_publish_metrics(struct httpserver *s, const char *text, size_t len)
+{
+	struct hs_body *b = body_new(text, len), *old;
+
+	pthread_mutex_lock(&s->lock);
+	old = s->metrics;
+	s->metrics = b;
+	pthread_mutex_unlock(&s->lock);
+	body_unref(old);
+}
+
+void httpserver_heartbeat(struct httpserver *s)
+{
+	uint64_t now = now_ms();
+
+	pthread_mutex_lock(&s->lock);
+	s->heartbeat_ms = now;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void httpserver_set_stale_after(struct httpserver *s, unsigned seconds)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stale_after_s = seconds;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The reason goes on one line of a response: no control characters, and
+ * not too long. */
+static char *one_line(const char *reason)
+{
+	size_t n;
+	char *p;
+
+	if (!reason || !reason[0])
+		reason = "not ready";
+	n = strlen(reason);
+	p = im_xstrndup(reason, n > HS_REASON_MAX ? HS_REASON_MAX : n);
+	for (char *q = p; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			*q = ' ';
+	return p;
+}
+
+void httpserver_set_ready(struct httpserver *s, bool ready, const char *reason)
+{
+	char *copy = ready ? NULL : one_line(reason), *old;
+
+	pthread_mutex_lock(&s->lock);
+	s->ready = ready;
+	old = s->ready_reason;
+	s->ready_reason = copy;
+	pthread_mutex_unlock(&s->lock);
+	im_free(old);
+}
+
+void httpserver_stop(struct httpserver *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->stopping, true);
+	lws_cancel_service(s->ctx);
+	pthread_join(s->thread, NULL);
+	server_free(s);
+}

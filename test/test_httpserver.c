@@ -1,0 +1,740 @@
+/*
+ * test_httpserver.c - the /metrics, /healthz and /readyz endpoint, driven
+ * over loopback with libcurl and with raw sockets where curl would hide what
+ * is tested (connection limits, oversized headers, a client that stops
+ * reading).
+ */
+#include "t.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/alloc.h"
+#include "../lib/buf.h"
+#include "../lib/httpserver.h"
+
+struct resp {
+	long status;
+	struct buf body;
+	struct buf headers;
+	/* Optional hook run from the write callback, for mid-download work. */
+	void (*on_chunk)(struct resp *r, size_t got);
+	void *hook_arg;
+};
+
+static void curl_once(void)
+{
+	static bool done;
+
+	if (!done) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		done = true;
+	}
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct resp *r = arg;
+
+	if (buf_add(&r->body, p, size * n))
+		return 0;
+	if (r->on_chunk)
+		r->on_chunk(r, r->body.len);
+	return size * n;
+}
+
+static size_t header_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct resp *r = arg;
+
+	buf_add(&r->headers, p, size * n);
+	return size * n;
+}
+
+static void resp_init(struct resp *r)
+{
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->body, BUF_MAX_LARGE);
+	buf_init(&r->headers, BUF_MAX_SMALL);
+}
+
+static void resp_release(struct resp *r)
+{
+	buf_release(&r->body);
+	buf_release(&r->headers);
+}
+
+/* One request on handle h (so tests can reuse a connection). */
+static CURLcode perform(CURL *h, int port, const char *method, const char *path,
+			const char *post, struct resp *r)
+{
+	char url[256];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	/* Forget the last request's options (a POST would turn into a
+	 * chunked upload from stdin); the connection stays cached. */
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
+	if (post) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(post));
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	CURLcode rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	return rc;
+}
+
+static void fetch(int port, const char *method, const char *path, struct resp *r)
+{
+	CURL *h;
+	CURLcode rc;
+
+	curl_once();
+	h = curl_easy_init();
+	rc = perform(h, port, method, path, NULL, r);
+	curl_easy_cleanup(h);
+	if (rc != CURLE_OK)
+		t_fail(__FILE__, __LINE__, "%s %s: %s", method, path, curl_easy_strerror(rc));
+}
+
+static struct httpserver *start(void)
+{
+	struct httpserver *s = NULL;
+	struct buf err;
+
+	buf_init(&err, BUF_MAX_SMALL);
+	im_result result = httpserver_start(&s, "127.0.0.1", 0, &err);
+	if (result)
+		t_fail(__FILE__, __LINE__, "httpserver_start: %s: %s", im_err_name(result),
+		       buf_str(&err));
+	buf_release(&err);
+	ASSERT_TRUE(httpserver_port(s) > 0);
+	return s;
+}
+
+/* A body of n bytes that is not periodic in any small way, so a chunk sent
+ * twice or skipped cannot go unnoticed. */
+static char *make_body(size_t n, unsigned seed)
+{
+	char *p = im_xmalloc(n + 1);
+	uint32_t x = seed * 2654435761u + 1;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (i % 64 == 63) ? '\n' : (char)('a' + x % 26);
+	}
+	p[n] = '\0';
+	return p;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* ---- raw socket client -------------------------------------------------- */
+
+static int raw_connect(int port)
+{
+	struct sockaddr_in a = {0};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ASSERT_TRUE(fd >= 0);
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		t_fail(__FILE__, __LINE__, "connect: %s", strerror(errno));
+	return fd;
+}
+
+static void raw_send(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			t_fail(__FILE__, __LINE__, "send: %s", strerror(errno));
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Reads until the peer closes, `until` appears, or timeout_ms passes with
+ * nothing arriving. Returns what was read (in out). */
+static void raw_read(int fd, struct buf *out, const char *until, int timeout_ms)
+{
+	char tmp[4096];
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t r;
+
+		if (until && out->len && strstr(buf_str(out), until))
+			return;
+		if (poll(&p, 1, timeout_ms) <= 0)
+			return;
+		r = recv(fd, tmp, sizeof(tmp), 0);
+		if (r <= 0)
+			return;
+		ASSERT_OK(buf_add(out, tmp, (size_t)r));
+	}
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+TEST(metrics_byte_exact)
+{
+	struct httpserver *s = start();
+	struct resp r;
+	/* NUL, CR, high bytes: the body is bytes, not a C string. */
+	static const char text[] = "# HELP a x\n# TYPE a gauge\na{b=\"\xc3\xa9\"} 1\r\n\0tail\xff";
+	size_t n = sizeof(text) - 1;
+
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/metrics", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_EQ_INT(r.body.len, 0);
+	resp_release(&r);
+
+	httpserver_publish_metrics(s, text, n);
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/metrics", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_EQ_INT(r.body.len, n);
+	ASSERT_TRUE(memcmp(r.body.ptr, text, n) == 0);
+	ASSERT_CONTAINS(buf_str(&r.headers),
+			"content-type: text/plain; version=0.0.4; charset=utf-8\r\n");
+	resp_release(&r);
+
+	/* The query string does not change the path. */
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/metrics?x=1", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_EQ_INT(r.body.len, n);
+	resp_release(&r);
+
+	/* HEAD: the length of the body, but no body. */
+	resp_init(&r);
+	fetch(httpserver_port(s), "HEAD", "/metrics", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_EQ_INT(r.body.len, 0);
+	{
+		char want[64];
+		snprintf(want, sizeof(want), "content-length: %zu\r\n", n);
+		ASSERT_CONTAINS(buf_str(&r.headers), want);
+	}
+	resp_release(&r);
+	httpserver_stop(s);
+}
+
+TEST(keep_alive_reuses_the_connection)
+{
+	struct httpserver *s = start();
+	CURL *h;
+	long connects = -1;
+
+	curl_once();
+	h = curl_easy_init();
+	httpserver_publish_metrics(s, "m 1\n", 4);
+	for (int i = 0; i < 5; i++) {
+		struct resp r;
+		static const char *const paths[] = {"/metrics", "/healthz", "/nope", "/readyz",
+						    "/metrics"};
+
+		resp_init(&r);
+		ASSERT_EQ_INT(perform(h, httpserver_port(s), i == 3 ? "HEAD" : "GET", paths[i],
+				      NULL, &r),
+			      CURLE_OK);
+		curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+		if (i > 0)
+			ASSERT_EQ_INT(connects, 0);
+		resp_release(&r);
+	}
+	curl_easy_cleanup(h);
+	httpserver_stop(s);
+}
+
+TEST(metrics_20mb)
+{
+	struct httpserver *s = start();
+	size_t n = 20u << 20;
+	char *body = make_body(n, 1);
+	struct resp r;
+
+	httpserver_publish_metrics(s, body, n);
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/metrics", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_EQ_INT(r.body.len, n);
+	ASSERT_TRUE(memcmp(r.body.ptr, body, n) == 0);
+	resp_release(&r);
+	im_free(body);
+	httpserver_stop(s);
+}
+
+struct midsend {
+	struct httpserver *s;
+	char *next;
+	size_t next_len;
+	int publishes;
+};
+
+/* Publishes new bodies while the download of the old one is under way: at
+ * the first chunk, and then every few megabytes. */
+static void publish_midway(struct resp *r, size_t got)
+{
+	struct midsend *m = r->hook_arg;
+
+	if (m->publishes == 0 || got / (4u << 20) > (size_t)m->publishes - 1) {
+		m->publishes++;
+		httpserver_publish_metrics(m->s, m->next, m->next_len - (size_t)m->publishes);
+		/* A slow reader: the server is left holding unsent data. */
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+TEST(publish_while_a_slow_reader_downloads)
+{
+	struct httpserver *s = start();
+	size_t n = 20u << 20;
+	char *old = make_body(n, 2);
+	struct midsend m = {.s = s, .next_len = 1000};
+	struct resp r;
+
+	m.next = make_body(m.next_len, 3);
+	httpserver_publish_metrics(s, old, n);
+	resp_init(&r);
+	r.on_chunk = publish_midway;
+	r.hook_arg = &m;
+	fetch(httpserver_port(s), "GET", "/metrics", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_TRUE(m.publishes >= 2);
+	/* The download finished with the body it started with. */
+	ASSERT_EQ_INT(r.body.len, n);
+	ASSERT_TRUE(memcmp(r.body.ptr, old, n) == 0);
+	resp_release(&r);
+
+	/* The next request gets the last body published. */
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/metrics", &r);
+	ASSERT_EQ_INT(r.body.len, m.next_len - (size_t)m.publishes);
+	ASSERT_TRUE(memcmp(r.body.ptr, m.next, r.body.len) == 0);
+	resp_release(&r);
+	im_free(old);
+	im_free(m.next);
+	httpserver_stop(s);
+}
+
+struct stress {
+	struct httpserver *s;
+	atomic_int stop;
+	int published;
+};
+
+/* Body k: "len=<n>\n" followed by n-8.. bytes of one letter, so a reader
+ * can check that what it got is one whole body. */
+static void *publisher(void *arg)
+{
+	struct stress *st = arg;
+	struct buf b;
+
+	buf_init(&b, BUF_MAX_LARGE);
+	for (unsigned k = 0; !atomic_load(&st->stop); k++) {
+		size_t n = 1000 + (k * 7919u) % 300000;
+
+		buf_reset(&b);
+		buf_printf(&b, "len=%zu\n", n);
+		while (b.len < n)
+			buf_addc(&b, (char)('a' + k % 26));
+		httpserver_publish_metrics(st->s, b.ptr, b.len);
+		st->published++;
+	}
+	buf_release(&b);
+	return NULL;
+}
+
+TEST(publish_from_another_thread_while_serving)
+{
+	struct stress st = {.s = start()};
+	pthread_t th;
+
+	atomic_init(&st.stop, 0);
+	ASSERT_EQ_INT(pthread_create(&th, NULL, publisher, &st), 0);
+	for (int i = 0; i < 40; i++) {
+		struct resp r;
+		size_t want = 0;
+
+		resp_init(&r);
+		fetch(httpserver_port(st.s), "GET", "/metrics", &r);
+		ASSERT_EQ_INT(r.status, 200);
+		if (r.body.len) {
+			const char *p = r.body.ptr;
+			ASSERT_TRUE(strncmp(p, "len=", 4) == 0);
+			for (p += 4; *p >= '0' && *p <= '9'; p++)
+				want = want * 10 + (size_t)(*p - '0');
+			ASSERT_EQ_INT(r.body.len, want);
+			for (size_t j = (size_t)(p - r.body.ptr) + 1; j < r.body.len; j++)
+				if (r.body.ptr[j] != r.body.ptr[r.body.len - 1])
+					t_fail(__FILE__, __LINE__, "body mixes two snapshots");
+		}
+		resp_release(&r);
+	}
+	atomic_store(&st.stop, 1);
+	pthread_join(th, NULL);
+	ASSERT_TRUE(st.published > 0);
+	httpserver_stop(st.s);
+}
+
+TEST(healthz_follows_the_heartbeat)
+{
+	struct httpserver *s = start();
+	struct resp r;
+
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/healthz", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_STREQ(buf_str(&r.body), "ok\n");
+	resp_release(&r);
+
+	/* A limit of 0 s makes any heartbeat stale. */
+	httpserver_set_stale_after(s, 0);
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/healthz", &r);
+	ASSERT_EQ_INT(r.status, 503);
+	ASSERT_STREQ(buf_str(&r.body), "event loop stalled for 0 s (limit 0 s)\n");
+	resp_release(&r);
+
+	/* A real clock: one second without a heartbeat against a 1 s limit. */
+	httpserver_set_stale_after(s, 1);
+	httpserver_heartbeat(s);
+	{
+		struct timespec ts = {1, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/healthz", &r);
+	ASSERT_EQ_INT(r.status, 503);
+	ASSERT_CONTAINS(buf_str(&r.body), "event loop stalled for ");
+	ASSERT_CONTAINS(buf_str(&r.body), " s (limit 1 s)\n");
+	resp_release(&r);
+
+	/* A fresh heartbeat within the default limit is healthy again. */
+	httpserver_set_stale_after(s, HTTPSERVER_DEFAULT_STALE_S);
+	httpserver_heartbeat(s);
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/healthz", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_STREQ(buf_str(&r.body), "ok\n");
+	resp_release(&r);
+	httpserver_stop(s);
+}
+
+TEST(readyz_reports_the_reason)
+{
+	struct httpserver *s = start();
+	struct resp r;
+
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/readyz", &r);
+	ASSERT_EQ_INT(r.status, 503);
+	ASSERT_STREQ(buf_str(&r.body), "starting\n");
+	resp_release(&r);
+
+	httpserver_set_ready(s, false, "pod cache not synced");
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/readyz", &r);
+	ASSERT_EQ_INT(r.status, 503);
+	ASSERT_STREQ(buf_str(&r.body), "pod cache not synced\n");
+	ASSERT_CONTAINS(buf_str(&r.headers), "content-type: text/plain; charset=utf-8\r\n");
+	resp_release(&r);
+
+	httpserver_set_ready(s, true, NULL);
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/readyz", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_STREQ(buf_str(&r.body), "ok\n");
+	resp_release(&r);
+
+	httpserver_set_ready(s, false, NULL);
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/readyz", &r);
+	ASSERT_EQ_INT(r.status, 503);
+	ASSERT_STREQ(buf_str(&r.body), "not ready\n");
+	resp_release(&r);
+
+	/* A reason stays on one line. */
+	httpserver_set_ready(s, false, "cache\nnot\rsynced");
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/readyz", &r);
+	ASSERT_STREQ(buf_str(&r.body), "cache not synced\n");
+	resp_release(&r);
+	httpserver_stop(s);
+}
+
+TEST(unknown_path_is_404)
+{
+	struct httpserver *s = start();
+	static const char *const paths[] = {"/", "/metricsx", "/healthz/x", "/favicon.ico",
+					    "/Metrics"};
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct resp r;
+
+		resp_init(&r);
+		fetch(httpserver_port(s), "GET", paths[i], &r);
+		ASSERT_EQ_INT(r.status, 404);
+		ASSERT_STREQ(buf_str(&r.body), "not found\n");
+		resp_release(&r);
+	}
+	httpserver_stop(s);
+}
+
+TEST(other_methods_are_405)
+{
+	struct httpserver *s = start();
+	CURL *h;
+	struct resp r;
+
+	curl_once();
+	h = curl_easy_init();
+	/* With a body and without one; the connection is closed after the
+	 * refusal, and the handle goes on with a new one. */
+	resp_init(&r);
+	ASSERT_EQ_INT(perform(h, httpserver_port(s), "POST", "/metrics", "a=b&c=d", &r),
+		      CURLE_OK);
+	ASSERT_EQ_INT(r.status, 405);
+	ASSERT_CONTAINS(buf_str(&r.headers), "allow: GET, HEAD\r\n");
+	ASSERT_CONTAINS(buf_str(&r.headers), "connection: close\r\n");
+	ASSERT_STREQ(buf_str(&r.body), "method not allowed\n");
+	resp_release(&r);
+	static const char *const methods[] = {"PUT", "DELETE", "OPTIONS", "PATCH"};
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		resp_init(&r);
+		ASSERT_EQ_INT(perform(h, httpserver_port(s), methods[i], "/healthz", NULL, &r),
+			      CURLE_OK);
+		ASSERT_EQ_INT(r.status, 405);
+		resp_release(&r);
+	}
+	resp_init(&r);
+	ASSERT_EQ_INT(perform(h, httpserver_port(s), "GET", "/healthz", NULL, &r), CURLE_OK);
+	ASSERT_EQ_INT(r.status, 200);
+	resp_release(&r);
+	curl_easy_cleanup(h);
+	httpserver_stop(s);
+}
+
+TEST(port_in_use_and_bad_addresses)
+{
+	static char sentinel;
+	/* Not NULL, so the test sees that a failed start clears *out. */
+	struct httpserver *s = start(), *s2 = (struct httpserver *)&sentinel;
+	struct buf err, want;
+
+	buf_init(&err, BUF_MAX_SMALL);
+	buf_init(&want, BUF_MAX_SMALL);
+	ASSERT_ERR(httpserver_start(&s2, "127.0.0.1", httpserver_port(s), &err), IM_IO);
+	ASSERT_TRUE(s2 == NULL);
+	buf_printf(&want, "cannot listen on 127.0.0.1:%d: address already in use",
+		   httpserver_port(s));
+	ASSERT_STREQ(buf_str(&err), buf_str(&want));
+
+	ASSERT_ERR(httpserver_start(&s2, "localhost", 0, &err), IM_INVAL);
+	ASSERT_STREQ(buf_str(&err),
+		     "cannot listen on \"localhost\": not a numeric IPv4 or IPv6 address");
+	ASSERT_ERR(httpserver_start(&s2, "127.0.0.1", 65536, &err), IM_INVAL);
+	ASSERT_STREQ(buf_str(&err), "cannot listen on 127.0.0.1:65536: port out of range");
+	/* An address this host does not have. */
+	ASSERT_ERR(httpserver_start(&s2, "192.0.2.1", 0, &err), IM_IO);
+	ASSERT_STREQ(buf_str(&err),
+		     "cannot listen on 192.0.2.1:0: cannot assign requested address");
+	/* err may be NULL. */
+	ASSERT_ERR(httpserver_start(&s2, "::1:", 0, NULL), IM_INVAL);
+	ASSERT_TRUE(s2 == NULL);
+	buf_release(&err);
+	buf_release(&want);
+	httpserver_stop(s);
+	httpserver_stop(NULL);
+}
+
+TEST(ipv6_any_also_serves_ipv4)
+{
+	struct httpserver *s = NULL;
+	struct buf err;
+	struct resp r;
+	int probe = socket(AF_INET6, SOCK_STREAM, 0);
+
+	if (probe < 0) {
+		fprintf(stderr, "  (no IPv6 here; skipped)\n");
+		return;
+	}
+	close(probe);
+	buf_init(&err, BUF_MAX_SMALL);
+	im_result result = httpserver_start(&s, "::", 0, &err);
+	if (result)
+		t_fail(__FILE__, __LINE__, "httpserver_start: %s", buf_str(&err));
+	buf_release(&err);
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/healthz", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	resp_release(&r);
+	httpserver_stop(s);
+}
+
+TEST(connection_limit_queues_the_rest)
+{
+	struct httpserver *s = start();
+	int fds[HTTPSERVER_MAX_CONNS], extra;
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct buf in;
+
+	buf_init(&in, BUF_MAX_SMALL);
+	/* Fill every slot with a kept-alive connection that has been served,
+	 * so the server has surely accepted each of them. */
+	for (int i = 0; i < HTTPSERVER_MAX_CONNS; i++) {
+		fds[i] = raw_connect(httpserver_port(s));
+		raw_send(fds[i], req, sizeof(req) - 1);
+		buf_reset(&in);
+		raw_read(fds[i], &in, "ok\n", 30000);
+		ASSERT_CONTAINS(buf_str(&in), "HTTP/1.1 200");
+	}
+	/* One more: the kernel completes the handshake, the server does not
+	 * take it while all slots are busy. */
+	extra = raw_connect(httpserver_port(s));
+	raw_send(extra, req, sizeof(req) - 1);
+	buf_reset(&in);
+	raw_read(extra, &in, NULL, 300);
+	ASSERT_EQ_INT(in.len, 0);
+	/* A slot frees up: the waiting connection is served. */
+	close(fds[0]);
+	raw_read(extra, &in, "ok\n", 30000);
+	ASSERT_CONTAINS(buf_str(&in), "HTTP/1.1 200");
+	close(extra);
+	for (int i = 1; i < HTTPSERVER_MAX_CONNS; i++)
+		close(fds[i]);
+	buf_release(&in);
+	httpserver_stop(s);
+}
+
+TEST(oversized_request_headers_are_refused)
+{
+	struct httpserver *s = start();
+	struct buf req, in;
+	int fd;
+	struct resp r;
+
+	buf_init(&req, BUF_MAX_SMALL);
+	buf_init(&in, BUF_MAX_SMALL);
+	buf_adds(&req, "GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: ");
+	for (int i = 0; i < 3 * HTTPSERVER_MAX_HEADER; i++)
+		buf_addc(&req, 'u');
+	buf_adds(&req, "\r\n\r\n");
+	fd = raw_connect(httpserver_port(s));
+	send(fd, req.ptr, req.len, MSG_NOSIGNAL); /* may fail once the server closed */
+	raw_read(fd, &in, NULL, 30000);
+	/* Either an error status or a closed connection; never served. */
+	if (in.len)
+		ASSERT_TRUE(strncmp(buf_str(&in), "HTTP/1.1 4", 10) == 0);
+	close(fd);
+	buf_release(&req);
+	buf_release(&in);
+
+	/* The server is still fine. */
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/healthz", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	resp_release(&r);
+	httpserver_stop(s);
+}
+
+TEST(stop_is_clean_with_connections_open)
+{
+	int fds_before = count_fds();
+	struct httpserver *s = start();
+	size_t n = 8u << 20;
+	char *body = make_body(n, 4);
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct buf in;
+	struct resp r;
+	int stalled, idle, half;
+
+	buf_init(&in, BUF_MAX_SMALL);
+	httpserver_publish_metrics(s, body, n);
+	im_free(body);
+	/* The server holds the only other reference to the body now; after
+	 * this publish, only the stalled response below does. */
+	stalled = raw_connect(httpserver_port(s));
+	raw_send(stalled, req, sizeof(req) - 1);
+	raw_read(stalled, &in, "\r\n\r\n", 30000);
+	ASSERT_CONTAINS(buf_str(&in), "HTTP/1.1 200");
+	httpserver_publish_metrics(s, "x 1\n", 4);
+	/* An idle connection and one with half a request. */
+	idle = raw_connect(httpserver_port(s));
+	half = raw_connect(httpserver_port(s));
+	raw_send(half, "GET /metr", 9);
+	/* The server accepts in order, all it can at once: once a later
+	 * connection is served, these two have been accepted. */
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/healthz", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	resp_release(&r);
+	httpserver_stop(s);
+	/* Every server socket is closed: the clients see EOF. */
+	buf_reset(&in);
+	raw_read(idle, &in, NULL, 30000);
+	ASSERT_EQ_INT(in.len, 0);
+	close(stalled);
+	close(idle);
+	close(half);
+	buf_release(&in);
+	ASSERT_EQ_INT(count_fds(), fds_before);
+}
+
+TEST(start_stop_repeatedly)
+{
+	int fds_before = count_fds();
+
+	for (int i = 0; i < 20; i++) {
+		struct httpserver *s = start();
+		httpserver_heartbeat(s);
+		httpserver_set_ready(s, i % 2, "x");
+		httpserver_stop(s);
+	}
+	ASSERT_EQ_INT(count_fds(), fds_before);
+}
+
+int main(int argc, char **argv)
+{
+	int rc = t_run(argc, argv);
+
+	curl_global_cleanup();
+	return rc;
+}
