@@ -11,6 +11,7 @@ void buf_init(struct buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->overflow = false;
 }
 
 void buf_release(struct buf *b)
@@ -34,6 +35,7 @@ static im_result grow(struct buf *b, size_t n)
 
 	if (n > b->max || b->len > b->max - n) {
 		buf_release(b);
+		b->overflow = true;
 		return IM_TOOBIG;
 	}
 	need = b->len + n + 1;

@@ -14,6 +14,7 @@
 #define INFERMON_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -23,6 +24,7 @@ struct buf {
 	size_t len; /* bytes used, not counting the NUL */
 	size_t cap; /* bytes allocated */
 	size_t max; /* hard cap on len */
+	bool overflow; /* an append failed for the cap since buf_init */
 };
 
 /* Caps for common uses; a caller may pick any other. */

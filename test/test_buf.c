@@ -29,6 +29,14 @@ TEST(buf_cap_frees_and_fails)
 	ASSERT_TRUE(b.ptr == NULL);
 	ASSERT_EQ_INT(b.len, 0);
 	ASSERT_ERR(buf_printf(&b, "%s", "123456789"), IM_TOOBIG);
+	/* later small appends succeed on the emptied buffer, but the failure
+	 * stays visible */
+	ASSERT_OK(buf_adds(&b, "ok"));
+	ASSERT_TRUE(b.overflow);
+	buf_release(&b);
+	ASSERT_TRUE(b.overflow);
+	buf_init(&b, 8);
+	ASSERT_TRUE(!b.overflow);
 	buf_release(&b);
 }
 
