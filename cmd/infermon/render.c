@@ -1,0 +1,412 @@
+/*
+ * infermon render -f FILE... [-o DIR] - prints, offline and byte for byte
+ * the same on every run, every object the controller would apply for the
+ * InferenceWorkloads and labelled Pods in the files.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "cmd.h"
+#include "fileio.h"
+#include "hmap.h"
+#include "iwspec.h"
+#include "pod.h"
+#include "render.h"
+#include "yamljson.h"
+#include "yamlout.h"
+
+#define MAX_FILES 256
+#define MAX_INPUT ((size_t)16 * 1024 * 1024)
+
+struct wl {
+	struct iwspec spec;
+	bool from_cr;
+	char *where; /* file:line of the CR, for messages */
+	const struct pod **pods;
+	size_t npods;
+};
+
+struct state {
+	struct hmap wls; /* ns/workload -> struct wl* */
+	struct pod **pods;
+	size_t npods;
+	struct iw_defaults defaults;
+	struct buf err;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: infermon render -f FILE... [options]\n"
+	      "\n"
+	      "Prints, as multi-document YAML, every object the controller would apply\n"
+	      "for the InferenceWorkloads and labelled Pods in the files (YAML or JSON,\n"
+	      "multi-document, List objects allowed; - reads standard input). Pods\n"
+	      "without an InferenceWorkload get the controller defaults.\n"
+	      "\n"
+	      "options:\n"
+	      "  -f, --filename FILE        input (repeatable)\n"
+	      "  -o, --output-dir DIR       write one file per object into DIR instead\n"
+	      "  --scrape-secret NS/NAME    the shared scrape-config Secret\n"
+	      "                             (default monitoring/infermon-scrape-configs)\n"
+	      "  --scrape-secret-key KEY    its key (default scrape-configs.yaml)\n"
+	      "  --engine-port P            default metrics port for pods without a CR (http)\n"
+	      "  --engine-metrics-path P    default metrics path (/metrics)\n"
+	      "  --scrape-interval D        default interval (15s)\n"
+	      "  -h, --help                 this text\n"
+	      "\n"
+	      "exit status: 0 done, 2 invalid input or usage (nothing is printed then)\n",
+	      f);
+}
+
+static void wl_free(struct wl *w)
+{
+	iwspec_release(&w->spec);
+	im_free(w->where);
+	im_free(w->pods);
+	im_free(w);
+}
+
+static const char *str_at(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+	if (b)
+		v = cJSON_GetObjectItemCaseSensitive(v, b);
+	return cJSON_GetStringValue(v);
+}
+
+static int add_cr(struct state *st, const cJSON *obj, const char *where)
+{
+	struct wl *w = im_xcalloc(1, sizeof(*w)), *old;
+	struct buf key;
+
+	buf_reset(&st->err);
+	if (iwspec_parse(obj, &st->defaults, &w->spec, &st->err)) {
+		fprintf(stderr, "%s: %s\n", where, buf_str(&st->err));
+		im_free(w);
+		return -1;
+	}
+	w->from_cr = true;
+	w->where = im_xstrdup(where);
+	buf_init(&key, BUF_MAX_SMALL);
+	buf_printf(&key, "%s/%s", w->spec.namespace, w->spec.workload);
+	old = hmap_get(&st->wls, key.ptr);
+	if (old) {
+		fprintf(stderr, "%s: InferenceWorkload %s/%s selects workload \"%s\", as %s/%s does (%s)\n",
+			where, w->spec.namespace, w->spec.name, w->spec.workload, old->spec.namespace,
+			old->spec.name, old->where);
+		buf_release(&key);
+		wl_free(w);
+		return -1;
+	}
+	hmap_put(&st->wls, key.ptr, w);
+	buf_release(&key);
+	return 0;
+}
+
+static int add_pod(struct state *st, cJSON *obj, const char *where)
+{
+	struct pod *p;
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+
+	if (cJSON_IsObject(md) && !cJSON_GetObjectItemCaseSensitive(md, "namespace"))
+		cJSON_AddStringToObject(md, "namespace", "default");
+	buf_reset(&st->err);
+	if (pod_decode(obj, &p, &st->err)) {
+		fprintf(stderr, "%s: %s\n", where, buf_str(&st->err));
+		return -1;
+	}
+	if (!pod_workload(p) || !pod_backend(p)) {
+		pod_free(p); /* not an inference pod: nothing to render */
+		return 0;
+	}
+	if (backend_parse(pod_backend(p)) == BACKEND_UNKNOWN) {
+		fprintf(stderr, "%s: pod %s/%s: label %s \"%s\" must be vllm, sglang, vllm-pd or sglang-pd\n",
+			where, p->namespace, p->name, LABEL_BACKEND, pod_backend(p));
+		pod_free(p);
+		return -1;
+	}
+	st->pods = im_xrealloc(st->pods, (st->npods + 1) * sizeof(*st->pods));
+	st->pods[st->npods++] = p;
+	return 0;
+}
+
+static int add_object(struct state *st, cJSON *obj, const char *file, int line)
+{
+	const char *api = str_at(obj, "apiVersion", NULL), *kind = str_at(obj, "kind", NULL);
+	char where[1100];
+
+	snprintf(where, sizeof(where), "%s:%d", file, line);
+	if (!cJSON_IsObject(obj) || !kind) {
+		fprintf(stderr, "%s: not a Kubernetes object (no kind)\n", where);
+		return -1;
+	}
+	if (strcmp(kind, "InferenceWorkload") == 0) {
+		if (!api || strcmp(api, "infermon.io/v1alpha1") != 0) {
+			fprintf(stderr, "%s: InferenceWorkload apiVersion \"%s\": want infermon.io/v1alpha1\n",
+				where, api ? api : "");
+			return -1;
+		}
+		return add_cr(st, obj, where);
+	}
+	if (strcmp(kind, "Pod") == 0)
+		return add_pod(st, obj, where);
+	if (strcmp(kind, "List") == 0 || strcmp(kind, "PodList") == 0 ||
+	    strcmp(kind, "InferenceWorkloadList") == 0) {
+		cJSON *it;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(obj, "items"))
+		{
+			if (add_object(st, it, file, line))
+				return -1;
+		}
+		return 0;
+	}
+	fprintf(stderr, "%s: unsupported kind \"%s\" (InferenceWorkload, Pod or List)\n", where, kind);
+	return -1;
+}
+
+static int read_file(struct state *st, const char *path)
+{
+	struct buf data, err;
+	struct yamljson_doc *docs = NULL;
+	size_t ndocs = 0;
+	int rc = 0;
+	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+
+	buf_init(&data, MAX_INPUT);
+	buf_init(&err, 4096);
+	if (strcmp(path, "-") == 0) {
+		char chunk[65536];
+		size_t n;
+		while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+			if (buf_add(&data, chunk, n)) {
+				fprintf(stderr, "%s: larger than %zu bytes\n", name, MAX_INPUT);
+				rc = -1;
+				goto out;
+			}
+	} else if (fileio_read(path, MAX_INPUT, &data, &err)) {
+		fprintf(stderr, "%s\n", buf_str(&err));
+		rc = -1;
+		goto out;
+	}
+	if (yamljson_parse(buf_str(&data), data.len, name, NULL, &docs, &ndocs, &err)) {
+		fprintf(stderr, "%s\n", buf_str(&err));
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < ndocs && rc == 0; i++)
+		rc = add_object(st, docs[i].json, name, docs[i].line);
+out:
+	yamljson_docs_free(docs, ndocs);
+	buf_release(&data);
+	buf_release(&err);
+	return rc;
+}
+
+/* Groups pods into workloads; workloads without a CR get the defaults. */
+static void group(struct state *st)
+{
+	struct buf key;
+
+	buf_init(&key, BUF_MAX_SMALL);
+	for (size_t i = 0; i < st->npods; i++) {
+		const struct pod *p = st->pods[i];
+		struct wl *w;
+		buf_reset(&key);
+		buf_printf(&key, "%s/%s", p->namespace, pod_workload(p));
+		w = hmap_get(&st->wls, key.ptr);
+		if (!w) {
+			w = im_xcalloc(1, sizeof(*w));
+			iwspec_default(&w->spec, &st->defaults, p->namespace, pod_workload(p),
+				       backend_parse(pod_backend(p)));
+			hmap_put(&st->wls, key.ptr, w);
+		}
+		w->pods = im_xrealloc(w->pods, (w->npods + 1) * sizeof(*w->pods));
+		w->pods[w->npods++] = p;
+	}
+	buf_release(&key);
+}
+
+static int write_dir(const char *dir, const cJSON *objs)
+{
+	const cJSON *o;
+
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "infermon render: cannot create \"%s\": %s\n", dir, strerror(errno));
+		return -1;
+	}
+	cJSON_ArrayForEach(o, objs)
+	{
+		struct buf path, text;
+		FILE *f;
+		const char *ns = str_at(o, "metadata", "namespace");
+		char kind[64];
+		size_t i;
+
+		snprintf(kind, sizeof(kind), "%s", str_at(o, "kind", NULL));
+		for (i = 0; kind[i]; i++)
+			if (kind[i] >= 'A' && kind[i] <= 'Z')
+				kind[i] = (char)(kind[i] - 'A' + 'a');
+		buf_init(&path, 4096);
+		buf_init(&text, BUF_MAX_LARGE);
+		buf_printf(&path, "%s/%s_%s_%s.yaml", dir, ns ? ns : "cluster", kind,
+			   str_at(o, "metadata", "name"));
+		yamlout_doc(&text, o);
+		f = fopen(buf_str(&path), "w");
+		if (!f || fwrite(text.ptr, 1, text.len, f) != text.len || fclose(f) != 0) {
+			fprintf(stderr, "infermon render: cannot write \"%s\": %s\n", buf_str(&path),
+				strerror(errno));
+			buf_release(&path);
+			buf_release(&text);
+			return -1;
+		}
+		buf_release(&path);
+		buf_release(&text);
+	}
+	return 0;
+}
+
+int cmd_render(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"filename", required_argument, NULL, 'f'},
+		{"output-dir", required_argument, NULL, 'o'},
+		{"scrape-secret", required_argument, NULL, 's'},
+		{"scrape-secret-key", required_argument, NULL, 'k'},
+		{"engine-port", required_argument, NULL, 'p'},
+		{"engine-metrics-path", required_argument, NULL, 'P'},
+		{"scrape-interval", required_argument, NULL, 'i'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *files[MAX_FILES], *outdir = NULL;
+	size_t nfiles = 0;
+	struct state st;
+	struct render_config rc_cfg;
+	char secret_ns[254] = "", secret_name[254] = "";
+	cJSON *objs = NULL, *jobs = NULL, *secret;
+	const char **keys = NULL;
+	struct buf out;
+	int c, rc = 2;
+
+	memset(&st, 0, sizeof(st));
+	hmap_init(&st.wls);
+	iw_defaults_init(&st.defaults);
+	buf_init(&st.err, 4096);
+	buf_init(&out, BUF_MAX_LARGE);
+	render_config_init(&rc_cfg);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (nfiles >= MAX_FILES) {
+				fprintf(stderr, "infermon render: more than %d files\n", MAX_FILES);
+				goto out;
+			}
+			files[nfiles++] = optarg;
+			break;
+		case 'o': outdir = optarg; break;
+		case 's': {
+			const char *slash = strchr(optarg, '/');
+			if (!slash || slash == optarg || !slash[1] || (size_t)(slash - optarg) >= sizeof(secret_ns) ||
+			    strlen(slash + 1) >= sizeof(secret_name)) {
+				fprintf(stderr, "infermon render: invalid --scrape-secret \"%s\" (NAMESPACE/NAME)\n", optarg);
+				goto out;
+			}
+			snprintf(secret_ns, sizeof(secret_ns), "%.*s", (int)(slash - optarg), optarg);
+			snprintf(secret_name, sizeof(secret_name), "%s", slash + 1);
+			rc_cfg.secret_namespace = secret_ns;
+			rc_cfg.secret_name = secret_name;
+			break;
+		}
+		case 'k': rc_cfg.secret_key = optarg; break;
+		case 'p': st.defaults.port = optarg; break;
+		case 'P': st.defaults.path = optarg; break;
+		case 'i': st.defaults.interval = optarg; break;
+		case 'h': usage(stdout); rc = 0; goto out;
+		default: usage(stderr); goto out;
+		}
+	}
+	if (optind < argc || nfiles == 0) {
+		fprintf(stderr, optind < argc ? "infermon render: unexpected argument \"%s\"\n"
+					      : "infermon render: no input (-f FILE)%s\n",
+			optind < argc ? argv[optind] : "");
+		usage(stderr);
+		goto out;
+	}
+	{
+		/* the defaults are validated like a CR's */
+		cJSON *probe = cJSON_CreateObject(), *md, *spec, *m;
+		struct iwspec tmp;
+		md = cJSON_AddObjectToObject(probe, "metadata");
+		cJSON_AddStringToObject(md, "name", "defaults");
+		cJSON_AddStringToObject(md, "namespace", "flags");
+		spec = cJSON_AddObjectToObject(probe, "spec");
+		m = cJSON_AddObjectToObject(spec, "metrics");
+		cJSON_AddStringToObject(m, "port", st.defaults.port);
+		cJSON_AddStringToObject(m, "path", st.defaults.path);
+		cJSON_AddStringToObject(m, "interval", st.defaults.interval);
+		if (iwspec_parse(probe, &st.defaults, &tmp, &st.err)) {
+			fprintf(stderr, "infermon render: %s\n", buf_str(&st.err));
+			cJSON_Delete(probe);
+			goto out;
+		}
+		iwspec_release(&tmp);
+		cJSON_Delete(probe);
+	}
+	for (size_t i = 0; i < nfiles; i++)
+		if (read_file(&st, files[i]))
+			goto out;
+	group(&st);
+
+	objs = cJSON_CreateArray();
+	jobs = cJSON_CreateArray();
+	keys = hmap_sorted_keys(&st.wls);
+	for (size_t i = 0; keys[i]; i++) {
+		struct wl *w = hmap_get(&st.wls, keys[i]);
+		render_workload(&rc_cfg, &w->spec, w->pods, w->npods, objs);
+		if (w->spec.scrape_config)
+			cJSON_AddItemToArray(jobs, render_scrape_job(&w->spec));
+	}
+	if (cJSON_GetArraySize(jobs) > 0) {
+		secret = render_scrape_secret(&rc_cfg, jobs, &st.err);
+		jobs = NULL;
+		if (!secret) {
+			fprintf(stderr, "infermon render: %s\n", buf_str(&st.err));
+			goto out;
+		}
+		cJSON_AddItemToArray(objs, secret);
+	}
+	if (outdir) {
+		if (write_dir(outdir, objs))
+			goto out;
+	} else {
+		const cJSON *o;
+		cJSON_ArrayForEach(o, objs)
+		{
+			yamlout_doc(&out, o);
+		}
+		if (out.overflow) {
+			fprintf(stderr, "infermon render: output larger than %zu bytes\n", out.max);
+			goto out;
+		}
+		fwrite(buf_str(&out), 1, out.len, stdout);
+	}
+	rc = 0;
+out:
+	im_free(keys);
+	cJSON_Delete(objs);
+	cJSON_Delete(jobs);
+	for (struct hmap_entry *e = hmap_first(&st.wls); e; e = hmap_next(&st.wls, e))
+		wl_free(e->value);
+	hmap_release(&st.wls);
+	for (size_t i = 0; i < st.npods; i++)
+		pod_free(st.pods[i]);
+	im_free(st.pods);
+	buf_release(&st.err);
+	buf_release(&out);
+	return rc;
+}

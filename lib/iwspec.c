@@ -1,0 +1,435 @@
+#include "iwspec.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "strparse.h"
+
+#define MAX_DURATION_MS (24ULL * 3600 * 1000)
+
+void iw_defaults_init(struct iw_defaults *d)
+{
+	d->port = "http";
+	d->path = "/metrics";
+	d->interval = "15s";
+	d->timeout = "10s";
+	d->drift_tolerance = 0.25;
+}
+
+void iwspec_release(struct iwspec *s)
+{
+	im_free(s->namespace);
+	im_free(s->name);
+	im_free(s->uid);
+	im_free(s->workload);
+	im_free(s->port);
+	im_free(s->path);
+	im_free(s->interval);
+	im_free(s->timeout);
+	im_free(s->tls_server_name);
+	im_free(s->tls_ca.name);
+	im_free(s->tls_ca.key);
+	im_free(s->bearer.name);
+	im_free(s->bearer.key);
+	for (size_t i = 0; i < s->nmonitor_labels; i++) {
+		im_free(s->monitor_labels[i].key);
+		im_free(s->monitor_labels[i].value);
+	}
+	memset(s, 0, sizeof(*s));
+}
+
+static bool alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool iw_label_value_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0)
+		return true;
+	if (n > 63 || !alnum(v[0]) || !alnum(v[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!alnum(v[i]) && v[i] != '-' && v[i] != '_' && v[i] != '.')
+			return false;
+	return true;
+}
+
+static bool dns_subdomain_ok(const char *p, size_t n)
+{
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+			return false;
+	}
+	return alnum(p[0]) && alnum(p[n - 1]);
+}
+
+bool iw_label_key_ok(const char *k)
+{
+	const char *slash = strchr(k, '/');
+	const char *name = slash ? slash + 1 : k;
+
+	if (slash && !dns_subdomain_ok(k, (size_t)(slash - k)))
+		return false;
+	return *name && strlen(name) <= 63 && iw_label_value_ok(name);
+}
+
+static bool port_name_ok(const char *p)
+{
+	size_t n = strlen(p);
+	bool letter = false;
+
+	if (n == 0 || n > 15 || p[0] == '-' || p[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] >= 'a' && p[i] <= 'z')
+			letter = true;
+		else if (!((p[i] >= '0' && p[i] <= '9') || p[i] == '-'))
+			return false;
+	}
+	return letter;
+}
+
+struct ctx {
+	const char *ns, *name;
+	struct buf *err;
+};
+
+static im_result bad(struct ctx *c, const char *field, const char *value, const char *why)
+{
+	buf_printf(c->err, "%s \"%.128s\" in %s/%s: %s", field, value, c->ns, c->name, why);
+	return IM_CONFIG;
+}
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+/* Optional string field: NULL when absent; IM_CONFIG when not a string. */
+static im_result opt_str(struct ctx *c, const cJSON *o, const char *k, const char *field,
+			 const char **out)
+{
+	const cJSON *v = get(o, k);
+
+	*out = NULL;
+	if (!v || cJSON_IsNull(v))
+		return IM_OK;
+	if (!cJSON_IsString(v)) {
+		buf_printf(c->err, "%s in %s/%s: must be a string", field, c->ns, c->name);
+		return IM_CONFIG;
+	}
+	*out = v->valuestring;
+	return IM_OK;
+}
+
+static im_result opt_bool(struct ctx *c, const cJSON *o, const char *k, const char *field, bool *out)
+{
+	const cJSON *v = get(o, k);
+
+	if (!v || cJSON_IsNull(v))
+		return IM_OK;
+	if (!cJSON_IsBool(v)) {
+		buf_printf(c->err, "%s in %s/%s: must be true or false", field, c->ns, c->name);
+		return IM_CONFIG;
+	}
+	*out = cJSON_IsTrue(v);
+	return IM_OK;
+}
+
+static im_result opt_num(struct ctx *c, const cJSON *o, const char *k, const char *field,
+			 double min_excl, double max, double *out)
+{
+	const cJSON *v = get(o, k);
+	char tmp[64];
+
+	if (!v || cJSON_IsNull(v))
+		return IM_OK;
+	if (!cJSON_IsNumber(v)) {
+		buf_printf(c->err, "%s in %s/%s: must be a number", field, c->ns, c->name);
+		return IM_CONFIG;
+	}
+	if (!(v->valuedouble > min_excl && v->valuedouble <= max)) {
+		snprintf(tmp, sizeof(tmp), "%g", v->valuedouble);
+		buf_printf(c->err, "%s %s in %s/%s: must be greater than %g and at most %g", field,
+			   tmp, c->ns, c->name, min_excl, max);
+		return IM_CONFIG;
+	}
+	*out = v->valuedouble;
+	return IM_OK;
+}
+
+static im_result secret_ref(struct ctx *c, const cJSON *o, const char *field,
+			    struct iw_secret_ref *out)
+{
+	const char *name, *key;
+	char f[96];
+	im_result result;
+
+	if (!o || cJSON_IsNull(o))
+		return IM_OK;
+	snprintf(f, sizeof(f), "%s.name", field);
+	if ((result = opt_str(c, o, "name", f, &name)))
+		return result;
+	snprintf(f, sizeof(f), "%s.key", field);
+	if ((result = opt_str(c, o, "key", f, &key)))
+		return result;
+	if (!name || !*name || !key || !*key) {
+		buf_printf(c->err, "%s in %s/%s: needs both name and key", field, c->ns, c->name);
+		return IM_CONFIG;
+	}
+	if (!dns_subdomain_ok(name, strlen(name)))
+		return bad(c, f, name, "not a valid Secret name");
+	out->name = im_xstrdup(name);
+	out->key = im_xstrdup(key);
+	return IM_OK;
+}
+
+static im_result duration(struct ctx *c, const char *field, const char *v, uint64_t *ms)
+{
+	if (strparse_duration_ms(v, strlen(v), MAX_DURATION_MS, ms) || *ms == 0)
+		return bad(c, field, v, "not a duration (e.g. 15s, 1m, 1m30s)");
+	return IM_OK;
+}
+
+static void set_defaults(struct iwspec *s, const struct iw_defaults *d)
+{
+	s->port = im_xstrdup(d->port);
+	s->path = im_xstrdup(d->path);
+	s->interval = im_xstrdup(d->interval);
+	s->timeout = im_xstrdup(d->timeout);
+	strparse_duration_ms(d->interval, strlen(d->interval), MAX_DURATION_MS, &s->interval_ms);
+	strparse_duration_ms(d->timeout, strlen(d->timeout), MAX_DURATION_MS, &s->timeout_ms);
+	s->monitor = MONITOR_SERVICE;
+	s->scrape_config = true;
+	s->dashboard = true;
+	s->drift_tolerance = d->drift_tolerance;
+}
+
+void iwspec_default(struct iwspec *s, const struct iw_defaults *d, const char *ns,
+		    const char *workload, enum backend b)
+{
+	memset(s, 0, sizeof(*s));
+	s->namespace = im_xstrdup(ns);
+	s->name = im_xstrdup("");
+	s->workload = im_xstrdup(workload);
+	s->backend = b;
+	set_defaults(s, d);
+}
+
+static int cmp_kv(const void *a, const void *b)
+{
+	return strcmp(((const struct kv *)a)->key, ((const struct kv *)b)->key);
+}
+
+static im_result parse_metrics(struct ctx *c, const cJSON *m, struct iwspec *s)
+{
+	const cJSON *port = get(m, "port");
+	const char *v;
+	im_result result;
+
+	if (port && cJSON_IsNumber(port)) {
+		char num[16];
+		if (port->valuedouble != floor(port->valuedouble) || port->valuedouble < 1 ||
+		    port->valuedouble > 65535) {
+			snprintf(num, sizeof(num), "%g", port->valuedouble);
+			return bad(c, "spec.metrics.port", num, "must be 1 to 65535 or a port name");
+		}
+		snprintf(num, sizeof(num), "%d", (int)port->valuedouble);
+		im_free(s->port);
+		s->port = im_xstrdup(num);
+	} else if (port && !cJSON_IsNull(port)) {
+		uint64_t n;
+		if (!cJSON_IsString(port))
+			return bad(c, "spec.metrics.port", "?", "must be a number or a port name");
+		if (strparse_u64(port->valuestring, strlen(port->valuestring), 65535, &n) == IM_OK) {
+			if (n == 0)
+				return bad(c, "spec.metrics.port", port->valuestring, "must be 1 to 65535");
+		} else if (!port_name_ok(port->valuestring)) {
+			return bad(c, "spec.metrics.port", port->valuestring,
+				   "not a port name (lower case letters, digits and '-', at most 15)");
+		}
+		im_free(s->port);
+		s->port = im_xstrdup(port->valuestring);
+	}
+	if ((result = opt_str(c, m, "path", "spec.metrics.path", &v)))
+		return result;
+	if (v) {
+		if (v[0] != '/' || strlen(v) > 1024 || strpbrk(v, " \t\n?#"))
+			return bad(c, "spec.metrics.path", v, "must be a path starting with /");
+		im_free(s->path);
+		s->path = im_xstrdup(v);
+	}
+	if ((result = opt_str(c, m, "interval", "spec.metrics.interval", &v)))
+		return result;
+	if (v) {
+		if ((result = duration(c, "spec.metrics.interval", v, &s->interval_ms)))
+			return result;
+		im_free(s->interval);
+		s->interval = im_xstrdup(v);
+	}
+	if ((result = opt_str(c, m, "scrapeTimeout", "spec.metrics.scrapeTimeout", &v)))
+		return result;
+	if (v) {
+		if ((result = duration(c, "spec.metrics.scrapeTimeout", v, &s->timeout_ms)))
+			return result;
+		im_free(s->timeout);
+		s->timeout = im_xstrdup(v);
+	}
+	if (s->timeout_ms > s->interval_ms)
+		return bad(c, "spec.metrics.scrapeTimeout", s->timeout,
+			   "must not be longer than spec.metrics.interval");
+	if ((result = opt_str(c, m, "scheme", "spec.metrics.scheme", &v)))
+		return result;
+	if (v && strcmp(v, "http") != 0 && strcmp(v, "https") != 0)
+		return bad(c, "spec.metrics.scheme", v, "must be http or https");
+	s->https = v && strcmp(v, "https") == 0;
+	{
+		const cJSON *tls = get(m, "tls");
+		if (tls && !cJSON_IsNull(tls)) {
+			if (!s->https)
+				return bad(c, "spec.metrics.tls", "set", "needs spec.metrics.scheme https");
+			if ((result = opt_str(c, tls, "serverName", "spec.metrics.tls.serverName", &v)))
+				return result;
+			s->tls_server_name = v ? im_xstrdup(v) : NULL;
+			if ((result = opt_bool(c, tls, "insecureSkipVerify",
+					       "spec.metrics.tls.insecureSkipVerify", &s->tls_insecure)))
+				return result;
+			if ((result = secret_ref(c, get(get(tls, "ca"), "secretKeyRef"),
+						 "spec.metrics.tls.ca.secretKeyRef", &s->tls_ca)))
+				return result;
+		}
+	}
+	return secret_ref(c, get(m, "bearerTokenSecret"), "spec.metrics.bearerTokenSecret", &s->bearer);
+}
+
+static im_result parse_monitor(struct ctx *c, const cJSON *m, struct iwspec *s)
+{
+	const cJSON *labels = get(m, "labels"), *it;
+	const char *v;
+	im_result result;
+
+	if ((result = opt_str(c, m, "kind", "spec.monitor.kind", &v)))
+		return result;
+	if (v && strcmp(v, "ServiceMonitor") == 0)
+		s->monitor = MONITOR_SERVICE;
+	else if (v && strcmp(v, "PodMonitor") == 0)
+		s->monitor = MONITOR_POD;
+	else if (v)
+		return bad(c, "spec.monitor.kind", v, "must be ServiceMonitor or PodMonitor");
+	if (labels && !cJSON_IsNull(labels)) {
+		if (!cJSON_IsObject(labels)) {
+			buf_printf(c->err, "spec.monitor.labels in %s/%s: must be a map", c->ns, c->name);
+			return IM_CONFIG;
+		}
+		cJSON_ArrayForEach(it, labels)
+		{
+			if (s->nmonitor_labels >= IW_MAX_LABELS) {
+				buf_printf(c->err, "spec.monitor.labels in %s/%s: more than %d labels",
+					   c->ns, c->name, IW_MAX_LABELS);
+				return IM_CONFIG;
+			}
+			if (!iw_label_key_ok(it->string))
+				return bad(c, "spec.monitor.labels key", it->string, "not a valid label key");
+			if (!cJSON_IsString(it) || !iw_label_value_ok(it->valuestring))
+				return bad(c, "spec.monitor.labels value", cJSON_IsString(it) ? it->valuestring : "?",
+					   "not a valid label value");
+			s->monitor_labels[s->nmonitor_labels].key = im_xstrdup(it->string);
+			s->monitor_labels[s->nmonitor_labels].value = im_xstrdup(it->valuestring);
+			s->nmonitor_labels++;
+		}
+		qsort(s->monitor_labels, s->nmonitor_labels, sizeof(struct kv), cmp_kv);
+	}
+	return opt_bool(c, m, "matchPrometheus", "spec.monitor.matchPrometheus", &s->match_prometheus);
+}
+
+im_result iwspec_parse(const cJSON *obj, const struct iw_defaults *d, struct iwspec *s,
+		       struct buf *err)
+{
+	const cJSON *md = get(obj, "metadata"), *spec = get(obj, "spec"), *sub;
+	const char *ns = cJSON_GetStringValue(get(md, "namespace"));
+	const char *name = cJSON_GetStringValue(get(md, "name"));
+	const char *v;
+	struct ctx c;
+	im_result result;
+	double num;
+
+	memset(s, 0, sizeof(*s));
+	if (!name || !*name) {
+		buf_printf(err, "InferenceWorkload without metadata.name");
+		return IM_PARSE;
+	}
+	c = (struct ctx){.ns = ns && *ns ? ns : "default", .name = name, .err = err};
+	s->namespace = im_xstrdup(c.ns);
+	s->name = im_xstrdup(name);
+	v = cJSON_GetStringValue(get(md, "uid"));
+	s->uid = v ? im_xstrdup(v) : NULL;
+	if (cJSON_IsNumber(get(md, "generation")))
+		s->generation = (int64_t)get(md, "generation")->valuedouble;
+	set_defaults(s, d);
+	if (spec && !cJSON_IsObject(spec)) {
+		buf_printf(err, "spec in %s/%s: must be an object", c.ns, name);
+		result = IM_CONFIG;
+		goto fail;
+	}
+	if ((result = opt_str(&c, spec, "workloadName", "spec.workloadName", &v)))
+		goto fail;
+	if (v && (!*v || !iw_label_value_ok(v))) {
+		result = bad(&c, "spec.workloadName", v, "not a valid label value");
+		goto fail;
+	}
+	s->workload = im_xstrdup(v ? v : name);
+	if (!v && !iw_label_value_ok(name)) {
+		result = bad(&c, "metadata.name", name, "longer than 63 characters: set spec.workloadName");
+		goto fail;
+	}
+	if ((result = opt_str(&c, spec, "backend", "spec.backend", &v)))
+		goto fail;
+	if (v) {
+		s->backend = backend_parse(v);
+		if (s->backend == BACKEND_UNKNOWN) {
+			result = bad(&c, "spec.backend", v, "must be vllm, sglang, vllm-pd or sglang-pd");
+			goto fail;
+		}
+	}
+	if ((sub = get(spec, "metrics")) && (result = parse_metrics(&c, sub, s)))
+		goto fail;
+	if ((sub = get(spec, "monitor")) && (result = parse_monitor(&c, sub, s)))
+		goto fail;
+	sub = get(spec, "scrapeConfig");
+	if ((result = opt_bool(&c, sub, "enabled", "spec.scrapeConfig.enabled", &s->scrape_config)) ||
+	    (result = opt_bool(&c, sub, "scrapeConfigResource", "spec.scrapeConfig.scrapeConfigResource",
+			       &s->scrape_config_resource)) ||
+	    (result = opt_bool(&c, get(spec, "dashboard"), "enabled", "spec.dashboard.enabled",
+			       &s->dashboard)) ||
+	    (result = opt_bool(&c, get(spec, "alerts"), "enabled", "spec.alerts.enabled", &s->alerts)))
+		goto fail;
+	sub = get(spec, "limits");
+	num = 0;
+	if ((result = opt_num(&c, sub, "maxNumSeqs", "spec.limits.maxNumSeqs", 0, 1 << 24, &num)))
+		goto fail;
+	if (num != floor(num)) {
+		result = bad(&c, "spec.limits.maxNumSeqs", "fraction", "must be a whole number");
+		goto fail;
+	}
+	s->expected_max_num_seqs = (uint64_t)num;
+	if ((result = opt_num(&c, sub, "driftTolerance", "spec.limits.driftTolerance", 0, 10,
+			      &s->drift_tolerance)))
+		goto fail;
+	sub = get(spec, "slo");
+	if ((result = opt_num(&c, sub, "ttftP95Seconds", "spec.slo.ttftP95Seconds", 0, 3600, &s->slo_ttft_p95)) ||
+	    (result = opt_num(&c, sub, "tpotP95Seconds", "spec.slo.tpotP95Seconds", 0, 3600, &s->slo_tpot_p95)) ||
+	    (result = opt_num(&c, sub, "e2eP95Seconds", "spec.slo.e2eP95Seconds", 0, 86400, &s->slo_e2e_p95)))
+		goto fail;
+	return IM_OK;
+fail:
+	iwspec_release(s);
+	return result;
+}

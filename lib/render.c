@@ -1,0 +1,395 @@
+#include "render.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "strparse.h"
+#include "yamlout.h"
+
+void render_config_init(struct render_config *c)
+{
+	c->secret_namespace = "monitoring";
+	c->secret_name = "infermon-scrape-configs";
+	c->secret_key = "scrape-configs.yaml";
+}
+
+void render_object_name(const char *workload, char *name, size_t len)
+{
+	char clean[64];
+	size_t n = 0;
+	bool changed = false;
+	uint32_t h = 2166136261u;
+
+	for (const char *p = workload; *p; p++) {
+		char ch = *p;
+		h = (h ^ (unsigned char)ch) * 16777619u;
+		if (ch >= 'A' && ch <= 'Z') {
+			ch = (char)(ch - 'A' + 'a');
+			changed = true;
+		} else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')) {
+			ch = '-';
+			changed = true;
+		}
+		if (n < 40)
+			clean[n++] = ch;
+		else
+			changed = true;
+	}
+	while (n > 0 && clean[n - 1] == '-')
+		n--, changed = true;
+	clean[n] = '\0';
+	if (changed)
+		snprintf(name, len, "infermon-%s-%08x", clean, h);
+	else
+		snprintf(name, len, "infermon-%s", clean);
+}
+
+static cJSON *labels_of(const struct iwspec *s, bool monitor)
+{
+	cJSON *l = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(l, LABEL_MANAGED_BY, MANAGER_NAME);
+	cJSON_AddStringToObject(l, LABEL_IW_WORKLOAD, s->workload);
+	if (monitor)
+		for (size_t i = 0; i < s->nmonitor_labels; i++)
+			if (!cJSON_GetObjectItemCaseSensitive(l, s->monitor_labels[i].key))
+				cJSON_AddStringToObject(l, s->monitor_labels[i].key,
+							s->monitor_labels[i].value);
+	return l;
+}
+
+static cJSON *object(const char *api, const char *kind, const char *ns, const char *name,
+		     cJSON *labels)
+{
+	cJSON *o = cJSON_CreateObject(), *md;
+
+	cJSON_AddStringToObject(o, "apiVersion", api);
+	cJSON_AddStringToObject(o, "kind", kind);
+	md = cJSON_AddObjectToObject(o, "metadata");
+	cJSON_AddStringToObject(md, "name", name);
+	if (ns)
+		cJSON_AddStringToObject(md, "namespace", ns);
+	cJSON_AddItemToObject(md, "labels", labels);
+	return o;
+}
+
+/* ---- relabeling, one table for every output ---- */
+
+struct relabel {
+	const char *source;  /* one source label */
+	const char *target;  /* NULL for keep/drop */
+	const char *action;  /* NULL: replace */
+	const char *regex;   /* NULL: default */
+	bool pd_only;
+};
+
+static const struct relabel relabels[] = {
+	{"__meta_kubernetes_pod_phase", NULL, "keep", "Running", false},
+	{"__meta_kubernetes_pod_label_leaderworkerset_sigs_k8s_io_worker_index", NULL, "drop", "[1-9][0-9]*", false},
+	{"__meta_kubernetes_namespace", "namespace", NULL, NULL, false},
+	{"__meta_kubernetes_pod_name", "pod", NULL, NULL, false},
+	{"__meta_kubernetes_pod_label_alibabacloud_com_inference_workload", "workload_name", NULL, NULL, false},
+	{"__meta_kubernetes_pod_label_alibabacloud_com_inference_backend", "backend", NULL, NULL, false},
+	{"__meta_kubernetes_pod_label_rolebasedgroup_workloads_x_k8s_io_role", "role", NULL, "(.+)", true},
+	{"__meta_kubernetes_pod_label_llm_d_ai_role", "role", NULL, "(.+)", true},
+};
+
+static void add_relabels(cJSON *arr, const struct iwspec *s, bool prom)
+{
+	bool pd = backend_is_pd(s->backend) || s->backend == BACKEND_UNKNOWN;
+
+	for (size_t i = 0; i < sizeof(relabels) / sizeof(relabels[0]); i++) {
+		const struct relabel *r = &relabels[i];
+		cJSON *o, *src;
+		if (r->pd_only && !pd)
+			continue;
+		o = cJSON_CreateObject();
+		src = cJSON_AddArrayToObject(o, prom ? "source_labels" : "sourceLabels");
+		cJSON_AddItemToArray(src, cJSON_CreateString(r->source));
+		if (r->regex)
+			cJSON_AddStringToObject(o, "regex", r->regex);
+		if (r->target) {
+			cJSON_AddStringToObject(o, prom ? "target_label" : "targetLabel", r->target);
+			if (r->regex)
+				cJSON_AddStringToObject(o, "replacement", "$1");
+		}
+		cJSON_AddStringToObject(o, "action", r->action ? r->action : "replace");
+		cJSON_AddItemToArray(arr, o);
+	}
+}
+
+static bool port_is_number(const char *p, uint64_t *n)
+{
+	return strparse_u64(p, strlen(p), 65535, n) == IM_OK && *n > 0;
+}
+
+static int service_port(const struct iwspec *s, const struct pod *const *pods, size_t npods)
+{
+	uint64_t n;
+
+	if (port_is_number(s->port, &n))
+		return (int)n;
+	for (size_t i = 0; i < npods; i++) {
+		int p = pod_port(pods[i], s->port);
+		if (p)
+			return p;
+	}
+	return 8000; /* any number works: the monitor refers to the port by name */
+}
+
+static void add_endpoint_common(cJSON *ep, const struct iwspec *s)
+{
+	cJSON_AddStringToObject(ep, "path", s->path);
+	cJSON_AddStringToObject(ep, "interval", s->interval);
+	cJSON_AddStringToObject(ep, "scrapeTimeout", s->timeout);
+	cJSON_AddStringToObject(ep, "scheme", s->https ? "https" : "http");
+	if (s->https && (s->tls_server_name || s->tls_insecure || s->tls_ca.name)) {
+		cJSON *tls = cJSON_AddObjectToObject(ep, "tlsConfig");
+		if (s->tls_ca.name) {
+			cJSON *ca = cJSON_AddObjectToObject(tls, "ca"), *sec;
+			sec = cJSON_AddObjectToObject(ca, "secret");
+			cJSON_AddStringToObject(sec, "name", s->tls_ca.name);
+			cJSON_AddStringToObject(sec, "key", s->tls_ca.key);
+		}
+		if (s->tls_server_name)
+			cJSON_AddStringToObject(tls, "serverName", s->tls_server_name);
+		if (s->tls_insecure)
+			cJSON_AddBoolToObject(tls, "insecureSkipVerify", true);
+	}
+	if (s->bearer.name) {
+		cJSON *auth = cJSON_AddObjectToObject(ep, "authorization"), *cred;
+		cJSON_AddStringToObject(auth, "type", "Bearer");
+		cred = cJSON_AddObjectToObject(auth, "credentials");
+		cJSON_AddStringToObject(cred, "name", s->bearer.name);
+		cJSON_AddStringToObject(cred, "key", s->bearer.key);
+	}
+	add_relabels(cJSON_AddArrayToObject(ep, "relabelings"), s, false);
+}
+
+static cJSON *pod_selector(const struct iwspec *s)
+{
+	cJSON *sel = cJSON_CreateObject(), *ml, *exprs, *e, *ops;
+
+	ml = cJSON_AddObjectToObject(sel, "matchLabels");
+	cJSON_AddStringToObject(ml, LABEL_WORKLOAD, s->workload);
+	exprs = cJSON_AddArrayToObject(sel, "matchExpressions");
+	e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "key", LABEL_BACKEND);
+	cJSON_AddStringToObject(e, "operator", s->backend != BACKEND_UNKNOWN ? "In" : "Exists");
+	if (s->backend != BACKEND_UNKNOWN) {
+		ops = cJSON_AddArrayToObject(e, "values");
+		cJSON_AddItemToArray(ops, cJSON_CreateString(backend_name(s->backend)));
+	}
+	cJSON_AddItemToArray(exprs, e);
+	return sel;
+}
+
+static cJSON *namespace_selector(const struct iwspec *s)
+{
+	cJSON *ns = cJSON_CreateObject(), *names = cJSON_AddArrayToObject(ns, "matchNames");
+
+	cJSON_AddItemToArray(names, cJSON_CreateString(s->namespace));
+	return ns;
+}
+
+void render_workload(const struct render_config *c, const struct iwspec *s,
+		     const struct pod *const *pods, size_t npods, cJSON *out)
+{
+	char name[80];
+	cJSON *o, *spec, *arr, *p, *ep;
+	uint64_t num;
+
+	(void)c;
+	render_object_name(s->workload, name, sizeof(name));
+	if (s->monitor == MONITOR_SERVICE) {
+		o = object("v1", "Service", s->namespace, name, labels_of(s, false));
+		spec = cJSON_AddObjectToObject(o, "spec");
+		cJSON_AddStringToObject(spec, "clusterIP", "None");
+		cJSON_AddBoolToObject(spec, "publishNotReadyAddresses", false);
+		{
+			cJSON *sel = cJSON_AddObjectToObject(spec, "selector");
+			cJSON_AddStringToObject(sel, LABEL_WORKLOAD, s->workload);
+		}
+		arr = cJSON_AddArrayToObject(spec, "ports");
+		p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "name", "metrics");
+		cJSON_AddNumberToObject(p, "port", service_port(s, pods, npods));
+		cJSON_AddStringToObject(p, "protocol", "TCP");
+		if (port_is_number(s->port, &num))
+			cJSON_AddNumberToObject(p, "targetPort", (double)num);
+		else
+			cJSON_AddStringToObject(p, "targetPort", s->port);
+		cJSON_AddItemToArray(arr, p);
+		cJSON_AddItemToArray(out, o);
+
+		o = object("monitoring.coreos.com/v1", "ServiceMonitor", s->namespace, name,
+			   labels_of(s, true));
+		spec = cJSON_AddObjectToObject(o, "spec");
+		{
+			cJSON *sel = cJSON_AddObjectToObject(spec, "selector"), *ml;
+			ml = cJSON_AddObjectToObject(sel, "matchLabels");
+			cJSON_AddStringToObject(ml, LABEL_MANAGED_BY, MANAGER_NAME);
+			cJSON_AddStringToObject(ml, LABEL_IW_WORKLOAD, s->workload);
+		}
+		cJSON_AddItemToObject(spec, "namespaceSelector", namespace_selector(s));
+		arr = cJSON_AddArrayToObject(spec, "endpoints");
+		ep = cJSON_CreateObject();
+		cJSON_AddStringToObject(ep, "port", "metrics");
+		add_endpoint_common(ep, s);
+		cJSON_AddItemToArray(arr, ep);
+		cJSON_AddItemToArray(out, o);
+	} else {
+		o = object("monitoring.coreos.com/v1", "PodMonitor", s->namespace, name,
+			   labels_of(s, true));
+		spec = cJSON_AddObjectToObject(o, "spec");
+		cJSON_AddItemToObject(spec, "selector", pod_selector(s));
+		cJSON_AddItemToObject(spec, "namespaceSelector", namespace_selector(s));
+		arr = cJSON_AddArrayToObject(spec, "podMetricsEndpoints");
+		ep = cJSON_CreateObject();
+		if (port_is_number(s->port, &num))
+			cJSON_AddNumberToObject(ep, "portNumber", (double)num);
+		else
+			cJSON_AddStringToObject(ep, "port", s->port);
+		add_endpoint_common(ep, s);
+		cJSON_AddItemToArray(arr, ep);
+		cJSON_AddItemToArray(out, o);
+	}
+	if (s->scrape_config_resource) {
+		cJSON *sd, *sdc, *rl;
+		o = object("monitoring.coreos.com/v1alpha1", "ScrapeConfig", s->namespace, name,
+			   labels_of(s, true));
+		spec = cJSON_AddObjectToObject(o, "spec");
+		cJSON_AddStringToObject(spec, "metricsPath", s->path);
+		cJSON_AddStringToObject(spec, "scrapeInterval", s->interval);
+		cJSON_AddStringToObject(spec, "scrapeTimeout", s->timeout);
+		cJSON_AddStringToObject(spec, "scheme", s->https ? "HTTPS" : "HTTP");
+		sd = cJSON_AddArrayToObject(spec, "kubernetesSDConfigs");
+		sdc = cJSON_CreateObject();
+		cJSON_AddStringToObject(sdc, "role", "Pod");
+		{
+			cJSON *nsd = cJSON_AddObjectToObject(sdc, "namespaces"), *names;
+			names = cJSON_AddArrayToObject(nsd, "names");
+			cJSON_AddItemToArray(names, cJSON_CreateString(s->namespace));
+		}
+		{
+			cJSON *sels = cJSON_AddArrayToObject(sdc, "selectors"), *one = cJSON_CreateObject();
+			struct buf b;
+			buf_init(&b, 1024);
+			buf_printf(&b, "%s=%s,%s", LABEL_WORKLOAD, s->workload, LABEL_BACKEND);
+			cJSON_AddStringToObject(one, "role", "Pod");
+			cJSON_AddStringToObject(one, "label", buf_str(&b));
+			buf_release(&b);
+			cJSON_AddItemToArray(sels, one);
+		}
+		cJSON_AddItemToArray(sd, sdc);
+		rl = cJSON_AddArrayToObject(spec, "relabelings");
+		{
+			/* keep only the metrics port */
+			cJSON *k = cJSON_CreateObject(), *src = cJSON_AddArrayToObject(k, "sourceLabels");
+			cJSON_AddItemToArray(src, cJSON_CreateString(port_is_number(s->port, &num)
+									    ? "__meta_kubernetes_pod_container_port_number"
+									    : "__meta_kubernetes_pod_container_port_name"));
+			cJSON_AddStringToObject(k, "regex", s->port);
+			cJSON_AddStringToObject(k, "action", "keep");
+			cJSON_AddItemToArray(rl, k);
+		}
+		add_relabels(rl, s, false);
+		cJSON_AddItemToArray(out, o);
+	}
+}
+
+cJSON *render_scrape_job(const struct iwspec *s)
+{
+	cJSON *job = cJSON_CreateObject(), *sd, *sdc, *rl;
+	struct buf b;
+	uint64_t num;
+
+	buf_init(&b, 1024);
+	buf_printf(&b, "infermon/%s/%s", s->namespace, s->workload);
+	cJSON_AddStringToObject(job, "job_name", buf_str(&b));
+	cJSON_AddStringToObject(job, "scrape_interval", s->interval);
+	cJSON_AddStringToObject(job, "scrape_timeout", s->timeout);
+	cJSON_AddStringToObject(job, "metrics_path", s->path);
+	cJSON_AddStringToObject(job, "scheme", s->https ? "https" : "http");
+	if (s->https && (s->tls_server_name || s->tls_insecure)) {
+		cJSON *tls = cJSON_AddObjectToObject(job, "tls_config");
+		if (s->tls_server_name)
+			cJSON_AddStringToObject(tls, "server_name", s->tls_server_name);
+		if (s->tls_insecure)
+			cJSON_AddBoolToObject(tls, "insecure_skip_verify", true);
+	}
+	sd = cJSON_AddArrayToObject(job, "kubernetes_sd_configs");
+	sdc = cJSON_CreateObject();
+	cJSON_AddStringToObject(sdc, "role", "pod");
+	{
+		cJSON *nsd = cJSON_AddObjectToObject(sdc, "namespaces"), *names;
+		names = cJSON_AddArrayToObject(nsd, "names");
+		cJSON_AddItemToArray(names, cJSON_CreateString(s->namespace));
+	}
+	{
+		cJSON *sels = cJSON_AddArrayToObject(sdc, "selectors"), *one = cJSON_CreateObject();
+		buf_reset(&b);
+		buf_printf(&b, "%s=%s,%s", LABEL_WORKLOAD, s->workload, LABEL_BACKEND);
+		if (s->backend != BACKEND_UNKNOWN)
+			buf_printf(&b, "=%s", backend_name(s->backend));
+		cJSON_AddStringToObject(one, "role", "pod");
+		cJSON_AddStringToObject(one, "label", buf_str(&b));
+		cJSON_AddItemToArray(sels, one);
+	}
+	cJSON_AddItemToArray(sd, sdc);
+	rl = cJSON_AddArrayToObject(job, "relabel_configs");
+	{
+		cJSON *k = cJSON_CreateObject(), *src = cJSON_AddArrayToObject(k, "source_labels");
+		cJSON_AddItemToArray(src, cJSON_CreateString(port_is_number(s->port, &num)
+								    ? "__meta_kubernetes_pod_container_port_number"
+								    : "__meta_kubernetes_pod_container_port_name"));
+		cJSON_AddStringToObject(k, "regex", s->port);
+		cJSON_AddStringToObject(k, "action", "keep");
+		cJSON_AddItemToArray(rl, k);
+	}
+	{
+		cJSON *k = cJSON_CreateObject(), *src = cJSON_AddArrayToObject(k, "source_labels");
+		cJSON_AddItemToArray(src, cJSON_CreateString("__meta_kubernetes_pod_ready"));
+		cJSON_AddStringToObject(k, "regex", "true");
+		cJSON_AddStringToObject(k, "action", "keep");
+		cJSON_AddItemToArray(rl, k);
+	}
+	add_relabels(rl, s, true);
+	buf_release(&b);
+	return job;
+}
+
+cJSON *render_scrape_secret(const struct render_config *c, cJSON *jobs, struct buf *err)
+{
+	cJSON *o, *root, *sd;
+	struct buf text;
+	im_result result;
+
+	root = cJSON_CreateObject();
+	cJSON_AddItemToObject(root, "scrape_configs", jobs);
+	buf_init(&text, BUF_MAX_LARGE);
+	/* the key holds the list itself, as additionalScrapeConfigs expects */
+	result = yamlout_value(&text, cJSON_GetObjectItemCaseSensitive(root, "scrape_configs"), 0);
+	cJSON_Delete(root);
+	if (result) {
+		buf_printf(err, "cannot write the scrape configs: %s", im_strerror(result));
+		buf_release(&text);
+		return NULL;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "apiVersion", "v1");
+	cJSON_AddStringToObject(o, "kind", "Secret");
+	{
+		cJSON *md = cJSON_AddObjectToObject(o, "metadata"), *l;
+		cJSON_AddStringToObject(md, "name", c->secret_name);
+		cJSON_AddStringToObject(md, "namespace", c->secret_namespace);
+		l = cJSON_AddObjectToObject(md, "labels");
+		cJSON_AddStringToObject(l, LABEL_MANAGED_BY, MANAGER_NAME);
+	}
+	cJSON_AddStringToObject(o, "type", "Opaque");
+	sd = cJSON_AddObjectToObject(o, "stringData");
+	cJSON_AddStringToObject(sd, c->secret_key, buf_str(&text));
+	buf_release(&text);
+	return o;
+}

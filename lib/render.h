@@ -1,0 +1,59 @@
+/*
+ * render.h - the objects infermon keeps for a workload: pure functions from
+ * (spec, pods, config) to Kubernetes objects as cJSON, shared by the
+ * controller (which server-side applies them) and `infermon render` (which
+ * prints them). Same input, same bytes: keys are emitted in a fixed order
+ * and lists are sorted.
+ *
+ * Per workload, in its namespace:
+ *   Service        headless, selects the workload's pods, port "metrics"
+ *   ServiceMonitor (or PodMonitor when spec.monitor.kind says so)
+ *   ScrapeConfig   monitoring.coreos.com/v1alpha1, when asked
+ * and, shared by all workloads, one Secret key holding a Prometheus
+ * scrape_configs list (one kubernetes_sd job per workload) for
+ * additionalScrapeConfigs or a Prometheus without the operator.
+ *
+ * Every path relabels targets to carry namespace, pod, workload_name,
+ * backend and (for -pd backends) role, keeps only Running pods and drops
+ * LeaderWorkerSet worker pods (only the leader serves engine metrics).
+ */
+#ifndef INFERMON_RENDER_H
+#define INFERMON_RENDER_H
+
+#include <cjson/cJSON.h>
+
+#include "iwspec.h"
+#include "pod.h"
+
+#define LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
+#define LABEL_IW_WORKLOAD "infermon.io/workload"
+#define MANAGER_NAME "infermon"
+
+struct render_config {
+	const char *secret_namespace; /* "monitoring" */
+	const char *secret_name;      /* "infermon-scrape-configs" */
+	const char *secret_key;       /* "scrape-configs.yaml" */
+};
+void render_config_init(struct render_config *c);
+
+/* Name of the generated objects of a workload: "infermon-<workload>", made a
+ * valid DNS-1035 label (with a hash suffix when that changed it). Written
+ * into name (at least 64 bytes). */
+void render_object_name(const char *workload, char *name, size_t len);
+
+/* Appends the workload's namespaced objects to out (a cJSON array), in the
+ * order Service (ServiceMonitor only), monitor, ScrapeConfig. pods may be
+ * NULL/0 (offline): the Service port number then falls back to the first
+ * pod's port or 8000. */
+void render_workload(const struct render_config *c, const struct iwspec *s,
+		     const struct pod *const *pods, size_t npods, cJSON *out);
+
+/* The Prometheus scrape_configs job of a workload (snake_case keys). */
+cJSON *render_scrape_job(const struct iwspec *s);
+
+/* The shared Secret holding every job (jobs sorted by job_name by the
+ * caller); takes ownership of jobs (a cJSON array). stringData, so diffs in
+ * CI are readable. NULL on an internal error (message in err). */
+cJSON *render_scrape_secret(const struct render_config *c, cJSON *jobs, struct buf *err);
+
+#endif
