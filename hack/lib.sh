@@ -49,3 +49,78 @@ INFERMON_TEST_DEBS=(clang valgrind prometheus python3 python3-prometheus-client 
 infermon_cluster_dir() {
 	echo "${INFERMON_CLUSTER_DIR:-$(infermon_cache)/cluster}"
 }
+
+# ---- engines for tests and the demo ----
+
+# wait_for SECONDS COMMAND...: retries COMMAND every 0.25 s until it succeeds.
+wait_for() {
+	local secs=$1; shift
+	local end=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.25
+	done
+}
+
+
+SIM=${INFERMON_SIM:-${XDG_CACHE_HOME:-$HOME/.cache}/infermon/bin/llm-d-inference-sim}
+
+# free_port: prints a free TCP port on 127.0.0.1.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_sim PORT MODEL ARGS...: runs llm-d-inference-sim on 127.0.0.1:PORT
+# (killed when the test exits) and waits until it answers.
+start_sim() {
+	local port=$1 model=$2; shift 2
+	"$SIM" --port "$port" --model "$model" --force-dummy-tokenizer \
+		--time-to-first-token 200ms --inter-token-latency 50ms "$@" >"${SIM_LOG_DIR:-$WORK}/sim-$port.log" 2>&1 &
+	CLEANUP_PIDS="${CLEANUP_PIDS:-} $!"
+	wait_for 30 curl -sf "http://127.0.0.1:$port/v1/models" || die "simulator on $port did not start"
+}
+
+# start_clients PORT MODEL N: N concurrent streaming chat clients, each a
+# bounded loop of 40 requests (killed when the test exits).
+start_clients() {
+	local port=$1 model=$2 n=$3 i
+	for i in $(seq 1 "$n"); do
+		(for _ in $(seq 1 40); do
+			curl -sN -m 30 "http://127.0.0.1:$port/v1/chat/completions" \
+				-H 'Content-Type: application/json' \
+				-d "{\"model\":\"$model\",\"stream\":true,\"max_tokens\":80,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}" \
+				>/dev/null || sleep 0.2
+		done) &
+		CLEANUP_PIDS="${CLEANUP_PIDS:-} $!"
+	done
+}
+
+# engine_pod NS NAME WORKLOAD BACKEND PORT ARGS...: a labelled pod whose
+# status says Running and Ready at 127.0.0.1 (no kubelet runs here), its
+# container port "http" being PORT, its args ARGS.
+engine_pod() {
+	local ns=$1 name=$2 wl=$3 be=$4 port=$5; shift 5
+	local args="" a
+	for a in "$@"; do args="$args\"$a\","; done
+	kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $name
+  namespace: $ns
+  labels:
+    alibabacloud.com/inference-workload: $wl
+    alibabacloud.com/inference-backend: $be
+spec:
+  containers:
+  - name: engine
+    image: vllm/vllm-openai:test
+    args: [${args%,}]
+    ports:
+    - name: http
+      containerPort: $port
+YAML
+	kubectl -n "$ns" patch pod "$name" --subresource=status --type=merge -p \
+		'{"status":{"phase":"Running","podIP":"127.0.0.1","podIPs":[{"ip":"127.0.0.1"}],"conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
+}
+

@@ -1,128 +1,48 @@
 /*
- * infermon run - the controller: watch labelled pods and act on workloads.
+ * infermon run - argument parsing for the controller (lib/controller.c).
  */
 #include <getopt.h>
-#include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "cmd.h"
-#include "http.h"
-#include "kubeclient.h"
+#include "controller.h"
 #include "log.h"
-#include "loop.h"
-#include "podcache.h"
-#include "reflector.h"
+#include "strparse.h"
 
 #define MAX_NAMESPACES 64
-
-struct controller {
-	struct loop loop;
-	struct http http;
-	struct kubeclient kc;
-	struct podcache cache;
-	struct reflector refl[MAX_NAMESPACES];
-	size_t nrefl;
-	uv_signal_t sigint, sigterm;
-	struct http_call *crd_call;
-	int exit_code;
-};
 
 static void usage(FILE *f)
 {
 	fputs("usage: infermon run [options]\n"
 	      "\n"
 	      "Watches pods labelled alibabacloud.com/inference-workload and\n"
-	      "alibabacloud.com/inference-backend and keeps their monitoring wired.\n"
+	      "alibabacloud.com/inference-backend, scrapes their engines and judges them\n"
+	      "against their live limits, reporting through /metrics, logs and Events.\n"
 	      "\n"
 	      "options:\n"
-	      "  --kubeconfig PATH     kubeconfig file (default: $KUBECONFIG, else in-cluster)\n"
-	      "  --context NAME        kubeconfig context (default: current-context)\n"
-	      "  --namespace NS        watch only these namespaces (repeatable, or comma-separated;\n"
-	      "                        default: all namespaces)\n"
-	      "  --log-level LEVEL     debug, info, warn, error (default info)\n"
-	      "  --log-format FORMAT   text (logfmt) or json (default text)\n"
-	      "  -h, --help            this text\n",
+	      "  --kubeconfig PATH          kubeconfig file (default: $KUBECONFIG, else in-cluster)\n"
+	      "  --context NAME             kubeconfig context (default: current-context)\n"
+	      "  --namespace NS             watch only these namespaces (repeatable or\n"
+	      "                             comma-separated; default: all namespaces)\n"
+	      "  --metrics-bind-address A   [host]:port for /metrics, /healthz, /readyz\n"
+	      "                             (default :8080; \"0\" disables the server)\n"
+	      "  --engine-port P            engine metrics port name or number (default http)\n"
+	      "  --engine-metrics-path P    engine metrics path (default /metrics)\n"
+	      "  --scrape-interval D        how often each engine is scraped (default 15s)\n"
+	      "  --scrape-timeout D         per request (default 10s)\n"
+	      "  --drift-tolerance X        allowed drift of max-num-seqs from the KV-derived\n"
+	      "                             concurrency, as a fraction (default 0.25)\n"
+	      "  --no-events                do not post Kubernetes Events\n"
+	      "  --log-level LEVEL          debug, info, warn, error (default info)\n"
+	      "  --log-format FORMAT        text (logfmt) or json (default text)\n"
+	      "  -h, --help                 this text\n"
+	      "\n"
+	      "Durations are written 500ms, 15s, 1m30s or as plain seconds.\n",
 	      f);
-}
-
-static void describe(const struct workload *w, char *pods, size_t np, char *ready, size_t nr,
-		     const char **backend)
-{
-	size_t n = 0, r = 0;
-
-	*backend = "";
-	for (struct hmap_entry *e = hmap_first(&w->pods); e; e = hmap_next(&w->pods, e)) {
-		const struct pod *p = e->value;
-		n++;
-		if (p->ready && !p->deleting)
-			r++;
-		*backend = pod_backend(p);
-	}
-	snprintf(pods, np, "%zu", n);
-	snprintf(ready, nr, "%zu", r);
-}
-
-static void on_workload(void *ctx, enum workload_event ev, const struct workload *w)
-{
-	char pods[24], ready[24];
-	const char *backend;
-	static const char *const msgs[] = {"workload appeared", "workload changed",
-					   "workload disappeared"};
-
-	(void)ctx;
-	describe(w, pods, sizeof(pods), ready, sizeof(ready), &backend);
-	log_kv(LOG_INFO, msgs[ev], "namespace", w->namespace, "workload", w->name, "backend",
-	       backend, "pods", pods, "ready", ready, NULL);
-}
-
-static void crd_done(struct http_call *c, im_result transport, void *data)
-{
-	struct controller *ctl = data;
-	struct buf err;
-	im_result result;
-
-	buf_init(&err, 4096);
-	result = kubeclient_result(c, transport, &err);
-	ctl->crd_call = NULL;
-	http_call_free(c);
-	if (result == IM_NOTFOUND)
-		log_kv(LOG_WARN,
-		       "InferenceWorkload CRD (infermon.io/v1alpha1) is not installed; "
-		       "handling labelled pods with the controller defaults",
-		       "hint", "kubectl apply -k crds/", NULL);
-	else if (result)
-		log_kv(LOG_WARN, "cannot check for the InferenceWorkload CRD", "error", buf_str(&err),
-		       NULL);
-	buf_release(&err);
-}
-
-static void on_stop(void *arg)
-{
-	struct controller *ctl = arg;
-
-	log_kv(LOG_INFO, "stopping", NULL);
-	for (size_t i = 0; i < ctl->nrefl; i++)
-		reflector_stop(&ctl->refl[i]);
-	if (ctl->crd_call) {
-		http_call_free(ctl->crd_call);
-		ctl->crd_call = NULL;
-	}
-	uv_signal_stop(&ctl->sigint);
-	uv_signal_stop(&ctl->sigterm);
-	loop_close_handle((uv_handle_t *)&ctl->sigint, NULL);
-	loop_close_handle((uv_handle_t *)&ctl->sigterm, NULL);
-	http_release(&ctl->http);
-}
-
-static void on_signal(uv_signal_t *h, int signum)
-{
-	struct controller *ctl = h->data;
-
-	log_kv(LOG_INFO, "signal received", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-	loop_stop(&ctl->loop);
 }
 
 static int add_namespaces(char **list, size_t *n, const char *arg)
@@ -144,116 +64,133 @@ static int add_namespaces(char **list, size_t *n, const char *arg)
 	return 0;
 }
 
+/* "[host]:port", ":port", "port"; "0" disables. */
+static int parse_bind(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	const char *ps = colon ? colon + 1 : s;
+	size_t hl = colon ? (size_t)(colon - s) : 0;
+	uint64_t p;
+
+	if (strparse_u64(ps, strlen(ps), 65535, &p))
+		return -1;
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		s++;
+		hl -= 2;
+	}
+	if (hl >= hostlen)
+		return -1;
+	if (hl == 0)
+		snprintf(host, hostlen, "0.0.0.0");
+	else
+		snprintf(host, hostlen, "%.*s", (int)hl, s);
+	*port = p == 0 && !colon ? -1 : (int)p;
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"kubeconfig", required_argument, NULL, 'k'},
 		{"context", required_argument, NULL, 'c'},
 		{"namespace", required_argument, NULL, 'n'},
+		{"metrics-bind-address", required_argument, NULL, 'm'},
+		{"engine-port", required_argument, NULL, 'p'},
+		{"engine-metrics-path", required_argument, NULL, 'P'},
+		{"scrape-interval", required_argument, NULL, 'i'},
+		{"scrape-timeout", required_argument, NULL, 't'},
+		{"drift-tolerance", required_argument, NULL, 'd'},
+		{"no-events", no_argument, NULL, 'E'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"log-format", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *kubeconfig = NULL, *context = NULL;
+	struct controller_opts o;
 	char *namespaces[MAX_NAMESPACES];
+	char host[128] = "0.0.0.0";
 	size_t nns = 0;
-	int level = LOG_INFO, format = LOG_FORMAT_TEXT, c, rc = 0;
-	struct controller *ctl = NULL;
-	struct kubeconfig cfg;
-	struct buf err;
+	int level = LOG_INFO, format = LOG_FORMAT_TEXT, c, rc = 2;
+	double d;
 
+	controller_opts_default(&o);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'k': kubeconfig = optarg; break;
-		case 'c': context = optarg; break;
+		case 'k': o.kubeconfig = optarg; break;
+		case 'c': o.context = optarg; break;
 		case 'n':
-			if (add_namespaces(namespaces, &nns, optarg)) {
-				rc = 2;
+			if (add_namespaces(namespaces, &nns, optarg))
+				goto out;
+			break;
+		case 'm':
+			if (parse_bind(optarg, host, sizeof(host), &o.metrics_port)) {
+				fprintf(stderr, "infermon run: invalid --metrics-bind-address \"%s\" ([host]:port)\n", optarg);
 				goto out;
 			}
 			break;
+		case 'p': o.port_name = optarg; break;
+		case 'P':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "infermon run: invalid --engine-metrics-path \"%s\" (must start with /)\n", optarg);
+				goto out;
+			}
+			o.metrics_path = optarg;
+			break;
+		case 'i':
+		case 't': {
+			uint64_t ms;
+			if (strparse_duration_ms(optarg, strlen(optarg), 3600000, &ms) || ms < 100) {
+				fprintf(stderr, "infermon run: invalid --%s \"%s\" (a duration such as 15s, at least 100ms)\n",
+					c == 'i' ? "scrape-interval" : "scrape-timeout", optarg);
+				goto out;
+			}
+			if (c == 'i')
+				o.scrape_interval_ms = ms;
+			else
+				o.scrape_timeout_ms = ms;
+			break;
+		}
+		case 'd':
+			if (strparse_double(optarg, strlen(optarg), &d) || !isfinite(d) || d < 0 || d > 100) {
+				fprintf(stderr, "infermon run: invalid --drift-tolerance \"%s\" (a fraction such as 0.25)\n", optarg);
+				goto out;
+			}
+			o.drift_tolerance = d;
+			break;
+		case 'E': o.events = false; break;
 		case 'l':
 			if ((level = log_level_parse(optarg)) < 0) {
 				fprintf(stderr, "infermon run: invalid --log-level \"%s\" (debug, info, warn, error)\n", optarg);
-				rc = 2;
 				goto out;
 			}
 			break;
 		case 'f':
 			if ((format = log_format_parse(optarg)) < 0) {
 				fprintf(stderr, "infermon run: invalid --log-format \"%s\" (text, json)\n", optarg);
-				rc = 2;
 				goto out;
 			}
 			break;
-		case 'h': usage(stdout); goto out;
-		default: usage(stderr); rc = 2; goto out;
+		case 'h':
+			usage(stdout);
+			rc = 0;
+			goto out;
+		default:
+			usage(stderr);
+			goto out;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "infermon run: unexpected argument \"%s\"\n", argv[optind]);
-		rc = 2;
 		goto out;
 	}
 	log_setup((enum log_level)level, (enum log_format)format);
-
-	kubeconfig_init(&cfg);
-	buf_init(&err, 4096);
-	if (kubeconfig_load_default(&cfg, kubeconfig, context, &err)) {
-		log_kv(LOG_ERROR, "cannot load API server configuration", "error", buf_str(&err), NULL);
-		kubeconfig_release(&cfg);
-		buf_release(&err);
-		rc = 1;
-		goto out;
-	}
-	buf_release(&err);
-
-	ctl = im_xcalloc(1, sizeof(*ctl));
-	if (loop_init(&ctl->loop) || http_init(&ctl->http, &ctl->loop)) {
-		log_kv(LOG_ERROR, "cannot initialise the event loop", NULL);
-		kubeconfig_release(&cfg);
-		rc = 1;
-		goto out;
-	}
-	log_kv(LOG_INFO, "starting", "server", cfg.server, "source", cfg.source, "context",
-	       cfg.context ? cfg.context : "", NULL);
-	kubeclient_init(&ctl->kc, &ctl->http, &cfg);
-	podcache_init(&ctl->cache, on_workload, ctl);
-	ctl->loop.on_stop = on_stop;
-	ctl->loop.on_stop_arg = ctl;
-	uv_signal_init(&ctl->loop.uv, &ctl->sigint);
-	uv_signal_init(&ctl->loop.uv, &ctl->sigterm);
-	ctl->sigint.data = ctl->sigterm.data = ctl;
-	uv_signal_start(&ctl->sigint, on_signal, SIGINT);
-	uv_signal_start(&ctl->sigterm, on_signal, SIGTERM);
-	signal(SIGPIPE, SIG_IGN);
-
-	ctl->crd_call = kubeclient_call(&ctl->kc, "GET", "/apis/infermon.io/v1alpha1");
-	http_call_timeouts(ctl->crd_call, 10000, 30000, 0);
-	if (http_call_start(ctl->crd_call, crd_done, ctl)) {
-		http_call_free(ctl->crd_call);
-		ctl->crd_call = NULL;
-	}
-
-	for (size_t i = 0; i < (nns ? nns : 1); i++) {
-		struct reflector_opts ro = {.namespace = nns ? namespaces[i] : NULL};
-		reflector_init(&ctl->refl[i], &ctl->kc, &ctl->cache, &ro);
-		reflector_start(&ctl->refl[i], NULL, NULL);
-		ctl->nrefl++;
-	}
-
-	loop_run(&ctl->loop);
-	loop_release(&ctl->loop);
-	for (size_t i = 0; i < ctl->nrefl; i++)
-		reflector_release(&ctl->refl[i]);
-	podcache_release(&ctl->cache);
-	kubeclient_release(&ctl->kc);
-	log_kv(LOG_INFO, "stopped", NULL);
+	o.namespaces = namespaces;
+	o.nnamespaces = nns;
+	o.metrics_bind = host;
+	rc = controller_run(&o);
 out:
 	for (size_t i = 0; i < nns; i++)
 		im_free(namespaces[i]);
-	im_free(ctl);
 	return rc;
 }

@@ -7,7 +7,7 @@ test_logs_workloads_and_stops_on_sigterm() {
 	local ns=it-run
 	kubectl delete ns $ns --ignore-not-found --wait=true >/dev/null
 	kubectl create ns $ns >/dev/null
-	start_infermon "$WORK/log" run --namespace $ns --log-format json
+	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --namespace $ns --log-format json
 	wait_for 30 grep -q '"pod list complete"' "$WORK/log" || fail "no list: $(cat "$WORK/log")"
 	# The project CRD is not installed in the test cluster: a warning, not an exit.
 	kubectl get crd inferenceworkloads.infermon.io >/dev/null 2>&1 ||
@@ -48,7 +48,7 @@ test_wrong_ca_is_a_tls_error_and_retried() {
 	kubectl config view --raw --minify > "$WORK/kc"
 	KUBECONFIG="$WORK/kc" kubectl config set-cluster "$(kubectl config view --minify -o jsonpath='{.clusters[0].name}')" \
 		--certificate-authority="$WORK/ca.crt" --embed-certs >/dev/null
-	start_infermon "$WORK/log" run --kubeconfig "$WORK/kc"
+	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --kubeconfig "$WORK/kc"
 	wait_for 20 grep -q 'pod watch failed; retrying' "$WORK/log" || fail "no retry: $(cat "$WORK/log")"
 	grep -Eiq 'tls|certificate' "$WORK/log" || fail "not named a TLS problem: $(cat "$WORK/log")"
 	kill -0 "$INFERMON_PID" || fail "infermon exited on a TLS error"
@@ -59,7 +59,7 @@ test_unreachable_server_backs_off() {
 	kubectl config view --raw --minify > "$WORK/kc"
 	KUBECONFIG="$WORK/kc" kubectl config set-cluster "$(kubectl config view --minify -o jsonpath='{.clusters[0].name}')" \
 		--server=https://127.0.0.1:1 >/dev/null
-	start_infermon "$WORK/log" run --kubeconfig "$WORK/kc"
+	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --kubeconfig "$WORK/kc"
 	wait_for 20 bash -c "[ \$(grep -c 'pod watch failed; retrying' '$WORK/log') -ge 3 ]" ||
 		fail "fewer than 3 retries: $(cat "$WORK/log")"
 	grep -q 'cannot connect' "$WORK/log" || fail "not named a connection problem"

@@ -1,18 +1,10 @@
 # Helpers for it_*.sh tests. Each test is a function test_<name>; the script
 # runs the one named by its first argument. Fail with `fail MESSAGE`.
 
+. "$(dirname "${BASH_SOURCE[0]}")/../../hack/lib.sh"
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
-
-# wait_for SECONDS COMMAND...: retries COMMAND every 0.25 s until it succeeds.
-wait_for() {
-	local secs=$1; shift
-	local end=$((SECONDS + secs))
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.25
-	done
-}
 
 # start_infermon LOG ARGS...: runs `infermon ARGS` in the background, logging
 # to LOG; sets INFERMON_PID.
@@ -41,7 +33,13 @@ run_test() {
 	local name=$1
 	declare -F "test_$name" >/dev/null || fail "no test named $name"
 	WORK=$(mktemp -d)
-	trap 'rm -rf "$WORK"' EXIT
+	trap 'cleanup_pids; rm -rf "$WORK"' EXIT
 	"test_$name"
 	pass "$name"
+}
+
+cleanup_pids() {
+	local p
+	for p in ${CLEANUP_PIDS:-}; do kill "$p" 2>/dev/null || true; done
+	pkill -P $$ curl 2>/dev/null || true
 }

@@ -1,0 +1,649 @@
+#include "controller.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "engine.h"
+#include "expo.h"
+#include "http.h"
+#include "httpserver.h"
+#include "kubeclient.h"
+#include "log.h"
+#include "loop.h"
+#include "podcache.h"
+#include "reflector.h"
+#include "scraper.h"
+#include "version.h"
+
+#define MAX_REFLECTORS 64
+#define PUBLISH_MS 2000
+#define MAX_EVENTS_IN_FLIGHT 16
+
+/* What the controller keeps beside a scrape target (target->data). */
+struct tinfo {
+	char *namespace, *pod, *uid, *workload, *backend, *role;
+	bool seen;                  /* checks evaluated at least once */
+	bool active[CHECK_COUNT];   /* last reported state */
+};
+
+struct controller {
+	const struct controller_opts *o;
+	struct loop loop;
+	struct http http;
+	struct kubeclient kc;
+	struct podcache cache;
+	struct reflector refl[MAX_REFLECTORS];
+	size_t nrefl;
+	struct scraper scraper;
+	struct httpserver *hs;
+	uv_signal_t sigint, sigterm;
+	uv_timer_t publish;
+	struct http_call *crd_call;
+	int events_in_flight;
+	uint64_t events_posted, events_failed, events_dropped;
+	uint64_t scrapes_done;
+	char instance[128];
+};
+
+void controller_opts_default(struct controller_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->metrics_bind = "0.0.0.0";
+	o->metrics_port = 8080;
+	o->port_name = "http";
+	o->metrics_path = "/metrics";
+	o->scrape_interval_ms = 15000;
+	o->scrape_timeout_ms = 10000;
+	o->drift_tolerance = 0.25;
+	o->events = true;
+}
+
+static void tinfo_free(struct tinfo *ti)
+{
+	if (!ti)
+		return;
+	im_free(ti->namespace);
+	im_free(ti->pod);
+	im_free(ti->uid);
+	im_free(ti->workload);
+	im_free(ti->backend);
+	im_free(ti->role);
+	im_free(ti);
+}
+
+static void remove_target(struct controller *c, const char *key)
+{
+	struct scrape_target *t = scraper_get(&c->scraper, key);
+
+	if (!t)
+		return;
+	tinfo_free(t->data);
+	t->data = NULL;
+	scraper_remove_target(&c->scraper, key);
+}
+
+/* ---- events ---- */
+
+static void event_done(struct http_call *call, im_result transport, void *data)
+{
+	struct controller *c = data;
+	struct buf err;
+
+	c->events_in_flight--;
+	buf_init(&err, 1024);
+	if (kubeclient_result(call, transport, &err)) {
+		c->events_failed++;
+		log_kv(LOG_WARN, "cannot post event", "error", buf_str(&err), NULL);
+	} else {
+		c->events_posted++;
+	}
+	buf_release(&err);
+	http_call_free(call);
+}
+
+static void post_event(struct controller *c, const struct tinfo *ti, bool warning,
+		       const char *reason, const char *note)
+{
+	cJSON *ev, *md, *reg;
+	char stamp[64], *body;
+	struct timespec ts;
+	struct tm tm;
+	struct buf path;
+	struct http_call *call;
+
+	if (!c->o->events)
+		return;
+	if (c->events_in_flight >= MAX_EVENTS_IN_FLIGHT) {
+		c->events_dropped++;
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%06ldZ", ts.tv_nsec / 1000);
+
+	ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "apiVersion", "events.k8s.io/v1");
+	cJSON_AddStringToObject(ev, "kind", "Event");
+	md = cJSON_AddObjectToObject(ev, "metadata");
+	{
+		/* Named as client-go's recorder names them, <object>.<hex ns>:
+		 * events.k8s.io validates generateName and rejects "pod." */
+		struct buf name;
+		buf_init(&name, 512);
+		buf_printf(&name, "%s.%llx", ti->pod,
+			   (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
+		cJSON_AddStringToObject(md, "name", buf_str(&name));
+		buf_release(&name);
+	}
+	cJSON_AddStringToObject(md, "namespace", ti->namespace);
+	cJSON_AddStringToObject(ev, "eventTime", stamp);
+	cJSON_AddStringToObject(ev, "reportingController", "infermon.io/controller");
+	cJSON_AddStringToObject(ev, "reportingInstance", c->instance);
+	cJSON_AddStringToObject(ev, "action", "Scrape");
+	cJSON_AddStringToObject(ev, "reason", reason);
+	cJSON_AddStringToObject(ev, "note", note);
+	cJSON_AddStringToObject(ev, "type", warning ? "Warning" : "Normal");
+	reg = cJSON_AddObjectToObject(ev, "regarding");
+	cJSON_AddStringToObject(reg, "apiVersion", "v1");
+	cJSON_AddStringToObject(reg, "kind", "Pod");
+	cJSON_AddStringToObject(reg, "namespace", ti->namespace);
+	cJSON_AddStringToObject(reg, "name", ti->pod);
+	if (ti->uid && *ti->uid)
+		cJSON_AddStringToObject(reg, "uid", ti->uid);
+	body = cJSON_PrintUnformatted(ev);
+	cJSON_Delete(ev);
+
+	buf_init(&path, BUF_MAX_SMALL);
+	buf_adds(&path, "/apis/events.k8s.io/v1/namespaces/");
+	kubeclient_escape(&path, ti->namespace);
+	buf_adds(&path, "/events");
+	call = kubeclient_call(&c->kc, "POST", buf_str(&path));
+	buf_release(&path);
+	kubeclient_set_body(call, "application/json", body, strlen(body));
+	im_free(body);
+	http_call_timeouts(call, 10000, 30000, 0);
+	if (http_call_start(call, event_done, c)) {
+		http_call_free(call);
+		c->events_failed++;
+		return;
+	}
+	c->events_in_flight++;
+}
+
+/* ---- scrape results ---- */
+
+static void on_scrape(void *ctx, struct scrape_target *t)
+{
+	struct controller *c = ctx;
+	struct tinfo *ti = t->data;
+	char nscrape[24];
+
+	c->scrapes_done++;
+	if (!ti)
+		return;
+	for (int k = 0; k < CHECK_COUNT; k++) {
+		bool now = t->checks.active[k];
+		const char *name = check_name((enum check_kind)k);
+		char reason[64];
+
+		if (ti->seen && now == ti->active[k])
+			continue;
+		if (!ti->seen && !now) {
+			ti->active[k] = false;
+			continue;
+		}
+		ti->active[k] = now;
+		snprintf(nscrape, sizeof(nscrape), "%llu", (unsigned long long)t->scrapes);
+		if (now) {
+			log_kv(k == CHECK_METRICS_MISSING ? LOG_INFO : LOG_WARN, "check became true",
+			       "namespace", ti->namespace, "pod", ti->pod, "workload", ti->workload,
+			       "check", name, "scrape", nscrape, "message", t->checks.message[k], NULL);
+			post_event(c, ti, k != CHECK_METRICS_MISSING, name, t->checks.message[k]);
+		} else {
+			snprintf(reason, sizeof(reason), "%sResolved", name);
+			log_kv(LOG_INFO, "check cleared", "namespace", ti->namespace, "pod", ti->pod,
+			       "workload", ti->workload, "check", name, "scrape", nscrape, NULL);
+			post_event(c, ti, false, reason, "the condition no longer holds");
+		}
+	}
+	ti->seen = true;
+}
+
+/* ---- targets from the cache ---- */
+
+static bool eligible(const struct pod *p)
+{
+	return p->ready && !p->deleting && p->pod_ip && strcmp(p->phase, "Running") == 0 &&
+	       pod_is_leader(p);
+}
+
+static void sync_pod(struct controller *c, const struct workload *w, const struct pod *p)
+{
+	struct buf key, url;
+	struct scrape_target *t;
+	struct tinfo *ti;
+	enum backend b = backend_parse(pod_backend(p));
+	uint64_t seqs = 0;
+	int port;
+
+	buf_init(&key, BUF_MAX_SMALL);
+	buf_init(&url, BUF_MAX_SMALL);
+	pod_key(p, &key);
+	port = pod_port(p, c->o->port_name);
+	if (!eligible(p) || b == BACKEND_UNKNOWN || port == 0) {
+		if (eligible(p) && b == BACKEND_UNKNOWN)
+			log_kv(LOG_DEBUG, "pod has an unknown backend; not scraped", "pod", key.ptr,
+			       "backend", pod_backend(p), NULL);
+		else if (eligible(p) && port == 0)
+			log_kv(LOG_DEBUG, "pod has no metrics port; not scraped", "pod", key.ptr,
+			       "port", c->o->port_name, NULL);
+		remove_target(c, key.ptr);
+		goto out;
+	}
+	if (strchr(p->pod_ip, ':'))
+		buf_printf(&url, "http://[%s]:%d", p->pod_ip, port);
+	else
+		buf_printf(&url, "http://%s:%d", p->pod_ip, port);
+	pod_arg_uint(p, backend_is_sglang(b) ? "--max-running-requests" : "--max-num-seqs", 1u << 24,
+		     &seqs);
+	t = scraper_set_target(&c->scraper, key.ptr, url.ptr, c->o->metrics_path, b, (double)seqs);
+	t->tolerance = c->o->drift_tolerance;
+	ti = t->data;
+	if (!ti || strcmp(ti->workload, w->name) != 0 || strcmp(ti->uid, p->uid) != 0) {
+		tinfo_free(ti);
+		ti = im_xcalloc(1, sizeof(*ti));
+		ti->namespace = im_xstrdup(p->namespace);
+		ti->pod = im_xstrdup(p->name);
+		ti->uid = im_xstrdup(p->uid);
+		ti->workload = im_xstrdup(w->name);
+		ti->backend = im_xstrdup(backend_name(b));
+		ti->role = im_xstrdup(pod_role(p));
+		t->data = ti;
+	}
+out:
+	buf_release(&key);
+	buf_release(&url);
+}
+
+static void on_workload(void *ctx, enum workload_event ev, const struct workload *w)
+{
+	static const char *const msgs[] = {"workload appeared", "workload changed",
+					   "workload disappeared"};
+	struct controller *c = ctx;
+	size_t n = 0, ready = 0;
+	const char *backend = "";
+	char pods[24], nready[24];
+	const char **keys;
+
+	for (struct hmap_entry *e = hmap_first(&w->pods); e; e = hmap_next(&w->pods, e)) {
+		const struct pod *p = e->value;
+		n++;
+		ready += p->ready && !p->deleting;
+		backend = pod_backend(p);
+		sync_pod(c, w, p);
+	}
+	/* targets of this workload whose pod left it */
+	keys = hmap_sorted_keys(&c->scraper.targets);
+	for (size_t i = 0; keys[i]; i++) {
+		struct scrape_target *t = scraper_get(&c->scraper, keys[i]);
+		struct tinfo *ti = t->data;
+		if (ti && strcmp(ti->namespace, w->namespace) == 0 &&
+		    strcmp(ti->workload, w->name) == 0 && !hmap_get(&w->pods, keys[i])) {
+			char *k = im_xstrdup(keys[i]);
+			remove_target(c, k);
+			im_free(k);
+		}
+	}
+	im_free(keys);
+	snprintf(pods, sizeof(pods), "%zu", n);
+	snprintf(nready, sizeof(nready), "%zu", ready);
+	log_kv(LOG_INFO, msgs[ev], "namespace", w->namespace, "workload", w->name, "backend",
+	       backend, "pods", pods, "ready", nready, NULL);
+}
+
+/* ---- /metrics ---- */
+
+static long rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	char line[128];
+	long pages = 0;
+
+	if (!f)
+		return 0;
+	if (fgets(line, sizeof(line), f)) {
+		const char *p = strchr(line, ' ');
+		if (p)
+			pages = strtol(p + 1, NULL, 10);
+	}
+	fclose(f);
+	return pages * sysconf(_SC_PAGESIZE);
+}
+
+static void render_targets(struct controller *c, struct buf *b, const char **keys)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{"infermon_pod_info", "gauge", "Engine pods infermon scrapes; join on namespace and pod."},
+		{"infermon_engine_max_num_seqs", "gauge", "Live max-num-seqs (SGLang: max running requests) and where it was read."},
+		{"infermon_engine_kv_max_concurrency", "gauge", "Worst-case sequences the KV cache holds (KV-derived concurrency)."},
+		{"infermon_engine_max_model_len", "gauge", "Live maximum model length in tokens."},
+		{"infermon_engine_running", "gauge", "Requests running, summed over engines / DP ranks."},
+		{"infermon_engine_waiting", "gauge", "Requests waiting, summed over engines / DP ranks."},
+		{"infermon_engine_kv_usage_ratio", "gauge", "KV cache usage 0..1 (the fullest engine)."},
+		{"infermon_engine_saturation_ratio", "gauge", "Running requests over the live max-num-seqs."},
+		{"infermon_engine_limit_drift_ratio", "gauge", "(max-num-seqs - KV-derived concurrency) / KV-derived concurrency."},
+		{"infermon_check_active", "gauge", "1 while a check is true for the pod."},
+		{"infermon_scrape_up", "gauge", "1 when the last scrape of the engine succeeded."},
+		{"infermon_scrape_duration_seconds", "gauge", "Duration of the last metrics request."},
+		{"infermon_scrape_response_bytes", "gauge", "Size of the last metrics response."},
+		{"infermon_scrape_failures_total", "counter", "Failed scrapes."},
+		{"infermon_scrape_samples_skipped_total", "gauge", "Samples skipped in the last scrape for exceeding a size cap."},
+	};
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		expo_family(b, fam[f].name, fam[f].type, fam[f].help);
+		for (size_t i = 0; keys[i]; i++) {
+			struct scrape_target *t = scraper_get(&c->scraper, keys[i]);
+			struct tinfo *ti = t->data;
+			const struct resolved_limits *l = &t->limits;
+			const char *ns, *pod, *wl, *be;
+			if (!ti)
+				continue;
+			ns = ti->namespace, pod = ti->pod, wl = ti->workload, be = ti->backend;
+#define IDS "namespace", ns, "pod", pod, "workload_name", wl
+			switch (f) {
+			case 0:
+				if (t->engine.nmodels == 0)
+					expo_sample(b, fam[f].name, 1, IDS, "backend", be, "role", ti->role,
+						    "model_name", "", NULL);
+				for (int m = 0; m < t->engine.nmodels; m++)
+					expo_sample(b, fam[f].name, 1, IDS, "backend", be, "role", ti->role,
+						    "model_name", t->engine.models[m], NULL);
+				break;
+			case 1:
+				if (l->max_num_seqs.source != LIMIT_NONE)
+					expo_sample(b, fam[f].name, l->max_num_seqs.value, IDS, "backend", be,
+						    "source", limit_source_name(l->max_num_seqs.source), NULL);
+				break;
+			case 2:
+				if (l->kv_concurrency.source != LIMIT_NONE)
+					expo_sample(b, fam[f].name, l->kv_concurrency.value, IDS, "source",
+						    limit_source_name(l->kv_concurrency.source), NULL);
+				break;
+			case 3:
+				if (l->max_model_len.source != LIMIT_NONE)
+					expo_sample(b, fam[f].name, l->max_model_len.value, IDS, "source",
+						    limit_source_name(l->max_model_len.source), NULL);
+				break;
+			case 4:
+				if (t->history.n)
+					expo_sample(b, fam[f].name, t->engine.running, IDS, NULL);
+				break;
+			case 5:
+				if (t->history.n)
+					expo_sample(b, fam[f].name, t->engine.waiting, IDS, NULL);
+				break;
+			case 6:
+				if (t->history.n && (t->engine.present & SERIES_KV_USAGE))
+					expo_sample(b, fam[f].name, t->engine.kv_usage, IDS, NULL);
+				break;
+			case 7:
+				if (t->history.n && l->max_num_seqs.source != LIMIT_NONE)
+					expo_sample(b, fam[f].name, t->checks.saturation, IDS, NULL);
+				break;
+			case 8:
+				if (l->max_num_seqs.source != LIMIT_NONE && l->kv_concurrency.source != LIMIT_NONE)
+					expo_sample(b, fam[f].name, t->checks.drift, IDS, NULL);
+				break;
+			case 9:
+				if (t->scrapes)
+					for (int k = 0; k < CHECK_COUNT; k++)
+						expo_sample(b, fam[f].name, t->checks.active[k] ? 1 : 0, IDS,
+							    "check", check_name((enum check_kind)k), NULL);
+				break;
+			case 10:
+				if (t->scrapes)
+					expo_sample(b, fam[f].name, t->up ? 1 : 0, IDS, NULL);
+				break;
+			case 11:
+				if (t->scrapes)
+					expo_sample(b, fam[f].name, t->duration_s, IDS, NULL);
+				break;
+			case 12:
+				if (t->scrapes)
+					expo_sample(b, fam[f].name, (double)t->bytes, IDS, NULL);
+				break;
+			case 13:
+				expo_sample(b, fam[f].name, (double)t->failures, IDS, NULL);
+				break;
+			case 14:
+				if (t->scrapes)
+					expo_sample(b, fam[f].name, (double)t->samples_skipped, IDS, NULL);
+				break;
+			}
+#undef IDS
+		}
+	}
+}
+
+static void render_self(struct controller *c, struct buf *b)
+{
+	struct reflector_stats s = {0};
+	bool synced = true;
+
+	for (size_t i = 0; i < c->nrefl; i++) {
+		const struct reflector_stats *r = &c->refl[i].stats;
+		s.lists += r->lists, s.relists += r->relists, s.gone += r->gone;
+		s.watches += r->watches, s.events += r->events, s.failures += r->failures;
+		s.decode_errors += r->decode_errors;
+		synced = synced && c->refl[i].synced;
+	}
+	expo_family(b, "infermon_build_info", "gauge", "Version of the running controller.");
+	expo_sample(b, "infermon_build_info", 1, "version", INFERMON_VERSION, "commit",
+		    INFERMON_GIT_COMMIT, NULL);
+	expo_family(b, "infermon_cache_synced", "gauge", "1 once every pod watch completed its first list.");
+	expo_sample(b, "infermon_cache_synced", synced ? 1 : 0, NULL);
+	expo_family(b, "infermon_cache_pods", "gauge", "Labelled pods in the cache.");
+	expo_sample(b, "infermon_cache_pods", (double)podcache_pod_count(&c->cache), NULL);
+	expo_family(b, "infermon_cache_workloads", "gauge", "Workloads in the cache.");
+	expo_sample(b, "infermon_cache_workloads", (double)podcache_workload_count(&c->cache), NULL);
+	expo_family(b, "infermon_scrape_targets", "gauge", "Engines being scraped.");
+	expo_sample(b, "infermon_scrape_targets", (double)c->scraper.targets.count, NULL);
+	expo_family(b, "infermon_scrapes_total", "counter", "Completed scrapes.");
+	expo_sample(b, "infermon_scrapes_total", (double)c->scrapes_done, NULL);
+	expo_family(b, "infermon_watch_requests_total", "counter", "Pod WATCH requests (restarts included).");
+	expo_sample(b, "infermon_watch_requests_total", (double)s.watches, NULL);
+	expo_family(b, "infermon_watch_relists_total", "counter", "Full relists after the first list.");
+	expo_sample(b, "infermon_watch_relists_total", (double)s.relists, NULL);
+	expo_family(b, "infermon_watch_gone_total", "counter", "410 Gone answers (resource version compacted).");
+	expo_sample(b, "infermon_watch_gone_total", (double)s.gone, NULL);
+	expo_family(b, "infermon_watch_failures_total", "counter", "Failed list/watch requests.");
+	expo_sample(b, "infermon_watch_failures_total", (double)s.failures, NULL);
+	expo_family(b, "infermon_watch_events_total", "counter", "Watch events applied.");
+	expo_sample(b, "infermon_watch_events_total", (double)s.events, NULL);
+	expo_family(b, "infermon_events_total", "counter", "Kubernetes Events posted, by outcome.");
+	expo_sample(b, "infermon_events_total", (double)c->events_posted, "outcome", "posted", NULL);
+	expo_sample(b, "infermon_events_total", (double)c->events_failed, "outcome", "failed", NULL);
+	expo_sample(b, "infermon_events_total", (double)c->events_dropped, "outcome", "dropped", NULL);
+	expo_family(b, "infermon_process_resident_memory_bytes", "gauge", "Resident memory of the controller.");
+	expo_sample(b, "infermon_process_resident_memory_bytes", (double)rss_bytes(), NULL);
+}
+
+static void publish(uv_timer_t *h)
+{
+	struct controller *c = h->data;
+	struct buf b;
+	const char **keys;
+	bool synced = c->nrefl > 0;
+
+	for (size_t i = 0; i < c->nrefl; i++)
+		synced = synced && c->refl[i].synced;
+	if (!c->hs)
+		return;
+	buf_init(&b, BUF_MAX_LARGE);
+	keys = hmap_sorted_keys(&c->scraper.targets);
+	render_self(c, &b);
+	render_targets(c, &b, keys);
+	im_free(keys);
+	httpserver_publish_metrics(c->hs, buf_str(&b), b.len);
+	httpserver_heartbeat(c->hs);
+	httpserver_set_ready(c->hs, synced, synced ? NULL : "pod cache not synced yet");
+	buf_release(&b);
+}
+
+/* ---- lifecycle ---- */
+
+static void crd_done(struct http_call *call, im_result transport, void *data)
+{
+	struct controller *c = data;
+	struct buf err;
+	im_result result;
+
+	buf_init(&err, 4096);
+	result = kubeclient_result(call, transport, &err);
+	c->crd_call = NULL;
+	http_call_free(call);
+	if (result == IM_NOTFOUND)
+		log_kv(LOG_WARN,
+		       "InferenceWorkload CRD (infermon.io/v1alpha1) is not installed; "
+		       "handling labelled pods with the controller defaults",
+		       "hint", "kubectl apply -k crds/", NULL);
+	else if (result)
+		log_kv(LOG_WARN, "cannot check for the InferenceWorkload CRD", "error", buf_str(&err),
+		       NULL);
+	buf_release(&err);
+}
+
+static void on_stop(void *arg)
+{
+	struct controller *c = arg;
+
+	log_kv(LOG_INFO, "stopping", NULL);
+	for (size_t i = 0; i < c->nrefl; i++)
+		reflector_stop(&c->refl[i]);
+	scraper_stop(&c->scraper);
+	if (c->crd_call) {
+		http_call_free(c->crd_call);
+		c->crd_call = NULL;
+	}
+	uv_signal_stop(&c->sigint);
+	uv_signal_stop(&c->sigterm);
+	loop_close_handle((uv_handle_t *)&c->sigint, NULL);
+	loop_close_handle((uv_handle_t *)&c->sigterm, NULL);
+	loop_close_handle((uv_handle_t *)&c->publish, NULL);
+	http_release(&c->http);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct controller *c = h->data;
+
+	log_kv(LOG_INFO, "signal received", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+	loop_stop(&c->loop);
+}
+
+int controller_run(const struct controller_opts *o)
+{
+	struct controller *c;
+	struct kubeconfig cfg;
+	struct buf err;
+	struct scraper_opts so = {0};
+	int rc = 0;
+
+	kubeconfig_init(&cfg);
+	buf_init(&err, 4096);
+	if (kubeconfig_load_default(&cfg, o->kubeconfig, o->context, &err)) {
+		log_kv(LOG_ERROR, "cannot load API server configuration", "error", buf_str(&err), NULL);
+		kubeconfig_release(&cfg);
+		buf_release(&err);
+		return 1;
+	}
+	c = im_xcalloc(1, sizeof(*c));
+	c->o = o;
+	if (o->instance)
+		snprintf(c->instance, sizeof(c->instance), "%s", o->instance);
+	else if (gethostname(c->instance, sizeof(c->instance) - 1) != 0)
+		snprintf(c->instance, sizeof(c->instance), "infermon");
+	if (loop_init(&c->loop) || http_init(&c->http, &c->loop)) {
+		log_kv(LOG_ERROR, "cannot initialise the event loop", NULL);
+		kubeconfig_release(&cfg);
+		rc = 1;
+		goto out;
+	}
+	if (o->metrics_port >= 0) {
+		buf_reset(&err);
+		if (httpserver_start(&c->hs, o->metrics_bind, o->metrics_port, &err)) {
+			log_kv(LOG_ERROR, "cannot start the metrics server", "error", buf_str(&err), NULL);
+			kubeconfig_release(&cfg);
+			http_release(&c->http);
+			loop_stop(&c->loop);
+			loop_run(&c->loop);
+			loop_release(&c->loop);
+			rc = 1;
+			goto out;
+		}
+		{
+			char port[16];
+			snprintf(port, sizeof(port), "%d", httpserver_port(c->hs));
+			log_kv(LOG_INFO, "serving /metrics, /healthz, /readyz", "address", o->metrics_bind,
+			       "port", port, NULL);
+		}
+	}
+	log_kv(LOG_INFO, "starting", "version", INFERMON_VERSION, "server", cfg.server, "source",
+	       cfg.source, "context", cfg.context ? cfg.context : "", NULL);
+	kubeclient_init(&c->kc, &c->http, &cfg);
+	podcache_init(&c->cache, on_workload, c);
+	so.interval_ms = o->scrape_interval_ms;
+	so.timeout_ms = o->scrape_timeout_ms;
+	check_opts_default(&so.checks);
+	so.checks.drift_tolerance = o->drift_tolerance;
+	scraper_init(&c->scraper, &c->http, &so, on_scrape, c);
+	scraper_start(&c->scraper);
+	c->loop.on_stop = on_stop;
+	c->loop.on_stop_arg = c;
+	uv_signal_init(&c->loop.uv, &c->sigint);
+	uv_signal_init(&c->loop.uv, &c->sigterm);
+	c->sigint.data = c->sigterm.data = c;
+	uv_signal_start(&c->sigint, on_signal, SIGINT);
+	uv_signal_start(&c->sigterm, on_signal, SIGTERM);
+	signal(SIGPIPE, SIG_IGN);
+	uv_timer_init(&c->loop.uv, &c->publish);
+	c->publish.data = c;
+	uv_timer_start(&c->publish, publish, 0, PUBLISH_MS);
+
+	c->crd_call = kubeclient_call(&c->kc, "GET", "/apis/infermon.io/v1alpha1");
+	http_call_timeouts(c->crd_call, 10000, 30000, 0);
+	if (http_call_start(c->crd_call, crd_done, c)) {
+		http_call_free(c->crd_call);
+		c->crd_call = NULL;
+	}
+	for (size_t i = 0; i < (o->nnamespaces ? o->nnamespaces : 1) && i < MAX_REFLECTORS; i++) {
+		struct reflector_opts ro = {.namespace = o->nnamespaces ? o->namespaces[i] : NULL};
+		reflector_init(&c->refl[i], &c->kc, &c->cache, &ro);
+		reflector_start(&c->refl[i], NULL, NULL);
+		c->nrefl++;
+	}
+
+	loop_run(&c->loop);
+	loop_release(&c->loop);
+	httpserver_stop(c->hs);
+	for (struct hmap_entry *e = hmap_first(&c->scraper.targets); e; e = hmap_next(&c->scraper.targets, e))
+		tinfo_free(((struct scrape_target *)e->value)->data);
+	scraper_release(&c->scraper);
+	for (size_t i = 0; i < c->nrefl; i++)
+		reflector_release(&c->refl[i]);
+	podcache_release(&c->cache);
+	kubeclient_release(&c->kc);
+	log_kv(LOG_INFO, "stopped", NULL);
+out:
+	buf_release(&err);
+	im_free(c);
+	return rc;
+}

@@ -1,0 +1,44 @@
+/*
+ * controller.h - the running controller: watch, scrape, judge, report.
+ *
+ *   reflectors ──▶ podcache ──workload events──▶ scrape targets (ready leader
+ *                                                pods, the configured port)
+ *   scraper ──each scrape──▶ checks ──transitions──▶ log lines + Events
+ *                          └──────────────▶ /metrics snapshot (every 2 s)
+ *
+ * Events (events.k8s.io/v1) go to the pod they concern: Warning when a
+ * check becomes true, Normal when it clears; never one per scrape.
+ *
+ * controller_run owns the loop thread; the HTTP server (httpserver.h) runs
+ * on its own thread and reads only the published snapshot.
+ */
+#ifndef INFERMON_CONTROLLER_H
+#define INFERMON_CONTROLLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct controller_opts {
+	const char *kubeconfig;   /* NULL: $KUBECONFIG, else in-cluster */
+	const char *context;      /* NULL: current-context */
+	char *const *namespaces;  /* NULL/0: all namespaces */
+	size_t nnamespaces;
+	const char *metrics_bind; /* "0.0.0.0" */
+	int metrics_port;         /* 8080; -1 disables the HTTP server */
+	const char *port_name;    /* engine metrics port name or number: "http" */
+	const char *metrics_path; /* "/metrics" */
+	uint64_t scrape_interval_ms;
+	uint64_t scrape_timeout_ms;
+	double drift_tolerance;
+	bool events;              /* post Events on check transitions */
+	const char *instance;     /* reportingInstance; NULL: hostname */
+};
+
+void controller_opts_default(struct controller_opts *o);
+
+/* Runs until SIGTERM/SIGINT. Returns the process exit status: 0 after a
+ * clean stop, 1 when start-up failed (message logged). */
+int controller_run(const struct controller_opts *o);
+
+#endif

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# valgrind over a full controller run: the release build of infermon watches
+# the real API server, scrapes a real simulator, posts Events, serves
+# /metrics, and stops on SIGTERM; valgrind must find no error and no leak.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+test_controller_run_has_no_leaks() {
+	local ns=it-valgrind port mp
+	[ -n "${INFERMON_RELEASE_BIN:-}" ] && [ -x "$INFERMON_RELEASE_BIN" ] || {
+		echo "skipped: no release build (INFERMON_RELEASE_BIN)"; exit 77; }
+	command -v valgrind >/dev/null || { echo "skipped: no valgrind"; exit 77; }
+	port=$(free_port)
+	start_sim "$port" qwen3-26b --max-num-seqs 2 --max-model-len 1024 --block-size 16 --kv-cache-size 557
+	start_clients "$port" qwen3-26b 3
+	kubectl delete ns $ns --ignore-not-found --wait=true >/dev/null
+	kubectl create ns $ns >/dev/null
+	engine_pod $ns qwen-0 qwen vllm "$port" --max-num-seqs 2
+	engine_pod $ns qwen-1 qwen vllm "$(free_port)" --max-num-seqs 2   # nothing listens: scrape failures
+	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=97 \
+		--log-file="$WORK/valgrind.log" \
+		"$INFERMON_RELEASE_BIN" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
+		--scrape-interval 1s --scrape-timeout 1s --log-format json >"$WORK/log" 2>&1 &
+	INFERMON_PID=$!
+	wait_for 120 grep -q '"check":"AdmissionBound"' "$WORK/log" || fail "no verdict under valgrind: $(cat "$WORK/log")"
+	mp=$(grep -o '"port":"[0-9]*"' "$WORK/log" | head -1 | grep -o '[0-9]*')
+	curl -sf "http://127.0.0.1:$mp/metrics" | grep -q infermon_engine_max_num_seqs || fail "no /metrics"
+	kubectl -n $ns delete pod qwen-1 --wait=false >/dev/null   # a target goes away mid-run
+	sleep 3
+	kill -TERM "$INFERMON_PID"
+	local rc=0
+	wait "$INFERMON_PID" || rc=$?
+	grep -E 'ERROR SUMMARY|definitely lost|indirectly lost' "$WORK/valgrind.log" || true
+	[ $rc -eq 0 ] || fail "exit $rc under valgrind: $(tail -40 "$WORK/valgrind.log")"
+	grep -q 'ERROR SUMMARY: 0 errors' "$WORK/valgrind.log" || fail "valgrind errors: $(cat "$WORK/valgrind.log")"
+	kubectl delete ns $ns --wait=false >/dev/null
+}
+
+run_test "$1"
