@@ -78,14 +78,40 @@ static const char *str_at(const cJSON *o, const char *a, const char *b)
 	return cJSON_GetStringValue(v);
 }
 
-static int add_cr(struct state *st, const cJSON *obj, const char *where)
+/* Spec errors start with the field path ("spec.metrics.interval …"): the
+ * line of the deepest node on that path is where the problem is. */
+static int field_line(const struct yamljson_doc *doc, const cJSON *obj, const char *msg)
+{
+	const cJSON *node = obj, *next;
+	char part[64];
+	int line;
+
+	while (*msg && *msg != ' ') {
+		size_t n = strcspn(msg, ". ");
+		if (n == 0 || n >= sizeof(part))
+			break;
+		memcpy(part, msg, n);
+		part[n] = '\0';
+		next = cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, part) : NULL;
+		if (!next)
+			break;
+		node = next;
+		msg += n + (msg[n] == '.');
+	}
+	line = doc ? yamljson_line_of(doc, node) : 0;
+	return line > 0 ? line : (doc ? doc->line : 0);
+}
+
+static int add_cr(struct state *st, const cJSON *obj, const char *where,
+		  const struct yamljson_doc *doc, const char *file)
 {
 	struct wl *w = im_xcalloc(1, sizeof(*w)), *old;
 	struct buf key;
 
 	buf_reset(&st->err);
 	if (iwspec_parse(obj, &st->defaults, &w->spec, &st->err)) {
-		fprintf(stderr, "%s: %s\n", where, buf_str(&st->err));
+		fprintf(stderr, "%s:%d: %s\n", file, field_line(doc, obj, buf_str(&st->err)),
+			buf_str(&st->err));
 		im_free(w);
 		return -1;
 	}
@@ -134,7 +160,8 @@ static int add_pod(struct state *st, cJSON *obj, const char *where)
 	return 0;
 }
 
-static int add_object(struct state *st, cJSON *obj, const char *file, int line)
+static int add_object(struct state *st, cJSON *obj, const char *file, int line,
+		      const struct yamljson_doc *doc)
 {
 	const char *api = str_at(obj, "apiVersion", NULL), *kind = str_at(obj, "kind", NULL);
 	char where[1100];
@@ -150,7 +177,7 @@ static int add_object(struct state *st, cJSON *obj, const char *file, int line)
 				where, api ? api : "");
 			return -1;
 		}
-		return add_cr(st, obj, where);
+		return add_cr(st, obj, where, doc, file);
 	}
 	if (strcmp(kind, "Pod") == 0)
 		return add_pod(st, obj, where);
@@ -159,7 +186,8 @@ static int add_object(struct state *st, cJSON *obj, const char *file, int line)
 		cJSON *it;
 		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(obj, "items"))
 		{
-			if (add_object(st, it, file, line))
+			int l = doc ? yamljson_line_of(doc, it) : 0;
+			if (add_object(st, it, file, l > 0 ? l : line, doc))
 				return -1;
 		}
 		return 0;
@@ -198,7 +226,7 @@ static int read_file(struct state *st, const char *path)
 		goto out;
 	}
 	for (size_t i = 0; i < ndocs && rc == 0; i++)
-		rc = add_object(st, docs[i].json, name, docs[i].line);
+		rc = add_object(st, docs[i].json, name, docs[i].line, &docs[i]);
 out:
 	yamljson_docs_free(docs, ndocs);
 	buf_release(&data);

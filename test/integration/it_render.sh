@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# infermon render for CI: its output applies on the real API server, its
+# scrape configs pass promtool and make a real Prometheus discover exactly
+# the labelled, running pods, and bad input is named by file and line.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+DATA=$(cd "$(dirname "$0")/../data/render" && pwd)
+PROMBIN=$(infermon_cache)/bin
+
+# scrape_jobs RENDERED OUT: writes the Secret's scrape-configs.yaml to OUT.
+scrape_jobs() {
+	python3 - "$1" "$2" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+sec = [d for d in docs if d["kind"] == "Secret"][0]
+open(sys.argv[2], "w").write(sec["stringData"]["scrape-configs.yaml"])
+PY
+}
+
+test_output_is_deterministic_and_applies_server_side() {
+	"$INFERMON_BIN" render -f "$DATA/workloads.yaml" > "$WORK/a.yaml"
+	"$INFERMON_BIN" render -f "$DATA/workloads.yaml" > "$WORK/b.yaml"
+	cmp "$WORK/a.yaml" "$WORK/b.yaml" || fail "two renders differ"
+	[ "$(grep -c '^---$' "$WORK/a.yaml")" -eq 7 ] || fail "want 7 objects: $(grep '^kind' "$WORK/a.yaml")"
+	! grep -q ownerReferences "$WORK/a.yaml" || fail "ownerReferences offline"
+	grep -q '^stringData:' "$WORK/a.yaml" || fail "the Secret is not readable stringData"
+	kubectl create ns it-render --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+	kubectl create ns monitoring --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+	kubectl apply --dry-run=server -f "$WORK/a.yaml" > "$WORK/apply.out" 2>&1 ||
+		fail "server dry-run rejected the output: $(cat "$WORK/apply.out")"
+	grep -q 'servicemonitor.monitoring.coreos.com/infermon-qwen-chat created (server dry run)' "$WORK/apply.out" ||
+		fail "$(cat "$WORK/apply.out")"
+	grep -q 'podmonitor.monitoring.coreos.com/infermon-sgl-pd created (server dry run)' "$WORK/apply.out" || fail "no PodMonitor"
+	grep -q 'scrapeconfig.monitoring.coreos.com/infermon-sgl-pd created (server dry run)' "$WORK/apply.out" || fail "no ScrapeConfig"
+	# -o DIR: one file per object, same content
+	"$INFERMON_BIN" render -f "$DATA/workloads.yaml" -o "$WORK/out"
+	[ "$(ls "$WORK/out" | wc -l)" -eq 7 ] || fail "-o wrote $(ls "$WORK/out")"
+	cat "$WORK/out"/*.yaml | kubectl apply --dry-run=server -f - >/dev/null || fail "-o files rejected"
+	# stdin works too
+	"$INFERMON_BIN" render -f - < "$DATA/workloads.yaml" | cmp - "$WORK/a.yaml" || fail "stdin differs"
+}
+
+test_bad_input_names_file_and_line() {
+	local f out
+	for f in bad-interval:16:'spec.metrics.interval "15x" in llm/qwen-chat: not a duration' \
+		bad-syntax:6:"did not find expected" \
+		bad-kind:1:'unsupported kind "Deployment"'; do
+		local file=${f%%:*} rest=${f#*:}
+		local line=${rest%%:*} msg=${rest#*:}
+		set +e
+		"$INFERMON_BIN" render -f "$DATA/workloads.yaml" -f "$DATA/$file.yaml" > "$WORK/out" 2> "$WORK/err"
+		local rc=$?
+		set -e
+		[ $rc -eq 2 ] || fail "$file: exit $rc, want 2"
+		[ ! -s "$WORK/out" ] || fail "$file: printed something on stdout"
+		grep -qF "$DATA/$file.yaml:$line" "$WORK/err" || fail "$file: no file:line $line in: $(cat "$WORK/err")"
+		grep -qF "$msg" "$WORK/err" || fail "$file: unclear message: $(cat "$WORK/err")"
+	done
+	"$INFERMON_BIN" render -f "$WORK/none.yaml" 2> "$WORK/err" && fail "missing file accepted"
+	grep -q 'none.yaml' "$WORK/err" || fail "missing file not named"
+}
+
+test_scrape_configs_pass_promtool() {
+	"$INFERMON_BIN" render -f "$DATA/workloads.yaml" > "$WORK/r.yaml"
+	scrape_jobs "$WORK/r.yaml" "$WORK/jobs.yaml"
+	{ echo "scrape_configs:"; sed 's/^/  /' "$WORK/jobs.yaml"; } > "$WORK/prometheus.yml"
+	"$PROMBIN/promtool" check config "$WORK/prometheus.yml" || fail "promtool rejected the scrape configs"
+}
+
+# A real Prometheus with the rendered jobs, pointed at the real API server,
+# discovers exactly the labelled, Running, Ready pods on the metrics port and
+# attaches namespace/pod/workload_name/backend.
+test_prometheus_discovers_exactly_the_labelled_running_pods() {
+	local ns=it-render p1 p2 pp api pki
+	p1=$(free_port); p2=$(free_port); pp=$(free_port)
+	start_sim "$p1" qwen3-26b --max-num-seqs 8
+	start_sim "$p2" qwen3-26b --max-num-seqs 8
+	kubectl delete ns $ns --ignore-not-found --wait=true >/dev/null
+	kubectl create ns $ns >/dev/null
+	engine_pod $ns qwen-chat-0 qwen-chat vllm "$p1"
+	engine_pod $ns qwen-chat-1 qwen-chat vllm "$p2"
+	# not scraped: pending, unlabelled, a LeaderWorkerSet worker
+	kubectl -n $ns run pending --image=x --restart=Never --port=8000 \
+		--labels=alibabacloud.com/inference-workload=qwen-chat,alibabacloud.com/inference-backend=vllm >/dev/null
+	kubectl -n $ns run plain --image=x --restart=Never --port=8000 >/dev/null
+	kubectl -n $ns patch pod plain --subresource=status --type=merge -p \
+		'{"status":{"phase":"Running","podIP":"127.0.0.1","conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
+	engine_pod $ns qwen-chat-w1 qwen-chat vllm "$(free_port)"
+	kubectl -n $ns label pod qwen-chat-w1 leaderworkerset.sigs.k8s.io/worker-index=1 >/dev/null
+	"$INFERMON_BIN" render -f "$DATA/workloads.yaml" > "$WORK/r.yaml"
+	scrape_jobs "$WORK/r.yaml" "$WORK/jobs.yaml"
+	api=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+	pki=$INFERMON_CLUSTER_DIR/pki
+	# the rendered jobs assume in-cluster credentials; point them at this API server
+	python3 - "$WORK/jobs.yaml" "$WORK/prometheus.yml" "$api" "$pki" <<'PY'
+import sys, yaml
+jobs = yaml.safe_load(open(sys.argv[1]))
+for j in jobs:
+    for sd in j["kubernetes_sd_configs"]:
+        sd["api_server"] = sys.argv[3]
+        sd["tls_config"] = {"ca_file": sys.argv[4] + "/ca.crt",
+                            "cert_file": sys.argv[4] + "/admin.crt",
+                            "key_file": sys.argv[4] + "/admin.key"}
+    j["scrape_interval"] = "1s"; j["scrape_timeout"] = "1s"
+yaml.safe_dump({"global": {"scrape_interval": "1s"}, "scrape_configs": jobs}, open(sys.argv[2], "w"))
+PY
+	"$PROMBIN/prometheus" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
+		--web.listen-address="127.0.0.1:$pp" >"$WORK/prom.log" 2>&1 &
+	CLEANUP_PIDS="$CLEANUP_PIDS $!"
+	wait_for 60 bash -c "curl -sf 'http://127.0.0.1:$pp/api/v1/query?query=up%7Bjob%3D%22infermon%2Fit-render%2Fqwen-chat%22%7D%3D%3D1' | python3 -c 'import json,sys; sys.exit(0 if len(json.load(sys.stdin)[\"data\"][\"result\"])==2 else 1)'" ||
+		fail "targets never came up: $(curl -s "http://127.0.0.1:$pp/api/v1/targets" | head -c 3000) $(tail -5 "$WORK/prom.log")"
+	curl -sf "http://127.0.0.1:$pp/api/v1/targets?state=active" > "$WORK/targets.json"
+	python3 - "$WORK/targets.json" "$p1" "$p2" <<'PY' || fail "discovered targets are not exactly the two engines"
+import json, sys
+t = json.load(open(sys.argv[1]))["data"]["activeTargets"]
+mine = sorted((x["labels"]["pod"], x["labels"]["workload_name"], x["labels"]["backend"],
+               x["labels"]["namespace"], x["scrapeUrl"]) for x in t
+              if x["labels"].get("job") == "infermon/it-render/qwen-chat")
+want = sorted([("qwen-chat-0", "qwen-chat", "vllm", "it-render", "http://127.0.0.1:%s/metrics" % sys.argv[2]),
+               ("qwen-chat-1", "qwen-chat", "vllm", "it-render", "http://127.0.0.1:%s/metrics" % sys.argv[3])])
+print("discovered:", mine)
+sys.exit(0 if mine == want else 1)
+PY
+	# engine series carry the relabeled labels
+	wait_for 30 bash -c "curl -sf 'http://127.0.0.1:$pp/api/v1/query?query=vllm:num_requests_running%7Bworkload_name%3D%22qwen-chat%22%2Cbackend%3D%22vllm%22%2Cnamespace%3D%22it-render%22%7D' | grep -q qwen-chat-1" ||
+		fail "engine series lack the workload labels"
+	kubectl delete ns $ns --wait=false >/dev/null
+}
+
+run_test "$1"
