@@ -179,6 +179,9 @@ static void finish(struct scrape_target *t)
 
 	t->in_progress = false;
 	s->inflight--;
+	/* published only now: readers see the last completed scrape */
+	t->up = t->pending_up;
+	memcpy(t->error, t->pending_error, sizeof(t->error));
 	t->scrapes++;
 	t->last_ms = now;
 	t->next_ms = now + s->opts.interval_ms;
@@ -221,26 +224,28 @@ static void metrics_done(struct http_call *c, im_result result, void *data)
 {
 	struct scrape_target *t = data;
 	long status = http_call_status(c);
+	char *err = t->pending_error;
+	size_t n = sizeof(t->pending_error);
 
 	t->duration_s = http_call_seconds(c);
 	t->bytes = http_call_bytes(c);
 	if (result == IM_OK && status == 200)
 		result = promtext_finish(&t->parser);
 	if (result == IM_OK && status == 200 && t->pending.samples > 0) {
-		t->up = true;
-		t->error[0] = '\0';
+		t->pending_up = true;
+		err[0] = '\0';
 	} else if (result == IM_OK && status == 200) {
-		snprintf(t->error, sizeof(t->error), "GET %s: no samples in the response%s%s",
+		snprintf(err, n, "GET %s: no samples in the response%s%s",
 			 http_call_url(c), promtext_problem(&t->parser)[0] ? ": " : "",
 			 promtext_problem(&t->parser));
 	} else if (result == IM_OK) {
-		snprintf(t->error, sizeof(t->error), "GET %s: HTTP %ld", http_call_url(c), status);
+		snprintf(err, n, "GET %s: HTTP %ld", http_call_url(c), status);
 	} else if (result == IM_TOOBIG) {
-		snprintf(t->error, sizeof(t->error), "GET %s: %s", http_call_url(c),
+		snprintf(err, n, "GET %s: %s", http_call_url(c),
 			 promtext_problem(&t->parser)[0] ? promtext_problem(&t->parser)
 							 : "response larger than its cap");
 	} else {
-		snprintf(t->error, sizeof(t->error), "GET %s: %s: %s", http_call_url(c),
+		snprintf(err, n, "GET %s: %s: %s", http_call_url(c),
 			 im_strerror(result), http_call_error(c));
 	}
 	t->metrics_call = NULL;
@@ -336,7 +341,7 @@ static void start_scrape(struct scrape_target *t)
 
 	t->in_progress = true;
 	s->inflight++;
-	t->up = false;
+	t->pending_up = false;
 	t->inflight = 0;
 	promtext_reset(&t->parser);
 	engine_scrape_init(&t->pending, t->backend);
@@ -346,8 +351,8 @@ static void start_scrape(struct scrape_target *t)
 	http_call_header(c, "Accept: text/plain;version=0.0.4;q=1,*/*;q=0.1");
 	start_call(t, &t->metrics_call, c, metrics_done);
 	if (!t->metrics_call)
-		snprintf(t->error, sizeof(t->error), "GET %s%s: cannot start the request",
-			 t->base_url, t->metrics_path);
+		snprintf(t->pending_error, sizeof(t->pending_error),
+			 "GET %s%s: cannot start the request", t->base_url, t->metrics_path);
 
 	if (t->info_due || now >= t->info_next_ms) {
 		t->info_due = false;

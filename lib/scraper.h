@@ -84,6 +84,8 @@ struct scrape_target {
 	struct scraper *s;
 	struct promtext parser;
 	struct engine_scrape pending;
+	bool pending_up;           /* up and error of the scrape in flight */
+	char pending_error[384];
 	struct http_call *metrics_call, *models_call, *info_call;
 	int inflight;
 	bool in_progress, removed, info_due;

@@ -1,0 +1,98 @@
+/*
+ * The scraper on its loop against engines over real HTTP: SGLang and vLLM
+ * variants composed by engines.py from METRICS.md, the real
+ * llm-d-inference-sim, and endpoints that are slow, hanging, dead, garbage,
+ * oversized or carry a 5 MB label. Each test asserts what the scraper
+ * concluded (limits and their sources, verdicts, errors), and waits by
+ * counting completed scrapes within a generous bound, never by timing.
+ */
+/* it: no cluster (needs no API server; test/integration/CMakeLists.txt) */
+#include <string.h>
+#include <unistd.h>
+
+#include "it_engines.h"
+
+#define MIB ((size_t)1024 * 1024)
+
+static void fail_target(const char *file, int line, const struct scrape_target *t,
+			const char *what)
+{
+	t_fail(file, line, "%s: %s (up=%d scrapes=%llu failures=%llu error=\"%s\" problem=\"%s\")",
+	       t->key, what, t->up, (unsigned long long)t->scrapes,
+	       (unsigned long long)t->failures, t->error, t->problem);
+}
+
+#define ASSERT_UP(t)                                                                       \
+	do {                                                                               \
+		if (!(t).up || (t).failures)                                               \
+			fail_target(__FILE__, __LINE__, &(t), "expected every scrape up"); \
+	} while (0)
+
+#define ASSERT_LIMIT(l, v, src)                                                            \
+	do {                                                                               \
+		ASSERT_EQ_DBL((l).value, (v), 1e-9);                                       \
+		ASSERT_STREQ(limit_source_name((l).source), (src));                        \
+	} while (0)
+
+/* Waits until every target in keys has at least min_scrapes completed
+ * scrapes, for at most timeout_s; fails the test naming the laggard. */
+static void wait_scrapes(struct it_scraper *w, const char *const *keys, int n,
+			 uint64_t min_scrapes, int timeout_s)
+{
+	for (int i = 0; i < timeout_s * 4; i++) {
+		bool all = true;
+		for (int k = 0; k < n && all; k++)
+			all = it_scraper_get(w, keys[k]).scrapes >= min_scrapes;
+		if (all)
+			return;
+		usleep(250000);
+	}
+	for (int k = 0; k < n; k++) {
+		struct scrape_target t = it_scraper_get(w, keys[k]);
+		if (t.scrapes < min_scrapes)
+			fail_target(__FILE__, __LINE__, &t, "too few scrapes within the wait");
+	}
+}
+
+static void print_target(const struct scrape_target *t)
+{
+	fprintf(stderr, "  %-10s scrapes %3llu failures %3llu up %d skipped %llu %s\n", t->key,
+		(unsigned long long)t->scrapes, (unsigned long long)t->failures, t->up,
+		(unsigned long long)t->samples_skipped, t->error);
+}
+
+/* up and error describe the last completed scrape, also while the next one
+ * is in flight (the controller exports them at any moment). */
+TEST(up_and_error_hold_the_last_completed_scrape)
+{
+	static const char *const keys[] = {"sluggish"};
+	struct scraper_opts o = {.interval_ms = 200, .timeout_ms = 10000, .seed = 5};
+	struct it_engines e;
+	struct it_scraper *w;
+	struct scrape_target t;
+	char url[64];
+	int reads = 0;
+
+	it_engines_start(&e, "sluggish", 0);
+	w = it_scraper_new(&o);
+	it_engines_url(&e, "sluggish", url, sizeof(url));
+	it_scraper_add(w, "sluggish", url, BACKEND_VLLM, 0);
+	wait_scrapes(w, keys, 1, 1, 60);
+	/* each scrape waits 1 s for the page: most reads land in one */
+	do {
+		t = it_scraper_get(w, "sluggish");
+		reads++;
+		if (!t.up || t.error[0])
+			fail_target(__FILE__, __LINE__, &t, "read as down between good scrapes");
+		usleep(50000);
+	} while (t.scrapes < 4 && reads < 60 * 20);
+	print_target(&t);
+	ASSERT_TRUE(t.scrapes >= 4);
+	it_scraper_free(w);
+	it_engines_stop(&e);
+}
+
+int main(int argc, char **argv)
+{
+	return t_run(argc, argv);
+}
