@@ -72,18 +72,31 @@ static void target_free(struct scrape_target *t)
 
 static void start_scrape(struct scrape_target *t);
 
+/* The due target waiting longest, or NULL. */
+static struct scrape_target *most_overdue(struct scraper *s, uint64_t now)
+{
+	struct scrape_target *best = NULL;
+
+	for (struct hmap_entry *e = hmap_first(&s->targets); e; e = hmap_next(&s->targets, e)) {
+		struct scrape_target *t = e->value;
+		if (!t->in_progress && t->next_ms <= now && (!best || t->next_ms < best->next_ms))
+			best = t;
+	}
+	return best;
+}
+
 static void tick(uv_timer_t *h)
 {
 	struct scraper *s = h->data;
 	uint64_t now = now_ms(s);
+	struct scrape_target *t;
 
-	for (struct hmap_entry *e = hmap_first(&s->targets); e; e = hmap_next(&s->targets, e)) {
-		struct scrape_target *t = e->value;
-		if (s->inflight >= s->opts.max_concurrent)
-			break;
-		if (!t->in_progress && t->next_ms <= now)
-			start_scrape(t);
-	}
+	/* Free slots go to the longest waiting first: in the map's fixed order,
+	 * targets that hold their slots until they time out would take every
+	 * slot that frees and starve the others for good. */
+	while (!s->stopped && s->inflight < s->opts.max_concurrent &&
+	       (t = most_overdue(s, now)) != NULL)
+		start_scrape(t); /* may finish at once; its callback may stop s */
 }
 
 void scraper_start(struct scraper *s)

@@ -61,6 +61,49 @@ static void print_target(const struct scrape_target *t)
 		(unsigned long long)t->samples_skipped, t->error);
 }
 
+/* More endpoints that hang than max_concurrent slots: every target still
+ * gets its turns, the good ones included. */
+TEST(hanging_targets_beyond_max_concurrent_do_not_starve_others)
+{
+	static const char *const hang_keys[] = {"hang-a", "hang-b", "hang-c",
+						"slow-a", "slow-b", "slow-c"};
+	static const char *const ok_keys[] = {"fork", "sglang"};
+	struct scraper_opts o = {.interval_ms = 1000, .timeout_ms = 2000, .max_concurrent = 2,
+				 .seed = 4};
+	struct it_engines e;
+	struct it_scraper *w;
+	char url[64];
+
+	it_engines_start(&e, "vllm-fork sglang slow hang", 0);
+	w = it_scraper_new(&o);
+	for (int i = 0; i < 6; i++) {
+		it_engines_url(&e, i < 3 ? "hang" : "slow", url, sizeof(url));
+		it_scraper_add(w, hang_keys[i], url, BACKEND_VLLM, 0);
+	}
+	it_engines_url(&e, "vllm-fork", url, sizeof(url));
+	it_scraper_add(w, "fork", url, BACKEND_VLLM, 0);
+	it_engines_url(&e, "sglang", url, sizeof(url));
+	it_scraper_add(w, "sglang", url, BACKEND_SGLANG, 0);
+
+	/* six 2 s timeouts per round on two slots: a round takes about 6 s */
+	wait_scrapes(w, hang_keys, 6, 2, 120);
+	wait_scrapes(w, ok_keys, 2, 3, 120);
+	for (int k = 0; k < 2; k++) {
+		struct scrape_target t = it_scraper_get(w, ok_keys[k]);
+		print_target(&t);
+		ASSERT_UP(t);
+	}
+	for (int k = 0; k < 6; k++) {
+		struct scrape_target t = it_scraper_get(w, hang_keys[k]);
+		print_target(&t);
+		if (t.up || t.failures != t.scrapes)
+			fail_target(__FILE__, __LINE__, &t, "expected every scrape to time out");
+		ASSERT_CONTAINS(t.error, "timed out");
+	}
+	it_scraper_free(w);
+	it_engines_stop(&e);
+}
+
 /* up and error describe the last completed scrape, also while the next one
  * is in flight (the controller exports them at any moment). */
 TEST(up_and_error_hold_the_last_completed_scrape)
