@@ -81,8 +81,13 @@ void limits_resolve(const struct limit_inputs *in, const struct engine_scrape *c
 		else if (len > 0)
 			out->max_model_len = (struct limit){len, LIMIT_MODELS};
 		{
-			double pool = in->sglang_info && in->sglang_info->max_total_num_tokens > 0
-					      ? in->sglang_info->max_total_num_tokens
+			/* /get_server_info gives one DP rank's pool (its first
+			 * scheduler's), the metrics one per dp_rank (summed);
+			 * the cap above is per DP rank x dp_size: compare totals. */
+			const struct sglang_server_info *si = in->sglang_info;
+			double dp = si && si->dp_size > 1 ? si->dp_size : 1;
+			double pool = si && si->max_total_num_tokens > 0
+					      ? si->max_total_num_tokens * dp
 					      : cur->sgl_max_total_tokens;
 			if (pool > 0 && out->max_model_len.value > 0)
 				out->kv_concurrency = (struct limit){pool / out->max_model_len.value,

@@ -56,7 +56,7 @@ im_result limits_parse_vllm_server_info(const char *json, size_t n, struct vllm_
 struct sglang_server_info {
 	struct limit max_running;       /* effective per dp x dp_size */
 	struct limit context_length;
-	double max_total_num_tokens;    /* KV pool in tokens, 0 when absent */
+	double max_total_num_tokens;    /* one DP rank's KV pool in tokens, 0 when absent */
 	double configured_max_running;  /* the flag, 0 when null/absent */
 	double dp_size;
 	char disaggregation_mode[16];   /* "null", "prefill", "decode" or "" */

@@ -184,7 +184,8 @@ TEST(checks_sglang_effective_limit_and_kv_pool)
 	limits_resolve(&in, &e, &h, &o, &lim);
 	ASSERT_EQ_DBL(lim.max_num_seqs.value, 192, 0);
 	ASSERT_STREQ(limit_source_name(lim.max_num_seqs.source), "get_server_info");
-	ASSERT_EQ_DBL(lim.kv_concurrency.value, 500000.0 / 32768, 1e-9);
+	/* the pool /get_server_info gives is one DP rank's: x dp_size, as the cap */
+	ASSERT_EQ_DBL(lim.kv_concurrency.value, 4 * 500000.0 / 32768, 1e-9);
 	ASSERT_STREQ(limit_source_name(lim.kv_concurrency.source), "kv_pool");
 	in.sglang_info = NULL;
 	limits_resolve(&in, &e, &h, &o, &lim);

@@ -61,6 +61,57 @@ static void print_target(const struct scrape_target *t)
 		(unsigned long long)t->samples_skipped, t->error);
 }
 
+TEST(sglang_cap_is_per_dp_cap_times_dp_size_on_both_prefixes)
+{
+	static const char *const modes[] = {"sglang", "sglang-underscore"};
+	struct scraper_opts o = {.interval_ms = 500, .timeout_ms = 10000, .seed = 1};
+	struct it_engines e;
+	struct it_scraper *w;
+	char url[64];
+
+	it_engines_start(&e, "sglang sglang-underscore", 0);
+	w = it_scraper_new(&o);
+	for (int i = 0; i < 2; i++) {
+		it_engines_url(&e, modes[i], url, sizeof(url));
+		/* the args say 256: the live engine's answer must win */
+		it_scraper_add(w, modes[i], url, BACKEND_SGLANG, 256);
+	}
+	wait_scrapes(w, modes, 2, 3, 60);
+
+	for (int i = 0; i < 2; i++) {
+		struct scrape_target t = it_scraper_get(w, modes[i]);
+		const struct engine_scrape *g = &t.engine;
+
+		ASSERT_UP(t);
+		/* tp_rank 0 of each DP rank, summed over dp_rank: 20 + 24 */
+		ASSERT_EQ_DBL(g->running, 44, 0);
+		ASSERT_EQ_DBL(g->waiting, 8, 0);
+		ASSERT_EQ_DBL(g->kv_usage, 0.42, 1e-12); /* the fullest DP rank */
+		ASSERT_EQ_DBL(g->preemptions, 3, 0);
+		ASSERT_EQ_INT(g->preemptions_is_counter, i == 0); /* old name: a gauge */
+		ASSERT_EQ_INT(g->nmodels, 1);
+		ASSERT_STREQ(g->models[0], "qwen3-26b");
+		ASSERT_STREQ(g->engine_type, "unified");
+		/* effective_max_running_requests_per_dp 24 x dp_size 2 */
+		ASSERT_LIMIT(t.limits.max_num_seqs, 48, "get_server_info");
+		ASSERT_LIMIT(t.limits.max_model_len, 4096, "get_server_info");
+		/* the pool of both DP ranks over the context length; the same
+		 * number the pool in the metrics gives */
+		ASSERT_LIMIT(t.limits.kv_concurrency, 2.0 * 98304 / 4096, "kv_pool");
+		ASSERT_EQ_DBL(g->sgl_max_total_tokens / 4096, t.limits.kv_concurrency.value, 1e-9);
+		ASSERT_EQ_DBL(t.checks.saturation, 44.0 / 48, 1e-9);
+		if (t.checks.active[CHECK_LIMIT_DRIFT])
+			t_fail(__FILE__, __LINE__, "%s: %s", modes[i],
+			       t.checks.message[CHECK_LIMIT_DRIFT]);
+		if (t.checks.active[CHECK_METRICS_MISSING])
+			t_fail(__FILE__, __LINE__, "%s: %s", modes[i],
+			       t.checks.message[CHECK_METRICS_MISSING]);
+		ASSERT_TRUE(!t.checks.active[CHECK_SATURATED]);
+	}
+	it_scraper_free(w);
+	it_engines_stop(&e);
+}
+
 /* More endpoints that hang than max_concurrent slots: every target still
  * gets its turns, the good ones included. */
 TEST(hanging_targets_beyond_max_concurrent_do_not_starve_others)
