@@ -307,7 +307,8 @@ int cmd_check(int argc, char **argv)
 	scraper_scrape_now(&r->scraper, r->t);
 	loop_run(&r->loop);
 
-	if (r->first_failed) {
+	if (r->first_failed || !r->t->up) {
+		/* a connection error, first or last: no verdict on stale numbers */
 		fprintf(stderr, "infermon check: %s\n", r->t->error);
 		rc = 2;
 	} else {

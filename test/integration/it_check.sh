@@ -213,6 +213,17 @@ test_sglang_limits_from_get_server_info() {
 	done
 }
 
+# An engine that answers the first scrape and then goes away: a connection
+# error, not a verdict on the last good numbers.
+test_engine_gone_during_the_check_exits_2() {
+	ck_engines once
+	URL=$(ck_url once)
+	ck_check "$WORK/out" --samples 3 --interval 0.2 --args "--max-num-seqs 48"
+	[ $RC = 2 ] || fail "exit $RC, want 2: $(cat "$WORK/out" "$WORK/out.err")"
+	grep -qF "GET $URL/metrics: cannot connect" "$WORK/out.err" ||
+		fail "the error does not say so: $(cat "$WORK/out.err")"
+}
+
 # ck_err MESSAGE ARGS...: `infermon check ARGS` exits 2 with MESSAGE on
 # stderr and prints no verdict.
 ck_err() {
