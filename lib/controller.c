@@ -625,8 +625,11 @@ int controller_run(const struct controller_opts *o)
 		c->crd_call = NULL;
 	}
 	for (size_t i = 0; i < (o->nnamespaces ? o->nnamespaces : 1) && i < MAX_REFLECTORS; i++) {
-		struct reflector_opts ro = {.namespace = o->nnamespaces ? o->namespaces[i] : NULL};
-		reflector_init(&c->refl[i], &c->kc, &c->cache, &ro);
+		struct reflector_opts ro = {.namespace = o->nnamespaces ? o->namespaces[i] : NULL,
+					    .label_selector = POD_SELECTOR};
+		struct reflector_store store;
+		podcache_store(&c->cache, &store);
+		reflector_init(&c->refl[i], &c->kc, &store, &ro);
 		reflector_start(&c->refl[i], NULL, NULL);
 		c->nrefl++;
 	}

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "log.h"
+#include "reflector.h"
 
 #define EXISTED ((void *)1)
 #define NEW ((void *)2)
@@ -254,4 +256,69 @@ size_t podcache_pod_count(const struct podcache *c)
 size_t podcache_workload_count(const struct podcache *c)
 {
 	return c->workloads.count;
+}
+
+/* ---- the reflector store ---- */
+
+static struct pod *decode_or_warn(const cJSON *obj)
+{
+	struct pod *p = NULL;
+	struct buf err;
+
+	buf_init(&err, 4096);
+	if (pod_decode(obj, &p, &err)) {
+		log_kv(LOG_WARN, "skipping pod that cannot be decoded", "error", buf_str(&err), NULL);
+		p = NULL;
+	}
+	buf_release(&err);
+	return p;
+}
+
+static size_t store_replace(void *ctx, const char *ns, cJSON *const *objs, size_t n)
+{
+	struct pod **pods = im_xcalloc(n + 1, sizeof(*pods));
+	size_t ok = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if ((pods[ok] = decode_or_warn(objs[i])) != NULL)
+			ok++;
+	podcache_replace(ctx, ns, pods, ok);
+	im_free(pods);
+	return n - ok;
+}
+
+static size_t store_upsert(void *ctx, const cJSON *obj)
+{
+	struct pod *p = decode_or_warn(obj);
+
+	if (!p)
+		return 1;
+	podcache_upsert(ctx, p);
+	return 0;
+}
+
+static size_t store_remove(void *ctx, const cJSON *obj)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	const char *ns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace"));
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name"));
+
+	if (!ns || !name)
+		return 1;
+	podcache_delete(ctx, ns, name);
+	return 0;
+}
+
+static size_t store_count(void *ctx)
+{
+	return podcache_pod_count(ctx);
+}
+
+void podcache_store(struct podcache *c, struct reflector_store *out)
+{
+	out->ctx = c;
+	out->replace = store_replace;
+	out->upsert = store_upsert;
+	out->remove = store_remove;
+	out->count = store_count;
 }

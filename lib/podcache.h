@@ -57,4 +57,9 @@ size_t podcache_workload_count(const struct podcache *c);
 
 const char *workload_event_name(enum workload_event ev);
 
+/* Fills out with a reflector store that decodes pods into c; a pod that
+ * cannot be decoded is skipped with a warning naming it. */
+struct reflector_store;
+void podcache_store(struct podcache *c, struct reflector_store *out);
+
 #endif

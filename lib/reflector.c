@@ -21,17 +21,19 @@ static const char *scope(const struct reflector *r)
 	return r->namespace ? r->namespace : "(all)";
 }
 
-void reflector_init(struct reflector *r, struct kubeclient *kc, struct podcache *cache,
-		    const struct reflector_opts *o)
+void reflector_init(struct reflector *r, struct kubeclient *kc,
+		    const struct reflector_store *store, const struct reflector_opts *o)
 {
 	struct timespec ts;
 	uint32_t seed = o->seed;
 
 	memset(r, 0, sizeof(*r));
 	r->kc = kc;
-	r->cache = cache;
+	r->store = *store;
+	r->api = im_xstrdup(o->api ? o->api : "/api/v1");
+	r->resource = im_xstrdup(o->resource ? o->resource : "pods");
 	r->namespace = o->namespace ? im_xstrdup(o->namespace) : NULL;
-	r->selector = im_xstrdup(o->label_selector ? o->label_selector : POD_SELECTOR);
+	r->selector = o->label_selector ? im_xstrdup(o->label_selector) : NULL;
 	r->page_size = o->page_size ? o->page_size : 500;
 	r->watch_min_s = o->watch_min_s ? o->watch_min_s : 300;
 	r->watch_max_s = o->watch_max_s ? o->watch_max_s : 600;
@@ -43,6 +45,10 @@ void reflector_init(struct reflector *r, struct kubeclient *kc, struct podcache 
 		seed = (uint32_t)(ts.tv_nsec ^ ts.tv_sec ^ (long)(uintptr_t)r);
 	}
 	backoff_init_default(&r->bo, seed);
+	snprintf(r->kind_msg_failed, sizeof(r->kind_msg_failed), "%s watch failed; retrying",
+		 strcmp(r->resource, "pods") == 0 ? "pod" : r->resource);
+	snprintf(r->kind_msg_listed, sizeof(r->kind_msg_listed), "%s list complete",
+		 strcmp(r->resource, "pods") == 0 ? "pod" : r->resource);
 	r->state = REFLECTOR_IDLE;
 	buf_init(&r->errbody, BUF_MAX_SMALL);
 }
@@ -50,7 +56,7 @@ void reflector_init(struct reflector *r, struct kubeclient *kc, struct podcache 
 static void drop_listed(struct reflector *r)
 {
 	for (size_t i = 0; i < r->nlisted; i++)
-		pod_free(r->listed[i]);
+		cJSON_Delete(r->listed[i]);
 	r->nlisted = 0;
 }
 
@@ -80,7 +86,7 @@ static void backoff(struct reflector *r, const char *why)
 	r->stats.failures++;
 	r->state = REFLECTOR_BACKOFF;
 	snprintf(ms, sizeof(ms), "%llu", (unsigned long long)delay);
-	log_kv(LOG_WARN, "pod watch failed; retrying", "namespace", scope(r), "error", why,
+	log_kv(LOG_WARN, r->kind_msg_failed, "namespace", scope(r), "error", why,
 	       "retry_in_ms", ms, NULL);
 	uv_timer_start(&r->timer, timer_fire, delay, 0);
 }
@@ -96,14 +102,17 @@ static void relist(struct reflector *r, const char *why)
 
 static void base_path(struct reflector *r, struct buf *b)
 {
+	buf_adds(b, r->api);
 	if (r->namespace) {
-		buf_adds(b, "/api/v1/namespaces/");
+		buf_adds(b, "/namespaces/");
 		kubeclient_escape(b, r->namespace);
-		buf_adds(b, "/pods?labelSelector=");
-	} else {
-		buf_adds(b, "/api/v1/pods?labelSelector=");
 	}
-	kubeclient_escape(b, r->selector);
+	buf_printf(b, "/%s?", r->resource);
+	if (r->selector) {
+		buf_adds(b, "labelSelector=");
+		kubeclient_escape(b, r->selector);
+		buf_addc(b, '&');
+	}
 }
 
 /* ---- LIST ---- */
@@ -114,7 +123,7 @@ static void list_done(struct http_call *c, im_result transport, void *data)
 	struct buf err;
 	im_result result;
 	const struct buf *body = http_call_body_buf(c);
-	cJSON *root = NULL, *it;
+	cJSON *root = NULL;
 	const cJSON *md;
 	const char *rv, *cont;
 
@@ -139,18 +148,11 @@ static void list_done(struct http_call *c, im_result transport, void *data)
 	if (!root || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "items")) || !md) {
 		drop_listed(r);
 		set_str(&r->cont, NULL);
-		backoff(r, "pod list response is not a PodList");
+		backoff(r, "list response is not a list");
 		goto out;
 	}
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "items"))
-	{
-		struct pod *p;
-		buf_reset(&err);
-		if (pod_decode(it, &p, &err)) {
-			r->stats.decode_errors++;
-			log_kv(LOG_WARN, "skipping pod that cannot be decoded", "error", buf_str(&err), NULL);
-			continue;
-		}
+	while (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "items")) > 0) {
+		cJSON *p = cJSON_DetachItemFromArray(cJSON_GetObjectItemCaseSensitive(root, "items"), 0);
 		if (r->nlisted == r->caplisted) {
 			r->caplisted = r->caplisted ? r->caplisted * 2 : 64;
 			r->listed = im_xrealloc(r->listed, r->caplisted * sizeof(*r->listed));
@@ -166,13 +168,13 @@ static void list_done(struct http_call *c, im_result transport, void *data)
 	}
 	set_str(&r->cont, NULL);
 	set_str(&r->rv, rv);
-	podcache_replace(r->cache, r->namespace, r->listed, r->nlisted);
-	r->nlisted = 0; /* the cache owns them now */
+	r->stats.decode_errors += r->store.replace(r->store.ctx, r->namespace, r->listed, r->nlisted);
+	drop_listed(r);
 	{
 		char n[32];
-		snprintf(n, sizeof(n), "%zu", podcache_pod_count(r->cache));
-		log_kv(LOG_INFO, "pod list complete", "namespace", scope(r), "resource_version",
-		       r->rv ? r->rv : "", "pods_cached", n, NULL);
+		snprintf(n, sizeof(n), "%zu", r->store.count(r->store.ctx));
+		log_kv(LOG_INFO, r->kind_msg_listed, "namespace", scope(r), "resource_version",
+		       r->rv ? r->rv : "", "cached", n, NULL);
 	}
 	if (r->synced)
 		r->stats.relists++;
@@ -196,7 +198,7 @@ static void start_list(struct reflector *r)
 		return;
 	buf_init(&path, BUF_MAX_SMALL);
 	base_path(r, &path);
-	buf_printf(&path, "&limit=%u", r->page_size);
+	buf_printf(&path, "limit=%u", r->page_size);
 	if (r->cont) {
 		buf_adds(&path, "&continue=");
 		kubeclient_escape(&path, r->cont);
@@ -219,8 +221,6 @@ static void start_list(struct reflector *r)
 static im_result on_event(void *ctx, struct watch_event *ev)
 {
 	struct reflector *r = ctx;
-	struct pod *p;
-	struct buf err;
 
 	r->stats.events++;
 	switch (ev->type) {
@@ -239,19 +239,12 @@ static im_result on_event(void *ctx, struct watch_event *ev)
 	default:
 		break;
 	}
-	buf_init(&err, 4096);
-	if (pod_decode(ev->object, &p, &err)) {
-		r->stats.decode_errors++;
-		log_kv(LOG_WARN, "skipping pod that cannot be decoded", "error", buf_str(&err), NULL);
-	} else if (ev->type == WATCH_DELETED) {
-		podcache_delete(r->cache, p->namespace, p->name);
-		pod_free(p);
-	} else {
-		podcache_upsert(r->cache, p);
-	}
+	if (ev->type == WATCH_DELETED)
+		r->stats.decode_errors += r->store.remove(r->store.ctx, ev->object);
+	else
+		r->stats.decode_errors += r->store.upsert(r->store.ctx, ev->object);
 	if (ev->resource_version)
 		set_str(&r->rv, ev->resource_version);
-	buf_release(&err);
 	return IM_OK;
 }
 
@@ -317,7 +310,7 @@ static void start_watch(struct reflector *r)
 	timeout_s = (unsigned)backoff_rand(&r->bo, r->watch_min_s, r->watch_max_s);
 	buf_init(&path, BUF_MAX_SMALL);
 	base_path(r, &path);
-	buf_printf(&path, "&watch=1&allowWatchBookmarks=true&timeoutSeconds=%u&resourceVersion=",
+	buf_printf(&path, "watch=1&allowWatchBookmarks=true&timeoutSeconds=%u&resourceVersion=",
 		   timeout_s);
 	kubeclient_escape(&path, r->rv ? r->rv : "");
 	r->state = REFLECTOR_WATCHING;
@@ -386,6 +379,8 @@ void reflector_release(struct reflector *r)
 	r->call = NULL;
 	drop_listed(r);
 	im_free(r->listed);
+	im_free(r->api);
+	im_free(r->resource);
 	im_free(r->namespace);
 	im_free(r->selector);
 	im_free(r->rv);

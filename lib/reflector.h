@@ -1,6 +1,9 @@
 /*
- * reflector.h - keeps a podcache in step with the API server (client-go's
- * reflector): LIST in pages, then WATCH from the list's resourceVersion.
+ * reflector.h - keeps a store in step with the API server (client-go's
+ * reflector): LIST a resource in pages, then WATCH from the list's
+ * resourceVersion. The pod cache is one store (podcache_store); the
+ * controller's caches of InferenceWorkloads and of the objects it owns are
+ * others.
  *
  *   LIST ──all pages──▶ replace cache ──▶ WATCH(rv) ──events──▶ cache, rv
  *     ▲  ▲                                 │  │  │
@@ -15,7 +18,7 @@
  * minute) is treated as half-open and restarted; TCP keepalive probes the
  * connection meanwhile. docs/reflector.md has the details.
  *
- * Loop thread only. The reflector does not own the client or the cache.
+ * Loop thread only. The reflector does not own the client or the store.
  */
 #ifndef INFERMON_REFLECTOR_H
 #define INFERMON_REFLECTOR_H
@@ -25,14 +28,28 @@
 
 #include "backoff.h"
 #include "kubeclient.h"
-#include "podcache.h"
 #include "watchstream.h"
+
+/* Where a reflector puts what it lists and watches. Objects are lent for
+ * the call only. Each function returns how many objects it rejected (could
+ * not decode), for the reflector's stats. */
+struct reflector_store {
+	void *ctx;
+	/* The complete set within scope (a namespace, or NULL for all) after a
+	 * list: objects not in it are gone. */
+	size_t (*replace)(void *ctx, const char *ns, cJSON *const *objs, size_t n);
+	size_t (*upsert)(void *ctx, const cJSON *obj);
+	size_t (*remove)(void *ctx, const cJSON *obj);
+	size_t (*count)(void *ctx); /* objects held, for log lines */
+};
 
 enum reflector_state { REFLECTOR_IDLE, REFLECTOR_LISTING, REFLECTOR_WATCHING, REFLECTOR_BACKOFF, REFLECTOR_STOPPED };
 
 struct reflector_opts {
+	const char *api;            /* "/api/v1" or "/apis/GROUP/VERSION"; default "/api/v1" */
+	const char *resource;       /* plural: "pods", "inferenceworkloads"; default "pods" */
 	const char *namespace;      /* NULL: all namespaces */
-	const char *label_selector; /* default POD_SELECTOR */
+	const char *label_selector; /* NULL: none */
 	unsigned page_size;         /* default 500 */
 	unsigned watch_min_s;       /* default 300 */
 	unsigned watch_max_s;       /* default 600 */
@@ -47,7 +64,7 @@ struct reflector_stats {
 	uint64_t watches;      /* WATCH requests */
 	uint64_t events;       /* watch events applied */
 	uint64_t failures;     /* failed requests */
-	uint64_t decode_errors;/* pods skipped as undecodable */
+	uint64_t decode_errors;/* objects the store rejected */
 };
 
 struct reflector;
@@ -55,15 +72,16 @@ typedef void (*reflector_synced_cb)(struct reflector *r, void *data);
 
 struct reflector {
 	struct kubeclient *kc;
-	struct podcache *cache;
+	struct reflector_store store;
+	char *api, *resource;
 	char *namespace;
-	char *selector;
+	char *selector;          /* NULL: none */
 	unsigned page_size, watch_min_s, watch_max_s, idle_timeout_s;
 	enum reflector_state state;
 	bool synced;            /* a full list has completed */
 	char *rv;               /* last resourceVersion seen */
 	char *cont;             /* continue token of the list in progress */
-	struct pod **listed;    /* pods of the list in progress */
+	cJSON **listed;         /* objects of the list in progress */
 	size_t nlisted, caplisted;
 	struct http_call *call;
 	struct watchstream ws;
@@ -74,10 +92,11 @@ struct reflector {
 	struct reflector_stats stats;
 	reflector_synced_cb synced_cb;
 	void *synced_data;
+	char kind_msg_failed[96], kind_msg_listed[96]; /* log messages */
 };
 
-void reflector_init(struct reflector *r, struct kubeclient *kc, struct podcache *cache,
-		    const struct reflector_opts *opts);
+void reflector_init(struct reflector *r, struct kubeclient *kc,
+		    const struct reflector_store *store, const struct reflector_opts *opts);
 /* Starts listing. synced_cb (may be NULL) runs after each completed list. */
 im_result reflector_start(struct reflector *r, reflector_synced_cb cb, void *data);
 /* Cancels the request in flight and closes the timer; the loop must run

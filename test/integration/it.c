@@ -120,9 +120,12 @@ struct start_args {
 static void start_on_loop(void *arg)
 {
 	struct start_args *a = arg;
-	struct reflector_opts o = {.namespace = a->ns, .page_size = a->page, .seed = 12345};
+	struct reflector_opts o = {.namespace = a->ns, .page_size = a->page, .seed = 12345,
+				   .label_selector = POD_SELECTOR};
+	struct reflector_store store;
 
-	reflector_init(&a->w->refl, &a->w->kc, &a->w->cache, &o);
+	podcache_store(&a->w->cache, &store);
+	reflector_init(&a->w->refl, &a->w->kc, &store, &o);
 	reflector_start(&a->w->refl, on_synced, a->w);
 }
 
