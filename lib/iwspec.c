@@ -283,6 +283,12 @@ static im_result parse_metrics(struct ctx *c, const cJSON *m, struct iwspec *s)
 		im_free(s->timeout);
 		s->timeout = im_xstrdup(v);
 	}
+	if (!v && s->timeout_ms > s->interval_ms) {
+		/* no timeout given: the default, but never beyond the interval */
+		im_free(s->timeout);
+		s->timeout = im_xstrdup(s->interval);
+		s->timeout_ms = s->interval_ms;
+	}
 	if (s->timeout_ms > s->interval_ms)
 		return bad(c, "spec.metrics.scrapeTimeout", s->timeout,
 			   "must not be longer than spec.metrics.interval");

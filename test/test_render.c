@@ -56,6 +56,21 @@ TEST(iwspec_defaults)
 	buf_release(&err);
 }
 
+/* A short interval without a timeout takes the interval as its timeout. */
+TEST(iwspec_timeout_follows_a_short_interval)
+{
+	struct iwspec s;
+	struct buf err;
+
+	buf_init(&err, 1024);
+	ASSERT_OK(spec_of("apiVersion: infermon.io/v1alpha1\nkind: InferenceWorkload\n"
+			  "metadata: {name: q, namespace: n}\nspec: {metrics: {interval: 5s}}\n", &s, &err));
+	ASSERT_STREQ(s.timeout, "5s");
+	ASSERT_EQ_INT(s.timeout_ms, 5000);
+	iwspec_release(&s);
+	buf_release(&err);
+}
+
 TEST(iwspec_full)
 {
 	struct iwspec s;

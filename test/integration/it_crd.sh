@@ -116,6 +116,9 @@ test_defaults_are_filled_in() {
 	iw $ns partial '{metrics: {scheme: https, tls: {serverName: engine.example}}, monitor: {labels: {release: prom}}, limits: {maxNumSeqs: 8}}' |
 		kubectl apply --validate=strict -f - >/dev/null
 	local name path want got
+	# scrapeTimeout has no default: the controller takes 10s or the interval
+	[ -z "$(kubectl -n $ns get iw bare -o jsonpath='{.spec.metrics.scrapeTimeout}')" ] ||
+		fail "scrapeTimeout got a default"
 	for name in bare partial; do
 		while read -r path want; do
 			got=$(kubectl -n $ns get iw $name -o jsonpath="{$path}")
@@ -124,7 +127,6 @@ test_defaults_are_filled_in() {
 .spec.metrics.port http
 .spec.metrics.path /metrics
 .spec.metrics.interval 15s
-.spec.metrics.scrapeTimeout 10s
 .spec.monitor.kind ServiceMonitor
 .spec.monitor.matchPrometheus false
 .spec.scrapeConfig.enabled true
@@ -181,7 +183,6 @@ spec.metrics.interval|{metrics: {interval: 15}}|
 spec.metrics.scrapeTimeout|{metrics: {scrapeTimeout: 1w}}|should match
 spec.metrics.scrapeTimeout|{metrics: {interval: 10s, scrapeTimeout: 11s}}|longer than interval
 spec.metrics.scrapeTimeout|{metrics: {interval: 1m, scrapeTimeout: 1m0s1ms}}|longer than interval
-spec.metrics.scrapeTimeout|{metrics: {interval: 5s}}|defaults to 10s
 spec.metrics.scheme|{metrics: {scheme: HTTPS}}|supported values
 spec.metrics.tls|{metrics: {tls: {insecureSkipVerify: true}}}|scheme https
 spec.metrics.tls|{metrics: {scheme: http, tls: {serverName: a.example}}}|scheme https
@@ -248,6 +249,7 @@ test_invalid_crs_are_rejected_naming_the_field() {
 {metrics: {interval: 500ms, scrapeTimeout: 250ms}}
 {metrics: {interval: 24h, scrapeTimeout: 1h}}
 {metrics: {interval: 5s, scrapeTimeout: 5s}}
+{metrics: {interval: 5s}}
 {metrics: {path: "/"}}
 {metrics: {scheme: https, tls: {insecureSkipVerify: true}}}
 {metrics: {scheme: https, tls: {serverName: "*.engines.example", ca: {secretKeyRef: {name: engines-ca, key: ca.crt}}}}}
