@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "engine.h"
+#include "events.h"
 #include "expo.h"
 #include "http.h"
 #include "httpserver.h"
@@ -22,7 +23,6 @@
 
 #define MAX_REFLECTORS 64
 #define PUBLISH_MS 2000
-#define MAX_EVENTS_IN_FLIGHT 16
 
 /* What the controller keeps beside a scrape target (target->data). */
 struct tinfo {
@@ -44,10 +44,8 @@ struct controller {
 	uv_signal_t sigint, sigterm;
 	uv_timer_t publish;
 	struct http_call *crd_call;
-	int events_in_flight;
-	uint64_t events_posted, events_failed, events_dropped;
+	struct events events;
 	uint64_t scrapes_done;
-	char instance[128];
 };
 
 void controller_opts_default(struct controller_opts *o)
@@ -87,93 +85,13 @@ static void remove_target(struct controller *c, const char *key)
 	scraper_remove_target(&c->scraper, key);
 }
 
-/* ---- events ---- */
-
-static void event_done(struct http_call *call, im_result transport, void *data)
-{
-	struct controller *c = data;
-	struct buf err;
-
-	c->events_in_flight--;
-	buf_init(&err, 1024);
-	if (kubeclient_result(call, transport, &err)) {
-		c->events_failed++;
-		log_kv(LOG_WARN, "cannot post event", "error", buf_str(&err), NULL);
-	} else {
-		c->events_posted++;
-	}
-	buf_release(&err);
-	http_call_free(call);
-}
-
 static void post_event(struct controller *c, const struct tinfo *ti, bool warning,
 		       const char *reason, const char *note)
 {
-	cJSON *ev, *md, *reg;
-	char stamp[64], *body;
-	struct timespec ts;
-	struct tm tm;
-	struct buf path;
-	struct http_call *call;
+	struct event_ref about = {"v1", "Pod", ti->namespace, ti->pod, ti->uid};
 
-	if (!c->o->events)
-		return;
-	if (c->events_in_flight >= MAX_EVENTS_IN_FLIGHT) {
-		c->events_dropped++;
-		return;
-	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%06ldZ", ts.tv_nsec / 1000);
-
-	ev = cJSON_CreateObject();
-	cJSON_AddStringToObject(ev, "apiVersion", "events.k8s.io/v1");
-	cJSON_AddStringToObject(ev, "kind", "Event");
-	md = cJSON_AddObjectToObject(ev, "metadata");
-	{
-		/* Named as client-go's recorder names them, <object>.<hex ns>:
-		 * events.k8s.io validates generateName and rejects "pod." */
-		struct buf name;
-		buf_init(&name, 512);
-		buf_printf(&name, "%s.%llx", ti->pod,
-			   (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
-		cJSON_AddStringToObject(md, "name", buf_str(&name));
-		buf_release(&name);
-	}
-	cJSON_AddStringToObject(md, "namespace", ti->namespace);
-	cJSON_AddStringToObject(ev, "eventTime", stamp);
-	cJSON_AddStringToObject(ev, "reportingController", "infermon.io/controller");
-	cJSON_AddStringToObject(ev, "reportingInstance", c->instance);
-	cJSON_AddStringToObject(ev, "action", "Scrape");
-	cJSON_AddStringToObject(ev, "reason", reason);
-	cJSON_AddStringToObject(ev, "note", note);
-	cJSON_AddStringToObject(ev, "type", warning ? "Warning" : "Normal");
-	reg = cJSON_AddObjectToObject(ev, "regarding");
-	cJSON_AddStringToObject(reg, "apiVersion", "v1");
-	cJSON_AddStringToObject(reg, "kind", "Pod");
-	cJSON_AddStringToObject(reg, "namespace", ti->namespace);
-	cJSON_AddStringToObject(reg, "name", ti->pod);
-	if (ti->uid && *ti->uid)
-		cJSON_AddStringToObject(reg, "uid", ti->uid);
-	body = cJSON_PrintUnformatted(ev);
-	cJSON_Delete(ev);
-
-	buf_init(&path, BUF_MAX_SMALL);
-	buf_adds(&path, "/apis/events.k8s.io/v1/namespaces/");
-	kubeclient_escape(&path, ti->namespace);
-	buf_adds(&path, "/events");
-	call = kubeclient_call(&c->kc, "POST", buf_str(&path));
-	buf_release(&path);
-	kubeclient_set_body(call, "application/json", body, strlen(body));
-	im_free(body);
-	http_call_timeouts(call, 10000, 30000, 0);
-	if (http_call_start(call, event_done, c)) {
-		http_call_free(call);
-		c->events_failed++;
-		return;
-	}
-	c->events_in_flight++;
+	if (c->o->events)
+		events_post(&c->events, &about, warning, "Check", reason, note);
 }
 
 /* ---- scrape results ---- */
@@ -469,9 +387,9 @@ static void render_self(struct controller *c, struct buf *b)
 	expo_family(b, "infermon_watch_events_total", "counter", "Watch events applied.");
 	expo_sample(b, "infermon_watch_events_total", (double)s.events, NULL);
 	expo_family(b, "infermon_events_total", "counter", "Kubernetes Events posted, by outcome.");
-	expo_sample(b, "infermon_events_total", (double)c->events_posted, "outcome", "posted", NULL);
-	expo_sample(b, "infermon_events_total", (double)c->events_failed, "outcome", "failed", NULL);
-	expo_sample(b, "infermon_events_total", (double)c->events_dropped, "outcome", "dropped", NULL);
+	expo_sample(b, "infermon_events_total", (double)c->events.posted, "outcome", "posted", NULL);
+	expo_sample(b, "infermon_events_total", (double)c->events.failed, "outcome", "failed", NULL);
+	expo_sample(b, "infermon_events_total", (double)c->events.dropped, "outcome", "dropped", NULL);
 	expo_family(b, "infermon_process_resident_memory_bytes", "gauge", "Resident memory of the controller.");
 	expo_sample(b, "infermon_process_resident_memory_bytes", (double)rss_bytes(), NULL);
 }
@@ -567,10 +485,6 @@ int controller_run(const struct controller_opts *o)
 	}
 	c = im_xcalloc(1, sizeof(*c));
 	c->o = o;
-	if (o->instance)
-		snprintf(c->instance, sizeof(c->instance), "%s", o->instance);
-	else if (gethostname(c->instance, sizeof(c->instance) - 1) != 0)
-		snprintf(c->instance, sizeof(c->instance), "infermon");
 	if (loop_init(&c->loop) || http_init(&c->http, &c->loop)) {
 		log_kv(LOG_ERROR, "cannot initialise the event loop", NULL);
 		kubeconfig_release(&cfg);
@@ -599,6 +513,7 @@ int controller_run(const struct controller_opts *o)
 	log_kv(LOG_INFO, "starting", "version", INFERMON_VERSION, "server", cfg.server, "source",
 	       cfg.source, "context", cfg.context ? cfg.context : "", NULL);
 	kubeclient_init(&c->kc, &c->http, &cfg);
+	events_init(&c->events, &c->kc, o->instance);
 	podcache_init(&c->cache, on_workload, c);
 	so.interval_ms = o->scrape_interval_ms;
 	so.timeout_ms = o->scrape_timeout_ms;

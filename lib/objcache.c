@@ -1,0 +1,158 @@
+#include "objcache.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "reflector.h"
+
+void objcache_init(struct objcache *c, objcache_cb cb, void *ctx)
+{
+	hmap_init(&c->objs);
+	c->cb = cb;
+	c->ctx = ctx;
+}
+
+void objcache_release(struct objcache *c)
+{
+	for (struct hmap_entry *e = hmap_first(&c->objs); e; e = hmap_next(&c->objs, e))
+		cJSON_Delete(e->value);
+	hmap_release(&c->objs);
+}
+
+const char *obj_str(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+	if (b)
+		v = cJSON_GetObjectItemCaseSensitive(v, b);
+	return cJSON_GetStringValue(v);
+}
+
+const char *obj_label(const cJSON *o, const char *key)
+{
+	const cJSON *l = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "metadata"), "labels");
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, key));
+}
+
+static bool key_of(const cJSON *o, struct buf *b)
+{
+	const char *ns = obj_str(o, "metadata", "namespace"), *name = obj_str(o, "metadata", "name");
+
+	buf_reset(b);
+	if (!name)
+		return false;
+	buf_printf(b, "%s/%s", ns ? ns : "", name);
+	return true;
+}
+
+static size_t put(struct objcache *c, const cJSON *o)
+{
+	struct buf k;
+	cJSON *old, *copy;
+
+	buf_init(&k, BUF_MAX_SMALL);
+	if (!key_of(o, &k)) {
+		buf_release(&k);
+		return 1;
+	}
+	old = hmap_get(&c->objs, k.ptr);
+	if (old && cJSON_Compare(old, o, true)) { /* relisted unchanged */
+		buf_release(&k);
+		return 0;
+	}
+	copy = cJSON_Duplicate(o, true);
+	hmap_put(&c->objs, k.ptr, copy);
+	cJSON_Delete(old);
+	buf_release(&k);
+	if (c->cb)
+		c->cb(c->ctx, copy, false);
+	return 0;
+}
+
+static void drop(struct objcache *c, const char *key)
+{
+	cJSON *old = hmap_del(&c->objs, key);
+
+	if (!old)
+		return;
+	if (c->cb)
+		c->cb(c->ctx, old, true);
+	cJSON_Delete(old);
+}
+
+static size_t store_replace(void *ctx, const char *ns, cJSON *const *objs, size_t n)
+{
+	struct objcache *c = ctx;
+	struct hmap keep;
+	struct buf k;
+	const char **keys;
+	size_t bad = 0, nslen = ns ? strlen(ns) : 0;
+
+	hmap_init(&keep);
+	buf_init(&k, BUF_MAX_SMALL);
+	for (size_t i = 0; i < n; i++) {
+		if (key_of(objs[i], &k))
+			hmap_put(&keep, k.ptr, (void *)1);
+		bad += put(c, objs[i]);
+	}
+	keys = hmap_sorted_keys(&c->objs);
+	for (size_t i = 0; keys[i]; i++) {
+		char *key;
+		if (ns && !(strncmp(keys[i], ns, nslen) == 0 && keys[i][nslen] == '/'))
+			continue;
+		if (hmap_get(&keep, keys[i]))
+			continue;
+		key = im_xstrdup(keys[i]);
+		drop(c, key);
+		im_free(key);
+	}
+	im_free(keys);
+	hmap_release(&keep);
+	buf_release(&k);
+	return bad;
+}
+
+static size_t store_upsert(void *ctx, const cJSON *obj)
+{
+	return put(ctx, obj);
+}
+
+static size_t store_remove(void *ctx, const cJSON *obj)
+{
+	struct buf k;
+
+	buf_init(&k, BUF_MAX_SMALL);
+	if (!key_of(obj, &k)) {
+		buf_release(&k);
+		return 1;
+	}
+	drop(ctx, k.ptr);
+	buf_release(&k);
+	return 0;
+}
+
+static size_t store_count(void *ctx)
+{
+	return ((struct objcache *)ctx)->objs.count;
+}
+
+void objcache_store(struct objcache *c, struct reflector_store *out)
+{
+	out->ctx = c;
+	out->replace = store_replace;
+	out->upsert = store_upsert;
+	out->remove = store_remove;
+	out->count = store_count;
+}
+
+const cJSON *objcache_get(const struct objcache *c, const char *ns, const char *name)
+{
+	struct buf k;
+	const cJSON *o;
+
+	buf_init(&k, BUF_MAX_SMALL);
+	buf_printf(&k, "%s/%s", ns ? ns : "", name);
+	o = hmap_get(&c->objs, k.ptr);
+	buf_release(&k);
+	return o;
+}

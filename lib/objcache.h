@@ -1,0 +1,36 @@
+/*
+ * objcache.h - a reflector store of whole objects (cJSON copies) keyed by
+ * namespace/name, for the resources the controller reads as they are:
+ * InferenceWorkloads and the objects it generates.
+ *
+ * Every change runs the callback with the new object (or the old one and
+ * deleted=true) after the cache holds the new state. Loop thread only.
+ */
+#ifndef INFERMON_OBJCACHE_H
+#define INFERMON_OBJCACHE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "hmap.h"
+
+typedef void (*objcache_cb)(void *ctx, const cJSON *obj, bool deleted);
+
+struct objcache {
+	struct hmap objs; /* namespace/name -> cJSON* (owned) */
+	objcache_cb cb;
+	void *ctx;
+};
+
+struct reflector_store;
+
+void objcache_init(struct objcache *c, objcache_cb cb, void *ctx);
+void objcache_release(struct objcache *c);
+void objcache_store(struct objcache *c, struct reflector_store *out);
+const cJSON *objcache_get(const struct objcache *c, const char *ns, const char *name);
+
+/* Helpers for any object. */
+const char *obj_str(const cJSON *o, const char *a, const char *b);
+const char *obj_label(const cJSON *o, const char *key);
+
+#endif
