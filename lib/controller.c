@@ -17,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "podcache.h"
+#include "reconcile.h"
 #include "reflector.h"
 #include "scraper.h"
 #include "version.h"
@@ -28,6 +29,8 @@
 struct tinfo {
 	char *namespace, *pod, *uid, *workload, *backend, *role;
 	bool seen;                  /* checks evaluated at least once */
+	double limit;               /* last max-num-seqs seen, for status */
+	enum limit_source limit_source;
 	bool active[CHECK_COUNT];   /* last reported state */
 };
 
@@ -46,6 +49,11 @@ struct controller {
 	struct http_call *crd_call;
 	struct events events;
 	uint64_t scrapes_done;
+	struct reconciler rec;
+	struct reflector crs_refl, owned_refl[OWNED_COUNT];
+	uv_prepare_t pump;
+	uint64_t started_ms;
+	bool synced;
 };
 
 void controller_opts_default(struct controller_opts *o)
@@ -59,6 +67,7 @@ void controller_opts_default(struct controller_opts *o)
 	o->scrape_timeout_ms = 10000;
 	o->drift_tolerance = 0.25;
 	o->events = true;
+	o->reconcile = true;
 }
 
 static void tinfo_free(struct tinfo *ti)
@@ -105,6 +114,14 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 	c->scrapes_done++;
 	if (!ti)
 		return;
+	bool changed = false;
+	double limit = t->limits.max_num_seqs.value;
+
+	if (limit != ti->limit || t->limits.max_num_seqs.source != ti->limit_source) {
+		ti->limit = limit;
+		ti->limit_source = t->limits.max_num_seqs.source;
+		changed = true;
+	}
 	for (int k = 0; k < CHECK_COUNT; k++) {
 		bool now = t->checks.active[k];
 		const char *name = check_name((enum check_kind)k);
@@ -117,6 +134,7 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 			continue;
 		}
 		ti->active[k] = now;
+		changed = true;
 		snprintf(nscrape, sizeof(nscrape), "%llu", (unsigned long long)t->scrapes);
 		if (now) {
 			log_kv(k == CHECK_METRICS_MISSING ? LOG_INFO : LOG_WARN, "check became true",
@@ -130,6 +148,8 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 			post_event(c, ti, false, reason, "the condition no longer holds");
 		}
 	}
+	if (!ti->seen || changed)
+		reconciler_workload_changed(&c->rec, ti->namespace, ti->workload);
 	ti->seen = true;
 }
 
@@ -219,10 +239,129 @@ static void on_workload(void *ctx, enum workload_event ev, const struct workload
 		}
 	}
 	im_free(keys);
+	reconciler_workload_changed(&c->rec, w->namespace, w->name);
 	snprintf(pods, sizeof(pods), "%zu", n);
 	snprintf(nready, sizeof(nready), "%zu", ready);
 	log_kv(LOG_INFO, msgs[ev], "namespace", w->namespace, "workload", w->name, "backend",
 	       backend, "pods", pods, "ready", nready, NULL);
+}
+
+/* ---- reconciler wiring ---- */
+
+static void runtime_of(void *ctx, const char *ns, const char *pod, struct pod_runtime *out)
+{
+	struct controller *c = ctx;
+	struct buf key;
+	struct scrape_target *t;
+
+	buf_init(&key, BUF_MAX_SMALL);
+	buf_printf(&key, "%s/%s", ns, pod);
+	t = scraper_get(&c->scraper, key.ptr);
+	buf_release(&key);
+	memset(out, 0, sizeof(*out));
+	if (!t || !t->scrapes)
+		return;
+	out->known = true;
+	out->limits = t->limits;
+	for (int k = 0; k < CHECK_COUNT; k++) {
+		out->active[k] = t->checks.active[k];
+		snprintf(out->message[k], sizeof(out->message[k]), "%s", t->checks.message[k]);
+	}
+}
+
+static uint64_t loop_ms(void *ctx)
+{
+	return loop_now_ms(&((struct controller *)ctx)->loop);
+}
+
+static void on_cr(void *ctx, const cJSON *cr, bool deleted)
+{
+	reconciler_cr_changed(&((struct controller *)ctx)->rec, cr, deleted);
+}
+
+static void on_owned(void *ctx, const cJSON *obj, bool deleted)
+{
+	reconciler_owned_changed(&((struct controller *)ctx)->rec, obj, deleted);
+}
+
+/* Reconciles start once every informer has listed (client-go's
+ * WaitForCacheSync), so the first ones see what exists; an informer that
+ * cannot list (its CRD not installed) holds them back 30 s at most. */
+static bool caches_synced(struct controller *c)
+{
+	if (c->started_ms && loop_now_ms(&c->loop) - c->started_ms > 30000)
+		return true;
+	if (!c->crs_refl.synced)
+		return false;
+	for (int k = 0; k < OWNED_COUNT; k++)
+		if (!c->owned_refl[k].synced)
+			return false;
+	for (size_t i = 0; i < c->nrefl; i++)
+		if (!c->refl[i].synced)
+			return false;
+	return true;
+}
+
+static void pump(uv_prepare_t *h)
+{
+	struct controller *c = h->data;
+
+	if (!c->synced) {
+		if (!caches_synced(c))
+			return;
+		c->synced = true;
+		log_kv(LOG_INFO, "caches synced; reconciling", NULL);
+	}
+	reconciler_pump(&c->rec);
+}
+
+static void start_reconciler(struct controller *c)
+{
+	struct iw_defaults d;
+	struct render_config rc;
+	struct reflector_store store;
+	struct reflector_opts ro = {.api = "/apis/infermon.io/v1alpha1", .resource = "inferenceworkloads"};
+	static const char *const apis[OWNED_COUNT] = {
+		"/api/v1", "/apis/monitoring.coreos.com/v1", "/apis/monitoring.coreos.com/v1",
+		"/apis/monitoring.coreos.com/v1alpha1", "/api/v1"};
+
+	iw_defaults_init(&d);
+	d.port = c->o->port_name;
+	d.path = c->o->metrics_path;
+	d.drift_tolerance = c->o->drift_tolerance;
+	render_config_init(&rc);
+	if (c->o->secret_namespace)
+		rc.secret_namespace = c->o->secret_namespace;
+	if (c->o->secret_name)
+		rc.secret_name = c->o->secret_name;
+	reconciler_init(&c->rec, &c->kc, &c->cache, &d, &rc);
+	wq_init(&c->rec.q, &c->loop.uv, 0, 200, 300000, NULL, NULL);
+	c->rec.runtime = runtime_of;
+	c->rec.runtime_ctx = c;
+	c->rec.now_ms = loop_ms;
+	c->rec.now_ctx = c;
+	c->rec.events = c->o->events ? &c->events : NULL;
+	c->rec.writes_enabled = c->o->reconcile;
+	if (c->o->prune_grace_ms)
+		c->rec.grace_ms = c->o->prune_grace_ms;
+
+	objcache_init(&c->rec.crs, on_cr, c);
+	objcache_store(&c->rec.crs, &store);
+	reflector_init(&c->crs_refl, &c->kc, &store, &ro);
+	reflector_start(&c->crs_refl, NULL, NULL);
+	for (int k = 0; k < OWNED_COUNT; k++) {
+		struct reflector_opts oo = {.api = apis[k], .resource = owned_resource(k),
+					    .label_selector = LABEL_MANAGED_BY "=" MANAGER_NAME,
+					    .namespace = k == OWNED_SECRET ? rc.secret_namespace : NULL};
+		objcache_init(&c->rec.owned[k], on_owned, c);
+		objcache_store(&c->rec.owned[k], &store);
+		reflector_init(&c->owned_refl[k], &c->kc, &store, &oo);
+		reflector_start(&c->owned_refl[k], NULL, NULL);
+	}
+	c->started_ms = loop_now_ms(&c->loop);
+	uv_prepare_init(&c->loop.uv, &c->pump);
+	c->pump.data = c;
+	uv_prepare_start(&c->pump, pump);
 }
 
 /* ---- /metrics ---- */
@@ -390,6 +529,20 @@ static void render_self(struct controller *c, struct buf *b)
 	expo_sample(b, "infermon_events_total", (double)c->events.posted, "outcome", "posted", NULL);
 	expo_sample(b, "infermon_events_total", (double)c->events.failed, "outcome", "failed", NULL);
 	expo_sample(b, "infermon_events_total", (double)c->events.dropped, "outcome", "dropped", NULL);
+	expo_family(b, "infermon_workqueue_depth", "gauge", "Keys waiting to be reconciled.");
+	expo_sample(b, "infermon_workqueue_depth", (double)wq_len(&c->rec.q), NULL);
+	expo_family(b, "infermon_reconciles_total", "counter", "Reconciles run, and those that wrote nothing.");
+	expo_sample(b, "infermon_reconciles_total", (double)c->rec.reconciles, "result", "all", NULL);
+	expo_sample(b, "infermon_reconciles_total", (double)c->rec.noops, "result", "noop", NULL);
+	expo_family(b, "infermon_reconcile_writes_total", "counter", "Writes by the reconciler, by kind.");
+	expo_sample(b, "infermon_reconcile_writes_total", (double)c->rec.applies, "kind", "apply", NULL);
+	expo_sample(b, "infermon_reconcile_writes_total", (double)c->rec.deletes, "kind", "delete", NULL);
+	expo_sample(b, "infermon_reconcile_writes_total", (double)c->rec.status_writes, "kind", "status", NULL);
+	expo_family(b, "infermon_reconcile_failures_total", "counter", "Failed writes of the reconciler.");
+	expo_sample(b, "infermon_reconcile_failures_total", (double)c->rec.failures, NULL);
+	expo_family(b, "infermon_api_requests_total", "counter", "Requests to the API server, by verb class.");
+	expo_sample(b, "infermon_api_requests_total", (double)(c->kc.requests - c->kc.writes), "verb", "read", NULL);
+	expo_sample(b, "infermon_api_requests_total", (double)c->kc.writes, "verb", "write", NULL);
 	expo_family(b, "infermon_process_resident_memory_bytes", "gauge", "Resident memory of the controller.");
 	expo_sample(b, "infermon_process_resident_memory_bytes", (double)rss_bytes(), NULL);
 }
@@ -447,6 +600,12 @@ static void on_stop(void *arg)
 	for (size_t i = 0; i < c->nrefl; i++)
 		reflector_stop(&c->refl[i]);
 	scraper_stop(&c->scraper);
+	reflector_stop(&c->crs_refl);
+	for (int k = 0; k < OWNED_COUNT; k++)
+		reflector_stop(&c->owned_refl[k]);
+	wq_shutdown(&c->rec.q);
+	uv_prepare_stop(&c->pump);
+	loop_close_handle((uv_handle_t *)&c->pump, NULL);
 	if (c->crd_call) {
 		http_call_free(c->crd_call);
 		c->crd_call = NULL;
@@ -539,6 +698,7 @@ int controller_run(const struct controller_opts *o)
 		http_call_free(c->crd_call);
 		c->crd_call = NULL;
 	}
+	start_reconciler(c);
 	for (size_t i = 0; i < (o->nnamespaces ? o->nnamespaces : 1) && i < MAX_REFLECTORS; i++) {
 		struct reflector_opts ro = {.namespace = o->nnamespaces ? o->namespaces[i] : NULL,
 					    .label_selector = POD_SELECTOR};
@@ -557,6 +717,10 @@ int controller_run(const struct controller_opts *o)
 	scraper_release(&c->scraper);
 	for (size_t i = 0; i < c->nrefl; i++)
 		reflector_release(&c->refl[i]);
+	reflector_release(&c->crs_refl);
+	for (int k = 0; k < OWNED_COUNT; k++)
+		reflector_release(&c->owned_refl[k]);
+	reconciler_release(&c->rec);
 	podcache_release(&c->cache);
 	kubeclient_release(&c->kc);
 	log_kv(LOG_INFO, "stopped", NULL);

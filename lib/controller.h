@@ -5,6 +5,8 @@
  *                                                pods, the configured port)
  *   scraper ──each scrape──▶ checks ──transitions──▶ log lines + Events
  *                          └──────────────▶ /metrics snapshot (every 2 s)
+ *   CRs, generated objects ──informers──▶ work queue ──▶ reconciler
+ *                                     (server-side apply, CR status)
  *
  * Events (events.k8s.io/v1) go to the pod they concern: Warning when a
  * check becomes true, Normal when it clears; never one per scrape.
@@ -33,6 +35,10 @@ struct controller_opts {
 	double drift_tolerance;
 	bool events;              /* post Events on check transitions */
 	const char *instance;     /* reportingInstance; NULL: hostname */
+	bool reconcile;           /* write generated objects and status */
+	const char *secret_namespace; /* scrape-config Secret; NULL: monitoring */
+	const char *secret_name;      /* NULL: infermon-scrape-configs */
+	uint64_t prune_grace_ms;  /* pod-only workloads; 0: 10 min */
 };
 
 void controller_opts_default(struct controller_opts *o);

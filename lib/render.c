@@ -206,7 +206,6 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		o = object("v1", "Service", s->namespace, name, labels_of(s, false));
 		spec = cJSON_AddObjectToObject(o, "spec");
 		cJSON_AddStringToObject(spec, "clusterIP", "None");
-		cJSON_AddBoolToObject(spec, "publishNotReadyAddresses", false);
 		{
 			cJSON *sel = cJSON_AddObjectToObject(spec, "selector");
 			cJSON_AddStringToObject(sel, LABEL_WORKLOAD, s->workload);

@@ -37,6 +37,11 @@ static void usage(FILE *f)
 	      "  --drift-tolerance X        allowed drift of max-num-seqs from the KV-derived\n"
 	      "                             concurrency, as a fraction (default 0.25)\n"
 	      "  --no-events                do not post Kubernetes Events\n"
+	      "  --no-reconcile             do not write generated objects or CR status\n"
+	      "  --scrape-secret NS/NAME    the shared scrape-config Secret\n"
+	      "                             (default monitoring/infermon-scrape-configs)\n"
+	      "  --prune-grace D            how long generated objects of a workload without\n"
+	      "                             a CR outlive its last pod (default 10m)\n"
 	      "  --log-level LEVEL          debug, info, warn, error (default info)\n"
 	      "  --log-format FORMAT        text (logfmt) or json (default text)\n"
 	      "  -h, --help                 this text\n"
@@ -101,6 +106,9 @@ int cmd_run(int argc, char **argv)
 		{"scrape-timeout", required_argument, NULL, 't'},
 		{"drift-tolerance", required_argument, NULL, 'd'},
 		{"no-events", no_argument, NULL, 'E'},
+		{"no-reconcile", no_argument, NULL, 'R'},
+		{"scrape-secret", required_argument, NULL, 's'},
+		{"prune-grace", required_argument, NULL, 'g'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"log-format", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
@@ -108,7 +116,7 @@ int cmd_run(int argc, char **argv)
 	};
 	struct controller_opts o;
 	char *namespaces[MAX_NAMESPACES];
-	char host[128] = "0.0.0.0";
+	char host[128] = "0.0.0.0", secret_ns[254];
 	size_t nns = 0;
 	int level = LOG_INFO, format = LOG_FORMAT_TEXT, c, rc = 2;
 	double d;
@@ -159,6 +167,27 @@ int cmd_run(int argc, char **argv)
 			o.drift_tolerance = d;
 			break;
 		case 'E': o.events = false; break;
+		case 'R': o.reconcile = false; break;
+		case 's': {
+			const char *slash = strchr(optarg, '/');
+			if (!slash || slash == optarg || !slash[1] || (size_t)(slash - optarg) >= sizeof(secret_ns)) {
+				fprintf(stderr, "infermon run: invalid --scrape-secret \"%s\" (NAMESPACE/NAME)\n", optarg);
+				goto out;
+			}
+			snprintf(secret_ns, sizeof(secret_ns), "%.*s", (int)(slash - optarg), optarg);
+			o.secret_namespace = secret_ns;
+			o.secret_name = slash + 1;
+			break;
+		}
+		case 'g': {
+			uint64_t ms;
+			if (strparse_duration_ms(optarg, strlen(optarg), 7 * 86400000ULL, &ms)) {
+				fprintf(stderr, "infermon run: invalid --prune-grace \"%s\" (a duration such as 10m)\n", optarg);
+				goto out;
+			}
+			o.prune_grace_ms = ms ? ms : 1;
+			break;
+		}
 		case 'l':
 			if ((level = log_level_parse(optarg)) < 0) {
 				fprintf(stderr, "infermon run: invalid --log-level \"%s\" (debug, info, warn, error)\n", optarg);

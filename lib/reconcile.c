@@ -1,0 +1,799 @@
+#include "reconcile.h"
+
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "events.h"
+#include "log.h"
+#include "reflector.h"
+#include "yamlout.h"
+
+static const struct {
+	const char *kind, *api, *resource;
+} kinds[OWNED_COUNT] = {
+	[OWNED_SERVICE] = {"Service", "/api/v1", "services"},
+	[OWNED_SERVICEMONITOR] = {"ServiceMonitor", "/apis/monitoring.coreos.com/v1", "servicemonitors"},
+	[OWNED_PODMONITOR] = {"PodMonitor", "/apis/monitoring.coreos.com/v1", "podmonitors"},
+	[OWNED_SCRAPECONFIG] = {"ScrapeConfig", "/apis/monitoring.coreos.com/v1alpha1", "scrapeconfigs"},
+	[OWNED_SECRET] = {"Secret", "/api/v1", "secrets"},
+};
+
+const char *owned_resource(enum owned_kind k)
+{
+	return kinds[k].resource;
+}
+
+static int kind_of(const cJSON *o)
+{
+	const char *k = obj_str(o, "kind", NULL);
+
+	for (int i = 0; k && i < OWNED_COUNT; i++)
+		if (strcmp(kinds[i].kind, k) == 0)
+			return i;
+	return -1;
+}
+
+/* One reconcile in flight. */
+struct run {
+	struct reconciler *r;
+	char *key;
+	int pending;
+	bool failed;
+	cJSON *status;     /* status to write after the applies, or NULL */
+	cJSON *cr;         /* copy of the CR (for events), or NULL */
+	struct buf errors; /* first failure */
+};
+
+static uint64_t now_ms(struct reconciler *r)
+{
+	return r->now_ms ? r->now_ms(r->now_ctx) : 0;
+}
+
+void reconciler_init(struct reconciler *r, struct kubeclient *kc, struct podcache *pods,
+		     const struct iw_defaults *d, const struct render_config *rc)
+{
+	memset(r, 0, sizeof(*r));
+	r->kc = kc;
+	r->pods = pods;
+	r->defaults = *d;
+	r->rc = *rc;
+	r->grace_ms = 10 * 60 * 1000;
+	r->max_inflight = 4;
+	r->writes_enabled = true;
+	hmap_init(&r->gone_since);
+}
+
+void reconciler_release(struct reconciler *r)
+{
+	objcache_release(&r->crs);
+	for (int i = 0; i < OWNED_COUNT; i++)
+		objcache_release(&r->owned[i]);
+	for (struct hmap_entry *e = hmap_first(&r->gone_since); e; e = hmap_next(&r->gone_since, e))
+		im_free(e->value);
+	hmap_release(&r->gone_since);
+	wq_release(&r->q);
+}
+
+/* ---- keys ---- */
+
+void reconciler_workload_changed(struct reconciler *r, const char *ns, const char *workload)
+{
+	struct buf k;
+
+	buf_init(&k, BUF_MAX_SMALL);
+	buf_printf(&k, "%s/%s", ns, workload);
+	wq_add(&r->q, k.ptr);
+	wq_add(&r->q, RECONCILE_SECRET_KEY);
+	buf_release(&k);
+}
+
+static const char *cr_workload(const cJSON *cr)
+{
+	const char *w = obj_str(cr, "spec", "workloadName");
+	return w && *w ? w : obj_str(cr, "metadata", "name");
+}
+
+void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted)
+{
+	const char *ns = obj_str(cr, "metadata", "namespace"), *w = cr_workload(cr);
+
+	(void)deleted;
+	if (ns && w)
+		reconciler_workload_changed(r, ns, w);
+}
+
+void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool deleted)
+{
+	const char *ns = obj_str(obj, "metadata", "namespace"), *w = obj_label(obj, LABEL_IW_WORKLOAD);
+
+	(void)deleted;
+	if (kind_of(obj) == OWNED_SECRET)
+		wq_add(&r->q, RECONCILE_SECRET_KEY);
+	else if (ns && w)
+		reconciler_workload_changed(r, ns, w);
+}
+
+/* ---- comparing desired with live ---- */
+
+/* True when every field of want is in have with the same value. */
+static bool subset(const cJSON *want, const cJSON *have)
+{
+	const cJSON *a, *b;
+
+	if (!have)
+		return false;
+	if (cJSON_IsObject(want)) {
+		if (!cJSON_IsObject(have))
+			return false;
+		cJSON_ArrayForEach(a, want)
+		{
+			if (!subset(a, cJSON_GetObjectItemCaseSensitive(have, a->string)))
+				return false;
+		}
+		return true;
+	}
+	if (cJSON_IsArray(want)) {
+		if (!cJSON_IsArray(have) || cJSON_GetArraySize(want) != cJSON_GetArraySize(have))
+			return false;
+		for (a = want->child, b = have->child; a && b; a = a->next, b = b->next)
+			if (!subset(a, b))
+				return false;
+		return true;
+	}
+	if (cJSON_IsNumber(want))
+		return cJSON_IsNumber(have) && want->valuedouble == have->valuedouble;
+	if (cJSON_IsString(want))
+		return cJSON_IsString(have) && strcmp(want->valuestring, have->valuestring) == 0;
+	if (cJSON_IsBool(want))
+		return cJSON_IsBool(have) && cJSON_IsTrue(want) == cJSON_IsTrue(have);
+	return cJSON_IsNull(have);
+}
+
+/* subset() of a whole object. apiVersion and kind are left out: the items
+ * of a LIST response do not carry them (watch events do), and the cache
+ * holds objects from both. */
+static bool same_object(const cJSON *want, const cJSON *have)
+{
+	const cJSON *a;
+
+	if (!cJSON_IsObject(have))
+		return false;
+	cJSON_ArrayForEach(a, want)
+	{
+		if (strcmp(a->string, "apiVersion") == 0 || strcmp(a->string, "kind") == 0)
+			continue;
+		if (!subset(a, cJSON_GetObjectItemCaseSensitive(have, a->string)))
+			return false;
+	}
+	return true;
+}
+
+/* Path of the first field of want that have lacks or differs in. */
+static void first_diff(const cJSON *want, const cJSON *have, struct buf *path)
+{
+	const cJSON *a, *b;
+	int i = 0;
+
+	if (cJSON_IsObject(want) && cJSON_IsObject(have)) {
+		cJSON_ArrayForEach(a, want)
+		{
+			if (strcmp(a->string, "apiVersion") == 0 || strcmp(a->string, "kind") == 0)
+				continue;
+			b = cJSON_GetObjectItemCaseSensitive(have, a->string);
+			if (!subset(a, b)) {
+				buf_printf(path, ".%s", a->string);
+				first_diff(a, b, path);
+				return;
+			}
+		}
+	} else if (cJSON_IsArray(want) && cJSON_IsArray(have) &&
+		   cJSON_GetArraySize(want) == cJSON_GetArraySize(have)) {
+		for (a = want->child, b = have->child; a && b; a = a->next, b = b->next, i++)
+			if (!subset(a, b)) {
+				buf_printf(path, "[%d]", i);
+				first_diff(a, b, path);
+				return;
+			}
+	}
+}
+
+/* Secrets come back with data (base64), not stringData: apply data. */
+static void secret_to_data(cJSON *secret)
+{
+	cJSON *sd = cJSON_DetachItemFromObjectCaseSensitive(secret, "stringData"), *data, *it;
+
+	if (!sd)
+		return;
+	data = cJSON_AddObjectToObject(secret, "data");
+	cJSON_ArrayForEach(it, sd)
+	{
+		size_t n = strlen(it->valuestring);
+		char *b64 = im_xmalloc(4 * ((n + 2) / 3) + 1);
+		EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)it->valuestring, (int)n);
+		cJSON_AddStringToObject(data, it->string, b64);
+		im_free(b64);
+	}
+	cJSON_Delete(sd);
+}
+
+/* ---- finishing ---- */
+
+static void finish(struct run *run);
+
+static void call_done(struct run *run)
+{
+	if (--run->pending == 0)
+		finish(run);
+}
+
+static void cr_event(struct run *run, bool warning, const char *reason, const char *note)
+{
+	struct event_ref about;
+
+	if (!run->cr || !run->r->events)
+		return;
+	about = (struct event_ref){"infermon.io/v1alpha1", "InferenceWorkload",
+				   obj_str(run->cr, "metadata", "namespace"),
+				   obj_str(run->cr, "metadata", "name"),
+				   obj_str(run->cr, "metadata", "uid")};
+	events_post(run->r->events, &about, warning, "Apply", reason, note);
+}
+
+struct call_ctx {
+	struct run *run;
+	char what[256]; /* "create ServiceMonitor llm/infermon-qwen" */
+	bool created;
+	bool is_status;
+};
+
+static void write_done(struct http_call *c, im_result transport, void *data)
+{
+	struct call_ctx *cc = data;
+	struct run *run = cc->run;
+	struct buf err;
+
+	buf_init(&err, 2048);
+	if (kubeclient_result(c, transport, &err) &&
+	    !(strncmp(cc->what, "delete", 6) == 0 && http_call_status(c) == 404)) {
+		run->failed = true;
+		run->r->failures++;
+		log_kv(LOG_WARN, "cannot write generated object", "what", cc->what, "error",
+		       buf_str(&err), NULL);
+		if (!run->errors.len)
+			buf_printf(&run->errors, "%s: %s", cc->what, buf_str(&err));
+		cr_event(run, true, cc->is_status ? "StatusFailed" : "ApplyFailed", buf_str(&err));
+	} else if (!cc->is_status) {
+		log_kv(LOG_INFO, cc->created ? "created generated object" : "wrote generated object",
+		       "what", cc->what, NULL);
+		if (strncmp(cc->what, "delete", 6) != 0)
+			cr_event(run, false, cc->created ? "Created" : "Updated", cc->what);
+	}
+	buf_release(&err);
+	http_call_free(c);
+	im_free(cc);
+	call_done(run);
+}
+
+static void send_write(struct run *run, const char *method, const char *path, const char *ctype,
+		 const char *body, const char *what, bool created, bool is_status)
+{
+	struct http_call *c = kubeclient_call(run->r->kc, method, path);
+	struct call_ctx *cc = im_xcalloc(1, sizeof(*cc));
+
+	cc->run = run;
+	cc->created = created;
+	cc->is_status = is_status;
+	snprintf(cc->what, sizeof(cc->what), "%s", what);
+	if (body)
+		kubeclient_set_body(c, ctype, body, strlen(body));
+	http_call_timeouts(c, 10000, 30000, 0);
+	run->pending++;
+	if (http_call_start(c, write_done, cc)) {
+		http_call_free(c);
+		im_free(cc);
+		run->pending--;
+		run->failed = true;
+	}
+}
+
+static void object_path(struct buf *b, int k, const char *ns, const char *name)
+{
+	buf_adds(b, kinds[k].api);
+	buf_adds(b, "/namespaces/");
+	kubeclient_escape(b, ns);
+	buf_printf(b, "/%s/", kinds[k].resource);
+	kubeclient_escape(b, name);
+}
+
+/* Applies obj unless its live copy already holds it. */
+static void apply(struct run *run, cJSON *obj)
+{
+	struct reconciler *r = run->r;
+	int k = kind_of(obj);
+	const char *ns = obj_str(obj, "metadata", "namespace"), *name = obj_str(obj, "metadata", "name");
+	const cJSON *live;
+	struct buf path, what;
+	char *body;
+
+	if (k < 0 || !ns || !name)
+		return;
+	if (k == OWNED_SECRET)
+		secret_to_data(obj);
+	live = objcache_get(&r->owned[k], ns, name);
+	if (live && same_object(obj, live))
+		return;
+	buf_init(&path, BUF_MAX_SMALL);
+	buf_init(&what, 512);
+	object_path(&path, k, ns, name);
+	buf_adds(&path, "?fieldManager=infermon&force=true");
+	buf_printf(&what, "%s %s %s/%s", live ? "update" : "create", kinds[k].kind, ns, name);
+	if (live) {
+		struct buf d;
+		buf_init(&d, 1024);
+		first_diff(obj, live, &d);
+		log_kv(LOG_DEBUG, "generated object differs from its live copy", "what", buf_str(&what),
+		       "field", buf_str(&d), NULL);
+		buf_release(&d);
+	}
+	r->applies++;
+	if (r->writes_enabled) {
+		body = cJSON_PrintUnformatted(obj);
+		send_write(run, "PATCH", buf_str(&path), "application/apply-patch+yaml", body, buf_str(&what),
+		     !live, false);
+		im_free(body);
+	}
+	buf_release(&path);
+	buf_release(&what);
+}
+
+static void delete_obj(struct run *run, int k, const cJSON *live)
+{
+	struct buf path, what;
+
+	buf_init(&path, BUF_MAX_SMALL);
+	buf_init(&what, 512);
+	object_path(&path, k, obj_str(live, "metadata", "namespace"), obj_str(live, "metadata", "name"));
+	buf_printf(&what, "delete %s %s/%s", kinds[k].kind, obj_str(live, "metadata", "namespace"),
+		   obj_str(live, "metadata", "name"));
+	run->r->deletes++;
+	if (run->r->writes_enabled)
+		send_write(run, "DELETE", buf_str(&path), NULL, NULL, buf_str(&what), false, false);
+	buf_release(&path);
+	buf_release(&what);
+}
+
+/* Deletes generated objects of ns/workload not named in keep (kind/name). */
+static void prune(struct run *run, const char *ns, const char *workload, const struct hmap *keep)
+{
+	struct buf id;
+
+	buf_init(&id, 1024);
+	for (int k = 0; k < OWNED_COUNT; k++) {
+		if (k == OWNED_SECRET)
+			continue;
+		for (struct hmap_entry *e = hmap_first(&run->r->owned[k].objs); e;
+		     e = hmap_next(&run->r->owned[k].objs, e)) {
+			const cJSON *o = e->value;
+			const char *ons = obj_str(o, "metadata", "namespace"), *w = obj_label(o, LABEL_IW_WORKLOAD);
+			if (!ons || !w || strcmp(ons, ns) != 0 || strcmp(w, workload) != 0)
+				continue;
+			if (obj_str(o, "metadata", "deletionTimestamp"))
+				continue;
+			buf_reset(&id);
+			buf_printf(&id, "%s/%s", kinds[k].kind, obj_str(o, "metadata", "name"));
+			if (!keep || !hmap_get(keep, id.ptr))
+				delete_obj(run, k, o);
+		}
+	}
+	buf_release(&id);
+}
+
+static bool has_owned(struct reconciler *r, const char *ns, const char *workload)
+{
+	for (int k = 0; k < OWNED_COUNT; k++)
+		for (struct hmap_entry *e = hmap_first(&r->owned[k].objs); e; e = hmap_next(&r->owned[k].objs, e)) {
+			const cJSON *o = e->value;
+			const char *ons = obj_str(o, "metadata", "namespace"), *w = obj_label(o, LABEL_IW_WORKLOAD);
+			if (ons && w && strcmp(ons, ns) == 0 && strcmp(w, workload) == 0)
+				return true;
+		}
+	return false;
+}
+
+/* ---- status ---- */
+
+static void iso_now(char *out, size_t n)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void add_condition(cJSON *conds, const cJSON *live_status, int64_t gen, const char *type,
+			  bool status, const char *reason, const char *message)
+{
+	cJSON *c = cJSON_CreateObject(), *it;
+	const char *st = status ? "True" : "False", *ltt = NULL;
+	char now[32];
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(live_status, "conditions"))
+	{
+		if (obj_str(it, "type", NULL) && strcmp(obj_str(it, "type", NULL), type) == 0 &&
+		    obj_str(it, "status", NULL) && strcmp(obj_str(it, "status", NULL), st) == 0)
+			ltt = obj_str(it, "lastTransitionTime", NULL);
+	}
+	iso_now(now, sizeof(now));
+	cJSON_AddStringToObject(c, "type", type);
+	cJSON_AddStringToObject(c, "status", st);
+	cJSON_AddNumberToObject(c, "observedGeneration", (double)gen);
+	cJSON_AddStringToObject(c, "lastTransitionTime", ltt ? ltt : now);
+	cJSON_AddStringToObject(c, "reason", reason);
+	cJSON_AddStringToObject(c, "message", message);
+	cJSON_AddItemToArray(conds, c);
+}
+
+static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct iwspec *s,
+			   const char *spec_error, const struct workload *w, const cJSON *generated)
+{
+	const cJSON *live = cJSON_GetObjectItemCaseSensitive(cr, "status");
+	cJSON *st = cJSON_CreateObject(), *conds, *models;
+	size_t n = 0, ready = 0;
+	double limit = 0, kv = 0;
+	const char *source = NULL, *backend = s && s->backend != BACKEND_UNKNOWN ? backend_name(s->backend) : "";
+	bool active[CHECK_COUNT] = {0};
+	char msg[CHECK_COUNT][400] = {{0}}, buf[64];
+	int64_t gen = 0;
+
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cr, "metadata"), "generation")))
+		gen = (int64_t)cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cr, "metadata"), "generation")->valuedouble;
+	models = cJSON_CreateArray();
+	if (w) {
+		const char **keys = hmap_sorted_keys(&w->pods);
+		for (size_t i = 0; keys[i]; i++) {
+			const struct pod *p = hmap_get(&w->pods, keys[i]);
+			struct pod_runtime rt = {0};
+			n++;
+			ready += p->ready && !p->deleting;
+			if (!*backend && pod_backend(p))
+				backend = pod_backend(p);
+			if (r->runtime)
+				r->runtime(r->runtime_ctx, p->namespace, p->name, &rt);
+			if (!rt.known)
+				continue;
+			if (rt.limits.max_num_seqs.source != LIMIT_NONE) {
+				limit += rt.limits.max_num_seqs.value;
+				if (!source)
+					source = limit_source_name(rt.limits.max_num_seqs.source);
+			}
+			if (rt.limits.kv_concurrency.source != LIMIT_NONE)
+				kv += rt.limits.kv_concurrency.value;
+			for (int k = 0; k < CHECK_COUNT; k++)
+				if (rt.active[k] && !active[k]) {
+					active[k] = true;
+					snprintf(msg[k], sizeof(msg[k]), "pod %s: %s", p->name, rt.message[k]);
+				}
+		}
+		im_free(keys);
+	}
+	cJSON_AddNumberToObject(st, "observedGeneration", (double)gen);
+	cJSON_AddStringToObject(st, "backend", backend);
+	cJSON_AddNumberToObject(st, "pods", (double)n);
+	cJSON_AddNumberToObject(st, "readyPods", (double)ready);
+	snprintf(buf, sizeof(buf), "%zu/%zu", ready, n);
+	cJSON_AddStringToObject(st, "podsReady", buf);
+	cJSON_AddItemToObject(st, "models", models);
+	cJSON_AddNumberToObject(st, "limit", limit);
+	cJSON_AddStringToObject(st, "limitSource", source ? source : "unknown");
+	if (limit > 0 && kv > 0)
+		snprintf(buf, sizeof(buf), "%+.0f%%", (limit - kv) / kv * 100);
+	else
+		snprintf(buf, sizeof(buf), "unknown");
+	cJSON_AddStringToObject(st, "drift", buf);
+	cJSON_AddItemToObject(st, "generated", cJSON_Duplicate(generated, true));
+	conds = cJSON_AddArrayToObject(st, "conditions");
+	if (spec_error)
+		add_condition(conds, live, gen, "Ready", false, "InvalidSpec", spec_error);
+	else
+		add_condition(conds, live, gen, "Ready", true, "Reconciled",
+			      "generated objects are applied");
+	for (int k = 0; k < CHECK_COUNT; k++)
+		add_condition(conds, live, gen, check_name((enum check_kind)k), active[k],
+			      active[k] ? check_name((enum check_kind)k) : "NotObserved",
+			      active[k] ? msg[k] : "not observed on any pod");
+	return st;
+}
+
+static void write_status(struct run *run, const cJSON *cr, cJSON *status)
+{
+	const cJSON *live = cJSON_GetObjectItemCaseSensitive(cr, "status");
+	cJSON *body;
+	struct buf path, what;
+	char *text;
+	const char *ns = obj_str(cr, "metadata", "namespace"), *name = obj_str(cr, "metadata", "name");
+
+	if (live && subset(status, live))
+		return;
+	body = cJSON_CreateObject();
+	cJSON_AddStringToObject(body, "apiVersion", "infermon.io/v1alpha1");
+	cJSON_AddStringToObject(body, "kind", "InferenceWorkload");
+	{
+		cJSON *md = cJSON_AddObjectToObject(body, "metadata");
+		cJSON_AddStringToObject(md, "name", name);
+		cJSON_AddStringToObject(md, "namespace", ns);
+	}
+	cJSON_AddItemToObject(body, "status", cJSON_Duplicate(status, true));
+	text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	buf_init(&path, BUF_MAX_SMALL);
+	buf_init(&what, 512);
+	buf_adds(&path, "/apis/infermon.io/v1alpha1/namespaces/");
+	kubeclient_escape(&path, ns);
+	buf_adds(&path, "/inferenceworkloads/");
+	kubeclient_escape(&path, name);
+	buf_adds(&path, "/status?fieldManager=infermon-status&force=true");
+	buf_printf(&what, "status of InferenceWorkload %s/%s", ns, name);
+	run->r->status_writes++;
+	if (run->r->writes_enabled)
+		send_write(run, "PATCH", buf_str(&path), "application/apply-patch+yaml", text, buf_str(&what),
+		     false, true);
+	im_free(text);
+	buf_release(&path);
+	buf_release(&what);
+}
+
+/* ---- the reconciles ---- */
+
+/* The CR selecting ns/workload: the oldest by name when several do. */
+static const cJSON *find_cr(struct reconciler *r, const char *ns, const char *workload)
+{
+	const cJSON *best = NULL;
+
+	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e; e = hmap_next(&r->crs.objs, e)) {
+		const cJSON *cr = e->value;
+		const char *cns = obj_str(cr, "metadata", "namespace"), *w = cr_workload(cr);
+		if (!cns || !w || strcmp(cns, ns) != 0 || strcmp(w, workload) != 0)
+			continue;
+		if (obj_str(cr, "metadata", "deletionTimestamp"))
+			continue;
+		if (!best || strcmp(obj_str(cr, "metadata", "name"), obj_str(best, "metadata", "name")) < 0)
+			best = cr;
+	}
+	return best;
+}
+
+static void reconcile_workload(struct run *run, const char *ns, const char *workload)
+{
+	struct reconciler *r = run->r;
+	const cJSON *cr = find_cr(r, ns, workload);
+	const struct workload *w;
+	struct iwspec spec;
+	bool have_spec = false;
+	struct buf key, err;
+	cJSON *objs = NULL, *generated = cJSON_CreateArray(), *o;
+	struct hmap keep;
+	const struct pod **pods = NULL;
+	size_t npods = 0;
+
+	buf_init(&key, BUF_MAX_SMALL);
+	buf_init(&err, 1024);
+	hmap_init(&keep);
+	buf_printf(&key, "%s/%s", ns, workload);
+	w = podcache_workload(r->pods, key.ptr);
+	if (w) {
+		const char **keys = hmap_sorted_keys(&w->pods);
+		pods = im_xcalloc(w->pods.count + 1, sizeof(*pods));
+		for (size_t i = 0; keys[i]; i++)
+			pods[npods++] = hmap_get(&w->pods, keys[i]);
+		im_free(keys);
+		im_free(hmap_del(&r->gone_since, key.ptr));
+	}
+	if (cr) {
+		run->cr = cJSON_Duplicate(cr, true);
+		if (iwspec_parse(cr, &r->defaults, &spec, &err) == IM_OK) {
+			have_spec = true;
+		} else {
+			log_kv(LOG_WARN, "invalid InferenceWorkload", "error", buf_str(&err), NULL);
+			cr_event(run, true, "InvalidSpec", buf_str(&err));
+		}
+	} else if (w) {
+		iwspec_default(&spec, &r->defaults, ns, workload, backend_parse(pod_backend(pods[0])));
+		have_spec = true;
+	} else if (has_owned(r, ns, workload)) {
+		/* only pod labels made this workload: prune after the grace period */
+		uint64_t *since = hmap_get(&r->gone_since, key.ptr), now = now_ms(r);
+		if (!since) {
+			since = im_xmalloc(sizeof(*since));
+			*since = now;
+			hmap_put(&r->gone_since, key.ptr, since);
+		}
+		if (now - *since < r->grace_ms) {
+			wq_add_after(&r->q, key.ptr, r->grace_ms - (now - *since));
+		} else {
+			prune(run, ns, workload, NULL);
+			im_free(hmap_del(&r->gone_since, key.ptr));
+		}
+	}
+	if (have_spec) {
+		struct buf id;
+		buf_init(&id, 1024);
+		objs = cJSON_CreateArray();
+		render_workload(&r->rc, &spec, pods, npods, objs);
+		cJSON_ArrayForEach(o, objs)
+		{
+			cJSON *ref, *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
+			if (cr && obj_str(cr, "metadata", "uid")) {
+				cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
+				ref = cJSON_CreateObject();
+				cJSON_AddStringToObject(ref, "apiVersion", "infermon.io/v1alpha1");
+				cJSON_AddStringToObject(ref, "kind", "InferenceWorkload");
+				cJSON_AddStringToObject(ref, "name", obj_str(cr, "metadata", "name"));
+				cJSON_AddStringToObject(ref, "uid", obj_str(cr, "metadata", "uid"));
+				cJSON_AddBoolToObject(ref, "controller", true);
+				cJSON_AddBoolToObject(ref, "blockOwnerDeletion", true);
+				cJSON_AddItemToArray(refs, ref);
+			}
+			buf_reset(&id);
+			buf_printf(&id, "%s/%s", obj_str(o, "kind", NULL), obj_str(o, "metadata", "name"));
+			hmap_put(&keep, id.ptr, (void *)1);
+			ref = cJSON_CreateObject();
+			cJSON_AddStringToObject(ref, "apiVersion", obj_str(o, "apiVersion", NULL));
+			cJSON_AddStringToObject(ref, "kind", obj_str(o, "kind", NULL));
+			cJSON_AddStringToObject(ref, "namespace", ns);
+			cJSON_AddStringToObject(ref, "name", obj_str(o, "metadata", "name"));
+			cJSON_AddItemToArray(generated, ref);
+			apply(run, o);
+		}
+		buf_release(&id);
+		prune(run, ns, workload, &keep);
+	}
+	if (cr)
+		run->status = build_status(r, cr, have_spec ? &spec : NULL, have_spec ? NULL : buf_str(&err), w,
+					   generated);
+	if (have_spec)
+		iwspec_release(&spec);
+	cJSON_Delete(objs);
+	cJSON_Delete(generated);
+	hmap_release(&keep);
+	im_free(pods);
+	buf_release(&key);
+	buf_release(&err);
+}
+
+static int cmp_job(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+	return strcmp(obj_str(x, "job_name", NULL), obj_str(y, "job_name", NULL));
+}
+
+static void reconcile_secret(struct run *run)
+{
+	struct reconciler *r = run->r;
+	struct hmap seen;
+	struct buf key, err;
+	cJSON **jobs = NULL, *arr, *secret;
+	size_t n = 0;
+
+	hmap_init(&seen);
+	buf_init(&key, BUF_MAX_SMALL);
+	buf_init(&err, 1024);
+	/* every workload: those with a CR, then those with only pods */
+	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e; e = hmap_next(&r->crs.objs, e)) {
+		const cJSON *cr = e->value;
+		struct iwspec s;
+		if (obj_str(cr, "metadata", "deletionTimestamp"))
+			continue;
+		buf_reset(&key);
+		buf_printf(&key, "%s/%s", obj_str(cr, "metadata", "namespace"), cr_workload(cr));
+		if (hmap_get(&seen, key.ptr))
+			continue;
+		hmap_put(&seen, key.ptr, (void *)1);
+		buf_reset(&err);
+		if (iwspec_parse(cr, &r->defaults, &s, &err) != IM_OK)
+			continue;
+		if (s.scrape_config) {
+			jobs = im_xrealloc(jobs, (n + 1) * sizeof(*jobs));
+			jobs[n++] = render_scrape_job(&s);
+		}
+		iwspec_release(&s);
+	}
+	for (struct hmap_entry *e = hmap_first(&r->pods->workloads); e; e = hmap_next(&r->pods->workloads, e)) {
+		const struct workload *w = e->value;
+		const struct pod *p;
+		struct iwspec s;
+		if (hmap_get(&seen, w->key))
+			continue;
+		p = hmap_first(&w->pods)->value;
+		iwspec_default(&s, &r->defaults, w->namespace, w->name, backend_parse(pod_backend(p)));
+		jobs = im_xrealloc(jobs, (n + 1) * sizeof(*jobs));
+		jobs[n++] = render_scrape_job(&s);
+		iwspec_release(&s);
+	}
+	if (n > 0 || objcache_get(&r->owned[OWNED_SECRET], r->rc.secret_namespace, r->rc.secret_name)) {
+		qsort(jobs, n, sizeof(*jobs), cmp_job);
+		arr = cJSON_CreateArray();
+		for (size_t i = 0; i < n; i++)
+			cJSON_AddItemToArray(arr, jobs[i]);
+		n = 0;
+		secret = render_scrape_secret(&r->rc, arr, &err);
+		if (secret) {
+			apply(run, secret);
+			cJSON_Delete(secret);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		cJSON_Delete(jobs[i]);
+	im_free(jobs);
+	hmap_release(&seen);
+	buf_release(&key);
+	buf_release(&err);
+}
+
+static void finish(struct run *run)
+{
+	struct reconciler *r = run->r;
+
+	if (run->status && !run->failed) {
+		cJSON *status = run->status;
+		const cJSON *cr;
+		run->status = NULL;
+		/* the live CR may have changed meanwhile: compare with the newest */
+		cr = run->cr ? objcache_get(&r->crs, obj_str(run->cr, "metadata", "namespace"),
+					    obj_str(run->cr, "metadata", "name"))
+			     : NULL;
+		if (cr) {
+			write_status(run, cr, status);
+			cJSON_Delete(status);
+			if (run->pending > 0)
+				return; /* finish runs again when the status write is done */
+		} else {
+			cJSON_Delete(status);
+		}
+	}
+	if (run->failed) {
+		wq_add_rate_limited(&r->q, run->key);
+	} else {
+		wq_forget(&r->q, run->key);
+	}
+	wq_done(&r->q, run->key);
+	r->inflight--;
+	cJSON_Delete(run->status);
+	cJSON_Delete(run->cr);
+	buf_release(&run->errors);
+	im_free(run->key);
+	im_free(run);
+	reconciler_pump(r);
+}
+
+void reconciler_pump(struct reconciler *r)
+{
+	char *key;
+
+	while (r->inflight < r->max_inflight && (key = wq_get(&r->q)) != NULL) {
+		struct run *run = im_xcalloc(1, sizeof(*run));
+		run->r = r;
+		run->key = key;
+		buf_init(&run->errors, 2048);
+		r->inflight++;
+		r->reconciles++;
+		run->pending = 1; /* held until the reconcile has queued its writes */
+		if (strcmp(key, RECONCILE_SECRET_KEY) == 0) {
+			reconcile_secret(run);
+		} else {
+			char *slash = strchr(key, '/');
+			if (slash) {
+				char *ns = im_xstrndup(key, (size_t)(slash - key));
+				reconcile_workload(run, ns, slash + 1);
+				im_free(ns);
+			}
+		}
+		if (run->pending == 1 && !run->status)
+			r->noops++;
+		call_done(run);
+	}
+}

@@ -1,0 +1,92 @@
+/*
+ * reconcile.h - keeps each workload's generated objects and its
+ * InferenceWorkload status equal to what the renderers say (level-triggered).
+ *
+ * A key is "namespace/workload"; "@scrape-secret" is the shared Secret of
+ * scrape jobs. For a workload key the reconciler
+ *   - takes the spec from the InferenceWorkload selecting the workload, or
+ *     the controller defaults when only labelled pods exist;
+ *   - renders the desired objects (render.h) and server-side applies
+ *     (application/apply-patch+yaml, field manager "infermon", force) each
+ *     one whose live copy does not already hold every desired field: a
+ *     no-op reconcile writes nothing;
+ *   - deletes generated objects of the workload that are no longer desired
+ *     (a PodMonitor after a switch to ServiceMonitor, say);
+ *   - gives namespaced objects an ownerReference to the CR, so deleting the
+ *     CR garbage-collects them; a workload that exists only through pod
+ *     labels is pruned after its last pod has been gone for grace_ms;
+ *   - writes the CR's status (field manager "infermon-status") only when it
+ *     changed: observedGeneration, pods, limit and its source, drift,
+ *     generated objects, conditions with lastTransitionTime kept while
+ *     their status holds.
+ * Someone deleting or editing a generated object triggers a reconcile
+ * through the owned-object caches, which restores it.
+ *
+ * Loop thread only.
+ */
+#ifndef INFERMON_RECONCILE_H
+#define INFERMON_RECONCILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "checks.h"
+#include "events.h"
+#include "iwspec.h"
+#include "kubeclient.h"
+#include "objcache.h"
+#include "podcache.h"
+#include "render.h"
+#include "workqueue.h"
+
+#define RECONCILE_SECRET_KEY "@scrape-secret"
+
+/* What the scraper knows about one pod, for the CR's status. */
+struct pod_runtime {
+	bool known;
+	struct resolved_limits limits;
+	bool active[CHECK_COUNT];
+	char message[CHECK_COUNT][320];
+};
+typedef void (*reconcile_runtime_cb)(void *ctx, const char *ns, const char *pod,
+				     struct pod_runtime *out);
+
+enum owned_kind { OWNED_SERVICE, OWNED_SERVICEMONITOR, OWNED_PODMONITOR, OWNED_SCRAPECONFIG,
+		  OWNED_SECRET, OWNED_COUNT };
+
+struct reconciler {
+	struct kubeclient *kc;
+	struct podcache *pods;
+	struct objcache crs;
+	struct objcache owned[OWNED_COUNT];
+	struct workqueue q;
+	struct render_config rc;
+	struct iw_defaults defaults;
+	struct hmap gone_since;  /* workload key -> ms when its last pod left */
+	uint64_t grace_ms;
+	int inflight;            /* reconciles running */
+	int max_inflight;
+	bool writes_enabled;     /* false: compute and log only (follower) */
+	reconcile_runtime_cb runtime;
+	void *runtime_ctx;
+	struct events *events; /* Events about CRs, or NULL */
+	uint64_t applies, deletes, status_writes, failures, reconciles, noops;
+	uint64_t (*now_ms)(void *ctx);
+	void *now_ctx;
+};
+
+void reconciler_init(struct reconciler *r, struct kubeclient *kc, struct podcache *pods,
+		     const struct iw_defaults *d, const struct render_config *rc);
+void reconciler_release(struct reconciler *r);
+/* Starts up to max_inflight reconciles from the queue; call it from the
+ * loop's prepare hook and after each reconcile. */
+void reconciler_pump(struct reconciler *r);
+/* Enqueues the keys a change touches. */
+void reconciler_workload_changed(struct reconciler *r, const char *ns, const char *workload);
+void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted);
+void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool deleted);
+
+/* The API path of a generated kind; for tests. */
+const char *owned_resource(enum owned_kind k);
+
+#endif

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The reconciler on the real API server with the prometheus-operator CRDs and
+# kube-controller-manager's garbage collector.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+metrics_port() {
+	grep -o 'serving /metrics, /healthz, /readyz.*port=[0-9]*' "$WORK/log" | grep -o '[0-9]*$'
+}
+
+writes() {
+	curl -sf "http://127.0.0.1:$(metrics_port)/metrics" |
+		sed -n 's/^infermon_api_requests_total{verb="write"} //p'
+}
+
+iw() { # iw NS NAME SPEC-YAML-FLOW
+	kubectl apply -f - >/dev/null <<YAML
+apiVersion: infermon.io/v1alpha1
+kind: InferenceWorkload
+metadata: {name: $2, namespace: $1}
+spec: $3
+YAML
+}
+
+fresh_ns() {
+	kubectl delete ns "$1" --ignore-not-found --wait=true >/dev/null
+	kubectl create ns "$1" >/dev/null
+	kubectl create ns monitoring --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+}
+
+start_controller() {
+	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s "$@"
+	wait_for 30 grep -q 'caches synced' "$WORK/log" || fail "never synced: $(cat "$WORK/log")"
+}
+
+test_cr_yields_service_and_monitor_which_gc_follows() {
+	local ns=it-rec-gc
+	fresh_ns $ns
+	start_controller
+	iw $ns qwen "{backend: vllm, monitor: {labels: {release: prom}}}"
+	iw $ns llama "{backend: sglang, monitor: {kind: PodMonitor}, scrapeConfig: {scrapeConfigResource: true}}"
+	wait_for 30 kubectl -n $ns get servicemonitor infermon-qwen || fail "no ServiceMonitor"
+	kubectl -n $ns get service infermon-qwen -o jsonpath='{.spec.clusterIP}' | grep -qx None || fail "Service not headless"
+	[ "$(kubectl -n $ns get servicemonitor infermon-qwen -o jsonpath='{.metadata.labels.release}')" = prom ] ||
+		fail "monitor labels missing"
+	[ "$(kubectl -n $ns get servicemonitor infermon-qwen -o jsonpath='{.metadata.ownerReferences[0].kind}')" = InferenceWorkload ] ||
+		fail "no ownerReference"
+	wait_for 30 kubectl -n $ns get podmonitor infermon-llama || fail "no PodMonitor"
+	wait_for 30 kubectl -n $ns get scrapeconfig infermon-llama || fail "no ScrapeConfig"
+	! kubectl -n $ns get service infermon-llama >/dev/null 2>&1 || fail "a PodMonitor workload got a Service"
+	wait_for 30 bash -c "kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -q 'job_name: infermon/$ns/llama'" ||
+		fail "scrape-config Secret lacks the jobs"
+	# status: observedGeneration and a Ready condition
+	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True" ||
+		fail "no Ready condition: $(kubectl -n $ns get iw qwen -o yaml)"
+	[ "$(kubectl -n $ns get iw qwen -o jsonpath='{.status.observedGeneration}')" = 1 ] || fail "observedGeneration"
+	# delete the CR: the garbage collector removes what it owned
+	kubectl -n $ns delete iw qwen llama >/dev/null
+	wait_for 60 bash -c "! kubectl -n $ns get servicemonitor infermon-qwen >/dev/null 2>&1 && ! kubectl -n $ns get service infermon-qwen >/dev/null 2>&1 && ! kubectl -n $ns get podmonitor infermon-llama >/dev/null 2>&1" ||
+		fail "generated objects outlived their CR"
+	wait_for 30 bash -c "! kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -q 'infermon/$ns/'" ||
+		fail "jobs of deleted CRs stay in the Secret"
+	stop_infermon
+}
+
+test_deleted_or_edited_objects_are_restored() {
+	local ns=it-rec-restore
+	fresh_ns $ns
+	start_controller
+	iw $ns qwen "{backend: vllm, metrics: {interval: 30s}}"
+	wait_for 30 kubectl -n $ns get servicemonitor infermon-qwen || fail "no ServiceMonitor"
+	kubectl -n $ns delete servicemonitor infermon-qwen >/dev/null
+	wait_for 30 kubectl -n $ns get servicemonitor infermon-qwen || fail "deleted ServiceMonitor not restored"
+	kubectl -n $ns patch servicemonitor infermon-qwen --type=json \
+		-p '[{"op":"replace","path":"/spec/endpoints/0/interval","value":"99s"}]' >/dev/null
+	wait_for 30 bash -c "kubectl -n $ns get servicemonitor infermon-qwen -o jsonpath='{.spec.endpoints[0].interval}' | grep -qx 30s" ||
+		fail "edited ServiceMonitor not restored"
+	kubectl -n $ns delete service infermon-qwen >/dev/null
+	wait_for 30 kubectl -n $ns get service infermon-qwen || fail "deleted Service not restored"
+	grep -q 'Restored\|update ServiceMonitor' "$WORK/log" || true
+	stop_infermon
+}
+
+test_spec_changes_update_and_prune() {
+	local ns=it-rec-change
+	fresh_ns $ns
+	start_controller
+	iw $ns qwen "{backend: vllm}"
+	wait_for 30 kubectl -n $ns get servicemonitor infermon-qwen || fail "no ServiceMonitor"
+	iw $ns qwen "{backend: vllm, metrics: {interval: 45s, path: /stats}}"
+	wait_for 30 bash -c "kubectl -n $ns get servicemonitor infermon-qwen -o jsonpath='{.spec.endpoints[0].interval}{.spec.endpoints[0].path}' | grep -qx 45s/stats" ||
+		fail "spec change not applied"
+	iw $ns qwen "{backend: vllm, monitor: {kind: PodMonitor}}"
+	wait_for 30 kubectl -n $ns get podmonitor infermon-qwen || fail "no PodMonitor after the switch"
+	wait_for 30 bash -c "! kubectl -n $ns get servicemonitor infermon-qwen >/dev/null 2>&1 && ! kubectl -n $ns get service infermon-qwen >/dev/null 2>&1" ||
+		fail "ServiceMonitor and Service not pruned after the switch"
+	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.observedGeneration}' | grep -qx 3" ||
+		fail "observedGeneration did not follow: $(kubectl -n $ns get iw qwen -o jsonpath='{.status.observedGeneration}')"
+	stop_infermon
+}
+
+# Labelled pods without a CR get the defaults; their objects go a grace
+# period after the last pod.
+test_pod_only_workload_is_pruned_after_grace() {
+	local ns=it-rec-pods port
+	fresh_ns $ns
+	port=$(free_port)
+	start_sim "$port" m --max-num-seqs 8
+	start_controller --prune-grace 3s
+	engine_pod $ns solo-0 solo vllm "$port" --max-num-seqs 8
+	wait_for 30 kubectl -n $ns get servicemonitor infermon-solo || fail "no ServiceMonitor for a labelled pod"
+	kubectl -n $ns delete pod solo-0 --wait=false >/dev/null
+	sleep 1
+	kubectl -n $ns get servicemonitor infermon-solo >/dev/null || fail "pruned before the grace period"
+	wait_for 30 bash -c "! kubectl -n $ns get servicemonitor infermon-solo >/dev/null 2>&1" ||
+		fail "not pruned after the grace period"
+	stop_infermon
+}
+
+# The incident, seen through the CR: limit and its source, drift, conditions,
+# printer columns; and an idle cluster gets no writes.
+test_status_reports_live_limits_and_idle_means_no_writes() {
+	local ns=it-rec-status port w1 w2
+	fresh_ns $ns
+	port=$(free_port)
+	start_sim "$port" qwen3-26b --max-num-seqs 2 --max-model-len 1024 --block-size 16 --kv-cache-size 557
+	engine_pod $ns qwen-0 qwen vllm "$port" --max-num-seqs 2
+	iw $ns qwen "{backend: vllm, limits: {maxNumSeqs: 2}}"
+	start_controller
+	wait_for 60 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"LimitDrift\")].status}' | grep -qx True" ||
+		fail "no LimitDrift condition: $(kubectl -n $ns get iw qwen -o yaml)"
+	[ "$(kubectl -n $ns get iw qwen -o jsonpath='{.status.limit}/{.status.limitSource}/{.status.drift}/{.status.podsReady}')" = "2/pod_args/-77%/1/1" ] ||
+		fail "status: $(kubectl -n $ns get iw qwen -o jsonpath='{.status}')"
+	kubectl -n $ns get iw qwen | tee "$WORK/get"
+	grep -q 'qwen *vllm *1/1 .*-77%' "$WORK/get" || fail "printer columns"
+	# idle: nothing changes, so nothing is written for 60 s
+	sleep 5
+	w1=$(writes)
+	sleep 60
+	w2=$(writes)
+	echo "API writes over 60 s idle: $w1 -> $w2"
+	[ "$w1" = "$w2" ] || fail "idle controller wrote $((w2 - w1)) times in 60 s"
+	stop_infermon
+}
+
+run_test "$1"
