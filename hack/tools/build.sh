@@ -2,7 +2,7 @@
 # Builds (once) the real components tests and the demo run, from the Go
 # module proxy, into ${XDG_CACHE_HOME:-$HOME/.cache}/infermon/bin.
 #
-#   hack/tools/build.sh [kube|sim|bench|linter|crds|all]...
+#   hack/tools/build.sh [kube|sim|prometheus|bench|linter|crds|all]...
 #
 # Each component is rebuilt only when what pins it changes: a stamp file next
 # to the binaries holds the hash of the pinning files it was built from.
@@ -67,6 +67,21 @@ build_bench() {
 	stamp_set bench "${pins[@]}"
 }
 
+# Prometheus and promtool from the Go module proxy: Debian's build leaves out
+# Kubernetes service discovery. Bound to PROMETHEUS_VERSION (v0.3xx.y is the
+# Go module version of Prometheus 3.x).
+build_prometheus() {
+	local m=$here/prometheus pins=("$here/prometheus/go.mod" "$here/prometheus/go.sum")
+	if stamp_ok prometheus "${pins[@]}" && [ -x "$bin/prometheus" ] && [ -x "$bin/promtool" ]; then return 0; fi
+	grep -q "github.com/prometheus/prometheus $PROMETHEUS_VERSION\$" "$m/go.mod" ||
+		die "hack/tools/prometheus/go.mod does not pin prometheus $PROMETHEUS_VERSION"
+	log "building prometheus and promtool ($PROMETHEUS_VERSION)"
+	(cd "$m" && go build -trimpath -ldflags="-s -w" -o "$bin/" \
+		github.com/prometheus/prometheus/cmd/prometheus \
+		github.com/prometheus/prometheus/cmd/promtool)
+	stamp_set prometheus "${pins[@]}"
+}
+
 build_linter() {
 	local m=$here/linter pins=("$here/linter/go.mod" "$here/linter/go.sum")
 	[ -d "$m" ] || return 0
@@ -79,8 +94,8 @@ build_linter() {
 [ $# -gt 0 ] || set -- all
 for c in "$@"; do
 	case $c in
-	all) build_kube; build_sim; build_crds; build_bench; build_linter ;;
-	kube|sim|crds|bench|linter) "build_$c" ;;
-	*) die "build.sh: unknown component \"$c\" (kube, sim, bench, linter, crds, all)" ;;
+	all) build_kube; build_sim; build_crds; build_prometheus; build_bench; build_linter ;;
+	kube|sim|crds|prometheus|bench|linter) "build_$c" ;;
+	*) die "build.sh: unknown component \"$c\" (kube, sim, prometheus, bench, linter, crds, all)" ;;
 	esac
 done
