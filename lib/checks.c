@@ -109,6 +109,12 @@ void limits_resolve(const struct limit_inputs *in, const struct engine_scrape *c
 			out->max_model_len = in->vllm_info->max_model_len;
 		out->kv_concurrency = limits_kv_concurrency(cur->kv_max_concurrency, cur->num_gpu_blocks,
 							    cur->block_size, out->max_model_len.value);
+		/* Under data parallelism max-num-seqs holds per engine, while
+		 * running and the KV capacity are summed over engines: the pod's
+		 * cap is the per-engine one times the engines. */
+		if (cur->engines > 1 && out->max_num_seqs.source != LIMIT_NONE &&
+		    out->max_num_seqs.source != LIMIT_OBSERVED)
+			out->max_num_seqs.value *= cur->engines;
 	}
 	/* An assumption gives way to what the engine is seen doing. */
 	ceiling = history_observed_ceiling(h, o->ceiling_scrapes);

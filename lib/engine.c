@@ -127,8 +127,15 @@ static void observe_vllm(struct engine_scrape *e, const struct promtext_sample *
 	double v = finite_or_zero(s->value);
 
 	if (name_is(n, len, "num_requests_running")) {
+		const struct promtext_label *eng = label(s, "engine");
+		uint64_t idx;
 		e->running += v;
 		e->present |= SERIES_RUNNING;
+		if (eng && strparse_u64(eng->value, eng->value_len, 63, &idx) == IM_OK &&
+		    !(e->engine_seen & (1ULL << idx))) {
+			e->engine_seen |= 1ULL << idx;
+			e->engines++;
+		}
 	} else if (name_is(n, len, "num_requests_waiting")) {
 		e->waiting += v;
 		e->present |= SERIES_WAITING;

@@ -80,6 +80,8 @@ struct engine_scrape {
 	int nmodels;
 	char engine_type[16]; /* SGLang engine_type label: unified|prefill|decode */
 	uint64_t samples;     /* samples seen */
+	int engines;          /* vLLM data-parallel engines seen (engine label); 0 = none */
+	uint64_t engine_seen; /* private: bit per engine index 0..63 */
 	/* private: which variant of a renamed series was seen */
 	unsigned kv_new : 1, kv_old : 1, tpot_new : 1;
 };

@@ -166,6 +166,31 @@ TEST(checks_default_is_replaced_by_observed_ceiling)
 	ASSERT_EQ_DBL(lim.max_num_seqs.value, 6, 0);
 }
 
+/* vLLM with two data-parallel engines: 8 per engine is 16 for the pod,
+ * against two engines' KV capacity. */
+TEST(checks_vllm_data_parallel_cap_is_per_engine_times_engines)
+{
+	struct check_opts o;
+	struct engine_history h;
+	struct engine_scrape e;
+	struct resolved_limits lim;
+	struct check_result r;
+	struct limit_inputs in = {.backend = BACKEND_VLLM, .args_max_num_seqs = 8, .max_model_len = 1024};
+
+	check_opts_default(&o);
+	history_init(&h);
+	mk(&e, 12, 0, 0.3, 0);
+	e.engines = 2;
+	e.num_gpu_blocks = 2 * 557; /* summed over the two engines */
+	history_push(&h, 1000, &e);
+	limits_resolve(&in, &e, &h, &o, &lim);
+	ASSERT_EQ_DBL(lim.max_num_seqs.value, 16, 0);
+	ASSERT_EQ_DBL(lim.kv_concurrency.value, 2 * 8.703125, 1e-9);
+	checks_evaluate(&o, &e, &h, &lim, NULL, &r);
+	ASSERT_TRUE(!r.active[CHECK_LIMIT_DRIFT]); /* 16 vs 17.4: within tolerance */
+	ASSERT_EQ_DBL(r.saturation, 12.0 / 16, 1e-12);
+}
+
 TEST(checks_sglang_effective_limit_and_kv_pool)
 {
 	struct check_opts o;

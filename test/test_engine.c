@@ -52,6 +52,7 @@ TEST(engine_vllm_current_sums_engines)
 
 	scrape(&e, BACKEND_VLLM, vllm_new);
 	ASSERT_EQ_DBL(e.running, 3, 0);
+	ASSERT_EQ_INT(e.engines, 2);
 	ASSERT_EQ_DBL(e.waiting, 3, 0);
 	ASSERT_EQ_DBL(e.kv_usage, 0.05, 1e-12);
 	ASSERT_EQ_DBL(e.preemptions, 4, 0); /* _created ignored */
