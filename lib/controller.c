@@ -50,7 +50,8 @@ struct controller {
 	struct events events;
 	uint64_t scrapes_done;
 	struct reconciler rec;
-	struct reflector crs_refl, owned_refl[OWNED_COUNT];
+	/* one per watched namespace (or one for all), as the pod reflectors */
+	struct reflector crs_refl[MAX_REFLECTORS], owned_refl[OWNED_COUNT][MAX_REFLECTORS];
 	uv_prepare_t pump;
 	uint64_t started_ms;
 	bool synced;
@@ -291,14 +292,13 @@ static bool caches_synced(struct controller *c)
 {
 	if (c->started_ms && loop_now_ms(&c->loop) - c->started_ms > 30000)
 		return true;
-	if (!c->crs_refl.synced)
-		return false;
-	for (int k = 0; k < OWNED_COUNT; k++)
-		if (!c->owned_refl[k].synced)
+	for (size_t i = 0; i < c->nrefl; i++) {
+		if (!c->refl[i].synced || !c->crs_refl[i].synced)
 			return false;
-	for (size_t i = 0; i < c->nrefl; i++)
-		if (!c->refl[i].synced)
-			return false;
+		for (int k = 0; k < OWNED_COUNT; k++)
+			if ((k != OWNED_SECRET || i == 0) && !c->owned_refl[k][i].synced)
+				return false;
+	}
 	return true;
 }
 
@@ -345,18 +345,28 @@ static void start_reconciler(struct controller *c)
 	if (c->o->prune_grace_ms)
 		c->rec.grace_ms = c->o->prune_grace_ms;
 
+	/* CRs and generated objects are watched in the same namespaces as
+	 * pods: a controller scoped to some namespaces must not judge
+	 * workloads whose pods it cannot see. */
 	objcache_init(&c->rec.crs, on_cr, c);
-	objcache_store(&c->rec.crs, &store);
-	reflector_init(&c->crs_refl, &c->kc, &store, &ro);
-	reflector_start(&c->crs_refl, NULL, NULL);
-	for (int k = 0; k < OWNED_COUNT; k++) {
-		struct reflector_opts oo = {.api = apis[k], .resource = owned_resource(k),
-					    .label_selector = LABEL_MANAGED_BY "=" MANAGER_NAME,
-					    .namespace = k == OWNED_SECRET ? rc.secret_namespace : NULL};
+	for (int k = 0; k < OWNED_COUNT; k++)
 		objcache_init(&c->rec.owned[k], on_owned, c);
-		objcache_store(&c->rec.owned[k], &store);
-		reflector_init(&c->owned_refl[k], &c->kc, &store, &oo);
-		reflector_start(&c->owned_refl[k], NULL, NULL);
+	for (size_t i = 0; i < c->nrefl; i++) {
+		const char *ns = c->o->nnamespaces ? c->o->namespaces[i] : NULL;
+		ro.namespace = ns;
+		objcache_store(&c->rec.crs, &store);
+		reflector_init(&c->crs_refl[i], &c->kc, &store, &ro);
+		reflector_start(&c->crs_refl[i], NULL, NULL);
+		for (int k = 0; k < OWNED_COUNT; k++) {
+			struct reflector_opts oo = {.api = apis[k], .resource = owned_resource(k),
+						    .label_selector = LABEL_MANAGED_BY "=" MANAGER_NAME,
+						    .namespace = k == OWNED_SECRET ? rc.secret_namespace : ns};
+			if (k == OWNED_SECRET && i > 0)
+				continue; /* one watch of the Secret's namespace */
+			objcache_store(&c->rec.owned[k], &store);
+			reflector_init(&c->owned_refl[k][i], &c->kc, &store, &oo);
+			reflector_start(&c->owned_refl[k][i], NULL, NULL);
+		}
 	}
 	c->started_ms = loop_now_ms(&c->loop);
 	uv_prepare_init(&c->loop.uv, &c->pump);
@@ -600,9 +610,11 @@ static void on_stop(void *arg)
 	for (size_t i = 0; i < c->nrefl; i++)
 		reflector_stop(&c->refl[i]);
 	scraper_stop(&c->scraper);
-	reflector_stop(&c->crs_refl);
-	for (int k = 0; k < OWNED_COUNT; k++)
-		reflector_stop(&c->owned_refl[k]);
+	for (size_t i = 0; i < c->nrefl; i++) {
+		reflector_stop(&c->crs_refl[i]);
+		for (int k = 0; k < OWNED_COUNT; k++)
+			reflector_stop(&c->owned_refl[k][i]);
+	}
 	wq_shutdown(&c->rec.q);
 	uv_prepare_stop(&c->pump);
 	loop_close_handle((uv_handle_t *)&c->pump, NULL);
@@ -698,7 +710,6 @@ int controller_run(const struct controller_opts *o)
 		http_call_free(c->crd_call);
 		c->crd_call = NULL;
 	}
-	start_reconciler(c);
 	for (size_t i = 0; i < (o->nnamespaces ? o->nnamespaces : 1) && i < MAX_REFLECTORS; i++) {
 		struct reflector_opts ro = {.namespace = o->nnamespaces ? o->namespaces[i] : NULL,
 					    .label_selector = POD_SELECTOR};
@@ -708,6 +719,7 @@ int controller_run(const struct controller_opts *o)
 		reflector_start(&c->refl[i], NULL, NULL);
 		c->nrefl++;
 	}
+	start_reconciler(c); /* its informers follow the pod reflectors' namespaces */
 
 	loop_run(&c->loop);
 	loop_release(&c->loop);
@@ -717,9 +729,11 @@ int controller_run(const struct controller_opts *o)
 	scraper_release(&c->scraper);
 	for (size_t i = 0; i < c->nrefl; i++)
 		reflector_release(&c->refl[i]);
-	reflector_release(&c->crs_refl);
-	for (int k = 0; k < OWNED_COUNT; k++)
-		reflector_release(&c->owned_refl[k]);
+	for (size_t i = 0; i < c->nrefl; i++) {
+		reflector_release(&c->crs_refl[i]);
+		for (int k = 0; k < OWNED_COUNT; k++)
+			reflector_release(&c->owned_refl[k][i]);
+	}
 	reconciler_release(&c->rec);
 	podcache_release(&c->cache);
 	kubeclient_release(&c->kc);

@@ -23,10 +23,16 @@ test_incident_is_reported_within_two_scrapes() {
 	start_infermon "$WORK/log" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 2s --log-format json
 	wait_for 60 grep -q '"check":"AdmissionBound"' "$WORK/log" || fail "no AdmissionBound: $(cat "$WORK/log")"
+	# LimitDrift needs one scrape. AdmissionBound needs two saturated scrapes
+	# in a row: it comes at most one scrape after Saturated (whether a given
+	# scrape catches a request waiting depends on request timing).
 	grep -q '"check became true".*"check":"LimitDrift","scrape":"1"' "$WORK/log" ||
 		fail "LimitDrift not on the first scrape: $(grep check "$WORK/log")"
-	grep -q '"check became true".*"check":"AdmissionBound","scrape":"2"' "$WORK/log" ||
-		fail "AdmissionBound not on the second scrape: $(grep check "$WORK/log")"
+	local sat ab
+	sat=$(grep -o '"check":"Saturated","scrape":"[0-9]*"' "$WORK/log" | head -1 | grep -o '[0-9]*')
+	ab=$(grep -o '"check":"AdmissionBound","scrape":"[0-9]*"' "$WORK/log" | head -1 | grep -o '[0-9]*')
+	[ -n "$sat" ] && [ -n "$ab" ] && [ "$ab" -le $((sat + 1)) ] ||
+		fail "AdmissionBound (scrape $ab) more than one scrape after Saturated (scrape $sat): $(grep check "$WORK/log")"
 	grep -q '"check":"LimitDrift".*77% below the KV-derived concurrency 8.70' "$WORK/log" || fail "drift message"
 	# Warning events on the pod, once per transition
 	wait_for 30 bash -c "kubectl -n $ns get events.events.k8s.io -o jsonpath='{range .items[*]}{.reason}/{.type}/{.regarding.name}{\"\\n\"}{end}' | grep -q '^LimitDrift/Warning/qwen-0$'" ||

@@ -12,6 +12,8 @@ start_infermon() {
 	local log=$1; shift
 	"$INFERMON_BIN" "$@" >"$log" 2>&1 &
 	INFERMON_PID=$!
+	# a failing test exits early: the EXIT trap must stop it too
+	CLEANUP_PIDS="${CLEANUP_PIDS:-} $INFERMON_PID"
 }
 
 # stop_infermon: SIGTERM, and fail unless it exits 0 within 5 s.
