@@ -1,0 +1,722 @@
+#!/usr/bin/env python3
+"""Generates dashboards/llm-inference.json, infermon's LLM inference
+dashboard, and test/dashboard/panel_claims.json, the list of engine variants
+each query must return data for (test/integration/it_dashboard.sh checks
+both).
+
+    dashboards/generate.py           write both files
+    dashboards/generate.py --check   fail when either file is out of date
+
+Rules the queries follow (docs/dashboard.md explains them):
+- every engine selector carries namespace/workload_name/model_name/backend/
+  role (set by relabeling; model_name from the engine) and tp_rank=~"|0",
+  so SGLang is read on TP rank 0 only while vLLM (no tp_rank) passes;
+- SGLang's prefix flipped between `sglang:` and `sglang_`: names are matched
+  with {__name__=~"(vllm:|sglang[:_])…"};
+- a vLLM rename (kv_cache_usage_perc / gpu_cache_usage_perc, …) is resolved
+  per pod with `new or old` after aggregating each side, because builds of
+  the transition export both: the new name wins, nothing is counted twice;
+- vLLM's `engine` label (data parallelism) is summed away by every
+  aggregation;
+- every limit comes from an infermon_* series of the controller; none is
+  typed in.
+Python 3 standard library only; the output is deterministic.
+"""
+
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DASHBOARD = os.path.join(HERE, "llm-inference.json")
+CLAIMS = os.path.join(ROOT, "test", "dashboard", "panel_claims.json")
+
+# ---------------------------------------------------------------------------
+# Engine variants (test/integration/it_dashboard.sh runs one fixture each).
+
+VARIANTS = {
+    "vllm-sim": "llm-d-inference-sim v0.10 (vLLM >= 0.11 names, no engine label)",
+    "vllm-dp": "vLLM >= 0.11 names, data parallel (engine 0 and 1), prefix cache, NIXL-less",
+    "vllm-0.9": "vLLM V1 0.8-0.10 names (gpu_cache_usage_perc, time_per_output_token_seconds, gpu_prefix_cache_*)",
+    "vllm-v0": "vLLM V0 (num_requests_swapped, gpu_prefix_cache_hit_rate gauge)",
+    "sglang": "SGLang with the `sglang:` prefix, DP 2 x TP 2",
+    "sglang_": "SGLang with the `sglang_` prefix and older names",
+    "vllm-pd": "vLLM prefill/decode pods with NIXL KV transfer",
+    "sglang-pd": "SGLang prefill/decode pods (disaggregation queues, KV transfer)",
+}
+VLLM = ["vllm-sim", "vllm-dp", "vllm-0.9", "vllm-v0", "vllm-pd"]
+SGLANG = ["sglang", "sglang_", "sglang-pd"]
+ALL = VLLM + SGLANG
+PREFIX_CACHE = ["vllm-dp", "vllm-0.9", "vllm-v0", "vllm-pd"] + SGLANG
+PREEMPT_COUNTER = ["vllm-dp", "vllm-0.9", "vllm-v0", "vllm-pd", "sglang", "sglang-pd"]
+PHASES = ["vllm-sim", "vllm-dp", "vllm-0.9", "vllm-pd"]
+QUEUE_TIME = PHASES + ["vllm-v0"]
+
+ENGINE_NOTE = {
+    "all": "All engines: vLLM (old and new names) and SGLang (both prefixes).",
+    "vllm": "vLLM only: SGLang exports no such series.",
+}
+
+# ---------------------------------------------------------------------------
+# Selectors
+
+RI = "$__rate_interval"
+DS = {"type": "prometheus", "uid": "${datasource}"}
+
+# Model level: the workload's engines, filtered by every variable but pod.
+M = ('namespace=~"$namespace", workload_name=~"$workload_name", model_name=~"$model_name", '
+     'backend=~"$backend", role=~"$role", tp_rank=~"|0"')
+# Pod level: the same, and the selected pods.
+P = M + ', pod=~"$pod"'
+# infermon's own series (namespace, pod, workload_name; the pod variable
+# carries the model/backend/role filters, being chained from pod_info).
+IM = 'namespace=~"$namespace", workload_name=~"$workload_name", pod=~"$pod"'
+# infermon_pod_info rows of the selection.
+INFO = ('namespace=~"$namespace", workload_name=~"$workload_name", model_name=~"$model_name", '
+        'backend=~"$backend", role=~"$role"')
+INFO_POD = INFO + ', pod=~"$pod"'
+
+ENG = "(vllm:|sglang[:_])"  # metric name prefix of both engines
+
+
+def names(regex, sel):
+    return '{__name__=~"%s", %s}' % (regex, sel)
+
+
+def rate(series):
+    return "rate(%s[%s])" % (series, RI)
+
+
+def by(labels):
+    return ", ".join(labels)
+
+
+def hsum(by_, series_regex, sel, suffix):
+    """sum by (by_) (rate(<series>_<suffix>))."""
+    return "sum by (%s) (%s)" % (by(by_), rate(names(series_regex + "_" + suffix, sel)))
+
+
+def pref(*alts):
+    """Alternatives of one quantity; the first present per label set wins."""
+    return "\n or\n".join("(%s)" % a if " or " in a else a for a in alts)
+
+
+def quantile(q, by_, alts_fn):
+    """histogram_quantile over buckets resolved per pod (renames), then
+    aggregated by by_. alts_fn(inner_by) returns the bucket-rate alternatives."""
+    inner = ["namespace", "pod"] + [l for l in by_ if l not in ("namespace", "pod")] + ["le"]
+    per_pod = pref(*alts_fn(inner))
+    return "histogram_quantile(%s, sum by (%s) (\n%s\n))" % (q, by(by_ + ["le"]), per_pod)
+
+
+def mean(by_, alts_fn):
+    """sum(rate(_sum)) / sum(rate(_count)), renames resolved per pod."""
+    inner = ["namespace", "pod"] + [l for l in by_ if l not in ("namespace", "pod")]
+    s = pref(*alts_fn(inner, "sum"))
+    c = pref(*alts_fn(inner, "count"))
+    return "sum by (%s) (\n%s\n)\n/\nsum by (%s) (\n%s\n)" % (by(by_), s, by(by_), c)
+
+
+def hist(regex, sel):
+    """Bucket/sum/count alternatives of one histogram without renames."""
+    def alts(inner, suffix="bucket"):
+        return [hsum(inner, regex, sel, suffix)]
+    return alts
+
+
+def hist_renamed(new, old, sel):
+    def alts(inner, suffix="bucket"):
+        return [hsum(inner, new, sel, suffix), hsum(inner, old, sel, suffix)]
+    return alts
+
+
+def ttft(sel):
+    return hist(ENG + "time_to_first_token_seconds", sel)
+
+
+def tpot(sel):
+    # vLLM >= 0.11 and SGLang: inter_token_latency_seconds; older:
+    # time_per_output_token_seconds (llm-d-inference-sim exports both).
+    return hist_renamed(ENG + "inter_token_latency_seconds",
+                        ENG + "time_per_output_token_seconds", sel)
+
+
+def e2e(sel):
+    return hist(ENG + "e2e_request_latency_seconds", sel)
+
+
+def kv_usage(by_, sel):
+    return pref('max by (%s) (%s)' % (by(by_), names("vllm:kv_cache_usage_perc|sglang[:_]token_usage", sel)),
+                'max by (%s) (vllm:gpu_cache_usage_perc{%s})' % (by(by_), sel))
+
+
+def running(by_, sel):
+    return "sum by (%s) (%s)" % (by(by_), names("vllm:num_requests_running|sglang[:_]num_running_reqs", sel))
+
+
+def waiting(by_, sel):
+    return "sum by (%s) (%s)" % (by(by_), names("vllm:num_requests_waiting|sglang[:_]num_queue_reqs", sel))
+
+
+def prefix_hit_ratio(by_, sel):
+    b = by(by_)
+    return pref(
+        "sum by (%s) (rate(vllm:prefix_cache_hits_total{%s}[%s]))\n/\n"
+        "sum by (%s) (rate(vllm:prefix_cache_queries_total{%s}[%s]))" % (b, sel, RI, b, sel, RI),
+        "sum by (%s) (rate(vllm:gpu_prefix_cache_hits_total{%s}[%s]))\n/\n"
+        "sum by (%s) (rate(vllm:gpu_prefix_cache_queries_total{%s}[%s]))" % (b, sel, RI, b, sel, RI),
+        "avg by (%s) (%s)" % (b, names("vllm:gpu_prefix_cache_hit_rate|sglang[:_]cache_hit_rate", sel)))
+
+
+def tokens(kind, by_, sel):
+    return "sum by (%s) (%s)" % (by(by_), rate(names(ENG + kind + "_tokens_total", sel)))
+
+
+def length_mean(kind, by_, sel):
+    """Average prompt/generation length: vLLM's request_*_tokens histogram,
+    else (SGLang) tokens per finished request."""
+    b = by(by_)
+    return pref(
+        "sum by (%s) (rate(vllm:request_%s_tokens_sum{%s}[%s]))\n/\n"
+        "sum by (%s) (rate(vllm:request_%s_tokens_count{%s}[%s]))" % (b, kind, sel, RI, b, kind, sel, RI),
+        "sum by (%s) (%s)\n/\nsum by (%s) (%s)" % (
+            b, rate(names("sglang[:_]%s_tokens_total" % kind, sel)),
+            b, rate(names("sglang[:_]e2e_request_latency_seconds_count", sel))))
+
+
+def gpu(metric, sel_info):
+    """A dcgm-exporter series on the workload's pods. The exporter names the
+    pod holding a GPU `pod`/`namespace`, or `exported_pod`/
+    `exported_namespace` when Prometheus scrapes it with honorLabels false:
+    copy the exported ones into pod/namespace, take the others as they are,
+    and join on (namespace, pod) with infermon_pod_info, deduplicated first
+    (a pod serving several models has one pod_info row per model)."""
+    return (
+        "(\n"
+        '  label_replace(label_replace(%s{exported_pod!="", exported_namespace=~"$namespace"},\n'
+        '    "pod", "$1", "exported_pod", "(.+)"), "namespace", "$1", "exported_namespace", "(.+)")\n'
+        "  or\n"
+        '  %s{exported_pod="", pod!="", namespace=~"$namespace"}\n'
+        ")\n"
+        "* on (namespace, pod) group_left (workload_name)\n"
+        "  max by (namespace, pod, workload_name) (infermon_pod_info{%s})" % (metric, metric, sel_info))
+
+
+def gpu_count_by(by_, sel_info):
+    """GPUs per by_ (labels of infermon_pod_info), from dcgm-exporter."""
+    m = "DCGM_FI_DEV_GPU_UTIL"
+    per_pod = (
+        "count by (namespace, pod) (\n"
+        '  label_replace(label_replace(%s{exported_pod!="", exported_namespace=~"$namespace"},\n'
+        '    "pod", "$1", "exported_pod", "(.+)"), "namespace", "$1", "exported_namespace", "(.+)")\n'
+        "  or\n"
+        '  %s{exported_pod="", pod!="", namespace=~"$namespace"}\n'
+        ")" % (m, m))
+    return ("sum by (%s) (\n%s\n* on (namespace, pod) group_right\n"
+            "  max by (namespace, pod, %s) (infermon_pod_info{%s})\n)" % (
+                by(by_), per_pod, by(by_), sel_info))
+
+
+# ---------------------------------------------------------------------------
+# Panels
+
+
+class Board:
+    def __init__(self):
+        self.panels = []
+        self.claims = []
+        self.next_id = 1
+        self.y = 0
+        self.x = 0
+        self.row_h = 0
+
+    def row(self, title):
+        if self.x:
+            self.y += self.row_h
+            self.x = 0
+        self.panels.append({"collapsed": False, "gridPos": {"h": 1, "w": 24, "x": 0, "y": self.y},
+                            "id": self.next_id, "panels": [], "title": title, "type": "row"})
+        self.next_id += 1
+        self.y += 1
+        self.row_h = 0
+
+    def place(self, w, h):
+        if self.x + w > 24:
+            self.y += self.row_h
+            self.x = 0
+            self.row_h = 0
+        pos = {"h": h, "w": w, "x": self.x, "y": self.y}
+        self.x += w
+        self.row_h = max(self.row_h, h)
+        return pos
+
+    def panel(self, kind, title, description, targets, unit="short", w=8, h=8,
+              engines="all", extra=None, require=None):
+        """targets: [(legend, expr, variants, opts)] — variants: the engine
+        variants the query must return data for. require: {variant:
+        {label: [values]}} the result must also contain."""
+        pid = self.next_id
+        self.next_id += 1
+        note = ENGINE_NOTE.get(engines, engines)
+        p = {
+            "datasource": DS,
+            "description": description.strip() + "\n\n" + note,
+            "gridPos": self.place(w, h),
+            "id": pid,
+            "targets": [],
+            "title": title,
+            "type": kind,
+        }
+        refs = "ABCDEFGHIJ"
+        claim = {"id": pid, "title": title, "type": kind, "targets": []}
+        for i, t in enumerate(targets):
+            legend, expr, variants = t[0], t[1], t[2]
+            opts = t[3] if len(t) > 3 else {}
+            tgt = {"datasource": DS, "editorMode": "code", "expr": expr,
+                   "legendFormat": legend, "range": True, "refId": refs[i]}
+            tgt.update(opts)
+            p["targets"].append(tgt)
+            claim["targets"].append({"refId": refs[i], "legend": legend, "expr": expr,
+                                     "variants": variants})
+        if require:
+            claim["require"] = require
+        if kind == "timeseries":
+            p["fieldConfig"] = {"defaults": {
+                "custom": {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10,
+                           "showPoints": "never", "spanNulls": False},
+                "unit": unit, "min": 0}, "overrides": []}
+            p["options"] = {"legend": {"calcs": ["mean", "max", "lastNotNull"],
+                                       "displayMode": "table", "placement": "bottom",
+                                       "showLegend": True},
+                            "tooltip": {"mode": "multi", "sort": "desc"}}
+        elif kind == "heatmap":
+            p["fieldConfig"] = {"defaults": {"custom": {"hideFrom": {"legend": False,
+                                                                    "tooltip": False,
+                                                                    "viz": False},
+                                                        "scaleDistribution": {"type": "linear"}}},
+                                "overrides": []}
+            p["options"] = {"calculate": False, "cellGap": 1,
+                            "color": {"mode": "scheme", "scheme": "Spectral", "steps": 64,
+                                      "exponent": 0.5, "fill": "dark-orange",
+                                      "scale": "exponential", "reverse": False},
+                            "yAxis": {"axisPlacement": "left", "unit": unit, "reverse": False},
+                            "rowsFrame": {"layout": "auto"},
+                            "legend": {"show": True},
+                            "tooltip": {"mode": "single", "yHistogram": False,
+                                        "showColorScale": False},
+                            "exemplars": {"color": "rgba(255,0,255,0.7)"},
+                            "filterValues": {"le": 1e-9},
+                            "cellValues": {"unit": "reqps"}}
+            for tgt in p["targets"]:
+                tgt["format"] = "heatmap"
+        if extra:
+            for k, v in extra.items():
+                p[k] = v
+        self.panels.append(p)
+        self.claims.append(claim)
+        return p
+
+
+def model_row(b):
+    by_m = ["model_name"]
+    b.row("Model level")
+    b.panel("timeseries", "QPS",
+            "Finished requests per second per model (count of the end-to-end latency "
+            "histogram: vLLM and SGLang both export it).",
+            [("{{model_name}}", "sum by (model_name) (%s)" % rate(names(ENG + "e2e_request_latency_seconds_count", M)), ALL)],
+            unit="reqps")
+    b.panel("timeseries", "Request success rate",
+            "Share of finished requests that ended normally (stop or length), not "
+            "aborted or failed, from vllm:request_success_total (label finished_reason; "
+            "llm-d-inference-sim spells it finish_reason; both are read).",
+            [("{{model_name}}",
+              "sum by (model_name) (rate(vllm:request_success_total{%s, finished_reason!~\"abort|error\", finish_reason!~\"abort|error\"}[%s]))\n/\n"
+              "sum by (model_name) (rate(vllm:request_success_total{%s}[%s]))" % (M, RI, M, RI), VLLM)],
+            unit="percentunit", engines="vllm")
+    b.panel("timeseries", "E2E latency",
+            "End-to-end request latency per model: average and quantiles of the engine's histogram.",
+            [("{{model_name}} avg", mean(by_m, e2e(M)), ALL)] +
+            [("{{model_name}} p%s" % q[2:], quantile(q, by_m, e2e(M)), ALL) for q in ("0.50", "0.95", "0.99")],
+            unit="s")
+    b.panel("timeseries", "Token throughput",
+            "Prompt (input) and generated (output) tokens per second per model.",
+            [("{{model_name}} input", tokens("prompt", by_m, M), ALL),
+             ("{{model_name}} output", tokens("generation", by_m, M), ALL)],
+            unit="short")
+    b.panel("timeseries", "Token throughput per GPU",
+            "Tokens per second per model divided by the GPUs dcgm-exporter reports for the "
+            "model's pods (joined through infermon_pod_info; exported_pod or pod). No data "
+            "without dcgm-exporter.",
+            [("{{model_name}} input / GPU", "%s\n/\n%s" % (tokens("prompt", by_m, M), gpu_count_by(by_m, INFO)), ALL),
+             ("{{model_name}} output / GPU", "%s\n/\n%s" % (tokens("generation", by_m, M), gpu_count_by(by_m, INFO)), ALL)],
+            unit="short")
+    b.panel("timeseries", "Prompt length",
+            "Prompt tokens per request. Average: vLLM's request_prompt_tokens histogram, "
+            "SGLang's prompt tokens per finished request. Quantiles need the histogram: vLLM only.",
+            [("{{model_name}} avg", length_mean("prompt", by_m, M), ALL)] +
+            [("{{model_name}} p%s" % q[2:], quantile(q, by_m, hist("vllm:request_prompt_tokens", M)), VLLM)
+             for q in ("0.50", "0.95", "0.99")],
+            unit="short", engines="Average: all engines. Quantiles: vLLM only (SGLang has no prompt-length histogram).")
+    b.panel("timeseries", "Generation length",
+            "Generated tokens per request. Average: vLLM's request_generation_tokens histogram, "
+            "SGLang's generated tokens per finished request. Quantiles: vLLM only.",
+            [("{{model_name}} avg", length_mean("generation", by_m, M), ALL)] +
+            [("{{model_name}} p%s" % q[2:], quantile(q, by_m, hist("vllm:request_generation_tokens", M)), VLLM)
+             for q in ("0.50", "0.95", "0.99")],
+            unit="short", engines="Average: all engines. Quantiles: vLLM only (SGLang has no generation-length histogram).")
+    b.panel("timeseries", "TTFT",
+            "Time to first token per model: average and quantiles.",
+            [("{{model_name}} avg", mean(by_m, ttft(M)), ALL)] +
+            [("{{model_name}} p%s" % q[2:], quantile(q, by_m, ttft(M)), ALL) for q in ("0.50", "0.95", "0.99")],
+            unit="s")
+    b.panel("timeseries", "TPOT",
+            "Time per output token (inter-token latency) per model: average and quantiles. "
+            "Reads inter_token_latency_seconds, else the older time_per_output_token_seconds, per pod.",
+            [("{{model_name}} avg", mean(by_m, tpot(M)), ALL)] +
+            [("{{model_name}} p%s" % q[2:], quantile(q, by_m, tpot(M)), ALL) for q in ("0.50", "0.95", "0.99")],
+            unit="s")
+    b.panel("timeseries", "KV cache hit ratio",
+            "Prefix cache hits over queries: vLLM prefix_cache_* (tokens), older "
+            "gpu_prefix_cache_* (blocks), V0's gpu_prefix_cache_hit_rate; SGLang cache_hit_rate. "
+            "llm-d-inference-sim exports none of them.",
+            [("{{model_name}}", prefix_hit_ratio(by_m, M), PREFIX_CACHE)],
+            unit="percentunit")
+    b.panel("heatmap", "Prompt length distribution",
+            "Requests per second by prompt length bucket (vllm:request_prompt_tokens).",
+            [("{{le}}", "sum by (le) (%s)" % rate("vllm:request_prompt_tokens_bucket{%s}" % M), VLLM)],
+            unit="short", w=12, engines="vllm")
+    b.panel("heatmap", "Generation length distribution",
+            "Requests per second by generated length bucket (vllm:request_generation_tokens).",
+            [("{{le}}", "sum by (le) (%s)" % rate("vllm:request_generation_tokens_bucket{%s}" % M), VLLM)],
+            unit="short", w=12, engines="vllm")
+
+
+def pod_row(b):
+    by_p = ["namespace", "pod"]
+    b.row("Pod level")
+    b.panel("timeseries", "E2E latency per pod",
+            "End-to-end latency per pod: p95 and average.",
+            [("{{pod}} p95", quantile("0.95", by_p, e2e(P)), ALL),
+             ("{{pod}} avg", mean(by_p, e2e(P)), ALL)], unit="s")
+    b.panel("timeseries", "Token throughput per pod",
+            "Prompt (input) and generated (output) tokens per second per pod.",
+            [("{{pod}} input", tokens("prompt", by_p, P), ALL),
+             ("{{pod}} output", tokens("generation", by_p, P), ALL)], unit="short")
+    b.panel("timeseries", "TTFT per pod",
+            "Time to first token per pod: p95 and average.",
+            [("{{pod}} p95", quantile("0.95", by_p, ttft(P)), ALL),
+             ("{{pod}} avg", mean(by_p, ttft(P)), ALL)], unit="s")
+    b.panel("timeseries", "TPOT per pod",
+            "Time per output token per pod: p95 and average (inter_token_latency_seconds, "
+            "else time_per_output_token_seconds).",
+            [("{{pod}} p95", quantile("0.95", by_p, tpot(P)), ALL),
+             ("{{pod}} avg", mean(by_p, tpot(P)), ALL)], unit="s")
+    b.panel("timeseries", "KV cache utilisation",
+            "KV cache usage 0..1 per pod, the fullest engine / DP rank: vllm:kv_cache_usage_perc, "
+            "else vllm:gpu_cache_usage_perc; SGLang token_usage.",
+            [("{{pod}}", kv_usage(by_p, P), ALL)], unit="percentunit")
+    b.panel("timeseries", "Preemptions",
+            "Preemptions per second (vllm:num_preemptions_total) and SGLang retractions "
+            "(num_retracted_requests_total); older SGLang only has the gauge of retracted "
+            "requests, shown as a count. llm-d-inference-sim exports no preemption metric.",
+            [("{{pod}} preemptions/s",
+              "sum by (namespace, pod) (%s)" % rate(names("vllm:num_preemptions_total|sglang[:_]num_retracted_requests_total", P)),
+              PREEMPT_COUNTER),
+             ("{{pod}} retracted (gauge)",
+              "sum by (namespace, pod) (%s)" % names("sglang[:_]num_retracted_reqs", P), ["sglang_"])],
+            unit="short", engines="vLLM (not llm-d-inference-sim) and SGLang.")
+    b.panel("timeseries", "Scheduler state",
+            "Requests running and waiting per pod (summed over vLLM engines / SGLang DP ranks), "
+            "and swapped to CPU (vLLM V0 only).",
+            [("{{pod}} running", running(by_p, P), ALL),
+             ("{{pod}} waiting", waiting(by_p, P), ALL),
+             ("{{pod}} swapped", "sum by (namespace, pod) (vllm:num_requests_swapped{%s})" % P, ["vllm-v0"])],
+            unit="short", engines="Running and waiting: all engines. Swapped: vLLM V0 only.")
+    b.panel("timeseries", "Finish reason",
+            "Finished requests per second by reason (stop, length, abort, …) from "
+            "vllm:request_success_total; the label is finished_reason (finish_reason in "
+            "llm-d-inference-sim).",
+            [("{{pod}} {{finished_reason}}",
+              "sum by (namespace, pod, finished_reason) (\n"
+              "  label_replace(rate(vllm:request_success_total{%s}[%s]),\n"
+              '    "finished_reason", "$1", "finish_reason", "(.+)")\n)' % (P, RI), VLLM)],
+            unit="reqps", engines="vllm")
+    b.panel("timeseries", "Queue time",
+            "Time requests spend waiting before they run: p95 and average "
+            "(vllm:request_queue_time_seconds).",
+            [("{{pod}} p95", quantile("0.95", by_p, hist("vllm:request_queue_time_seconds", P)), QUEUE_TIME),
+             ("{{pod}} avg", mean(by_p, hist("vllm:request_queue_time_seconds", P)), QUEUE_TIME)],
+            unit="s", engines="vllm")
+    b.panel("timeseries", "Prefill and decode time",
+            "Average time per request in prefill and in decode (vllm:request_prefill_time_seconds, "
+            "vllm:request_decode_time_seconds).",
+            [("{{pod}} prefill", mean(by_p, hist("vllm:request_prefill_time_seconds", P)), PHASES),
+             ("{{pod}} decode", mean(by_p, hist("vllm:request_decode_time_seconds", P)), PHASES)],
+            unit="s", engines="vllm")
+    b.panel("timeseries", "KV cache hit ratio per pod",
+            "Prefix cache hits over queries per pod (see the model-level panel for the series read).",
+            [("{{pod}}", prefix_hit_ratio(by_p, P), PREFIX_CACHE)], unit="percentunit")
+
+    # Live limits, from the controller.
+    b.panel("timeseries", "Running vs live max-num-seqs",
+            "Running requests next to the limit the engine really runs with: "
+            "infermon_engine_max_num_seqs (SGLang: effective max running requests × dp_size), "
+            "legend shows where infermon read it (server_info, vllm_config_info, pod_args, "
+            "get_server_info, observed, default_assumed); and the KV-derived concurrency "
+            "(worst-case sequences the KV cache holds). Nothing here is typed in: restart the "
+            "engine with another limit and the line moves.",
+            [("{{pod}} running", running(by_p, P), ALL),
+             ("{{pod}} max-num-seqs ({{source}})",
+              "max by (namespace, pod, source) (infermon_engine_max_num_seqs{%s})" % IM, ALL),
+             ("{{pod}} KV-derived concurrency ({{source}})",
+              "max by (namespace, pod, source) (infermon_engine_kv_max_concurrency{%s})" % IM, ALL)],
+            unit="short", w=12)
+    b.panel("timeseries", "KV usage vs capacity",
+            "KV cache usage next to capacity: running requests and the live max-num-seqs as "
+            "fractions of the KV-derived concurrency (infermon_engine_kv_max_concurrency). A "
+            "limit far below 100% of it while KV usage is low is an admission bound, not a "
+            "memory bound.",
+            [("{{pod}} KV cache usage", kv_usage(by_p, P), ALL),
+             ("{{pod}} running / KV-derived concurrency",
+              "%s\n/ on (namespace, pod)\nmax by (namespace, pod) (infermon_engine_kv_max_concurrency{%s})" % (running(by_p, P), IM), ALL),
+             ("{{pod}} max-num-seqs / KV-derived concurrency",
+              "max by (namespace, pod) (infermon_engine_max_num_seqs{%s})\n/ on (namespace, pod)\n"
+              "max by (namespace, pod) (infermon_engine_kv_max_concurrency{%s})" % (IM, IM), ALL)],
+            unit="percentunit", w=12)
+    b.panel("timeseries", "Saturation and limit drift",
+            "infermon_engine_saturation_ratio: running over the live max-num-seqs (1 = at the "
+            "limit). infermon_engine_limit_drift_ratio: (max-num-seqs − KV-derived concurrency) / "
+            "KV-derived concurrency; negative = limit below what the KV cache holds.",
+            [("{{pod}} saturation", "max by (namespace, pod) (infermon_engine_saturation_ratio{%s})" % IM, ALL),
+             ("{{pod}} limit drift", "max by (namespace, pod) (infermon_engine_limit_drift_ratio{%s})" % IM, ALL)],
+            unit="percentunit")
+    b.panel("stat", "Checks",
+            "infermon's verdicts per pod (infermon_check_active): LimitDrift, AdmissionBound, "
+            "Saturated, KVCachePressure, Preempting, MetricsMissing, ScrapeFailed. ACTIVE while "
+            "the check holds.",
+            [("{{pod}} {{check}}", "max by (namespace, pod, check) (infermon_check_active{%s})" % IM, ALL,
+              {"instant": True, "range": False})],
+            extra={
+                "fieldConfig": {"defaults": {
+                    "mappings": [{"type": "value", "options": {
+                        "0": {"text": "clear", "color": "green", "index": 0},
+                        "1": {"text": "ACTIVE", "color": "red", "index": 1}}}],
+                    "color": {"mode": "thresholds"},
+                    "thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": None},
+                                                                 {"color": "red", "value": 1}]},
+                    "unit": "bool"}, "overrides": []},
+                "options": {"colorMode": "background", "graphMode": "none", "justifyMode": "auto",
+                            "orientation": "horizontal", "textMode": "value_and_name",
+                            "wideLayout": True, "showPercentChange": False,
+                            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}})
+    b.panel("table", "Live limits",
+            "The limits infermon reads from the live engine or the running pod, with their "
+            "source: max-num-seqs, KV-derived concurrency, max model length.",
+            [("max-num-seqs",
+              'max by (namespace, pod, max_num_seqs_source) (label_replace(infermon_engine_max_num_seqs{%s}, '
+              '"max_num_seqs_source", "$1", "source", "(.*)"))' % IM, ALL,
+              {"instant": True, "range": False, "format": "table"}),
+             ("KV-derived concurrency",
+              'max by (namespace, pod, kv_concurrency_source) (label_replace(infermon_engine_kv_max_concurrency{%s}, '
+              '"kv_concurrency_source", "$1", "source", "(.*)"))' % IM, ALL,
+              {"instant": True, "range": False, "format": "table"}),
+             ("max model len",
+              'max by (namespace, pod, max_model_len_source) (label_replace(infermon_engine_max_model_len{%s}, '
+              '"max_model_len_source", "$1", "source", "(.*)"))' % IM, ALL,
+              {"instant": True, "range": False, "format": "table"})],
+            unit="short", w=8,
+            extra={
+                "fieldConfig": {"defaults": {"unit": "short", "custom": {"align": "auto"}},
+                                "overrides": [
+                                    {"matcher": {"id": "byName", "options": "Value #A"},
+                                     "properties": [{"id": "displayName", "value": "max-num-seqs"}]},
+                                    {"matcher": {"id": "byName", "options": "Value #B"},
+                                     "properties": [{"id": "displayName", "value": "KV-derived concurrency"},
+                                                    {"id": "decimals", "value": 2}]},
+                                    {"matcher": {"id": "byName", "options": "Value #C"},
+                                     "properties": [{"id": "displayName", "value": "max model len"}]}]},
+                "options": {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}},
+                "transformations": [{"id": "merge", "options": {}},
+                                    {"id": "organize", "options": {"excludeByName": {"Time": True}}}]})
+
+    # Prefill/decode.
+    b.panel("timeseries", "Prefill vs decode queues",
+            "Waiting requests on prefill and on decode pods; SGLang's disaggregation queues "
+            "(prefill bootstrap/inflight, decode prealloc/transfer); vLLM NIXL sends pending. "
+            "Only pods of the -pd backends (role prefill or decode).",
+            [("{{pod}} ({{role}}) waiting",
+              'sum by (namespace, pod, role) (%s)' % names("vllm:num_requests_waiting|sglang[:_]num_queue_reqs", P + ', role=~"prefill|decode"'),
+              ["vllm-pd", "sglang-pd"]),
+             ("{{pod}} ({{role}}) {{queue}}",
+              "sum by (namespace, pod, role, queue) (\n  label_replace(%s,\n"
+              '    "queue", "$1", "__name__", "sglang[:_]num_(.+)_queue_reqs")\n)' %
+              names("sglang[:_]num_(prefill_bootstrap|prefill_prealloc|prefill_inflight|decode_prealloc|decode_transfer)_queue_reqs", P),
+              ["sglang-pd"]),
+             ("{{pod}} ({{role}}) NIXL pending sends",
+              "sum by (namespace, pod, role) (vllm:nixl_num_pending_sends{%s})" % P, ["vllm-pd"])],
+            unit="short", engines="vllm-pd and sglang-pd only.",
+            require={"vllm-pd": {"role": ["prefill", "decode"]}, "sglang-pd": {"role": ["prefill", "decode"]}})
+    b.panel("timeseries", "KV transfer latency",
+            "Prefill→decode KV cache transfer: p95 and average of vllm:nixl_xfer_time_seconds "
+            "(vLLM with a NIXL kv-transfer config) or sglang:kv_transfer_latency_ms (in seconds here).",
+            [("{{pod}} ({{role}}) p95",
+              "histogram_quantile(0.95, sum by (namespace, pod, role, le) (%s))\n or\n"
+              "histogram_quantile(0.95, sum by (namespace, pod, role, le) (%s)) / 1000" % (
+                  rate("vllm:nixl_xfer_time_seconds_bucket{%s}" % P),
+                  rate(names("sglang[:_]kv_transfer_latency_ms_bucket", P))),
+              ["vllm-pd", "sglang-pd"]),
+             ("{{pod}} ({{role}}) avg",
+              "sum by (namespace, pod, role) (%s) / sum by (namespace, pod, role) (%s)\n or\n"
+              "sum by (namespace, pod, role) (%s) / sum by (namespace, pod, role) (%s) / 1000" % (
+                  rate("vllm:nixl_xfer_time_seconds_sum{%s}" % P),
+                  rate("vllm:nixl_xfer_time_seconds_count{%s}" % P),
+                  rate(names("sglang[:_]kv_transfer_latency_ms_sum", P)),
+                  rate(names("sglang[:_]kv_transfer_latency_ms_count", P))),
+              ["vllm-pd", "sglang-pd"])],
+            unit="s", engines="vllm-pd (NIXL) and sglang-pd only.")
+    b.panel("timeseries", "KV transfer failures",
+            "Failed bootstraps and KV transfers per second (sglang:num_bootstrap_failed_reqs_total, "
+            "sglang:num_transfer_failed_reqs_total). vLLM exports no transfer-failure counter.",
+            [("{{pod}} (%s) %s failed" % ("{{role}}", kind),
+              "sum by (namespace, pod, role) (%s)" % rate(names("sglang[:_]num_%s_failed_reqs_total" % kind, P)),
+              ["sglang-pd"]) for kind in ("bootstrap", "transfer")],
+            unit="reqps", engines="sglang-pd only.")
+
+
+def gpu_row(b):
+    b.row("GPU per pod")
+    spec = [
+        ("Tensor core active", "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "percentunit",
+         "Fraction of cycles the tensor pipes were active (DCGM_FI_PROF_PIPE_TENSOR_ACTIVE, 0..1)."),
+        ("GPU utilisation", "DCGM_FI_DEV_GPU_UTIL", "percent",
+         "Time a kernel was running (DCGM_FI_DEV_GPU_UTIL, %). Busy is not saturated: compare "
+         "with tensor and SM activity."),
+        ("SM active", "DCGM_FI_PROF_SM_ACTIVE", "percentunit",
+         "Fraction of cycles at least one warp was resident on an SM (DCGM_FI_PROF_SM_ACTIVE, 0..1; "
+         "not in dcgm-exporter's default counter set)."),
+        ("Memory copy utilisation", "DCGM_FI_DEV_MEM_COPY_UTIL", "percent",
+         "Memory controller busy time (DCGM_FI_DEV_MEM_COPY_UTIL, %)."),
+        ("GPU memory used", "DCGM_FI_DEV_FB_USED", "mbytes",
+         "Framebuffer memory used (DCGM_FI_DEV_FB_USED, MiB)."),
+        ("DRAM active", "DCGM_FI_PROF_DRAM_ACTIVE", "percentunit",
+         "Fraction of cycles the device memory interface was busy (DCGM_FI_PROF_DRAM_ACTIVE, 0..1)."),
+    ]
+    for title, metric, unit, desc in spec:
+        b.panel("timeseries", title,
+                desc + " Per GPU of the selected pods, from dcgm-exporter, joined through "
+                "infermon_pod_info whether the exporter's labels arrive as pod/namespace or as "
+                "exported_pod/exported_namespace.",
+                [("{{pod}} GPU {{gpu}}", gpu(metric, INFO_POD), ALL)], unit=unit,
+                engines="All engines, wherever dcgm-exporter runs.")
+
+
+def variable(name, label, query, multi=False, include_all=False, all_value=None, hide=0):
+    v = {
+        "current": {},
+        "datasource": DS,
+        "definition": query,
+        "hide": hide,
+        "includeAll": include_all,
+        "label": label,
+        "multi": multi,
+        "name": name,
+        "options": [],
+        "query": {"qryType": 1, "query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+        "refresh": 2,
+        "regex": "",
+        "skipUrlSync": False,
+        "sort": 1,
+        "type": "query",
+    }
+    if all_value is not None:
+        v["allValue"] = all_value
+    return v
+
+
+def dashboard():
+    b = Board()
+    model_row(b)
+    pod_row(b)
+    gpu_row(b)
+    ns = 'namespace=~"$namespace"'
+    wl = ns + ', workload_name=~"$workload_name"'
+    templating = [
+        {"current": {}, "hide": 0, "includeAll": False, "label": "Data source", "multi": False,
+         "name": "datasource", "options": [], "query": "prometheus", "refresh": 1, "regex": "",
+         "skipUrlSync": False, "type": "datasource"},
+        variable("namespace", "Namespace", "label_values(infermon_pod_info, namespace)"),
+        variable("workload_name", "Workload", "label_values(infermon_pod_info{%s}, workload_name)" % ns,
+                 multi=True, include_all=True, all_value=".+"),
+        variable("model_name", "Model", "label_values(infermon_pod_info{%s}, model_name)" % wl,
+                 multi=True, include_all=True, all_value=".*"),
+        variable("backend", "Backend", "label_values(infermon_pod_info{%s}, backend)" % wl,
+                 multi=True, include_all=True, all_value=".*"),
+        variable("role", "Role", 'label_values(infermon_pod_info{%s, model_name=~"$model_name", backend=~"$backend"}, role)' % wl,
+                 multi=True, include_all=True, all_value=".*"),
+        # No allValue: "All" expands to the listed pods, so the pod filter
+        # carries the model/backend/role choice to infermon_* series.
+        variable("pod", "Pod", "label_values(infermon_pod_info{%s}, pod)" % INFO,
+                 multi=True, include_all=True),
+    ]
+    for t in templating[2:]:
+        t["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}
+    d = {
+        "annotations": {"list": [{
+            "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+            "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
+            "name": "Annotations & Alerts", "type": "dashboard"}]},
+        "description": "LLM inference services (vLLM, SGLang, prefill/decode) observed by infermon: "
+                       "model, pod and GPU views; every limit read live from the engine.",
+        "editable": False,
+        "fiscalYearStartMonth": 0,
+        "graphTooltip": 1,
+        "id": None,
+        "links": [],
+        "panels": b.panels,
+        "refresh": "30s",
+        "schemaVersion": 39,
+        "tags": ["infermon", "llm", "vllm", "sglang"],
+        "templating": {"list": templating},
+        "time": {"from": "now-1h", "to": "now"},
+        "timepicker": {},
+        "timezone": "browser",
+        "title": "LLM inference (infermon)",
+        "uid": "infermon-llm-inference",
+        "version": 1,
+        "weekStart": "",
+    }
+    claims = {"variants": VARIANTS, "panels": b.claims}
+    return d, claims
+
+
+def render(obj):
+    return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def main():
+    check = sys.argv[1:] == ["--check"]
+    if sys.argv[1:] and not check:
+        sys.exit("usage: dashboards/generate.py [--check]")
+    d, claims = dashboard()
+    stale = []
+    for path, obj in ((DASHBOARD, d), (CLAIMS, claims)):
+        text = render(obj)
+        if check:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    if f.read() != text:
+                        stale.append(path)
+            except FileNotFoundError:
+                stale.append(path)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+    if stale:
+        sys.exit("out of date (run dashboards/generate.py): " + ", ".join(
+            os.path.relpath(p, ROOT) for p in stale))
+
+
+if __name__ == "__main__":
+    main()

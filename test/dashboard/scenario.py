@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""The dashboard test's world: which engine pods exist, what serves them,
+how Prometheus scrapes them, and which dashboard variable values select each
+engine variant (test/integration/it_dashboard.sh).
+
+    scenario.py targets                  spec for dashboard_targets.py (JSON)
+    scenario.py sims                     "POD MODEL MAX_NUM_SEQS [FLAG...]" per simulator pod
+    scenario.py pods [--max-num-seqs N] PORTS.json [POD...]
+                                         the labelled pods (YAML for kubectl apply);
+                                         N replaces the pods' --max-num-seqs value
+    scenario.py pod-names                "NAMESPACE NAME" per pod
+    scenario.py prometheus PORTS.json CONTROLLER_PORT
+                                         prometheus.yml (static targets + relabeling
+                                         labels) for the targets PORTS.json names
+    scenario.py variables                variant -> dashboard variable values (JSON)
+
+PORTS.json maps a target name (the pod name, or a dcgm exporter's name) to
+its port on 127.0.0.1. Python 3 standard library only.
+"""
+
+import json
+import sys
+
+# name, namespace, workload, backend, role, model, how it is served, pod args
+SIM = "sim"
+PODS = [
+    # llm-d-inference-sim: two workloads, two models
+    ("chat-0", "dash-llm", "chat", "vllm", "", "qwen3-8b", SIM, ["--max-num-seqs", "4"]),
+    ("chat-1", "dash-llm", "chat", "vllm", "", "qwen3-8b", SIM, ["--max-num-seqs", "4"]),
+    ("code-0", "dash-llm", "code", "vllm", "", "coder-7b", SIM, ["--max-num-seqs=2"]),
+    # composed pages (dashboard_targets.py)
+    ("dp-0", "dash-llm", "dp", "vllm", "", "qwen3-32b", "vllm-dp",
+     ["--data-parallel-size", "2", "--max-num-seqs", "64"]),
+    ("legacy-0", "dash-llm", "legacy", "vllm", "", "llama-3-8b", "vllm-0.9", ["--max-num-seqs", "32"]),
+    ("vzero-0", "dash-llm", "vzero", "vllm", "", "llama-2-13b", "vllm-v0", []),
+    ("sgl-0", "dash-research", "sgl", "sglang", "", "deepseek-r1", "sglang",
+     ["--tp-size", "2", "--dp-size", "2"]),
+    ("sglu-0", "dash-research", "sglu", "sglang", "", "qwen2.5-72b", "sglang_",
+     ["--tp-size", "2", "--dp-size", "2"]),
+    ("vpd-prefill-0", "dash-research", "vpd", "vllm-pd", "prefill", "llama-3-70b", "vllm-pd",
+     ["--max-num-seqs", "16", "--kv-transfer-config",
+      '{"kv_connector":"NixlConnector","kv_role":"kv_producer"}']),
+    ("vpd-decode-0", "dash-research", "vpd", "vllm-pd", "decode", "llama-3-70b", "vllm-pd",
+     ["--max-num-seqs", "128", "--kv-transfer-config",
+      '{"kv_connector":"NixlConnector","kv_role":"kv_consumer"}']),
+    ("spd-prefill-0", "dash-research", "spd", "sglang-pd", "prefill", "deepseek-v3", "sglang-pd",
+     ["--disaggregation-mode", "prefill", "--tp-size", "2"]),
+    ("spd-decode-0", "dash-research", "spd", "sglang-pd", "decode", "deepseek-v3", "sglang-pd",
+     ["--disaggregation-mode", "decode", "--tp-size", "2"]),
+]
+
+# dcgm-exporters. "honor": scraped with honor_labels true (labels stay
+# pod/namespace); the others with honor_labels false (exported_pod/...).
+DCGM = [
+    ("dcgm-a", True, [("chat-0", 1), ("chat-1", 1), ("code-0", 1), ("legacy-0", 1),
+                      ("vzero-0", 1), ("vpd-prefill-0", 1), ("vpd-decode-0", 1), ("", 1)]),
+    ("dcgm-b", False, [("dp-0", 2), ("sgl-0", 4), ("sglu-0", 2)]),
+    ("dcgm-c", False, [("spd-prefill-0", 2), ("spd-decode-0", 2), ("", 4)]),
+]
+
+# variant -> (namespace, workloads, note)
+VARIANTS = {
+    "vllm-sim": ("dash-llm", ["chat", "code"]),
+    "vllm-dp": ("dash-llm", ["dp"]),
+    "vllm-0.9": ("dash-llm", ["legacy"]),
+    "vllm-v0": ("dash-llm", ["vzero"]),
+    "sglang": ("dash-research", ["sgl"]),
+    "sglang_": ("dash-research", ["sglu"]),
+    "vllm-pd": ("dash-research", ["vpd"]),
+    "sglang-pd": ("dash-research", ["spd"]),
+}
+
+
+def pod_ns(name):
+    return next(p[1] for p in PODS if p[0] == name)
+
+
+def targets():
+    out = []
+    for name, ns, wl, be, role, model, how, args in PODS:
+        if how == SIM:
+            continue
+        t = {"name": name, "mode": how, "model": model}
+        if role:
+            t["role"] = role
+        out.append(t)
+    for name, _, gpus in DCGM:
+        lst, i = [], 0
+        for pod, n in gpus:
+            for _ in range(n):
+                lst.append({"namespace": pod_ns(pod) if pod else "", "pod": pod, "gpu": str(i)})
+                i += 1
+        out.append({"name": name, "mode": "dcgm", "gpus": lst})
+    return out
+
+
+def max_num_seqs(args):
+    for i, a in enumerate(args):
+        if a.startswith("--max-num-seqs="):
+            return a.split("=", 1)[1]
+        if a == "--max-num-seqs":
+            return args[i + 1]
+    return ""
+
+
+def sims():
+    """POD MODEL MAX_NUM_SEQS [other simulator flags from the pod's args]"""
+    out = []
+    for p in PODS:
+        if p[6] != SIM:
+            continue
+        args, rest, skip = p[7], [], False
+        for i, a in enumerate(args):
+            if skip:
+                skip = False
+            elif a == "--max-num-seqs":
+                skip = True
+            elif not a.startswith("--max-num-seqs="):
+                rest.append(a)
+        out.append(" ".join([p[0], p[5], max_num_seqs(args)] + rest))
+    return out
+
+
+def yq(s):
+    return json.dumps(s)
+
+
+def pods_yaml(ports, only=None, max_num_seqs_override=None):
+    docs = []
+    for name, ns, wl, be, role, model, how, args in PODS:
+        if only and name not in only:
+            continue
+        if max_num_seqs_override:
+            args = ["--max-num-seqs=" + max_num_seqs_override if a.startswith("--max-num-seqs=")
+                    else max_num_seqs_override if i and args[i - 1] == "--max-num-seqs" else a
+                    for i, a in enumerate(args)]
+        engine_args = (["serve", model] if be.startswith("vllm") else
+                       ["-m", "sglang.launch_server", "--model-path", "/models/" + model,
+                        "--enable-metrics"]) + args
+        labels = {"alibabacloud.com/inference-workload": wl,
+                  "alibabacloud.com/inference-backend": be}
+        if role and be == "vllm-pd":
+            labels["llm-d.ai/role"] = role
+        docs.append("\n".join([
+            "apiVersion: v1",
+            "kind: Pod",
+            "metadata:",
+            "  name: %s" % name,
+            "  namespace: %s" % ns,
+            "  labels:",
+        ] + ["    %s: %s" % (k, yq(v)) for k, v in sorted(labels.items())] + [
+            "spec:",
+            "  containers:",
+            "  - name: engine",
+            "    image: %s" % ("vllm/vllm-openai:test" if be.startswith("vllm") else "lmsysorg/sglang:test"),
+            "    args: [%s]" % ", ".join(yq(a) for a in engine_args),
+            "    ports:",
+            "    - name: http",
+            "      containerPort: %d" % ports[name],
+        ]))
+    return "---\n".join(d + "\n" for d in docs)
+
+
+def prometheus(ports, controller_port):
+    lines = [
+        "global:",
+        "  scrape_interval: 1s",
+        "  scrape_timeout: 1s",
+        "  evaluation_interval: 1s",
+        "scrape_configs:",
+        # What the generated kubernetes_sd job will do by relabeling, as
+        # static target labels.
+        "- job_name: engines",
+        "  static_configs:",
+    ]
+    for name, ns, wl, be, role, model, how, args in PODS:
+        if name not in ports:
+            continue
+        lines += [
+            "  - targets: ['127.0.0.1:%d']" % ports[name],
+            "    labels: {namespace: %s, pod: %s, workload_name: %s, backend: %s, role: %s}" % (
+                yq(ns), yq(name), yq(wl), yq(be), yq(role)),
+        ]
+    lines += [
+        # infermon's own series carry the engine pod's namespace/pod: keep them.
+        "- job_name: infermon",
+        "  honor_labels: true",
+        "  static_configs:",
+        "  - targets: ['127.0.0.1:%d']" % int(controller_port),
+        "    labels: {namespace: infermon-system, pod: infermon-controller-0}",
+    ]
+    for name, honor, _ in DCGM:
+        if name not in ports:
+            continue
+        lines += [
+            "- job_name: %s" % name,
+            "  honor_labels: %s" % ("true" if honor else "false"),
+            "  static_configs:",
+            "  - targets: ['127.0.0.1:%d']" % ports[name],
+            "    labels: {namespace: gpu-operator, pod: %s-exporter-x7k2p}" % name,
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def variables():
+    out = {}
+    for v, (ns, wls) in VARIANTS.items():
+        pods = [p for p in PODS if p[1] == ns and p[2] in wls]
+        out[v] = {
+            "namespace": ns,
+            "workload_name": "(%s)" % "|".join(wls) if len(wls) > 1 else wls[0],
+            "model_name": ".*",
+            "backend": ".*",
+            "role": ".*",
+            "pod": "(%s)" % "|".join(p[0] for p in pods),
+            "_models": sorted({p[5] for p in pods}),
+            "_pods": [p[0] for p in pods],
+        }
+    return out
+
+
+def main():
+    a = sys.argv[1:]
+    if a == ["targets"]:
+        print(json.dumps(targets(), indent=1))
+    elif a == ["sims"]:
+        print("\n".join(sims()))
+    elif len(a) >= 2 and a[0] == "pods":
+        override = None
+        if len(a) >= 4 and a[1] == "--max-num-seqs":
+            override, a = a[2], a[:1] + a[3:]
+        with open(a[1]) as f:
+            ports = json.load(f)
+        sys.stdout.write(pods_yaml(ports, set(a[2:]) or None, override))
+    elif a == ["pod-names"]:
+        print("\n".join("%s %s" % (p[1], p[0]) for p in PODS))
+    elif len(a) == 3 and a[0] == "prometheus":
+        with open(a[1]) as f:
+            ports = json.load(f)
+        sys.stdout.write(prometheus(ports, a[2]))
+    elif a == ["variables"]:
+        print(json.dumps(variables(), indent=1, sort_keys=True))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
