@@ -615,6 +615,7 @@ static void on_stop(void *arg)
 		for (int k = 0; k < OWNED_COUNT; k++)
 			reflector_stop(&c->owned_refl[k][i]);
 	}
+	c->rec.stopped = true;
 	wq_shutdown(&c->rec.q);
 	uv_prepare_stop(&c->pump);
 	loop_close_handle((uv_handle_t *)&c->pump, NULL);

@@ -9,6 +9,7 @@
 
 struct http_call {
 	struct http *h;
+	struct http_call *next_running, *prev_running;
 	CURL *easy;
 	struct curl_slist *headers;
 	char *method;
@@ -30,7 +31,39 @@ struct http_sock {
 	uv_poll_t poll;
 	curl_socket_t fd;
 	struct http *h;
+	struct http_sock *next, *prev;
 };
+
+static void sock_unlink(struct http_sock *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (s->h->socks == s)
+		s->h->socks = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+static void running_add(struct http_call *c)
+{
+	c->prev_running = NULL;
+	c->next_running = c->h->running;
+	if (c->h->running)
+		c->h->running->prev_running = c;
+	c->h->running = c;
+}
+
+static void running_del(struct http_call *c)
+{
+	if (c->prev_running)
+		c->prev_running->next_running = c->next_running;
+	else if (c->h->running == c)
+		c->h->running = c->next_running;
+	if (c->next_running)
+		c->next_running->prev_running = c->prev_running;
+	c->next_running = c->prev_running = NULL;
+}
 
 static void check_done(struct http *h);
 
@@ -66,6 +99,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 		if (s) {
 			uv_poll_stop(&s->poll);
 			s->poll.data = s;
+			sock_unlink(s);
 			loop_close_handle((uv_handle_t *)&s->poll, sock_closed);
 			curl_multi_assign(h->multi, fd, NULL);
 		}
@@ -80,6 +114,10 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 			return -1;
 		}
 		s->poll.data = s;
+		s->next = h->socks;
+		if (h->socks)
+			h->socks->prev = s;
+		h->socks = s;
 		curl_multi_assign(h->multi, fd, s);
 	}
 	if (what & CURL_POLL_IN)
@@ -141,8 +179,27 @@ im_result http_init(struct http *h, struct loop *loop)
 void http_release(struct http *h)
 {
 	h->closing = true;
+	/* finish what is in flight: owners free their state */
+	while (h->running) {
+		struct http_call *c = h->running;
+		running_del(c);
+		curl_multi_remove_handle(h->multi, c->easy);
+		c->running = false;
+		h->active--;
+		if (!c->errbuf[0])
+			snprintf(c->errbuf, sizeof(c->errbuf), "%s", im_strerror(IM_CANCELED));
+		if (c->done_cb)
+			c->done_cb(c, IM_CANCELED, c->data);
+	}
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
+	/* sockets curl did not hand back: stop polling them */
+	while (h->socks) {
+		struct http_sock *sk = h->socks;
+		sock_unlink(sk);
+		uv_poll_stop(&sk->poll);
+		loop_close_handle((uv_handle_t *)&sk->poll, sock_closed);
+	}
 	if (h->share)
 		curl_share_cleanup(h->share);
 	h->multi = NULL;
@@ -266,6 +323,7 @@ im_result http_call_start(struct http_call *c, http_done_cb cb, void *data)
 		return IM_INTERNAL;
 	c->running = true;
 	c->h->active++;
+	running_add(c);
 	return IM_OK;
 }
 
@@ -273,6 +331,7 @@ void http_call_cancel(struct http_call *c)
 {
 	if (!c->running)
 		return;
+	running_del(c);
 	curl_multi_remove_handle(c->h->multi, c->easy);
 	c->running = false;
 	c->h->active--;
@@ -282,7 +341,7 @@ void http_call_free(struct http_call *c)
 {
 	if (!c)
 		return;
-	if (c->h->multi)
+	if (c->h->multi || c->running)
 		http_call_cancel(c);
 	curl_easy_cleanup(c->easy);
 	curl_slist_free_all(c->headers);
@@ -339,6 +398,7 @@ static void check_done(struct http *h)
 		curl_multi_remove_handle(h->multi, c->easy);
 		c->running = false;
 		h->active--;
+		running_del(c);
 		if (result && !c->errbuf[0]) {
 			const char *s = c->abort_result ? im_strerror(c->abort_result)
 							: curl_easy_strerror(msg->data.result);

@@ -10,7 +10,9 @@
  * chunk callback. When the transfer ends, the done callback runs once with
  * the outcome; it may free the call. A call that fails to start returns the
  * error and never runs its callback. http_call_cancel and http_call_free stop
- * a running call without running its callback.
+ * a running call without running its callback. http_release finishes every
+ * call still in flight with IM_CANCELED, so fire-and-forget owners (events,
+ * reconciles) free their state at shutdown.
  */
 #ifndef INFERMON_HTTP_H
 #define INFERMON_HTTP_H
@@ -21,6 +23,8 @@
 #include "buf.h"
 #include "loop.h"
 
+struct http_sock;
+
 struct http {
 	struct loop *loop;
 	CURLM *multi;
@@ -28,6 +32,8 @@ struct http {
 	uv_timer_t timer;
 	int active; /* calls in flight */
 	bool closing;
+	struct http_call *running; /* calls in flight (list) */
+	struct http_sock *socks;   /* sockets being polled (list) */
 };
 
 struct http_call;
@@ -42,8 +48,9 @@ typedef void (*http_done_cb)(struct http_call *c, im_result result, void *data);
 typedef im_result (*http_chunk_cb)(struct http_call *c, const char *p, size_t n, void *data);
 
 im_result http_init(struct http *h, struct loop *loop);
-/* Cancels what is in flight (no callbacks) and closes the timer; the loop
- * must then run until the handles are closed (loop_release does it). */
+/* Finishes what is in flight with IM_CANCELED (their callbacks run; they
+ * may free the calls), closes the sockets and the timer; the loop must then
+ * run until the handles are closed (loop_release does it). */
 void http_release(struct http *h);
 
 /* A new idle call. The URL and method are copied. */

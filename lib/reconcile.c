@@ -774,7 +774,7 @@ void reconciler_pump(struct reconciler *r)
 {
 	char *key;
 
-	while (r->inflight < r->max_inflight && (key = wq_get(&r->q)) != NULL) {
+	while (!r->stopped && r->inflight < r->max_inflight && (key = wq_get(&r->q)) != NULL) {
 		struct run *run = im_xcalloc(1, sizeof(*run));
 		run->r = r;
 		run->key = key;

@@ -35,6 +35,7 @@ void wq_init(struct workqueue *q, uv_loop_t *loop, size_t max_keys, uint64_t bas
 
 void wq_shutdown(struct workqueue *q)
 {
+	q->closed = true;
 	if (q->loop && !uv_is_closing((uv_handle_t *)&q->timer)) {
 		uv_timer_stop(&q->timer);
 		uv_close((uv_handle_t *)&q->timer, NULL);
@@ -97,7 +98,7 @@ static void arm(struct workqueue *q)
 {
 	uint64_t now;
 
-	if (!q->loop || !q->delayed)
+	if (!q->loop || !q->delayed || q->closed)
 		return;
 	now = uv_now(q->loop);
 	uv_timer_start(&q->timer, timer_cb, q->delayed->due > now ? q->delayed->due - now : 0, 0);

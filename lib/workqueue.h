@@ -36,6 +36,7 @@ struct workqueue {
 	uint64_t base_ms, max_ms;
 	size_t max_keys;
 	uint64_t adds, dropped, retries;
+	bool closed; /* wq_shutdown ran: no more timers */
 	struct backoff rng;
 	void (*ready_cb)(void *ctx); /* called when a key becomes ready */
 	void *ctx;

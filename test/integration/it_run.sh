@@ -64,7 +64,7 @@ test_unreachable_server_backs_off() {
 		fail "fewer than 3 retries: $(cat "$WORK/log")"
 	grep -q 'cannot connect' "$WORK/log" || fail "not named a connection problem"
 	# the delays grow: 0.8 s base doubling, with jitter
-	delays=$(grep -o 'retry_in_ms=[0-9]*' "$WORK/log" | head -3 | cut -d= -f2 | tr '\n' ' ')
+	delays=$(grep 'pod watch failed' "$WORK/log" | grep -o 'retry_in_ms=[0-9]*' | head -3 | cut -d= -f2 | tr '\n' ' ')
 	set -- $delays
 	[ "$1" -ge 800 ] && [ "$1" -lt 1600 ] && [ "$2" -ge 1600 ] && [ "$3" -ge 3200 ] ||
 		fail "backoff delays not growing as 0.8 s doubling: $delays"

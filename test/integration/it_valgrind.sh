@@ -24,7 +24,8 @@ test_controller_run_has_no_leaks() {
 	INFERMON_PID=$!
 	wait_for 120 grep -q '"check":"AdmissionBound"' "$WORK/log" || fail "no verdict under valgrind: $(cat "$WORK/log")"
 	mp=$(grep -o '"port":"[0-9]*"' "$WORK/log" | head -1 | grep -o '[0-9]*')
-	curl -sf "http://127.0.0.1:$mp/metrics" | grep -q infermon_engine_max_num_seqs || fail "no /metrics"
+	wait_for 30 bash -c "curl -sf http://127.0.0.1:$mp/metrics | grep -q infermon_engine_max_num_seqs" ||
+		fail "no /metrics"
 	kubectl -n $ns delete pod qwen-1 --wait=false >/dev/null   # a target goes away mid-run
 	sleep 3
 	kill -TERM "$INFERMON_PID"
