@@ -64,18 +64,27 @@ ENGINE_NOTE = {
 RI = "$__rate_interval"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
-# Model level: the workload's engines, filtered by every variable but pod.
-M = ('namespace=~"$namespace", workload_name=~"$workload_name", model_name=~"$model_name", '
-     'backend=~"$backend", role=~"$role", tp_rank=~"|0"')
-# Pod level: the same, and the selected pods.
-P = M + ', pod=~"$pod"'
+# Model level: the workload's engines, filtered by every variable but role
+# and pod. Requests are counted once, on the pods that finish them: every
+# role but prefill (on prefill/decode pairs the decode pod sees the whole
+# request; the prefill pod finishes a one-token stub of it).
+BASE = ('namespace=~"$namespace", workload_name=~"$workload_name", model_name=~"$model_name", '
+        'backend=~"$backend", tp_rank=~"|0"')
+M = BASE + ', role!="prefill"'
+# Model level, every role (prefix caching happens where prompts are computed).
+M_ALL = BASE
+# Pod level: the selected roles and pods.
+P = BASE + ', role=~"$role", pod=~"$pod"'
 # infermon's own series (namespace, pod, workload_name; the pod variable
 # carries the model/backend/role filters, being chained from pod_info).
 IM = 'namespace=~"$namespace", workload_name=~"$workload_name", pod=~"$pod"'
-# infermon_pod_info rows of the selection.
+# infermon_pod_info rows of the model-level selection (every role: tokens
+# per GPU divide by all the GPUs serving the model, prefill pods included).
 INFO = ('namespace=~"$namespace", workload_name=~"$workload_name", model_name=~"$model_name", '
-        'backend=~"$backend", role=~"$role"')
-INFO_POD = INFO + ', pod=~"$pod"'
+        'backend=~"$backend"')
+# ... of the pod-level selection.
+INFO_ROLE = INFO + ', role=~"$role"'
+INFO_POD = INFO_ROLE + ', pod=~"$pod"'
 
 ENG = "(vllm:|sglang[:_])"  # metric name prefix of both engines
 
@@ -252,16 +261,17 @@ class Board:
         return pos
 
     def panel(self, kind, title, description, targets, unit="short", w=8, h=8,
-              engines="all", extra=None, require=None):
+              engines="all", extra=None, require=None, note=None):
         """targets: [(legend, expr, variants, opts)] — variants: the engine
         variants the query must return data for. require: {variant:
         {label: [values]}} the result must also contain."""
         pid = self.next_id
         self.next_id += 1
+        scope = note
         note = ENGINE_NOTE.get(engines, engines)
         p = {
             "datasource": DS,
-            "description": description.strip() + "\n\n" + note,
+            "description": description.strip() + ("\n\n" + scope if scope else "") + "\n\n" + note,
             "gridPos": self.place(w, h),
             "id": pid,
             "targets": [],
@@ -318,9 +328,20 @@ class Board:
         return p
 
 
+REQUESTS_ONCE = ("Counted once per request: on every pod but the prefill pods of "
+                 "prefill/decode pairs (the decode pod sees the whole request). The Role "
+                 "and Pod variables do not apply to this row.")
+
+
 def model_row(b):
     by_m = ["model_name"]
     b.row("Model level")
+    panel = b.panel
+
+    def mpanel(*a, **kw):
+        kw.setdefault("note", REQUESTS_ONCE)
+        return panel(*a, **kw)
+    b.panel = mpanel
     b.panel("timeseries", "QPS",
             "Finished requests per second per model (count of the end-to-end latency "
             "histogram: vLLM and SGLang both export it).",
@@ -345,9 +366,9 @@ def model_row(b):
              ("{{model_name}} output", tokens("generation", by_m, M), ALL)],
             unit="short")
     b.panel("timeseries", "Token throughput per GPU",
-            "Tokens per second per model divided by the GPUs dcgm-exporter reports for the "
-            "model's pods (joined through infermon_pod_info; exported_pod or pod). No data "
-            "without dcgm-exporter.",
+            "Tokens per second per model divided by the GPUs dcgm-exporter reports for all "
+            "the model's pods, prefill pods included (joined through infermon_pod_info; "
+            "exported_pod or pod). No data without dcgm-exporter.",
             [("{{model_name}} input / GPU", "%s\n/\n%s" % (tokens("prompt", by_m, M), gpu_count_by(by_m, INFO)), ALL),
              ("{{model_name}} output / GPU", "%s\n/\n%s" % (tokens("generation", by_m, M), gpu_count_by(by_m, INFO)), ALL)],
             unit="short")
@@ -380,8 +401,10 @@ def model_row(b):
             "Prefix cache hits over queries: vLLM prefix_cache_* (tokens), older "
             "gpu_prefix_cache_* (blocks), V0's gpu_prefix_cache_hit_rate; SGLang cache_hit_rate. "
             "llm-d-inference-sim exports none of them.",
-            [("{{model_name}}", prefix_hit_ratio(by_m, M), PREFIX_CACHE)],
-            unit="percentunit")
+            [("{{model_name}}", prefix_hit_ratio(by_m, M_ALL), PREFIX_CACHE)],
+            unit="percentunit",
+            note="Every role, prefill pods included (prompts are computed and cached there). "
+                 "The Role and Pod variables do not apply to this row.")
     b.panel("heatmap", "Prompt length distribution",
             "Requests per second by prompt length bucket (vllm:request_prompt_tokens).",
             [("{{le}}", "sum by (le) (%s)" % rate("vllm:request_prompt_tokens_bucket{%s}" % M), VLLM)],
@@ -390,6 +413,7 @@ def model_row(b):
             "Requests per second by generated length bucket (vllm:request_generation_tokens).",
             [("{{le}}", "sum by (le) (%s)" % rate("vllm:request_generation_tokens_bucket{%s}" % M), VLLM)],
             unit="short", w=12, engines="vllm")
+    b.panel = panel
 
 
 def pod_row(b):
@@ -656,7 +680,7 @@ def dashboard():
                  multi=True, include_all=True, all_value=".*"),
         # No allValue: "All" expands to the listed pods, so the pod filter
         # carries the model/backend/role choice to infermon_* series.
-        variable("pod", "Pod", "label_values(infermon_pod_info{%s}, pod)" % INFO,
+        variable("pod", "Pod", "label_values(infermon_pod_info{%s}, pod)" % INFO_ROLE,
                  multi=True, include_all=True),
     ]
     for t in templating[2:]:
