@@ -83,7 +83,9 @@ build_prometheus() {
 }
 
 build_linter() {
-	local m=$here/linter pins=("$here/linter/go.mod" "$here/linter/go.sum")
+	local m=$here/linter pins
+	# every file of the module: its go.mod/go.sum and the local stub it replaces a dependency with
+	mapfile -t pins < <(find "$here/linter" -type f | LC_ALL=C sort)
 	[ -d "$m" ] || return 0
 	if stamp_ok linter "${pins[@]}"; then return 0; fi
 	log "building dashboard-linter"
