@@ -12,6 +12,7 @@ start_infermon() {
 	local log=$1; shift
 	"$INFERMON_BIN" "$@" >"$log" 2>&1 &
 	INFERMON_PID=$!
+	INFERMON_LOG=$log
 	# a failing test exits early: the EXIT trap must stop it too
 	CLEANUP_PIDS="${CLEANUP_PIDS:-} $INFERMON_PID"
 }
@@ -28,7 +29,9 @@ stop_infermon() {
 		kill -9 "$INFERMON_PID"
 		fail "infermon did not stop within 5 s of SIGTERM"
 	fi
-	wait "$INFERMON_PID"
+	local rc=0
+	wait "$INFERMON_PID" || rc=$?
+	[ $rc -eq 0 ] || fail "infermon exited $rc after SIGTERM: $(tail -60 "$INFERMON_LOG")"
 }
 
 run_test() {
