@@ -124,6 +124,46 @@ static bool port_is_number(const char *p, uint64_t *n)
 	return strparse_u64(p, strlen(p), 65535, n) == IM_OK && *n > 0;
 }
 
+/* The kubernetes_sd config of a workload's pods: Prometheus' own form
+ * (snake_case, role "pod") or the ScrapeConfig CR's (role "Pod"). */
+static cJSON *sd_config(const struct iwspec *s, bool prom)
+{
+	cJSON *sdc = cJSON_CreateObject(), *nsd, *names, *sels, *one;
+	struct buf b;
+
+	cJSON_AddStringToObject(sdc, "role", prom ? "pod" : "Pod");
+	nsd = cJSON_AddObjectToObject(sdc, "namespaces");
+	names = cJSON_AddArrayToObject(nsd, "names");
+	cJSON_AddItemToArray(names, cJSON_CreateString(s->namespace));
+	sels = cJSON_AddArrayToObject(sdc, "selectors");
+	one = cJSON_CreateObject();
+	buf_init(&b, 1024);
+	buf_printf(&b, "%s=%s,%s", LABEL_WORKLOAD, s->workload, LABEL_BACKEND);
+	if (s->backend != BACKEND_UNKNOWN)
+		buf_printf(&b, "=%s", backend_name(s->backend));
+	cJSON_AddStringToObject(one, "role", prom ? "pod" : "Pod");
+	cJSON_AddStringToObject(one, "label", buf_str(&b));
+	buf_release(&b);
+	cJSON_AddItemToArray(sels, one);
+	return sdc;
+}
+
+/* With pod discovery every container port is a target: keep the metrics
+ * port only. */
+static cJSON *keep_metrics_port(const struct iwspec *s, bool prom)
+{
+	cJSON *k = cJSON_CreateObject(), *src;
+	uint64_t num;
+
+	src = cJSON_AddArrayToObject(k, prom ? "source_labels" : "sourceLabels");
+	cJSON_AddItemToArray(src, cJSON_CreateString(port_is_number(s->port, &num)
+							    ? "__meta_kubernetes_pod_container_port_number"
+							    : "__meta_kubernetes_pod_container_port_name"));
+	cJSON_AddStringToObject(k, "regex", s->port);
+	cJSON_AddStringToObject(k, "action", "keep");
+	return k;
+}
+
 static int service_port(const struct iwspec *s, const struct pod *const *pods, size_t npods)
 {
 	uint64_t n;
@@ -255,7 +295,7 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		cJSON_AddItemToArray(out, o);
 	}
 	if (s->scrape_config_resource) {
-		cJSON *sd, *sdc, *rl;
+		cJSON *sd, *rl;
 		o = object("monitoring.coreos.com/v1alpha1", "ScrapeConfig", s->namespace, name,
 			   labels_of(s, true));
 		spec = cJSON_AddObjectToObject(o, "spec");
@@ -264,35 +304,9 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		cJSON_AddStringToObject(spec, "scrapeTimeout", s->timeout);
 		cJSON_AddStringToObject(spec, "scheme", s->https ? "HTTPS" : "HTTP");
 		sd = cJSON_AddArrayToObject(spec, "kubernetesSDConfigs");
-		sdc = cJSON_CreateObject();
-		cJSON_AddStringToObject(sdc, "role", "Pod");
-		{
-			cJSON *nsd = cJSON_AddObjectToObject(sdc, "namespaces"), *names;
-			names = cJSON_AddArrayToObject(nsd, "names");
-			cJSON_AddItemToArray(names, cJSON_CreateString(s->namespace));
-		}
-		{
-			cJSON *sels = cJSON_AddArrayToObject(sdc, "selectors"), *one = cJSON_CreateObject();
-			struct buf b;
-			buf_init(&b, 1024);
-			buf_printf(&b, "%s=%s,%s", LABEL_WORKLOAD, s->workload, LABEL_BACKEND);
-			cJSON_AddStringToObject(one, "role", "Pod");
-			cJSON_AddStringToObject(one, "label", buf_str(&b));
-			buf_release(&b);
-			cJSON_AddItemToArray(sels, one);
-		}
-		cJSON_AddItemToArray(sd, sdc);
+		cJSON_AddItemToArray(sd, sd_config(s, false));
 		rl = cJSON_AddArrayToObject(spec, "relabelings");
-		{
-			/* keep only the metrics port */
-			cJSON *k = cJSON_CreateObject(), *src = cJSON_AddArrayToObject(k, "sourceLabels");
-			cJSON_AddItemToArray(src, cJSON_CreateString(port_is_number(s->port, &num)
-									    ? "__meta_kubernetes_pod_container_port_number"
-									    : "__meta_kubernetes_pod_container_port_name"));
-			cJSON_AddStringToObject(k, "regex", s->port);
-			cJSON_AddStringToObject(k, "action", "keep");
-			cJSON_AddItemToArray(rl, k);
-		}
+		cJSON_AddItemToArray(rl, keep_metrics_port(s, false));
 		add_relabels(rl, s, false);
 		cJSON_AddItemToArray(out, o);
 	}
@@ -300,9 +314,8 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 
 cJSON *render_scrape_job(const struct iwspec *s)
 {
-	cJSON *job = cJSON_CreateObject(), *sd, *sdc, *rl;
+	cJSON *job = cJSON_CreateObject(), *sd, *rl;
 	struct buf b;
-	uint64_t num;
 
 	buf_init(&b, 1024);
 	buf_printf(&b, "infermon/%s/%s", s->namespace, s->workload);
@@ -319,34 +332,9 @@ cJSON *render_scrape_job(const struct iwspec *s)
 			cJSON_AddBoolToObject(tls, "insecure_skip_verify", true);
 	}
 	sd = cJSON_AddArrayToObject(job, "kubernetes_sd_configs");
-	sdc = cJSON_CreateObject();
-	cJSON_AddStringToObject(sdc, "role", "pod");
-	{
-		cJSON *nsd = cJSON_AddObjectToObject(sdc, "namespaces"), *names;
-		names = cJSON_AddArrayToObject(nsd, "names");
-		cJSON_AddItemToArray(names, cJSON_CreateString(s->namespace));
-	}
-	{
-		cJSON *sels = cJSON_AddArrayToObject(sdc, "selectors"), *one = cJSON_CreateObject();
-		buf_reset(&b);
-		buf_printf(&b, "%s=%s,%s", LABEL_WORKLOAD, s->workload, LABEL_BACKEND);
-		if (s->backend != BACKEND_UNKNOWN)
-			buf_printf(&b, "=%s", backend_name(s->backend));
-		cJSON_AddStringToObject(one, "role", "pod");
-		cJSON_AddStringToObject(one, "label", buf_str(&b));
-		cJSON_AddItemToArray(sels, one);
-	}
-	cJSON_AddItemToArray(sd, sdc);
+	cJSON_AddItemToArray(sd, sd_config(s, true));
 	rl = cJSON_AddArrayToObject(job, "relabel_configs");
-	{
-		cJSON *k = cJSON_CreateObject(), *src = cJSON_AddArrayToObject(k, "source_labels");
-		cJSON_AddItemToArray(src, cJSON_CreateString(port_is_number(s->port, &num)
-								    ? "__meta_kubernetes_pod_container_port_number"
-								    : "__meta_kubernetes_pod_container_port_name"));
-		cJSON_AddStringToObject(k, "regex", s->port);
-		cJSON_AddStringToObject(k, "action", "keep");
-		cJSON_AddItemToArray(rl, k);
-	}
+	cJSON_AddItemToArray(rl, keep_metrics_port(s, true));
 	{
 		cJSON *k = cJSON_CreateObject(), *src = cJSON_AddArrayToObject(k, "source_labels");
 		cJSON_AddItemToArray(src, cJSON_CreateString("__meta_kubernetes_pod_ready"));
