@@ -544,6 +544,22 @@ static void render_self(struct controller *c, struct buf *b)
 	expo_family(b, "infermon_reconciles_total", "counter", "Reconciles run, and those that wrote nothing.");
 	expo_sample(b, "infermon_reconciles_total", (double)c->rec.reconciles, "result", "all", NULL);
 	expo_sample(b, "infermon_reconciles_total", (double)c->rec.noops, "result", "noop", NULL);
+	expo_family(b, "infermon_reconcile_duration_seconds", "histogram",
+		    "Time from taking a key off the queue to the answer of its last write.");
+	{
+		uint64_t cum = 0;
+		char le[32];
+		for (int i = 0; i <= RECONCILE_BUCKETS; i++) {
+			cum += c->rec.duration_counts[i];
+			if (i < RECONCILE_BUCKETS)
+				snprintf(le, sizeof(le), "%g", reconcile_buckets[i]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			expo_sample(b, "infermon_reconcile_duration_seconds_bucket", (double)cum, "le", le, NULL);
+		}
+		expo_sample(b, "infermon_reconcile_duration_seconds_sum", c->rec.duration_sum, NULL);
+		expo_sample(b, "infermon_reconcile_duration_seconds_count", (double)cum, NULL);
+	}
 	expo_family(b, "infermon_reconcile_writes_total", "counter", "Writes by the reconciler, by kind.");
 	expo_sample(b, "infermon_reconcile_writes_total", (double)c->rec.applies, "kind", "apply", NULL);
 	expo_sample(b, "infermon_reconcile_writes_total", (double)c->rec.deletes, "kind", "delete", NULL);

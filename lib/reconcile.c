@@ -37,10 +37,14 @@ static int kind_of(const cJSON *o)
 	return -1;
 }
 
+const double reconcile_buckets[RECONCILE_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+						      0.5,   1,    2.5,   5,    10};
+
 /* One reconcile in flight. */
 struct run {
 	struct reconciler *r;
 	char *key;
+	uint64_t start_ms;
 	int pending;
 	bool failed;
 	cJSON *status;     /* status to write after the applies, or NULL */
@@ -762,6 +766,14 @@ static void finish(struct run *run)
 	}
 	wq_done(&r->q, run->key);
 	r->inflight--;
+	{
+		double secs = (double)(now_ms(r) - run->start_ms) / 1000.0;
+		int b = 0;
+		while (b < RECONCILE_BUCKETS && secs > reconcile_buckets[b])
+			b++;
+		r->duration_counts[b]++;
+		r->duration_sum += secs;
+	}
 	cJSON_Delete(run->status);
 	cJSON_Delete(run->cr);
 	buf_release(&run->errors);
@@ -778,6 +790,7 @@ void reconciler_pump(struct reconciler *r)
 		struct run *run = im_xcalloc(1, sizeof(*run));
 		run->r = r;
 		run->key = key;
+		run->start_ms = now_ms(r);
 		buf_init(&run->errors, 2048);
 		r->inflight++;
 		r->reconciles++;

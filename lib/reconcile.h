@@ -72,6 +72,10 @@ struct reconciler {
 	void *runtime_ctx;
 	struct events *events; /* Events about CRs, or NULL */
 	uint64_t applies, deletes, status_writes, failures, reconciles, noops;
+	/* reconcile durations (from dequeue to the last write answered) */
+#define RECONCILE_BUCKETS 11
+	uint64_t duration_counts[RECONCILE_BUCKETS + 1]; /* per bucket; last is +Inf */
+	double duration_sum;
 	uint64_t (*now_ms)(void *ctx);
 	void *now_ctx;
 };
@@ -86,6 +90,9 @@ void reconciler_pump(struct reconciler *r);
 void reconciler_workload_changed(struct reconciler *r, const char *ns, const char *workload);
 void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted);
 void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool deleted);
+
+/* Upper bounds (seconds) of the duration histogram's buckets. */
+extern const double reconcile_buckets[RECONCILE_BUCKETS];
 
 /* The API path of a generated kind; for tests. */
 const char *owned_resource(enum owned_kind k);

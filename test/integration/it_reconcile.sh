@@ -140,6 +140,13 @@ test_status_reports_live_limits_and_idle_means_no_writes() {
 	w2=$(writes)
 	echo "API writes over 60 s idle: $w1 -> $w2"
 	[ "$w1" = "$w2" ] || fail "idle controller wrote $((w2 - w1)) times in 60 s"
+	# the controller's own health: reconcile latency histogram, queue depth
+	curl -sf "http://127.0.0.1:$(metrics_port)/metrics" > "$WORK/self"
+	grep -q '^infermon_reconcile_duration_seconds_bucket{le="+Inf"} [1-9]' "$WORK/self" ||
+		fail "no reconcile latency histogram: $(grep reconcile "$WORK/self")"
+	grep -q '^infermon_workqueue_depth 0$' "$WORK/self" || fail "queue not drained"
+	"$(infermon_cache)/bin/promtool" check metrics < "$WORK/self" 2>&1 | grep -v "counter metrics should have" |
+		grep -q . && fail "promtool check metrics: $("$(infermon_cache)/bin/promtool" check metrics < "$WORK/self" 2>&1)" || true
 	stop_infermon
 }
 
