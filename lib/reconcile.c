@@ -719,7 +719,8 @@ static void reconcile_secret(struct run *run)
 		iwspec_release(&s);
 	}
 	if (n > 0 || objcache_get(&r->owned[OWNED_SECRET], r->rc.secret_namespace, r->rc.secret_name)) {
-		qsort(jobs, n, sizeof(*jobs), cmp_job);
+		if (n > 1)
+			qsort(jobs, n, sizeof(*jobs), cmp_job); /* jobs is NULL when n is 0 */
 		arr = cJSON_CreateArray();
 		for (size_t i = 0; i < n; i++)
 			cJSON_AddItemToArray(arr, jobs[i]);

@@ -7,6 +7,12 @@ test_logs_workloads_and_stops_on_sigterm() {
 	local ns=it-run
 	kubectl delete ns $ns --ignore-not-found --wait=true >/dev/null
 	kubectl create ns $ns >/dev/null
+	# A scrape-config Secret left by an earlier controller while no workload
+	# exists: the reconciler must empty it (once sorted NULL jobs: UBSan).
+	kubectl create ns monitoring --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+	kubectl -n monitoring create secret generic infermon-scrape-configs \
+		--from-literal=scrape-configs.yaml='- job_name: infermon/gone/old' --dry-run=client -o yaml |
+		kubectl label --local -f - app.kubernetes.io/managed-by=infermon -o yaml | kubectl apply -f - >/dev/null
 	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --namespace $ns --log-format json
 	wait_for 30 grep -q '"pod list complete"' "$WORK/log" || fail "no list: $(cat "$WORK/log")"
 	# The project CRD is not installed in the test cluster: a warning, not an exit.
@@ -23,6 +29,8 @@ test_logs_workloads_and_stops_on_sigterm() {
 	kubectl -n $ns delete pod qwen-0 qwen-1 --wait=false >/dev/null
 	wait_for 30 grep -q '"workload disappeared","namespace":"it-run","workload":"qwen"' "$WORK/log" ||
 		fail "no disappeared line: $(cat "$WORK/log")"
+	wait_for 30 bash -c "kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -qx '\\[\\]'" ||
+		fail "the stale scrape-config Secret was not emptied"
 	stop_infermon
 	grep -q '"msg":"stopped"' "$WORK/log" || fail "no clean stop"
 	! grep -q TOPSECRET "$WORK/log" || fail "a pod argument leaked into the log"
