@@ -398,12 +398,13 @@ apply_crds() {
 	local dir
 	dir=$(promop_crd_dir)
 	log "applying prometheus-operator CRDs (server-side) from $dir"
+	# applied.crds records what up applied, one object per line, for tests
 	kctl apply --server-side --force-conflicts --field-manager=infermon-local-cluster \
-		--request-timeout=60s -f "$dir" > /dev/null
+		--request-timeout=60s -f "$dir" -o name > "$STATE/applied.crds"
 	if [ -f "$ROOT/crds/kustomization.yaml" ]; then
 		log "applying $ROOT/crds (server-side)"
 		kctl apply --server-side --force-conflicts --field-manager=infermon-local-cluster \
-			--request-timeout=60s -k "$ROOT/crds" > /dev/null
+			--request-timeout=60s -k "$ROOT/crds" -o name >> "$STATE/applied.crds"
 	fi
 	kctl wait --for=condition=Established --timeout="${TIMEOUT}s" crd --all > /dev/null
 }
