@@ -59,6 +59,17 @@ kubectl create ns $ns >/dev/null
 engine_pod $ns qwen-chat-0 qwen-chat vllm "$p_bad" serve qwen3-26b --max-num-seqs 2
 engine_pod $ns llama-batch-0 llama-batch vllm "$p_ok" serve llama-8b --max-num-seqs 8
 engine_pod $ns llama-batch-1 llama-batch vllm "$p_ok2" serve llama-8b --max-num-seqs 8
+# qwen-chat gets an InferenceWorkload; llama-batch runs on pod labels alone.
+kubectl create ns monitoring --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: infermon.io/v1alpha1
+kind: InferenceWorkload
+metadata: {name: qwen-chat, namespace: $ns}
+spec:
+  backend: vllm
+  metrics: {interval: 15s}
+  monitor: {labels: {release: kube-prometheus-stack}}
+YAML
 
 log "starting the controller"
 "$bin" run --metrics-bind-address 127.0.0.1:0 --scrape-interval 3s --log-format text \
@@ -85,6 +96,18 @@ cat <<MSG
 ==== kubectl -n $ns get events (Warnings go to the pod concerned) ====
 MSG
 kubectl -n $ns get events.events.k8s.io -o custom-columns=TYPE:.type,REASON:.reason,POD:.regarding.name,NOTE:.note --no-headers | sort -u
+wait_for 30 bash -c "kubectl -n $ns get iw qwen-chat -o jsonpath='{.status.conditions[?(@.type==\"LimitDrift\")].status}' | grep -qx True" || true
+cat <<MSG
+
+==== kubectl -n $ns get inferenceworkloads ====
+MSG
+kubectl -n $ns get inferenceworkloads -o wide
+cat <<MSG
+
+==== what the controller generated (server-side apply, owned by the CR or the pods' workload) ====
+MSG
+kubectl get services,servicemonitors -A -l app.kubernetes.io/managed-by=infermon
+kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\.yaml}' | base64 -d | grep job_name
 cat <<MSG
 
 ==== the controller's /metrics: live limits and where they came from ====
@@ -109,6 +132,10 @@ if [ $check -eq 1 ]; then
 	! grep -q 'check became true.*pod=llama-batch-.*check=\(LimitDrift\|Saturated\|AdmissionBound\)' "$SIM_LOG_DIR/infermon.log" || { echo "demo: llama-batch flagged" >&2; fail=1; }
 	kubectl -n $ns get events.events.k8s.io -o jsonpath='{.items[*].reason}' | grep -q LimitDrift || { echo "demo: no LimitDrift event" >&2; fail=1; }
 	[ $bad_rc -eq 1 ] && [ $ok_rc -eq 0 ] || { echo "demo: infermon check exits $bad_rc/$ok_rc, want 1/0" >&2; fail=1; }
+	[ "$(kubectl -n $ns get iw qwen-chat -o jsonpath='{.status.limit}/{.status.limitSource}/{.status.drift}')" = "2/pod_args/-77%" ] ||
+		{ echo "demo: InferenceWorkload status: $(kubectl -n $ns get iw qwen-chat -o jsonpath='{.status}')" >&2; fail=1; }
+	kubectl -n $ns get servicemonitor infermon-qwen-chat infermon-llama-batch >/dev/null ||
+		{ echo "demo: generated ServiceMonitors missing" >&2; fail=1; }
 	[ $fail -eq 0 ] && echo "demo --check: OK" || echo "demo --check: FAILED" >&2
 	exit $fail
 fi
