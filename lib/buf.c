@@ -103,6 +103,22 @@ im_result buf_printf(struct buf *b, const char *fmt, ...)
 	return result;
 }
 
+im_result buf_add_escaped(struct buf *b, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '"' || c == '\\') {
+			buf_addc(b, '\\');
+			buf_addc(b, (char)c);
+		} else if (c < 0x20 || c == 0x7f) {
+			buf_printf(b, "\\x%02x", c);
+		} else {
+			buf_addc(b, (char)c);
+		}
+	}
+	return b->overflow ? IM_TOOBIG : IM_OK;
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {

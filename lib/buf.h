@@ -45,6 +45,10 @@ im_result buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 im_result buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
+/* Appends p[0..n) for a message: backslash before " and \, other control
+ * bytes as \xNN, so a quoted subject cannot break the message's line. */
+im_result buf_add_escaped(struct buf *b, const char *p, size_t n);
+
 /* Removes the first n bytes (n <= len), keeping the rest. */
 void buf_consume(struct buf *b, size_t n);
 

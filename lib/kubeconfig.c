@@ -73,17 +73,7 @@ struct ld {
 static void add_quoted(struct buf *b, const char *s)
 {
 	buf_addc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			buf_addc(b, '\\');
-			buf_addc(b, (char)c);
-		} else if (c < 0x20 || c == 0x7f) {
-			buf_printf(b, "\\x%02x", c);
-		} else {
-			buf_addc(b, (char)c);
-		}
-	}
+	buf_add_escaped(b, s, strlen(s));
 	buf_addc(b, '"');
 }
 

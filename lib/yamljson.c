@@ -241,17 +241,7 @@ static void add_quoted(struct buf *b, const char *s, size_t n)
 	while (show < n && show > 0 && ((unsigned char)s[show] & 0xc0) == 0x80)
 		show--;
 	buf_addc(b, '"');
-	for (size_t i = 0; i < show; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			buf_addc(b, '\\');
-			buf_addc(b, (char)c);
-		} else if (c < 0x20 || c == 0x7f) {
-			buf_printf(b, "\\x%02x", c);
-		} else {
-			buf_addc(b, (char)c);
-		}
-	}
+	buf_add_escaped(b, s, show);
 	if (show < n)
 		buf_adds(b, "...");
 	buf_addc(b, '"');

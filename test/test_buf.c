@@ -54,6 +54,16 @@ TEST(buf_uncapped_grows)
 	buf_release(&b);
 }
 
+TEST(buf_escapes_for_messages)
+{
+	struct buf b;
+
+	buf_init(&b, 64);
+	ASSERT_OK(buf_add_escaped(&b, "a\"b\\c\nd\x7f", 8));
+	ASSERT_STREQ(b.ptr, "a\\\"b\\\\c\\x0ad\\x7f");
+	buf_release(&b);
+}
+
 TEST(buf_detach_hands_over)
 {
 	struct buf b;

@@ -14,6 +14,7 @@
 #include "fileio.h"
 #include "hmap.h"
 #include "iwspec.h"
+#include "objcache.h"
 #include "pod.h"
 #include "render.h"
 #include "yamljson.h"
@@ -68,14 +69,6 @@ static void wl_free(struct wl *w)
 	im_free(w->where);
 	im_free(w->pods);
 	im_free(w);
-}
-
-static const char *str_at(const cJSON *o, const char *a, const char *b)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-	if (b)
-		v = cJSON_GetObjectItemCaseSensitive(v, b);
-	return cJSON_GetStringValue(v);
 }
 
 /* Spec errors start with the field path ("spec.metrics.interval …"): the
@@ -163,7 +156,7 @@ static int add_pod(struct state *st, cJSON *obj, const char *where)
 static int add_object(struct state *st, cJSON *obj, const char *file, int line,
 		      const struct yamljson_doc *doc)
 {
-	const char *api = str_at(obj, "apiVersion", NULL), *kind = str_at(obj, "kind", NULL);
+	const char *api = obj_str(obj, "apiVersion", NULL), *kind = obj_str(obj, "kind", NULL);
 	char where[1100];
 
 	snprintf(where, sizeof(where), "%s:%d", file, line);
@@ -270,18 +263,18 @@ static int write_dir(const char *dir, const cJSON *objs)
 	{
 		struct buf path, text;
 		FILE *f;
-		const char *ns = str_at(o, "metadata", "namespace");
+		const char *ns = obj_str(o, "metadata", "namespace");
 		char kind[64];
 		size_t i;
 
-		snprintf(kind, sizeof(kind), "%s", str_at(o, "kind", NULL));
+		snprintf(kind, sizeof(kind), "%s", obj_str(o, "kind", NULL));
 		for (i = 0; kind[i]; i++)
 			if (kind[i] >= 'A' && kind[i] <= 'Z')
 				kind[i] = (char)(kind[i] - 'A' + 'a');
 		buf_init(&path, 4096);
 		buf_init(&text, BUF_MAX_LARGE);
 		buf_printf(&path, "%s/%s_%s_%s.yaml", dir, ns ? ns : "cluster", kind,
-			   str_at(o, "metadata", "name"));
+			   obj_str(o, "metadata", "name"));
 		yamlout_doc(&text, o);
 		f = fopen(buf_str(&path), "w");
 		if (!f || fwrite(text.ptr, 1, text.len, f) != text.len || fclose(f) != 0) {
