@@ -1,0 +1,221 @@
+#include "promselect.h"
+
+#include <string.h>
+
+#include "objcache.h"
+
+static const char *const selector_field[] = {"serviceMonitorSelector", "podMonitorSelector",
+					     "scrapeConfigSelector"};
+static const char *const ns_selector_field[] = {"serviceMonitorNamespaceSelector",
+						"podMonitorNamespaceSelector",
+						"scrapeConfigNamespaceSelector"};
+static const char *const kind_plural[] = {"ServiceMonitors", "PodMonitors", "ScrapeConfigs"};
+
+int promsel_kind_of(const char *kind)
+{
+	if (!kind)
+		return -1;
+	if (strcmp(kind, "ServiceMonitor") == 0)
+		return PROMSEL_SERVICEMONITOR;
+	if (strcmp(kind, "PodMonitor") == 0)
+		return PROMSEL_PODMONITOR;
+	if (strcmp(kind, "ScrapeConfig") == 0)
+		return PROMSEL_SCRAPECONFIG;
+	return -1;
+}
+
+static const char *label(const cJSON *labels, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(labels, key));
+}
+
+static bool in_values(const cJSON *values, const char *v)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, values)
+	{
+		if (cJSON_IsString(it) && strcmp(it->valuestring, v) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool labelsel_matches(const cJSON *sel, const cJSON *labels)
+{
+	const cJSON *it;
+
+	if (!sel || cJSON_IsNull(sel))
+		return false;
+	if (!cJSON_IsObject(sel))
+		return false;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(sel, "matchLabels"))
+	{
+		const char *have = label(labels, it->string);
+		if (!cJSON_IsString(it) || !have || strcmp(have, it->valuestring) != 0)
+			return false;
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(sel, "matchExpressions"))
+	{
+		const char *key = obj_str(it, "key", NULL), *op = obj_str(it, "operator", NULL);
+		const cJSON *values = cJSON_GetObjectItemCaseSensitive(it, "values");
+		const char *have;
+
+		if (!key || !op)
+			return false;
+		have = label(labels, key);
+		if (strcmp(op, "In") == 0) {
+			if (!have || !in_values(values, have))
+				return false;
+		} else if (strcmp(op, "NotIn") == 0) {
+			if (have && in_values(values, have))
+				return false;
+		} else if (strcmp(op, "Exists") == 0) {
+			if (!have)
+				return false;
+		} else if (strcmp(op, "DoesNotExist") == 0) {
+			if (have)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+static const cJSON *spec_field(const cJSON *prom, const char *field)
+{
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(prom, "spec"), field);
+}
+
+/* Does prom look for objects of kind k in namespace ns? */
+static bool admits_namespace(const cJSON *prom, enum promsel_kind k, const char *ns,
+			     const cJSON *nsobj)
+{
+	const cJSON *sel = spec_field(prom, ns_selector_field[k]), *labels;
+	const char *pns = obj_str(prom, "metadata", "namespace");
+	cJSON *fallback;
+	bool ok;
+
+	if (!sel || cJSON_IsNull(sel))
+		return pns && strcmp(pns, ns) == 0;
+	labels = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(nsobj, "metadata"),
+						  "labels");
+	if (labels)
+		return labelsel_matches(sel, labels);
+	fallback = cJSON_CreateObject();
+	cJSON_AddStringToObject(fallback, "kubernetes.io/metadata.name", ns);
+	ok = labelsel_matches(sel, fallback);
+	cJSON_Delete(fallback);
+	return ok;
+}
+
+bool promsel_selects(const cJSON *prom, enum promsel_kind k, const char *ns, const cJSON *nsobj,
+		     const cJSON *labels)
+{
+	return admits_namespace(prom, k, ns, nsobj) &&
+	       labelsel_matches(spec_field(prom, selector_field[k]), labels);
+}
+
+bool promsel_stamp(const cJSON *prom, enum promsel_kind k, const char *ns, const cJSON *nsobj,
+		   cJSON *labels)
+{
+	const cJSON *sel = spec_field(prom, selector_field[k]), *it;
+	cJSON *want;
+	bool ok = true;
+
+	if (!admits_namespace(prom, k, ns, nsobj) || !cJSON_IsObject(sel))
+		return false;
+	want = cJSON_Duplicate(labels, true);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(sel, "matchLabels"))
+	{
+		const char *have = label(want, it->string);
+		if (!cJSON_IsString(it) || (have && strcmp(have, it->valuestring) != 0)) {
+			ok = false;
+			break;
+		}
+		if (!have)
+			cJSON_AddStringToObject(want, it->string, it->valuestring);
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(sel, "matchExpressions"))
+	{
+		const char *key = obj_str(it, "key", NULL), *op = obj_str(it, "operator", NULL);
+		const cJSON *values = cJSON_GetObjectItemCaseSensitive(it, "values");
+
+		if (!ok || !key || !op)
+			break;
+		if (label(want, key))
+			continue; /* judged below with the rest */
+		if (strcmp(op, "In") == 0 && cJSON_IsString(cJSON_GetArrayItem(values, 0)))
+			cJSON_AddStringToObject(want, key, cJSON_GetArrayItem(values, 0)->valuestring);
+		else if (strcmp(op, "Exists") == 0)
+			cJSON_AddStringToObject(want, key, "true");
+	}
+	ok = ok && labelsel_matches(sel, want);
+	if (ok) {
+		cJSON_ArrayForEach(it, want)
+		{
+			if (!cJSON_GetObjectItemCaseSensitive(labels, it->string))
+				cJSON_AddStringToObject(labels, it->string, it->valuestring);
+		}
+	}
+	cJSON_Delete(want);
+	return ok;
+}
+
+static void describe_selector(const cJSON *sel, struct buf *out)
+{
+	const cJSON *it;
+	bool first = true;
+
+	buf_addc(out, '{');
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(sel, "matchLabels"))
+	{
+		buf_printf(out, "%s%s=%s", first ? "" : ",", it->string,
+			   cJSON_IsString(it) ? it->valuestring : "?");
+		first = false;
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(sel, "matchExpressions"))
+	{
+		const char *key = obj_str(it, "key", NULL), *op = obj_str(it, "operator", NULL);
+		const cJSON *v;
+		bool vfirst = true;
+
+		buf_printf(out, "%s%s %s", first ? "" : ",", key ? key : "?", op ? op : "?");
+		first = false;
+		if (!cJSON_GetObjectItemCaseSensitive(it, "values"))
+			continue;
+		buf_adds(out, " (");
+		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(it, "values"))
+		{
+			buf_printf(out, "%s%s", vfirst ? "" : ",", cJSON_IsString(v) ? v->valuestring : "?");
+			vfirst = false;
+		}
+		buf_addc(out, ')');
+	}
+	buf_addc(out, '}');
+}
+
+void promsel_describe(const cJSON *prom, enum promsel_kind k, struct buf *out)
+{
+	const cJSON *sel = spec_field(prom, selector_field[k]);
+	const cJSON *nssel = spec_field(prom, ns_selector_field[k]);
+	const char *pns = obj_str(prom, "metadata", "namespace");
+
+	buf_printf(out, "%s/%s ", pns ? pns : "", obj_str(prom, "metadata", "name"));
+	if (!sel || cJSON_IsNull(sel)) {
+		buf_printf(out, "selects no %s (%s is not set)", kind_plural[k], selector_field[k]);
+		return;
+	}
+	buf_printf(out, "selects %s ", kind_plural[k]);
+	describe_selector(sel, out);
+	if (!nssel || cJSON_IsNull(nssel))
+		buf_printf(out, " in its own namespace %s", pns ? pns : "");
+	else if (!cJSON_GetObjectItemCaseSensitive(nssel, "matchLabels") &&
+		 !cJSON_GetObjectItemCaseSensitive(nssel, "matchExpressions"))
+		buf_adds(out, " in every namespace");
+	else {
+		buf_adds(out, " in namespaces ");
+		describe_selector(nssel, out);
+	}
+}
