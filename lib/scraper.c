@@ -142,11 +142,15 @@ struct scrape_target *scraper_set_target(struct scraper *s, const char *key, con
 		t->args_max_num_seqs = args_max_num_seqs;
 		return t;
 	}
+	void *data = NULL;
+
 	if (t) {
+		data = t->data; /* the owner's pointer outlives the replacement */
 		hmap_del(&s->targets, key);
 		target_free(t);
 	}
 	t = im_xcalloc(1, sizeof(*t));
+	t->data = data;
 	t->s = s;
 	t->key = im_xstrdup(key);
 	t->base_url = im_xstrdup(base_url);
@@ -197,7 +201,7 @@ static void finish(struct scrape_target *t)
 	memcpy(t->error, t->pending_error, sizeof(t->error));
 	t->scrapes++;
 	t->last_ms = now;
-	t->next_ms = now + s->opts.interval_ms;
+	t->next_ms = now + (t->interval_ms ? t->interval_ms : s->opts.interval_ms);
 	t->samples_skipped = t->parser.stats.skipped_oversized;
 	t->lines_malformed = t->parser.stats.malformed;
 	snprintf(t->problem, sizeof(t->problem), "%s", promtext_problem(&t->parser));
@@ -324,12 +328,16 @@ static struct http_call *get(struct scrape_target *t, const char *path, size_t m
 {
 	struct buf url;
 	struct http_call *c;
-	long tmo = (long)t->s->opts.timeout_ms;
+	long tmo = (long)(t->timeout_ms ? t->timeout_ms : t->s->opts.timeout_ms);
 
 	buf_init(&url, BUF_MAX_SMALL);
 	buf_printf(&url, "%s%s", t->base_url, path);
 	c = http_call_new(t->s->http, "GET", buf_str(&url));
 	buf_release(&url);
+	if (t->tls_insecure) {
+		curl_easy_setopt(http_call_easy(c), CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(http_call_easy(c), CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 	http_call_timeouts(c, tmo < 5000 ? tmo : 5000, tmo, 0);
 	http_call_max_body(c, max);
 	return c;

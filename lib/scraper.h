@@ -59,6 +59,9 @@ struct scrape_target {
 	enum backend backend;
 	double args_max_num_seqs; /* from the pod's args; 0 when absent */
 	double tolerance;         /* drift tolerance for this target */
+	uint64_t interval_ms;     /* this target's; 0: the scraper's */
+	uint64_t timeout_ms;      /* per request; 0: the scraper's */
+	bool tls_insecure;        /* https without verifying the engine's certificate */
 	void *data;               /* owner's pointer */
 
 	/* results of the last completed scrape */
@@ -114,8 +117,9 @@ void scraper_stop(struct scraper *s);
 /* Frees every target; after scraper_stop and the loop has run. */
 void scraper_release(struct scraper *s);
 
-/* Adds or updates a target. A change of URL or backend starts its history
- * afresh. Returns the target (owned by the scraper). */
+/* Adds or updates a target. A change of URL, path or backend starts its
+ * history afresh (the owner's data pointer is kept). Returns the target
+ * (owned by the scraper). */
 struct scrape_target *scraper_set_target(struct scraper *s, const char *key, const char *base_url,
 					 const char *metrics_path, enum backend b,
 					 double args_max_num_seqs);
