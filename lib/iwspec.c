@@ -207,6 +207,11 @@ static void set_defaults(struct iwspec *s, const struct iw_defaults *d)
 	s->timeout = im_xstrdup(d->timeout);
 	strparse_duration_ms(d->interval, strlen(d->interval), MAX_DURATION_MS, &s->interval_ms);
 	strparse_duration_ms(d->timeout, strlen(d->timeout), MAX_DURATION_MS, &s->timeout_ms);
+	if (s->timeout_ms > s->interval_ms) { /* Prometheus refuses a timeout above the interval */
+		im_free(s->timeout);
+		s->timeout = im_xstrdup(s->interval);
+		s->timeout_ms = s->interval_ms;
+	}
 	s->monitor = MONITOR_SERVICE;
 	s->scrape_config = true;
 	s->dashboard = true;
