@@ -1,5 +1,6 @@
 #include "controller.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ struct tinfo {
 	double limit;               /* last max-num-seqs seen, for status */
 	enum limit_source limit_source;
 	bool active[CHECK_COUNT];   /* last reported state */
+	double load[5];             /* up, running, waiting, kv usage, models: last in status */
 };
 
 struct controller {
@@ -52,6 +54,9 @@ struct controller {
 	struct reconciler rec;
 	/* one per watched namespace (or one for all), as the pod reflectors */
 	struct reflector crs_refl[MAX_REFLECTORS], owned_refl[OWNED_COUNT][MAX_REFLECTORS];
+	/* cluster-wide: which Prometheus would select the generated monitors */
+	struct reflector prom_refl, ns_refl;
+	char interval[32], timeout[32]; /* the flags, as durations for generated objects */
 	uv_prepare_t pump;
 	uint64_t started_ms;
 	bool synced;
@@ -149,8 +154,15 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 			post_event(c, ti, false, reason, "the condition no longer holds");
 		}
 	}
-	if (!ti->seen || changed)
+	if (!ti->seen || changed) {
 		reconciler_workload_changed(&c->rec, ti->namespace, ti->workload);
+	} else {
+		double load[5] = {t->up, t->engine.running, t->engine.waiting,
+				  round(t->engine.kv_usage * 100) / 100, t->engine.nmodels};
+		if (memcmp(load, ti->load, sizeof(load)) != 0)
+			reconciler_load_changed(&c->rec, ti->namespace, ti->workload);
+		memcpy(ti->load, load, sizeof(load));
+	}
 	ti->seen = true;
 }
 
@@ -171,28 +183,45 @@ static void sync_pod(struct controller *c, const struct workload *w, const struc
 	uint64_t seqs = 0;
 	int port;
 
+	struct iwspec spec;
+	bool has_cr;
+
 	buf_init(&key, BUF_MAX_SMALL);
 	buf_init(&url, BUF_MAX_SMALL);
 	pod_key(p, &key);
-	port = pod_port(p, c->o->port_name);
-	if (!eligible(p) || b == BACKEND_UNKNOWN || port == 0) {
+	/* the workload's CR decides the endpoint, as for the generated monitors */
+	reconciler_spec(&c->rec, w->namespace, w->name, b, &spec);
+	has_cr = *spec.name != '\0';
+	if (spec.backend != BACKEND_UNKNOWN)
+		b = spec.backend;
+	port = pod_port(p, spec.port);
+	if (!eligible(p) || b == BACKEND_UNKNOWN || port == 0 || spec.bearer.name || spec.tls_ca.name) {
 		if (eligible(p) && b == BACKEND_UNKNOWN)
 			log_kv(LOG_DEBUG, "pod has an unknown backend; not scraped", "pod", key.ptr,
 			       "backend", pod_backend(p), NULL);
 		else if (eligible(p) && port == 0)
 			log_kv(LOG_DEBUG, "pod has no metrics port; not scraped", "pod", key.ptr,
-			       "port", c->o->port_name, NULL);
+			       "port", spec.port, NULL);
+		else if (eligible(p))
+			log_kv(LOG_DEBUG,
+			       "engine needs credentials from a Secret; the built-in scraper reads no "
+			       "Secrets, Prometheus scrapes it through the generated monitor",
+			       "pod", key.ptr, NULL);
 		remove_target(c, key.ptr);
 		goto out;
 	}
 	if (strchr(p->pod_ip, ':'))
-		buf_printf(&url, "http://[%s]:%d", p->pod_ip, port);
+		buf_printf(&url, "%s://[%s]:%d", spec.https ? "https" : "http", p->pod_ip, port);
 	else
-		buf_printf(&url, "http://%s:%d", p->pod_ip, port);
+		buf_printf(&url, "%s://%s:%d", spec.https ? "https" : "http", p->pod_ip, port);
 	pod_arg_uint(p, backend_is_sglang(b) ? "--max-running-requests" : "--max-num-seqs", 1u << 24,
 		     &seqs);
-	t = scraper_set_target(&c->scraper, key.ptr, url.ptr, c->o->metrics_path, b, (double)seqs);
-	t->tolerance = c->o->drift_tolerance;
+	t = scraper_set_target(&c->scraper, key.ptr, url.ptr, spec.path, b, (double)seqs);
+	/* a workload without a CR follows the controller's flags */
+	t->tolerance = has_cr ? spec.drift_tolerance : c->o->drift_tolerance;
+	t->interval_ms = has_cr ? spec.interval_ms : 0;
+	t->timeout_ms = has_cr ? spec.timeout_ms : 0;
+	t->tls_insecure = spec.https && spec.tls_insecure;
 	ti = t->data;
 	if (!ti || strcmp(ti->workload, w->name) != 0 || strcmp(ti->uid, p->uid) != 0) {
 		tinfo_free(ti);
@@ -206,6 +235,7 @@ static void sync_pod(struct controller *c, const struct workload *w, const struc
 		t->data = ti;
 	}
 out:
+	iwspec_release(&spec);
 	buf_release(&key);
 	buf_release(&url);
 }
@@ -264,6 +294,16 @@ static void runtime_of(void *ctx, const char *ns, const char *pod, struct pod_ru
 		return;
 	out->known = true;
 	out->limits = t->limits;
+	out->up = t->up;
+	out->running = t->engine.running;
+	out->waiting = t->engine.waiting;
+	out->kv_usage = t->engine.kv_usage;
+	out->engines = t->engine.engines > 1 ? t->engine.engines : 1;
+	if (t->have_sinfo && t->sinfo.dp_size > 1)
+		out->engines = t->sinfo.dp_size;
+	for (int m = 0; m < t->engine.nmodels && m < ENGINE_MAX_MODELS; m++)
+		snprintf(out->models[m], sizeof(out->models[m]), "%s", t->engine.models[m]);
+	out->nmodels = t->engine.nmodels < ENGINE_MAX_MODELS ? t->engine.nmodels : ENGINE_MAX_MODELS;
 	for (int k = 0; k < CHECK_COUNT; k++) {
 		out->active[k] = t->checks.active[k];
 		snprintf(out->message[k], sizeof(out->message[k]), "%s", t->checks.message[k]);
@@ -275,9 +315,64 @@ static uint64_t loop_ms(void *ctx)
 	return loop_now_ms(&((struct controller *)ctx)->loop);
 }
 
+/* Rescrapes a workload's pods with the endpoint its (new) spec names. */
+static void resync_workload(struct controller *c, const char *ns, const char *workload)
+{
+	struct buf k;
+	const struct workload *w;
+
+	buf_init(&k, BUF_MAX_SMALL);
+	buf_printf(&k, "%s/%s", ns, workload);
+	w = podcache_workload(&c->cache, k.ptr);
+	if (w)
+		for (struct hmap_entry *e = hmap_first(&w->pods); e; e = hmap_next(&w->pods, e))
+			sync_pod(c, w, e->value);
+	buf_release(&k);
+}
+
 static void on_cr(void *ctx, const cJSON *cr, bool deleted)
 {
-	reconciler_cr_changed(&((struct controller *)ctx)->rec, cr, deleted);
+	struct controller *c = ctx;
+	const char *ns = obj_str(cr, "metadata", "namespace"), *name = obj_str(cr, "metadata", "name");
+	const char *w = obj_str(cr, "spec", "workloadName");
+	char *old = NULL;
+	struct buf k;
+
+	if (!w || !*w)
+		w = name;
+	if (ns && name) {
+		buf_init(&k, BUF_MAX_SMALL);
+		buf_printf(&k, "%s/%s", ns, name);
+		if (hmap_get(&c->rec.cr_workload, k.ptr))
+			old = im_xstrdup(hmap_get(&c->rec.cr_workload, k.ptr));
+		buf_release(&k);
+	}
+	reconciler_cr_changed(&c->rec, cr, deleted);
+	if (ns && w)
+		resync_workload(c, ns, w);
+	if (ns && old && (!w || strcmp(old, w) != 0))
+		resync_workload(c, ns, old);
+	im_free(old);
+}
+
+static void on_prometheus(void *ctx, const cJSON *obj, bool deleted)
+{
+	struct controller *c = ctx;
+
+	(void)obj;
+	(void)deleted;
+	if (c->rec.proms_known)
+		reconciler_selection_changed(&c->rec);
+}
+
+static void on_namespace(void *ctx, const cJSON *obj, bool deleted)
+{
+	struct controller *c = ctx;
+
+	(void)obj;
+	(void)deleted;
+	if (c->rec.proms_known && c->rec.proms.objs.count > 0)
+		reconciler_selection_changed(&c->rec);
 }
 
 static void on_owned(void *ctx, const cJSON *obj, bool deleted)
@@ -306,6 +401,10 @@ static void pump(uv_prepare_t *h)
 {
 	struct controller *c = h->data;
 
+	if (!c->rec.proms_known && c->prom_refl.synced) {
+		c->rec.proms_known = true;
+		reconciler_selection_changed(&c->rec);
+	}
 	if (!c->synced) {
 		if (!caches_synced(c))
 			return;
@@ -313,6 +412,15 @@ static void pump(uv_prepare_t *h)
 		log_kv(LOG_INFO, "caches synced; reconciling", NULL);
 	}
 	reconciler_pump(&c->rec);
+}
+
+/* A Prometheus duration: 15s, 1500ms. */
+static void fmt_duration(char *out, size_t n, uint64_t ms)
+{
+	if (ms % 1000 == 0)
+		snprintf(out, n, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(out, n, "%llums", (unsigned long long)ms);
 }
 
 static void start_reconciler(struct controller *c)
@@ -329,6 +437,14 @@ static void start_reconciler(struct controller *c)
 	d.port = c->o->port_name;
 	d.path = c->o->metrics_path;
 	d.drift_tolerance = c->o->drift_tolerance;
+	if (c->o->scrape_interval_ms) {
+		fmt_duration(c->interval, sizeof(c->interval), c->o->scrape_interval_ms);
+		d.interval = c->interval;
+	}
+	if (c->o->scrape_timeout_ms) {
+		fmt_duration(c->timeout, sizeof(c->timeout), c->o->scrape_timeout_ms);
+		d.timeout = c->timeout;
+	}
 	render_config_init(&rc);
 	if (c->o->secret_namespace)
 		rc.secret_namespace = c->o->secret_namespace;
@@ -367,6 +483,18 @@ static void start_reconciler(struct controller *c)
 			reflector_init(&c->owned_refl[k][i], &c->kc, &store, &oo);
 			reflector_start(&c->owned_refl[k][i], NULL, NULL);
 		}
+	}
+	objcache_init(&c->rec.proms, on_prometheus, c);
+	objcache_init(&c->rec.namespaces, on_namespace, c);
+	{
+		struct reflector_opts po = {.api = "/apis/monitoring.coreos.com/v1", .resource = "prometheuses"};
+		struct reflector_opts no = {.api = "/api/v1", .resource = "namespaces"};
+		objcache_store(&c->rec.proms, &store);
+		reflector_init(&c->prom_refl, &c->kc, &store, &po);
+		reflector_start(&c->prom_refl, NULL, NULL);
+		objcache_store(&c->rec.namespaces, &store);
+		reflector_init(&c->ns_refl, &c->kc, &store, &no);
+		reflector_start(&c->ns_refl, NULL, NULL);
 	}
 	c->started_ms = loop_now_ms(&c->loop);
 	uv_prepare_init(&c->loop.uv, &c->pump);
@@ -631,6 +759,8 @@ static void on_stop(void *arg)
 		for (int k = 0; k < OWNED_COUNT; k++)
 			reflector_stop(&c->owned_refl[k][i]);
 	}
+	reflector_stop(&c->prom_refl);
+	reflector_stop(&c->ns_refl);
 	c->rec.stopped = true;
 	wq_shutdown(&c->rec.q);
 	uv_prepare_stop(&c->pump);
@@ -751,6 +881,8 @@ int controller_run(const struct controller_opts *o)
 		for (int k = 0; k < OWNED_COUNT; k++)
 			reflector_release(&c->owned_refl[k][i]);
 	}
+	reflector_release(&c->prom_refl);
+	reflector_release(&c->ns_refl);
 	reconciler_release(&c->rec);
 	podcache_release(&c->cache);
 	kubeclient_release(&c->kc);

@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "events.h"
 #include "log.h"
+#include "promselect.h"
 #include "reflector.h"
 #include "yamlout.h"
 
@@ -66,6 +67,7 @@ void reconciler_init(struct reconciler *r, struct kubeclient *kc, struct podcach
 	r->defaults = *d;
 	r->rc = *rc;
 	r->grace_ms = 10 * 60 * 1000;
+	r->status_refresh_ms = 30 * 1000;
 	r->max_inflight = 4;
 	r->writes_enabled = true;
 	hmap_init(&r->gone_since);
@@ -76,9 +78,14 @@ void reconciler_release(struct reconciler *r)
 	objcache_release(&r->crs);
 	for (int i = 0; i < OWNED_COUNT; i++)
 		objcache_release(&r->owned[i]);
+	objcache_release(&r->proms);
+	objcache_release(&r->namespaces);
 	for (struct hmap_entry *e = hmap_first(&r->gone_since); e; e = hmap_next(&r->gone_since, e))
 		im_free(e->value);
 	hmap_release(&r->gone_since);
+	for (struct hmap_entry *e = hmap_first(&r->cr_workload); e; e = hmap_next(&r->cr_workload, e))
+		im_free(e->value);
+	hmap_release(&r->cr_workload);
 	wq_release(&r->q);
 }
 
@@ -104,10 +111,46 @@ static const char *cr_workload(const cJSON *cr)
 void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted)
 {
 	const char *ns = obj_str(cr, "metadata", "namespace"), *w = cr_workload(cr);
+	const char *name = obj_str(cr, "metadata", "name");
+	struct buf k;
+	char *old;
 
-	(void)deleted;
-	if (ns && w)
-		reconciler_workload_changed(r, ns, w);
+	if (!ns || !w || !name)
+		return;
+	reconciler_workload_changed(r, ns, w);
+	/* a CR whose workloadName changed: its old workload loses its objects */
+	buf_init(&k, BUF_MAX_SMALL);
+	buf_printf(&k, "%s/%s", ns, name);
+	old = hmap_get(&r->cr_workload, k.ptr);
+	if (old && strcmp(old, w) != 0)
+		reconciler_workload_changed(r, ns, old);
+	if (deleted) {
+		im_free(hmap_del(&r->cr_workload, k.ptr));
+	} else if (!old || strcmp(old, w) != 0) {
+		im_free(old);
+		hmap_put(&r->cr_workload, k.ptr, im_xstrdup(w));
+	}
+	buf_release(&k);
+}
+
+void reconciler_load_changed(struct reconciler *r, const char *ns, const char *workload)
+{
+	struct buf k;
+
+	buf_init(&k, BUF_MAX_SMALL);
+	buf_printf(&k, "%s/%s", ns, workload);
+	wq_add_after(&r->q, k.ptr, r->status_refresh_ms);
+	buf_release(&k);
+}
+
+void reconciler_selection_changed(struct reconciler *r)
+{
+	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e; e = hmap_next(&r->crs.objs, e)) {
+		const cJSON *cr = e->value;
+		const char *ns = obj_str(cr, "metadata", "namespace"), *w = cr_workload(cr);
+		if (ns && w)
+			reconciler_workload_changed(r, ns, w);
+	}
 }
 
 void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool deleted)
@@ -396,16 +439,42 @@ static void prune(struct run *run, const char *ns, const char *workload, const s
 	buf_release(&id);
 }
 
-static bool has_owned(struct reconciler *r, const char *ns, const char *workload)
+/* True when o names as its owner an InferenceWorkload that still exists. */
+static bool owner_alive(struct reconciler *r, const char *ns, const cJSON *o)
 {
+	const cJSON *ref;
+
+	cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "metadata"),
+								 "ownerReferences"))
+	{
+		const char *kind = obj_str(ref, "kind", NULL), *uid = obj_str(ref, "uid", NULL);
+		const cJSON *cr = objcache_get(&r->crs, ns, obj_str(ref, "name", NULL) ? obj_str(ref, "name", NULL) : "");
+		const char *cuid = obj_str(cr, "metadata", "uid");
+		if (kind && strcmp(kind, "InferenceWorkload") == 0 && uid && cuid && strcmp(uid, cuid) == 0)
+			return true;
+	}
+	return false;
+}
+
+enum owned_state { OWNS_NOTHING, OWNS_ORPHANS, OWNS_FOR_LIVE_CR };
+
+/* What generated objects ns/workload has: none, objects of pod labels (or
+ * of a deleted CR), or objects of a CR that now selects another workload. */
+static enum owned_state has_owned(struct reconciler *r, const char *ns, const char *workload)
+{
+	enum owned_state st = OWNS_NOTHING;
+
 	for (int k = 0; k < OWNED_COUNT; k++)
 		for (struct hmap_entry *e = hmap_first(&r->owned[k].objs); e; e = hmap_next(&r->owned[k].objs, e)) {
 			const cJSON *o = e->value;
 			const char *ons = obj_str(o, "metadata", "namespace"), *w = obj_label(o, LABEL_IW_WORKLOAD);
-			if (ons && w && strcmp(ons, ns) == 0 && strcmp(w, workload) == 0)
-				return true;
+			if (!ons || !w || strcmp(ons, ns) != 0 || strcmp(w, workload) != 0)
+				continue;
+			if (owner_alive(r, ns, o))
+				return OWNS_FOR_LIVE_CR;
+			st = OWNS_ORPHANS;
 		}
-	return false;
+	return st;
 }
 
 /* ---- status ---- */
@@ -419,11 +488,12 @@ static void iso_now(char *out, size_t n)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void add_condition(cJSON *conds, const cJSON *live_status, int64_t gen, const char *type,
-			  bool status, const char *reason, const char *message)
+/* status is "True", "False" or "Unknown" */
+static void add_condition3(cJSON *conds, const cJSON *live_status, int64_t gen, const char *type,
+			   const char *st, const char *reason, const char *message)
 {
 	cJSON *c = cJSON_CreateObject(), *it;
-	const char *st = status ? "True" : "False", *ltt = NULL;
+	const char *ltt = NULL;
 	char now[32];
 
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(live_status, "conditions"))
@@ -442,15 +512,205 @@ static void add_condition(cJSON *conds, const cJSON *live_status, int64_t gen, c
 	cJSON_AddItemToArray(conds, c);
 }
 
-static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct iwspec *s,
-			   const char *spec_error, const struct workload *w, const cJSON *generated)
+static void add_condition(cJSON *conds, const cJSON *live_status, int64_t gen, const char *type,
+			  bool status, const char *reason, const char *message)
 {
+	add_condition3(conds, live_status, gen, type, status ? "True" : "False", reason, message);
+}
+
+/* The status of condition type in a status object, or NULL. */
+static const char *condition_status(const cJSON *status, const char *type)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
+	{
+		const char *t = obj_str(it, "type", NULL);
+		if (t && strcmp(t, type) == 0)
+			return obj_str(it, "status", NULL);
+	}
+	return NULL;
+}
+
+/* ---- is the monitor selected by a Prometheus? ---- */
+
+struct judgement {
+	const char *status; /* NULL: not judged (no monitor, no CR) */
+	const char *reason;
+	struct buf message;
+};
+
+static void judge_selection(struct reconciler *r, const struct iwspec *s, cJSON *objs,
+			    struct judgement *out)
+{
+	cJSON *mon = NULL, *o, *labels;
+	const cJSON *nsobj = objcache_get(&r->namespaces, "", s->namespace);
+	const char **keys;
+	int kind = -1;
+	size_t nproms = 0, nselected = 0;
+	struct buf selected, wants;
+
+	cJSON_ArrayForEach(o, objs)
+	{
+		int k = promsel_kind_of(obj_str(o, "kind", NULL));
+		if (k == PROMSEL_SERVICEMONITOR || k == PROMSEL_PODMONITOR) {
+			mon = o;
+			kind = k;
+		}
+	}
+	if (!mon)
+		return;
+	if (!r->proms_known) {
+		out->status = "Unknown";
+		out->reason = "PrometheusUnknown";
+		buf_adds(&out->message, "the Prometheus objects could not be listed (is the prometheus-operator "
+					"CRD installed, and may infermon list prometheuses?)");
+		return;
+	}
+	labels = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(mon, "metadata"), "labels");
+	if (!labels)
+		labels = cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(mon, "metadata"), "labels");
+	buf_init(&selected, 1024);
+	buf_init(&wants, 2048);
+	keys = hmap_sorted_keys(&r->proms.objs);
+	if (s->match_prometheus)
+		for (size_t i = 0; keys[i]; i++)
+			promsel_stamp(hmap_get(&r->proms.objs, keys[i]), (enum promsel_kind)kind, s->namespace,
+				      nsobj, labels);
+	for (size_t i = 0; keys[i]; i++) {
+		const cJSON *p = hmap_get(&r->proms.objs, keys[i]);
+		nproms++;
+		if (promsel_selects(p, (enum promsel_kind)kind, s->namespace, nsobj, labels)) {
+			buf_printf(&selected, "%s%s", nselected ? ", " : "", keys[i]);
+			nselected++;
+		} else {
+			buf_adds(&wants, "; ");
+			promsel_describe(p, (enum promsel_kind)kind, &wants);
+		}
+	}
+	im_free(keys);
+	if (nselected) {
+		out->status = "True";
+		out->reason = "Selected";
+		buf_printf(&out->message, "%s %s/%s is selected by Prometheus %s", obj_str(mon, "kind", NULL),
+			   s->namespace, obj_str(mon, "metadata", "name"), buf_str(&selected));
+	} else if (!nproms) {
+		out->status = "False";
+		out->reason = "NoPrometheus";
+		buf_printf(&out->message,
+			   "no Prometheus object exists, so no prometheus-operator reads %s %s/%s; a "
+			   "Prometheus without the operator can use the scrape-config Secret %s/%s",
+			   obj_str(mon, "kind", NULL), s->namespace, obj_str(mon, "metadata", "name"),
+			   r->rc.secret_namespace, r->rc.secret_name);
+	} else {
+		cJSON *l;
+		bool first = true;
+		out->status = "False";
+		out->reason = "NotSelected";
+		buf_printf(&out->message, "no Prometheus selects %s %s/%s with labels {", obj_str(mon, "kind", NULL),
+			   s->namespace, obj_str(mon, "metadata", "name"));
+		cJSON_ArrayForEach(l, labels)
+		{
+			buf_printf(&out->message, "%s%s=%s", first ? "" : ",", l->string,
+				   cJSON_IsString(l) ? l->valuestring : "");
+			first = false;
+		}
+		buf_printf(&out->message, "}%s; add the labels in spec.monitor.labels%s", buf_str(&wants),
+			   s->match_prometheus ? "" : " or set spec.monitor.matchPrometheus: true");
+	}
+	buf_release(&selected);
+	buf_release(&wants);
+}
+
+/* Warning Event when a condition turns False, Normal when it recovers. */
+static void announce(struct run *run, const cJSON *live_status, const cJSON *status, const char *type,
+		     const char *recovered)
+{
+	const char *was = condition_status(live_status, type), *now = condition_status(status, type);
+	const cJSON *it;
+
+	if (!now || (was && strcmp(was, now) == 0))
+		return;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(status, "conditions"))
+	{
+		const char *t = obj_str(it, "type", NULL);
+		if (!t || strcmp(t, type) != 0)
+			continue;
+		if (strcmp(now, "False") == 0)
+			cr_event(run, true, obj_str(it, "reason", NULL), obj_str(it, "message", NULL));
+		else if (strcmp(now, "True") == 0 && was && strcmp(was, "False") == 0)
+			cr_event(run, false, recovered, obj_str(it, "message", NULL));
+	}
+}
+
+/* models stays sorted and without duplicates */
+static void add_model(cJSON *models, const char *m)
+{
+	cJSON *it;
+	int i = 0;
+
+	if (!*m || cJSON_GetArraySize(models) >= 64)
+		return;
+	cJSON_ArrayForEach(it, models)
+	{
+		int c = strcmp(it->valuestring, m);
+		if (c == 0)
+			return;
+		if (c > 0)
+			break;
+		i++;
+	}
+	cJSON_InsertItemInArray(models, i, cJSON_CreateString(m));
+}
+
+/* Rounded so that noise in a gauge does not rewrite the status. */
+static double r2(double v)
+{
+	return round(v * 100) / 100;
+}
+
+static void add_pod_status(cJSON *arr, const struct pod *p, const struct pod_runtime *rt)
+{
+	cJSON *o;
+
+	if (cJSON_GetArraySize(arr) >= 1024)
+		return;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "name", p->name);
+	cJSON_AddBoolToObject(o, "ready", p->ready && !p->deleting && rt->known && rt->up);
+	if (*pod_role(p))
+		cJSON_AddStringToObject(o, "role", pod_role(p));
+	if (rt->known && rt->up) {
+		cJSON_AddNumberToObject(o, "running", round(rt->running));
+		cJSON_AddNumberToObject(o, "waiting", round(rt->waiting));
+		cJSON_AddNumberToObject(o, "kvUsage", r2(rt->kv_usage));
+	}
+	if (rt->known && rt->limits.max_num_seqs.source != LIMIT_NONE) {
+		cJSON_AddNumberToObject(o, "maxNumSeqs", rt->limits.max_num_seqs.value);
+		cJSON_AddStringToObject(o, "maxNumSeqsSource", limit_source_name(rt->limits.max_num_seqs.source));
+		if (rt->up && rt->limits.max_num_seqs.value > 0)
+			cJSON_AddNumberToObject(o, "saturation", r2(rt->running / rt->limits.max_num_seqs.value));
+	}
+	if (rt->known && rt->limits.kv_concurrency.source != LIMIT_NONE)
+		cJSON_AddNumberToObject(o, "kvConcurrency", r2(rt->limits.kv_concurrency.value));
+	cJSON_AddItemToArray(arr, o);
+}
+
+static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct iwspec *s,
+			   const char *spec_error, const struct workload *w, const cJSON *generated,
+			   const struct judgement *sel)
+{
+	uint64_t want = s ? s->expected_max_num_seqs : 0;
+	size_t compared = 0;
+	char mismatch[400] = "";
 	const cJSON *live = cJSON_GetObjectItemCaseSensitive(cr, "status");
 	cJSON *st = cJSON_CreateObject(), *conds, *models;
 	size_t n = 0, ready = 0;
 	double limit = 0, kv = 0;
 	const char *source = NULL, *backend = s && s->backend != BACKEND_UNKNOWN ? backend_name(s->backend) : "";
 	bool active[CHECK_COUNT] = {0};
+	double running = 0;
+	cJSON *pod_status = cJSON_CreateArray();
 	char msg[CHECK_COUNT][400] = {{0}}, buf[64];
 	int64_t gen = 0;
 
@@ -468,8 +728,13 @@ static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct i
 				backend = pod_backend(p);
 			if (r->runtime)
 				r->runtime(r->runtime_ctx, p->namespace, p->name, &rt);
+			add_pod_status(pod_status, p, &rt);
 			if (!rt.known)
 				continue;
+			for (int m = 0; m < rt.nmodels; m++)
+				add_model(models, rt.models[m]);
+			if (rt.up)
+				running += rt.running;
 			if (rt.limits.max_num_seqs.source != LIMIT_NONE) {
 				limit += rt.limits.max_num_seqs.value;
 				if (!source)
@@ -477,6 +742,19 @@ static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct i
 			}
 			if (rt.limits.kv_concurrency.source != LIMIT_NONE)
 				kv += rt.limits.kv_concurrency.value;
+			/* an assumed default is no evidence of what the engine runs */
+			if (want && rt.limits.max_num_seqs.source != LIMIT_NONE &&
+			    rt.limits.max_num_seqs.source != LIMIT_DEFAULT) {
+				double per = rt.limits.max_num_seqs.value / (rt.engines >= 1 ? rt.engines : 1);
+				compared++;
+				if (fabs(per - (double)want) >= 0.5 && !*mismatch)
+					snprintf(mismatch, sizeof(mismatch),
+						 "pod %s runs max-num-seqs %.0f%s (from %s); spec.limits.maxNumSeqs "
+						 "is %llu",
+						 p->name, per, rt.engines > 1 ? " per engine" : "",
+						 limit_source_name(rt.limits.max_num_seqs.source),
+						 (unsigned long long)want);
+			}
 			for (int k = 0; k < CHECK_COUNT; k++)
 				if (rt.active[k] && !active[k]) {
 					active[k] = true;
@@ -492,7 +770,19 @@ static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct i
 	snprintf(buf, sizeof(buf), "%zu/%zu", ready, n);
 	cJSON_AddStringToObject(st, "podsReady", buf);
 	cJSON_AddItemToObject(st, "models", models);
+	cJSON_AddNumberToObject(st, "running", round(running));
 	cJSON_AddNumberToObject(st, "limit", limit);
+	if (limit > 0) {
+		snprintf(buf, sizeof(buf), "%.0f/%.0f", running, limit);
+		cJSON_AddStringToObject(st, "runningLimit", buf);
+		snprintf(buf, sizeof(buf), "%.0f%%", running / limit * 100);
+		cJSON_AddStringToObject(st, "saturation", buf);
+	} else {
+		snprintf(buf, sizeof(buf), "%.0f/unknown", running);
+		cJSON_AddStringToObject(st, "runningLimit", buf);
+		cJSON_AddStringToObject(st, "saturation", "unknown");
+	}
+	cJSON_AddItemToObject(st, "podStatus", pod_status);
 	cJSON_AddStringToObject(st, "limitSource", source ? source : "unknown");
 	if (limit > 0 && kv > 0)
 		snprintf(buf, sizeof(buf), "%+.0f%%", (limit - kv) / kv * 100);
@@ -510,6 +800,23 @@ static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct i
 		add_condition(conds, live, gen, check_name((enum check_kind)k), active[k],
 			      active[k] ? check_name((enum check_kind)k) : "NotObserved",
 			      active[k] ? msg[k] : "not observed on any pod");
+	if (sel && sel->status)
+		add_condition3(conds, live, gen, "MonitorSelected", sel->status, sel->reason,
+			       buf_str(&sel->message));
+	if (want) {
+		char m[160];
+		cJSON_AddNumberToObject(st, "expectedLimit", (double)want);
+		if (*mismatch) {
+			add_condition(conds, live, gen, "LimitMatchesSpec", false, "LimitMismatch", mismatch);
+		} else if (compared) {
+			snprintf(m, sizeof(m), "every scraped pod runs max-num-seqs %llu",
+				 (unsigned long long)want);
+			add_condition(conds, live, gen, "LimitMatchesSpec", true, "MatchesSpec", m);
+		} else {
+			add_condition3(conds, live, gen, "LimitMatchesSpec", "Unknown", "NotScraped",
+				       "no pod's live max-num-seqs is known yet");
+		}
+	}
 	return st;
 }
 
@@ -571,6 +878,20 @@ static const cJSON *find_cr(struct reconciler *r, const char *ns, const char *wo
 	return best;
 }
 
+void reconciler_spec(struct reconciler *r, const char *ns, const char *workload, enum backend b,
+		     struct iwspec *s)
+{
+	const cJSON *cr = find_cr(r, ns, workload);
+	struct buf err;
+
+	buf_init(&err, 1024);
+	if (!cr || iwspec_parse(cr, &r->defaults, s, &err) != IM_OK)
+		iwspec_default(s, &r->defaults, ns, workload, b);
+	else if (s->backend == BACKEND_UNKNOWN)
+		s->backend = b;
+	buf_release(&err);
+}
+
 static void reconcile_workload(struct run *run, const char *ns, const char *workload)
 {
 	struct reconciler *r = run->r;
@@ -583,9 +904,12 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 	struct hmap keep;
 	const struct pod **pods = NULL;
 	size_t npods = 0;
+	enum owned_state owns;
+	struct judgement sel = {0};
 
 	buf_init(&key, BUF_MAX_SMALL);
 	buf_init(&err, 1024);
+	buf_init(&sel.message, 2048);
 	hmap_init(&keep);
 	buf_printf(&key, "%s/%s", ns, workload);
 	w = podcache_workload(r->pods, key.ptr);
@@ -608,7 +932,12 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 	} else if (w) {
 		iwspec_default(&spec, &r->defaults, ns, workload, backend_parse(pod_backend(pods[0])));
 		have_spec = true;
-	} else if (has_owned(r, ns, workload)) {
+	} else if ((owns = has_owned(r, ns, workload)) == OWNS_FOR_LIVE_CR) {
+		/* the CR now selects another workload: nothing here is desired */
+		log_kv(LOG_INFO, "workload no longer selected by its InferenceWorkload; pruning",
+		       "namespace", ns, "workload", workload, NULL);
+		prune(run, ns, workload, NULL);
+	} else if (owns == OWNS_ORPHANS) {
 		/* only pod labels made this workload: prune after the grace period */
 		uint64_t *since = hmap_get(&r->gone_since, key.ptr), now = now_ms(r);
 		if (!since) {
@@ -628,6 +957,8 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 		buf_init(&id, 1024);
 		objs = cJSON_CreateArray();
 		render_workload(&r->rc, &spec, pods, npods, objs);
+		if (cr)
+			judge_selection(r, &spec, objs, &sel);
 		cJSON_ArrayForEach(o, objs)
 		{
 			cJSON *ref, *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
@@ -658,7 +989,12 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 	}
 	if (cr)
 		run->status = build_status(r, cr, have_spec ? &spec : NULL, have_spec ? NULL : buf_str(&err), w,
-					   generated);
+					   generated, &sel);
+	if (run->status) {
+		const cJSON *live = cJSON_GetObjectItemCaseSensitive(cr, "status");
+		announce(run, live, run->status, "MonitorSelected", "MonitorSelected");
+		announce(run, live, run->status, "LimitMatchesSpec", "LimitMatchesSpec");
+	}
 	if (have_spec)
 		iwspec_release(&spec);
 	cJSON_Delete(objs);
@@ -667,6 +1003,7 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 	im_free(pods);
 	buf_release(&key);
 	buf_release(&err);
+	buf_release(&sel.message);
 }
 
 static int cmp_job(const void *a, const void *b)

@@ -15,10 +15,21 @@
  *   - gives namespaced objects an ownerReference to the CR, so deleting the
  *     CR garbage-collects them; a workload that exists only through pod
  *     labels is pruned after its last pod has been gone for grace_ms;
+ *   - with spec.monitor.matchPrometheus, puts on the monitor the labels the
+ *     cluster's Prometheus objects select monitors by (promselect.h), and
+ *     judges whether any Prometheus selects it (condition MonitorSelected;
+ *     a Warning Event when it turns False);
+ *   - compares the live max-num-seqs with spec.limits.maxNumSeqs
+ *     (condition LimitMatchesSpec, a Warning Event when it turns False);
  *   - writes the CR's status (field manager "infermon-status") only when it
  *     changed: observedGeneration, pods, limit and its source, drift,
  *     generated objects, conditions with lastTransitionTime kept while
  *     their status holds.
+ * A CR whose spec.workloadName changes leaves its old workload: that
+ * workload's generated objects (still owned by the CR) are deleted at once.
+ * Objects outside the workload namespace (the shared scrape Secret) are
+ * rebuilt from every CR and pod on each change, so a deleted CR's job
+ * leaves the Secret without a finalizer on the CR.
  * Someone deleting or editing a generated object triggers a reconcile
  * through the owned-object caches, which restores it.
  *
@@ -45,6 +56,11 @@
 struct pod_runtime {
 	bool known;
 	struct resolved_limits limits;
+	double engines; /* engines (vLLM DP) or DP ranks (SGLang) sharing the limit; >= 1 */
+	bool up;        /* the last scrape succeeded */
+	double running, waiting, kv_usage;
+	char models[ENGINE_MAX_MODELS][ENGINE_MODEL_LEN];
+	int nmodels;
 	bool active[CHECK_COUNT];
 	char message[CHECK_COUNT][320];
 };
@@ -59,11 +75,16 @@ struct reconciler {
 	struct podcache *pods;
 	struct objcache crs;
 	struct objcache owned[OWNED_COUNT];
+	struct objcache proms;      /* monitoring.coreos.com/v1 Prometheus, cluster-wide */
+	struct objcache namespaces; /* Namespaces, for the Prometheus namespace selectors */
+	bool proms_known;           /* the Prometheus objects have been listed */
+	struct hmap cr_workload;    /* CR namespace/name -> workload it selected (char*) */
 	struct workqueue q;
 	struct render_config rc;
 	struct iw_defaults defaults;
 	struct hmap gone_since;  /* workload key -> ms when its last pod left */
 	uint64_t grace_ms;
+	uint64_t status_refresh_ms; /* 30 s */
 	int inflight;            /* reconciles running */
 	int max_inflight;
 	bool writes_enabled;     /* false: compute and log only (follower) */
@@ -90,6 +111,21 @@ void reconciler_pump(struct reconciler *r);
 void reconciler_workload_changed(struct reconciler *r, const char *ns, const char *workload);
 void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted);
 void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool deleted);
+/* A Prometheus or Namespace changed (or the Prometheus objects were listed):
+ * every CR's MonitorSelected condition may change. */
+void reconciler_selection_changed(struct reconciler *r);
+/* The load numbers in a workload's status (running, saturation, per-pod
+ * numbers) changed: refresh the status within status_refresh_ms, at most
+ * once per that period however often it is called. */
+void reconciler_load_changed(struct reconciler *r, const char *ns, const char *workload);
+
+/* The spec observing ns/workload: its InferenceWorkload's when one selects
+ * it and is valid, else the controller defaults with backend b. Release s
+ * with iwspec_release. Used by the scraper wiring, so that a CR's metrics
+ * port, path, scheme, interval, timeout and drift tolerance apply to the
+ * built-in scraper as to the generated monitors. */
+void reconciler_spec(struct reconciler *r, const char *ns, const char *workload, enum backend b,
+		     struct iwspec *s);
 
 /* Upper bounds (seconds) of the duration histogram's buckets. */
 extern const double reconcile_buckets[RECONCILE_BUCKETS];

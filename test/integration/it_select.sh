@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# What the reconciler judges from the cluster: whether a Prometheus selects
+# the generated monitor (and the labels that make it), a CR moving to
+# another workload, and the CR's endpoint and expected limit applied to the
+# built-in scraper. Real API server with the prometheus-operator CRDs.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+iw() { # iw NS NAME SPEC-YAML-FLOW
+	kubectl apply -f - >/dev/null <<YAML
+apiVersion: infermon.io/v1alpha1
+kind: InferenceWorkload
+metadata: {name: $2, namespace: $1}
+spec: $3
+YAML
+}
+
+fresh_ns() {
+	kubectl delete ns "$1" --ignore-not-found --wait=true >/dev/null
+	kubectl create ns "$1" >/dev/null
+	kubectl create ns monitoring --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+}
+
+start_controller() {
+	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s "$@"
+	wait_for 30 grep -q 'caches synced' "$WORK/log" || fail "never synced: $(cat "$WORK/log")"
+}
+
+cond() { # cond NS NAME TYPE -> status/reason
+	kubectl -n "$1" get iw "$2" -o jsonpath="{.status.conditions[?(@.type==\"$3\")].status}/{.status.conditions[?(@.type==\"$3\")].reason}"
+}
+
+cond_msg() {
+	kubectl -n "$1" get iw "$2" -o jsonpath="{.status.conditions[?(@.type==\"$3\")].message}"
+}
+
+events_of() { # events_of NS NAME: "type reason" lines of the CR's events
+	kubectl -n "$1" get events.events.k8s.io --field-selector "regarding.name=$2,regarding.kind=InferenceWorkload" \
+		-o jsonpath='{range .items[*]}{.type} {.reason}{"\n"}{end}'
+}
+
+prometheus() { # prometheus NAME SPEC-YAML-FLOW (in namespace monitoring)
+	kubectl apply -f - >/dev/null <<YAML
+apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata: {name: $1, namespace: monitoring}
+spec: $2
+YAML
+}
+
+test_monitor_selected_condition_and_match_prometheus() {
+	local ns=it-sel
+	fresh_ns $ns
+	kubectl -n monitoring delete prometheus it-sel-kp it-sel-team --ignore-not-found >/dev/null
+	# kube-prometheus-stack's habit: monitors labelled release=<name>, any namespace
+	prometheus it-sel-kp "{serviceMonitorSelector: {matchLabels: {release: kp}}, serviceMonitorNamespaceSelector: {}}"
+	start_controller
+	iw $ns qwen "{backend: vllm}"
+	wait_for 30 bash -c "[ \"\$(kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}')\" = False ]" ||
+		fail "no MonitorSelected=False: $(kubectl -n $ns get iw qwen -o yaml)"
+	[ "$(cond $ns qwen MonitorSelected)" = False/NotSelected ] || fail "reason: $(cond $ns qwen MonitorSelected)"
+	cond_msg $ns qwen MonitorSelected | tee "$WORK/msg"
+	echo
+	grep -q 'monitoring/it-sel-kp selects ServiceMonitors {release=kp} in every namespace' "$WORK/msg" ||
+		fail "the message does not say what the Prometheus wants"
+	grep -q 'matchPrometheus: true' "$WORK/msg" || fail "the message does not say how to fix it"
+	wait_for 30 bash -c "kubectl -n $ns get events.events.k8s.io --field-selector regarding.name=qwen -o jsonpath='{range .items[*]}{.type} {.reason}{\"\\n\"}{end}' | grep -qx 'Warning NotSelected'" ||
+		fail "no Warning event: $(events_of $ns qwen)"
+	# asked to match: the monitor gets release=kp and is selected
+	iw $ns qwen "{backend: vllm, monitor: {matchPrometheus: true}}"
+	wait_for 30 bash -c "kubectl -n $ns get servicemonitor infermon-qwen -o jsonpath='{.metadata.labels.release}' | grep -qx kp" ||
+		fail "label not stamped: $(kubectl -n $ns get servicemonitor infermon-qwen -o yaml)"
+	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}' | grep -qx True" ||
+		fail "not selected after matchPrometheus: $(cond_msg $ns qwen MonitorSelected)"
+	cond_msg $ns qwen MonitorSelected | grep -q 'selected by Prometheus monitoring/it-sel-kp' || fail "message"
+	wait_for 30 bash -c "kubectl -n $ns get events.events.k8s.io --field-selector regarding.name=qwen -o jsonpath='{range .items[*]}{.type} {.reason}{\"\\n\"}{end}' | grep -qx 'Normal MonitorSelected'" ||
+		fail "no Normal event on recovery: $(events_of $ns qwen)"
+	# a Prometheus that only looks in namespaces labelled team=ml, PodMonitors
+	# labelled scrape=<anything>: selection follows the namespace's labels
+	kubectl -n monitoring delete prometheus it-sel-kp >/dev/null
+	prometheus it-sel-team "{podMonitorSelector: {matchExpressions: [{key: scrape, operator: Exists}]}, podMonitorNamespaceSelector: {matchLabels: {team: ml}}}"
+	iw $ns qwen "{backend: vllm, monitor: {kind: PodMonitor, matchPrometheus: true}}"
+	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}' | grep -qx False" ||
+		fail "selected although the namespace is not admitted: $(cond_msg $ns qwen MonitorSelected)"
+	cond_msg $ns qwen MonitorSelected | grep -q 'in namespaces {team=ml}' || fail "message: $(cond_msg $ns qwen MonitorSelected)"
+	kubectl label ns $ns team=ml >/dev/null
+	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}' | grep -qx True" ||
+		fail "namespace label not seen: $(cond_msg $ns qwen MonitorSelected)"
+	[ "$(kubectl -n $ns get podmonitor infermon-qwen -o jsonpath='{.metadata.labels.scrape}')" = true ] ||
+		fail "Exists not stamped: $(kubectl -n $ns get podmonitor infermon-qwen -o yaml)"
+	stop_infermon
+	kubectl -n monitoring delete prometheus it-sel-team >/dev/null
+	pass "MonitorSelected follows Prometheus selectors and namespace labels"
+}
+
+test_workload_rename_prunes_old_objects() {
+	local ns=it-sel-rename
+	fresh_ns $ns
+	start_controller
+	iw $ns chat "{backend: vllm, workloadName: alpha}"
+	wait_for 30 kubectl -n $ns get servicemonitor infermon-alpha || fail "no ServiceMonitor for alpha"
+	wait_for 30 bash -c "kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -q 'job_name: infermon/$ns/alpha'" ||
+		fail "no job for alpha"
+	iw $ns chat "{backend: vllm, workloadName: beta}"
+	wait_for 30 kubectl -n $ns get servicemonitor infermon-beta || fail "no ServiceMonitor for beta"
+	wait_for 30 bash -c "! kubectl -n $ns get servicemonitor infermon-alpha >/dev/null 2>&1 && ! kubectl -n $ns get service infermon-alpha >/dev/null 2>&1" ||
+		fail "alpha's objects outlived the rename"
+	wait_for 30 bash -c "! kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -q 'job_name: infermon/$ns/alpha'" ||
+		fail "alpha's job stays in the Secret"
+	grep -q 'workload no longer selected by its InferenceWorkload' "$WORK/log" || fail "no log line"
+	stop_infermon
+	pass "a renamed workload's objects go at once"
+}
+
+# The controller's flags name a port the pod lacks; the CR names the right
+# one, so the built-in scraper follows the CR. The CR expects 8 sequences,
+# the engine runs 2: LimitMatchesSpec=False and a Warning event; fixing the
+# CR clears it.
+test_cr_endpoint_and_expected_limit() {
+	local ns=it-sel-limit port
+	fresh_ns $ns
+	port=$(free_port)
+	start_sim "$port" qwen --max-num-seqs 2 --max-model-len 1024 --block-size 16 --kv-cache-size 557
+	engine_pod $ns qwen-0 qwen vllm "$port" --max-num-seqs 2
+	iw $ns qwen "{backend: vllm, metrics: {port: http, interval: 1s}, limits: {maxNumSeqs: 8}}"
+	start_controller --engine-port no-such-port
+	wait_for 60 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"LimitMatchesSpec\")].status}' | grep -qx False" ||
+		fail "no LimitMatchesSpec=False: $(kubectl -n $ns get iw qwen -o yaml)"
+	cond_msg $ns qwen LimitMatchesSpec | tee "$WORK/msg"
+	echo
+	grep -q 'pod qwen-0 runs max-num-seqs 2 (from pod_args); spec.limits.maxNumSeqs is 8' "$WORK/msg" || fail "message"
+	[ "$(kubectl -n $ns get iw qwen -o jsonpath='{.status.expectedLimit}/{.status.limit}/{.status.runningLimit}/{.status.saturation}')" = "8/2/0/2/0%" ] ||
+		fail "status: $(kubectl -n $ns get iw qwen -o jsonpath='{.status}')"
+	[ "$(kubectl -n $ns get iw qwen -o jsonpath='{.status.models[0]}/{.status.podStatus[0].name}/{.status.podStatus[0].maxNumSeqs}/{.status.podStatus[0].maxNumSeqsSource}')" = "qwen/qwen-0/2/pod_args" ] ||
+		fail "models/podStatus: $(kubectl -n $ns get iw qwen -o jsonpath='{.status}')"
+	wait_for 30 bash -c "kubectl -n $ns get events.events.k8s.io --field-selector regarding.name=qwen -o jsonpath='{range .items[*]}{.type} {.reason}{\"\\n\"}{end}' | grep -qx 'Warning LimitMismatch'" ||
+		fail "no Warning event: $(events_of $ns qwen)"
+	iw $ns qwen "{backend: vllm, metrics: {port: http, interval: 1s}, limits: {maxNumSeqs: 2}}"
+	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"LimitMatchesSpec\")].status}' | grep -qx True" ||
+		fail "LimitMatchesSpec did not clear: $(cond_msg $ns qwen LimitMatchesSpec)"
+	# the CR gone, the pod falls back to the flags' port: no longer scraped
+	kubectl -n $ns delete iw qwen >/dev/null
+	metrics=$(grep -o 'serving /metrics, /healthz, /readyz.*port=[0-9]*' "$WORK/log" | grep -o '[0-9]*$')
+	wait_for 30 bash -c "! curl -sf http://127.0.0.1:$metrics/metrics | grep -q 'infermon_pod_info{.*pod=\"qwen-0\"'" ||
+		fail "still scraped with the flags' port"
+	stop_infermon
+	pass "the CR's endpoint and expected limit drive the built-in scraper"
+}
+
+run_test "$1"
