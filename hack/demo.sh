@@ -3,8 +3,9 @@
 # (etcd + kube-apiserver + kube-controller-manager on loopback), three
 # simulated vLLM engines (llm-d-inference-sim) behind labelled pods, one of
 # them misconfigured like the incident in docs/ (max-num-seqs 2 where the KV
-# cache holds 8.70 sequences), the controller, some traffic, and what to
-# look at.
+# cache holds 8.70 sequences), the controller, some traffic, a Prometheus on
+# loopback that scrapes the engines through the scrape config the controller
+# generated, and what to look at.
 #
 #   hack/demo.sh           run, show, and keep everything up until Ctrl-C
 #   hack/demo.sh --check   run, verify the expected outcome, tear down, exit 0/1
@@ -37,7 +38,7 @@ trap teardown EXIT
 
 log "installing what is missing (Debian packages, Go-built components)"
 ensure_debs "${INFERMON_BUILD_DEBS[@]}" curl jq python3
-hack/tools/build.sh kube sim crds
+hack/tools/build.sh kube sim crds prometheus
 log "building infermon"
 cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERMON_INTEGRATION=OFF >/dev/null
 cmake --build build/demo -j"$(nproc)" --target infermon >/dev/null
@@ -82,6 +83,32 @@ log "three chat sessions against qwen-chat (two batch slots), light load on llam
 start_clients "$p_bad" qwen3-26b 3
 start_clients "$p_ok" llama-8b 1
 
+log "starting Prometheus with the scrape config the controller generated"
+wait_for 30 bash -c "kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -q 'job_name: infermon/$ns/llama-batch'" ||
+	die "the controller did not write the scrape-config Secret"
+kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\.yaml}' | base64 -d > "$SIM_LOG_DIR/jobs.yaml"
+pport=$(free_port)
+# The generated jobs use in-cluster credentials; outside the cluster they
+# get the API server's address and the demo cluster's admin certificate.
+# The controller's own /metrics is a job too (the live-limit panels read it).
+python3 - "$SIM_LOG_DIR/jobs.yaml" "$SIM_LOG_DIR/prometheus.yml" "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')" \
+	"$INFERMON_CLUSTER_DIR/pki" "127.0.0.1:$mport" <<'PY'
+import sys, yaml
+jobs = yaml.safe_load(open(sys.argv[1]))
+for j in jobs:
+    for sd in j["kubernetes_sd_configs"]:
+        sd["api_server"] = sys.argv[3]
+        sd["tls_config"] = {"ca_file": sys.argv[4] + "/ca.crt", "cert_file": sys.argv[4] + "/admin.crt",
+                            "key_file": sys.argv[4] + "/admin.key"}
+jobs.append({"job_name": "infermon", "static_configs": [{"targets": [sys.argv[5]]}]})
+yaml.safe_dump({"global": {"scrape_interval": "5s", "evaluation_interval": "5s"}, "scrape_configs": jobs},
+               open(sys.argv[2], "w"), sort_keys=False)
+PY
+"$(infermon_cache)/bin/prometheus" --config.file="$SIM_LOG_DIR/prometheus.yml" --storage.tsdb.path="$SIM_LOG_DIR/tsdb" \
+	--web.listen-address="127.0.0.1:$pport" > "$SIM_LOG_DIR/prometheus.log" 2>&1 &
+CLEANUP_PIDS="$CLEANUP_PIDS $!"
+wait_for 30 curl -sf "http://127.0.0.1:$pport/-/ready" || die "Prometheus did not start: $(tail -5 "$SIM_LOG_DIR/prometheus.log")"
+
 wait_for 90 grep -q 'check=AdmissionBound' "$SIM_LOG_DIR/infermon.log" ||
 	die "the controller did not call the incident: $(cat "$SIM_LOG_DIR/infermon.log")"
 sleep 4
@@ -113,6 +140,20 @@ cat <<MSG
 ==== the controller's /metrics: live limits and where they came from ====
 MSG
 curl -s "http://127.0.0.1:$mport/metrics" | grep -E '^infermon_engine_(max_num_seqs|kv_max_concurrency|saturation_ratio)' 
+promq() { # promq QUERY: prints "labels value" lines from the demo's Prometheus
+	curl -sfG "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" |
+		python3 -c 'import json,sys
+for r in json.load(sys.stdin)["data"]["result"]:
+    m = r["metric"]; print(" ".join("%s=%s" % (k, m[k]) for k in ("job", "pod", "workload_name", "backend") if k in m), r["value"][1])'
+}
+wait_for 60 bash -c "curl -sfG 'http://127.0.0.1:$pport/api/v1/query' --data-urlencode 'query=count(up{job=~\"infermon/.*\"} == 1)' | grep -q '\"3\"'" || true
+cat <<MSG
+
+==== Prometheus at http://127.0.0.1:$pport scrapes the engines through the generated jobs ====
+MSG
+promq 'up{job=~"infermon.*"}'
+echo "running / live max-num-seqs per pod, as the dashboard's live-limit panel reads it:"
+promq 'infermon_engine_saturation_ratio'
 cat <<MSG
 
 ==== infermon check, the gate a deploy pipeline runs after rollout ====
@@ -136,6 +177,8 @@ if [ $check -eq 1 ]; then
 		{ echo "demo: InferenceWorkload status: $(kubectl -n $ns get iw qwen-chat -o jsonpath='{.status}')" >&2; fail=1; }
 	kubectl -n $ns get servicemonitor infermon-qwen-chat infermon-llama-batch >/dev/null ||
 		{ echo "demo: generated ServiceMonitors missing" >&2; fail=1; }
+	[ "$(promq 'up{job=~"infermon/.*"} == 1' | wc -l)" = 3 ] ||
+		{ echo "demo: Prometheus does not scrape the three engines through the generated jobs: $(promq 'up')" >&2; fail=1; }
 	[ $fail -eq 0 ] && echo "demo --check: OK" || echo "demo --check: FAILED" >&2
 	exit $fail
 fi
@@ -145,6 +188,7 @@ cat <<MSG
 ==== keep exploring ====
   eval "\$(hack/local-cluster.sh env)"        # kubectl against the demo cluster (INFERMON_CLUSTER_DIR=$INFERMON_CLUSTER_DIR)
   curl -s http://127.0.0.1:$mport/metrics     # the controller's own metrics
+  http://127.0.0.1:$pport                     # Prometheus, scraping through the generated jobs
   tail -f $SIM_LOG_DIR/infermon.log
 Press Ctrl-C to stop the engines and the controller (the cluster stays up;
 hack/local-cluster.sh down removes it).
