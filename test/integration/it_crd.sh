@@ -16,12 +16,6 @@ install_crd() {
 	kubectl wait --for=condition=Established --timeout=60s crd/$CRD >/dev/null
 }
 
-# fresh_ns NAME: a new, empty namespace NAME.
-fresh_ns() {
-	kubectl delete ns "$1" --ignore-not-found --wait=true --timeout=60s >/dev/null
-	kubectl create ns "$1" >/dev/null
-}
-
 # iw NS NAME SPEC: an InferenceWorkload manifest with the given spec (flow YAML).
 iw() {
 	printf 'apiVersion: infermon.io/v1alpha1\nkind: InferenceWorkload\nmetadata:\n  name: %s\n  namespace: %s\nspec: %s\n' "$2" "$1" "$3"

@@ -4,41 +4,12 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-metrics_port() {
-	grep -o 'serving /metrics, /healthz, /readyz.*port=[0-9]*' "$WORK/log" | grep -o '[0-9]*$'
-}
-
-writes() {
-	curl -sf "http://127.0.0.1:$(metrics_port)/metrics" |
-		sed -n 's/^infermon_api_requests_total{verb="write"} //p'
-}
-
-iw() { # iw NS NAME SPEC-YAML-FLOW
-	kubectl apply -f - >/dev/null <<YAML
-apiVersion: infermon.io/v1alpha1
-kind: InferenceWorkload
-metadata: {name: $2, namespace: $1}
-spec: $3
-YAML
-}
-
-fresh_ns() {
-	kubectl delete ns "$1" --ignore-not-found --wait=true >/dev/null
-	kubectl create ns "$1" >/dev/null
-	kubectl create ns monitoring --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-}
-
-start_controller() {
-	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s "$@"
-	wait_for 30 grep -q 'caches synced' "$WORK/log" || fail "never synced: $(cat "$WORK/log")"
-}
-
 test_cr_yields_service_and_monitor_which_gc_follows() {
 	local ns=it-rec-gc
 	fresh_ns $ns
 	start_controller
-	iw $ns qwen "{backend: vllm, monitor: {labels: {release: prom}}}"
-	iw $ns llama "{backend: sglang, monitor: {kind: PodMonitor}, scrapeConfig: {scrapeConfigResource: true}}"
+	apply_iw $ns qwen "{backend: vllm, monitor: {labels: {release: prom}}}"
+	apply_iw $ns llama "{backend: sglang, monitor: {kind: PodMonitor}, scrapeConfig: {scrapeConfigResource: true}}"
 	wait_for 30 kubectl -n $ns get servicemonitor infermon-qwen || fail "no ServiceMonitor"
 	kubectl -n $ns get service infermon-qwen -o jsonpath='{.spec.clusterIP}' | grep -qx None || fail "Service not headless"
 	[ "$(kubectl -n $ns get servicemonitor infermon-qwen -o jsonpath='{.metadata.labels.release}')" = prom ] ||
@@ -67,7 +38,7 @@ test_deleted_or_edited_objects_are_restored() {
 	local ns=it-rec-restore
 	fresh_ns $ns
 	start_controller
-	iw $ns qwen "{backend: vllm, metrics: {interval: 30s}}"
+	apply_iw $ns qwen "{backend: vllm, metrics: {interval: 30s}}"
 	wait_for 30 kubectl -n $ns get servicemonitor infermon-qwen || fail "no ServiceMonitor"
 	kubectl -n $ns delete servicemonitor infermon-qwen >/dev/null
 	wait_for 30 kubectl -n $ns get servicemonitor infermon-qwen || fail "deleted ServiceMonitor not restored"
@@ -85,12 +56,12 @@ test_spec_changes_update_and_prune() {
 	local ns=it-rec-change
 	fresh_ns $ns
 	start_controller
-	iw $ns qwen "{backend: vllm}"
+	apply_iw $ns qwen "{backend: vllm}"
 	wait_for 30 kubectl -n $ns get servicemonitor infermon-qwen || fail "no ServiceMonitor"
-	iw $ns qwen "{backend: vllm, metrics: {interval: 45s, path: /stats}}"
+	apply_iw $ns qwen "{backend: vllm, metrics: {interval: 45s, path: /stats}}"
 	wait_for 30 bash -c "kubectl -n $ns get servicemonitor infermon-qwen -o jsonpath='{.spec.endpoints[0].interval}{.spec.endpoints[0].path}' | grep -qx 45s/stats" ||
 		fail "spec change not applied"
-	iw $ns qwen "{backend: vllm, monitor: {kind: PodMonitor}}"
+	apply_iw $ns qwen "{backend: vllm, monitor: {kind: PodMonitor}}"
 	wait_for 30 kubectl -n $ns get podmonitor infermon-qwen || fail "no PodMonitor after the switch"
 	wait_for 30 bash -c "! kubectl -n $ns get servicemonitor infermon-qwen >/dev/null 2>&1 && ! kubectl -n $ns get service infermon-qwen >/dev/null 2>&1" ||
 		fail "ServiceMonitor and Service not pruned after the switch"
@@ -125,7 +96,7 @@ test_status_reports_live_limits_and_idle_means_no_writes() {
 	port=$(free_port)
 	start_sim "$port" qwen3-26b --max-num-seqs 2 --max-model-len 1024 --block-size 16 --kv-cache-size 557
 	engine_pod $ns qwen-0 qwen vllm "$port" --max-num-seqs 2
-	iw $ns qwen "{backend: vllm, limits: {maxNumSeqs: 2}}"
+	apply_iw $ns qwen "{backend: vllm, limits: {maxNumSeqs: 2}}"
 	start_controller
 	wait_for 60 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"LimitDrift\")].status}' | grep -qx True" ||
 		fail "no LimitDrift condition: $(kubectl -n $ns get iw qwen -o yaml)"
@@ -135,9 +106,9 @@ test_status_reports_live_limits_and_idle_means_no_writes() {
 	grep -q 'qwen *vllm *1/1 .*-77%' "$WORK/get" || fail "printer columns"
 	# idle: nothing changes, so nothing is written for 60 s
 	sleep 5
-	w1=$(writes)
+	w1=$(api_writes)
 	sleep 60
-	w2=$(writes)
+	w2=$(api_writes)
 	echo "API writes over 60 s idle: $w1 -> $w2"
 	[ "$w1" = "$w2" ] || fail "idle controller wrote $((w2 - w1)) times in 60 s"
 	# the controller's own health: reconcile latency histogram, queue depth

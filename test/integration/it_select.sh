@@ -6,26 +6,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-iw() { # iw NS NAME SPEC-YAML-FLOW
-	kubectl apply -f - >/dev/null <<YAML
-apiVersion: infermon.io/v1alpha1
-kind: InferenceWorkload
-metadata: {name: $2, namespace: $1}
-spec: $3
-YAML
-}
-
-fresh_ns() {
-	kubectl delete ns "$1" --ignore-not-found --wait=true >/dev/null
-	kubectl create ns "$1" >/dev/null
-	kubectl create ns monitoring --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-}
-
-start_controller() {
-	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s "$@"
-	wait_for 30 grep -q 'caches synced' "$WORK/log" || fail "never synced: $(cat "$WORK/log")"
-}
-
 cond() { # cond NS NAME TYPE -> status/reason
 	kubectl -n "$1" get iw "$2" -o jsonpath="{.status.conditions[?(@.type==\"$3\")].status}/{.status.conditions[?(@.type==\"$3\")].reason}"
 }
@@ -55,7 +35,7 @@ test_monitor_selected_condition_and_match_prometheus() {
 	# kube-prometheus-stack's habit: monitors labelled release=<name>, any namespace
 	prometheus it-sel-kp "{serviceMonitorSelector: {matchLabels: {release: kp}}, serviceMonitorNamespaceSelector: {}}"
 	start_controller
-	iw $ns qwen "{backend: vllm}"
+	apply_iw $ns qwen "{backend: vllm}"
 	wait_for 30 bash -c "[ \"\$(kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}')\" = False ]" ||
 		fail "no MonitorSelected=False: $(kubectl -n $ns get iw qwen -o yaml)"
 	[ "$(cond $ns qwen MonitorSelected)" = False/NotSelected ] || fail "reason: $(cond $ns qwen MonitorSelected)"
@@ -67,7 +47,7 @@ test_monitor_selected_condition_and_match_prometheus() {
 	wait_for 30 bash -c "kubectl -n $ns get events.events.k8s.io --field-selector regarding.name=qwen -o jsonpath='{range .items[*]}{.type} {.reason}{\"\\n\"}{end}' | grep -qx 'Warning NotSelected'" ||
 		fail "no Warning event: $(events_of $ns qwen)"
 	# asked to match: the monitor gets release=kp and is selected
-	iw $ns qwen "{backend: vllm, monitor: {matchPrometheus: true}}"
+	apply_iw $ns qwen "{backend: vllm, monitor: {matchPrometheus: true}}"
 	wait_for 30 bash -c "kubectl -n $ns get servicemonitor infermon-qwen -o jsonpath='{.metadata.labels.release}' | grep -qx kp" ||
 		fail "label not stamped: $(kubectl -n $ns get servicemonitor infermon-qwen -o yaml)"
 	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}' | grep -qx True" ||
@@ -79,7 +59,7 @@ test_monitor_selected_condition_and_match_prometheus() {
 	# labelled scrape=<anything>: selection follows the namespace's labels
 	kubectl -n monitoring delete prometheus it-sel-kp >/dev/null
 	prometheus it-sel-team "{podMonitorSelector: {matchExpressions: [{key: scrape, operator: Exists}]}, podMonitorNamespaceSelector: {matchLabels: {team: ml}}}"
-	iw $ns qwen "{backend: vllm, monitor: {kind: PodMonitor, matchPrometheus: true}}"
+	apply_iw $ns qwen "{backend: vllm, monitor: {kind: PodMonitor, matchPrometheus: true}}"
 	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}' | grep -qx False" ||
 		fail "selected although the namespace is not admitted: $(cond_msg $ns qwen MonitorSelected)"
 	cond_msg $ns qwen MonitorSelected | grep -q 'in namespaces {team=ml}' || fail "message: $(cond_msg $ns qwen MonitorSelected)"
@@ -97,11 +77,11 @@ test_workload_rename_prunes_old_objects() {
 	local ns=it-sel-rename
 	fresh_ns $ns
 	start_controller
-	iw $ns chat "{backend: vllm, workloadName: alpha}"
+	apply_iw $ns chat "{backend: vllm, workloadName: alpha}"
 	wait_for 30 kubectl -n $ns get servicemonitor infermon-alpha || fail "no ServiceMonitor for alpha"
 	wait_for 30 bash -c "kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -q 'job_name: infermon/$ns/alpha'" ||
 		fail "no job for alpha"
-	iw $ns chat "{backend: vllm, workloadName: beta}"
+	apply_iw $ns chat "{backend: vllm, workloadName: beta}"
 	wait_for 30 kubectl -n $ns get servicemonitor infermon-beta || fail "no ServiceMonitor for beta"
 	wait_for 30 bash -c "! kubectl -n $ns get servicemonitor infermon-alpha >/dev/null 2>&1 && ! kubectl -n $ns get service infermon-alpha >/dev/null 2>&1" ||
 		fail "alpha's objects outlived the rename"
@@ -121,7 +101,7 @@ test_cr_endpoint_and_expected_limit() {
 	port=$(free_port)
 	start_sim "$port" qwen --max-num-seqs 2 --max-model-len 1024 --block-size 16 --kv-cache-size 557
 	engine_pod $ns qwen-0 qwen vllm "$port" --max-num-seqs 2
-	iw $ns qwen "{backend: vllm, metrics: {port: http, interval: 1s}, limits: {maxNumSeqs: 8}}"
+	apply_iw $ns qwen "{backend: vllm, metrics: {port: http, interval: 1s}, limits: {maxNumSeqs: 8}}"
 	start_controller
 	wait_for 60 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"LimitMatchesSpec\")].status}' | grep -qx False" ||
 		fail "no LimitMatchesSpec=False: $(kubectl -n $ns get iw qwen -o yaml)"
@@ -134,12 +114,12 @@ test_cr_endpoint_and_expected_limit() {
 		fail "models/podStatus: $(kubectl -n $ns get iw qwen -o jsonpath='{.status}')"
 	wait_for 30 bash -c "kubectl -n $ns get events.events.k8s.io --field-selector regarding.name=qwen -o jsonpath='{range .items[*]}{.type} {.reason}{\"\\n\"}{end}' | grep -qx 'Warning LimitMismatch'" ||
 		fail "no Warning event: $(events_of $ns qwen)"
-	iw $ns qwen "{backend: vllm, metrics: {port: http, interval: 1s}, limits: {maxNumSeqs: 2}}"
+	apply_iw $ns qwen "{backend: vllm, metrics: {port: http, interval: 1s}, limits: {maxNumSeqs: 2}}"
 	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"LimitMatchesSpec\")].status}' | grep -qx True" ||
 		fail "LimitMatchesSpec did not clear: $(cond_msg $ns qwen LimitMatchesSpec)"
 	# a new path replaces the scrape target (its bookkeeping must survive:
 	# ASan's leak check at exit would catch a lost one) and fails to scrape
-	iw $ns qwen "{backend: vllm, metrics: {port: http, path: /no-such-path, interval: 1s}, limits: {maxNumSeqs: 2}}"
+	apply_iw $ns qwen "{backend: vllm, metrics: {port: http, path: /no-such-path, interval: 1s}, limits: {maxNumSeqs: 2}}"
 	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"ScrapeFailed\")].status}' | grep -qx True" ||
 		fail "the CR's path is not used: $(kubectl -n $ns get iw qwen -o yaml)"
 	# the CR gone, the pod is scraped with the flags' path again

@@ -34,6 +34,44 @@ stop_infermon() {
 	[ $rc -eq 0 ] || fail "infermon exited $rc after SIGTERM: $(tail -60 "$INFERMON_LOG")"
 }
 
+# ---- the controller against the test cluster ----
+
+# fresh_ns NAME: a new, empty namespace NAME (and the namespace monitoring,
+# where the scrape-config Secret goes).
+fresh_ns() {
+	kubectl delete ns "$1" --ignore-not-found --wait=true --timeout=60s >/dev/null
+	kubectl create ns "$1" >/dev/null
+	kubectl create ns monitoring --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+}
+
+# apply_iw NS NAME SPEC: applies an InferenceWorkload with the given spec (flow YAML).
+apply_iw() {
+	kubectl apply -f - >/dev/null <<YAML
+apiVersion: infermon.io/v1alpha1
+kind: InferenceWorkload
+metadata: {name: $2, namespace: $1}
+spec: $3
+YAML
+}
+
+# start_controller ARGS...: `infermon run` with text logs in $WORK/log,
+# /metrics on a free loopback port, 1 s scrapes; waits for its caches.
+start_controller() {
+	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s "$@"
+	wait_for 30 grep -q 'caches synced' "$WORK/log" || fail "never synced: $(cat "$WORK/log")"
+}
+
+# metrics_port: the port of the controller started by start_controller.
+metrics_port() {
+	grep -o 'serving /metrics, /healthz, /readyz.*port=[0-9]*' "$WORK/log" | grep -o '[0-9]*$'
+}
+
+# api_writes: the controller's write requests to the API server so far.
+api_writes() {
+	curl -sf "http://127.0.0.1:$(metrics_port)/metrics" |
+		sed -n 's/^infermon_api_requests_total{verb="write"} //p'
+}
+
 run_test() {
 	local name=$1
 	declare -F "test_$name" >/dev/null || fail "no test named $name"
