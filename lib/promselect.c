@@ -201,8 +201,9 @@ void promsel_describe(const cJSON *prom, enum promsel_kind k, struct buf *out)
 	const cJSON *sel = spec_field(prom, selector_field[k]);
 	const cJSON *nssel = spec_field(prom, ns_selector_field[k]);
 	const char *pns = obj_str(prom, "metadata", "namespace");
+	const char *name = obj_str(prom, "metadata", "name");
 
-	buf_printf(out, "%s/%s ", pns ? pns : "", obj_str(prom, "metadata", "name"));
+	buf_printf(out, "%s/%s ", pns ? pns : "", name ? name : "");
 	if (!sel || cJSON_IsNull(sel)) {
 		buf_printf(out, "selects no %s (%s is not set)", kind_plural[k], selector_field[k]);
 		return;
@@ -218,4 +219,38 @@ void promsel_describe(const cJSON *prom, enum promsel_kind k, struct buf *out)
 		buf_adds(out, " in namespaces ");
 		describe_selector(nssel, out);
 	}
+}
+
+cJSON *promsel_find_monitor(cJSON *objs, enum promsel_kind *k)
+{
+	cJSON *o;
+
+	cJSON_ArrayForEach(o, objs)
+	{
+		int kind = promsel_kind_of(obj_str(o, "kind", NULL));
+		if (kind == PROMSEL_SERVICEMONITOR || kind == PROMSEL_PODMONITOR) {
+			*k = (enum promsel_kind)kind;
+			return o;
+		}
+	}
+	return NULL;
+}
+
+cJSON *promsel_monitor_labels(cJSON *monitor)
+{
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(monitor, "metadata"), *labels;
+
+	if (!md)
+		md = cJSON_AddObjectToObject(monitor, "metadata");
+	labels = cJSON_GetObjectItemCaseSensitive(md, "labels");
+	return labels ? labels : cJSON_AddObjectToObject(md, "labels");
+}
+
+void promsel_stamp_all(cJSON *monitor, enum promsel_kind k, const cJSON *const *proms, size_t n,
+		       const char *ns, const cJSON *nsobj)
+{
+	cJSON *labels = promsel_monitor_labels(monitor);
+
+	for (size_t i = 0; i < n; i++)
+		promsel_stamp(proms[i], k, ns, nsobj, labels);
 }

@@ -49,6 +49,18 @@ bool promsel_selects(const cJSON *prom, enum promsel_kind k, const char *ns, con
 bool promsel_stamp(const cJSON *prom, enum promsel_kind k, const char *ns, const cJSON *nsobj,
 		   cJSON *labels);
 
+/* The generated monitor among objs (a cJSON array of objects): the
+ * ServiceMonitor or PodMonitor, with its kind in *k; NULL when none. */
+cJSON *promsel_find_monitor(cJSON *objs, enum promsel_kind *k);
+
+/* Labels of a monitor object, created empty when it has none. */
+cJSON *promsel_monitor_labels(cJSON *monitor);
+
+/* spec.monitor.matchPrometheus: stamps on the monitor's labels what each of
+ * proms[0..n) needs, in that order (put them in a stable order). */
+void promsel_stamp_all(cJSON *monitor, enum promsel_kind k, const cJSON *const *proms, size_t n,
+		       const char *ns, const cJSON *nsobj);
+
 /* One line on what prom wants, for conditions and events:
  *   monitoring/k8s selects ServiceMonitors {release=kube-prom} in namespaces {team=ml}
  */

@@ -543,21 +543,15 @@ struct judgement {
 static void judge_selection(struct reconciler *r, const struct iwspec *s, cJSON *objs,
 			    struct judgement *out)
 {
-	cJSON *mon = NULL, *o, *labels;
+	cJSON *mon, *labels;
 	const cJSON *nsobj = objcache_get(&r->namespaces, "", s->namespace);
 	const char **keys;
-	int kind = -1;
+	const cJSON **proms;
+	enum promsel_kind kind;
 	size_t nproms = 0, nselected = 0;
 	struct buf selected, wants;
 
-	cJSON_ArrayForEach(o, objs)
-	{
-		int k = promsel_kind_of(obj_str(o, "kind", NULL));
-		if (k == PROMSEL_SERVICEMONITOR || k == PROMSEL_PODMONITOR) {
-			mon = o;
-			kind = k;
-		}
-	}
+	mon = promsel_find_monitor(objs, &kind);
 	if (!mon)
 		return;
 	if (!r->proms_known) {
@@ -567,28 +561,26 @@ static void judge_selection(struct reconciler *r, const struct iwspec *s, cJSON 
 					"CRD installed, and may infermon list prometheuses?)");
 		return;
 	}
-	labels = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(mon, "metadata"), "labels");
-	if (!labels)
-		labels = cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(mon, "metadata"), "labels");
 	buf_init(&selected, 1024);
 	buf_init(&wants, 2048);
 	keys = hmap_sorted_keys(&r->proms.objs);
+	proms = im_xcalloc(r->proms.objs.count + 1, sizeof(*proms));
+	for (size_t i = 0; keys[i]; i++)
+		proms[nproms++] = hmap_get(&r->proms.objs, keys[i]);
 	if (s->match_prometheus)
-		for (size_t i = 0; keys[i]; i++)
-			promsel_stamp(hmap_get(&r->proms.objs, keys[i]), (enum promsel_kind)kind, s->namespace,
-				      nsobj, labels);
-	for (size_t i = 0; keys[i]; i++) {
-		const cJSON *p = hmap_get(&r->proms.objs, keys[i]);
-		nproms++;
-		if (promsel_selects(p, (enum promsel_kind)kind, s->namespace, nsobj, labels)) {
+		promsel_stamp_all(mon, kind, proms, nproms, s->namespace, nsobj);
+	labels = promsel_monitor_labels(mon);
+	for (size_t i = 0; i < nproms; i++) {
+		if (promsel_selects(proms[i], kind, s->namespace, nsobj, labels)) {
 			buf_printf(&selected, "%s%s", nselected ? ", " : "", keys[i]);
 			nselected++;
 		} else {
 			buf_adds(&wants, "; ");
-			promsel_describe(p, (enum promsel_kind)kind, &wants);
+			promsel_describe(proms[i], kind, &wants);
 		}
 	}
 	im_free(keys);
+	im_free(proms);
 	if (nselected) {
 		out->status = "True";
 		out->reason = "Selected";

@@ -16,6 +16,7 @@
 #include "iwspec.h"
 #include "objcache.h"
 #include "pod.h"
+#include "promselect.h"
 #include "render.h"
 #include "yamljson.h"
 #include "yamlout.h"
@@ -37,6 +38,8 @@ struct state {
 	size_t npods;
 	struct iw_defaults defaults;
 	struct buf err;
+	struct hmap proms; /* ns/name -> Prometheus (cJSON*), for matchPrometheus */
+	struct hmap nss;   /* /name -> Namespace (cJSON*), for their selectors */
 };
 
 static void usage(FILE *f)
@@ -46,7 +49,11 @@ static void usage(FILE *f)
 	      "Prints, as multi-document YAML, every object the controller would apply\n"
 	      "for the InferenceWorkloads and labelled Pods in the files (YAML or JSON,\n"
 	      "multi-document, List objects allowed; - reads standard input). Pods\n"
-	      "without an InferenceWorkload get the controller defaults.\n"
+	      "without an InferenceWorkload get the controller defaults. Prometheus\n"
+	      "(monitoring.coreos.com/v1) and Namespace objects in the input are read as\n"
+	      "the controller reads the cluster's: spec.monitor.matchPrometheus stamps the\n"
+	      "labels their selectors need, and a monitor no Prometheus selects is noted\n"
+	      "on standard error.\n"
 	      "\n"
 	      "options:\n"
 	      "  -f, --filename FILE        input (repeatable)\n"
@@ -153,6 +160,67 @@ static int add_pod(struct state *st, cJSON *obj, const char *where)
 	return 0;
 }
 
+/* A Prometheus (namespaced; "default" when unset) or a Namespace. */
+static int add_selector_input(struct state *st, const cJSON *obj, const char *kind, const char *where)
+{
+	const char *name = obj_str(obj, "metadata", "name"), *ns = obj_str(obj, "metadata", "namespace");
+	bool is_ns = strcmp(kind, "Namespace") == 0;
+	struct hmap *m = is_ns ? &st->nss : &st->proms;
+	cJSON *copy;
+	struct buf key;
+
+	if (!name || !*name) {
+		fprintf(stderr, "%s: %s without metadata.name\n", where, kind);
+		return -1;
+	}
+	buf_init(&key, BUF_MAX_SMALL);
+	buf_printf(&key, "%s/%s", is_ns ? "" : (ns && *ns ? ns : "default"), name);
+	if (hmap_get(m, key.ptr)) {
+		fprintf(stderr, "%s: %s %s given twice\n", where, kind, is_ns ? name : key.ptr);
+		buf_release(&key);
+		return -1;
+	}
+	copy = cJSON_Duplicate(obj, true);
+	if (!is_ns && !(ns && *ns))
+		cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(copy, "metadata"), "namespace", "default");
+	hmap_put(m, key.ptr, copy);
+	buf_release(&key);
+	return 0;
+}
+
+/* matchPrometheus, and a note when no Prometheus given selects the monitor. */
+static void judge_monitor(struct state *st, const struct wl *w, cJSON *wobjs)
+{
+	enum promsel_kind k;
+	cJSON *mon = promsel_find_monitor(wobjs, &k);
+	const char **keys;
+	const cJSON **proms;
+	const cJSON *nsobj;
+	size_t n = 0;
+	bool selected = false;
+	struct buf key;
+
+	if (!mon || st->proms.count == 0)
+		return;
+	buf_init(&key, BUF_MAX_SMALL);
+	buf_printf(&key, "/%s", w->spec.namespace);
+	nsobj = hmap_get(&st->nss, key.ptr);
+	buf_release(&key);
+	keys = hmap_sorted_keys(&st->proms);
+	proms = im_xcalloc(st->proms.count + 1, sizeof(*proms));
+	for (size_t i = 0; keys[i]; i++)
+		proms[n++] = hmap_get(&st->proms, keys[i]);
+	if (w->from_cr && w->spec.match_prometheus)
+		promsel_stamp_all(mon, k, proms, n, w->spec.namespace, nsobj);
+	for (size_t i = 0; i < n && !selected; i++)
+		selected = promsel_selects(proms[i], k, w->spec.namespace, nsobj, promsel_monitor_labels(mon));
+	if (!selected)
+		fprintf(stderr, "infermon render: note: no Prometheus in the input selects %s %s/%s\n",
+			obj_str(mon, "kind", NULL), w->spec.namespace, obj_str(mon, "metadata", "name"));
+	im_free(keys);
+	im_free(proms);
+}
+
 static int add_object(struct state *st, cJSON *obj, const char *file, int line,
 		      const struct yamljson_doc *doc)
 {
@@ -174,6 +242,9 @@ static int add_object(struct state *st, cJSON *obj, const char *file, int line,
 	}
 	if (strcmp(kind, "Pod") == 0)
 		return add_pod(st, obj, where);
+	if ((strcmp(kind, "Prometheus") == 0 && api && strcmp(api, "monitoring.coreos.com/v1") == 0) ||
+	    (strcmp(kind, "Namespace") == 0 && api && strcmp(api, "v1") == 0))
+		return add_selector_input(st, obj, kind, where);
 	if (strcmp(kind, "List") == 0 || strcmp(kind, "PodList") == 0 ||
 	    strcmp(kind, "InferenceWorkloadList") == 0) {
 		cJSON *it;
@@ -185,7 +256,8 @@ static int add_object(struct state *st, cJSON *obj, const char *file, int line,
 		}
 		return 0;
 	}
-	fprintf(stderr, "%s: unsupported kind \"%s\" (InferenceWorkload, Pod or List)\n", where, kind);
+	fprintf(stderr, "%s: unsupported kind \"%s\" (InferenceWorkload, Pod, Prometheus, Namespace or List)\n",
+		where, kind);
 	return -1;
 }
 
@@ -315,6 +387,8 @@ int cmd_render(int argc, char **argv)
 
 	memset(&st, 0, sizeof(st));
 	hmap_init(&st.wls);
+	hmap_init(&st.proms);
+	hmap_init(&st.nss);
 	iw_defaults_init(&st.defaults);
 	buf_init(&st.err, 4096);
 	buf_init(&out, BUF_MAX_LARGE);
@@ -388,7 +462,12 @@ int cmd_render(int argc, char **argv)
 	keys = hmap_sorted_keys(&st.wls);
 	for (size_t i = 0; keys[i]; i++) {
 		struct wl *w = hmap_get(&st.wls, keys[i]);
-		render_workload(&rc_cfg, &w->spec, w->pods, w->npods, objs);
+		cJSON *wobjs = cJSON_CreateArray(), *o;
+		render_workload(&rc_cfg, &w->spec, w->pods, w->npods, wobjs);
+		judge_monitor(&st, w, wobjs);
+		while ((o = cJSON_DetachItemFromArray(wobjs, 0)) != NULL)
+			cJSON_AddItemToArray(objs, o);
+		cJSON_Delete(wobjs);
 		if (w->spec.scrape_config)
 			cJSON_AddItemToArray(jobs, render_scrape_job(&w->spec));
 	}
@@ -424,6 +503,12 @@ out:
 	for (struct hmap_entry *e = hmap_first(&st.wls); e; e = hmap_next(&st.wls, e))
 		wl_free(e->value);
 	hmap_release(&st.wls);
+	for (struct hmap_entry *e = hmap_first(&st.proms); e; e = hmap_next(&st.proms, e))
+		cJSON_Delete(e->value);
+	hmap_release(&st.proms);
+	for (struct hmap_entry *e = hmap_first(&st.nss); e; e = hmap_next(&st.nss, e))
+		cJSON_Delete(e->value);
+	hmap_release(&st.nss);
 	for (size_t i = 0; i < st.npods; i++)
 		pod_free(st.pods[i]);
 	im_free(st.pods);

@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "iwspec.h"
 #include "pod.h"
+#include "promselect.h"
 #include "render.h"
 #include "yamljson.h"
 #include "yamlout.h"
@@ -50,6 +51,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	iw_defaults_init(&d);
 	render_config_init(&rc);
 	if (yamljson_parse((const char *)data, size, "fuzz", &yo, &docs, &ndocs, &err) == IM_OK) {
+		/* Prometheus objects judge every monitor (any shape: the selectors
+		 * are read from untrusted input too) */
+		const cJSON **proms = calloc(ndocs + 1, sizeof(*proms));
+		size_t nproms = 0;
+		for (size_t i = 0; i < ndocs; i++) {
+			const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(docs[i].json, "kind"));
+			if (kind && strcmp(kind, "Prometheus") == 0)
+				proms[nproms++] = docs[i].json;
+		}
 		for (size_t i = 0; i < ndocs; i++) {
 			const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(docs[i].json, "kind"));
 			cJSON *objs = cJSON_CreateArray(), *jobs = cJSON_CreateArray(), *o;
@@ -58,7 +68,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			buf_reset(&err);
 			if (kind && strcmp(kind, "InferenceWorkload") == 0 &&
 			    iwspec_parse(docs[i].json, &d, &s, &err) == IM_OK) {
+				enum promsel_kind k;
+				cJSON *mon;
 				render_workload(&rc, &s, NULL, 0, objs);
+				mon = promsel_find_monitor(objs, &k);
+				if (mon) {
+					struct buf why;
+					promsel_stamp_all(mon, k, proms, nproms, s.namespace, docs[0].json);
+					buf_init(&why, 4096);
+					for (size_t j = 0; j < nproms; j++) {
+						(void)promsel_selects(proms[j], k, s.namespace, docs[0].json,
+								      promsel_monitor_labels(mon));
+						promsel_describe(proms[j], k, &why);
+					}
+					buf_release(&why);
+				}
 				cJSON_AddItemToArray(jobs, render_scrape_job(&s));
 				iwspec_release(&s);
 			} else if (kind && strcmp(kind, "Pod") == 0 &&
@@ -81,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			cJSON_Delete(objs);
 		}
+		free(proms);
 	}
 	yamljson_docs_free(docs, ndocs);
 	buf_release(&err);

@@ -41,6 +41,30 @@ test_output_is_deterministic_and_applies_server_side() {
 	"$INFERMON_BIN" render -f - < "$DATA/workloads.yaml" | cmp - "$WORK/a.yaml" || fail "stdin differs"
 }
 
+# Prometheus and Namespace objects in the input: matchPrometheus stamps what
+# their selectors need; a monitor none selects is noted on stderr.
+test_match_prometheus_offline() {
+	"$INFERMON_BIN" render -f "$DATA/prometheus.yaml" > "$WORK/r.yaml" 2> "$WORK/err" ||
+		fail "render failed: $(cat "$WORK/err")"
+	python3 - "$WORK/r.yaml" <<'PY' || fail "labels: $(cat "$WORK/r.yaml")"
+import sys, yaml
+docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(open(sys.argv[1])) if d}
+sm = docs[("ServiceMonitor", "infermon-matched")]["metadata"]["labels"]
+pm = docs[("PodMonitor", "infermon-matched-pm")]["metadata"]["labels"]
+um = docs[("ServiceMonitor", "infermon-unmatched")]["metadata"]["labels"]
+print(sm, pm, um)
+assert sm.get("release") == "kp", sm
+assert pm.get("team") == "ml", pm
+assert "release" not in um, um
+assert not any(k in ("Prometheus", "Namespace") for k, _ in docs), "input objects printed"
+PY
+	grep -qx 'infermon render: note: no Prometheus in the input selects ServiceMonitor it-render/infermon-unmatched' "$WORK/err" ||
+		fail "no note: $(cat "$WORK/err")"
+	[ "$(grep -c note: "$WORK/err")" -eq 1 ] || fail "notes for selected monitors: $(cat "$WORK/err")"
+	# the same input twice: byte-identical
+	"$INFERMON_BIN" render -f "$DATA/prometheus.yaml" 2>/dev/null | cmp - "$WORK/r.yaml" || fail "not deterministic"
+}
+
 test_bad_input_names_file_and_line() {
 	local f out
 	for f in bad-interval:16:'spec.metrics.interval "15x" in llm/qwen-chat: not a duration' \
