@@ -23,7 +23,7 @@ struct kubeclient {
 	struct kubeconfig cfg;
 	struct http *http;
 	char *user_agent;
-	uint64_t requests; /* calls made */
+	uint64_t requests; /* calls made by kubeclient_call */
 	uint64_t writes;   /* calls with a method other than GET */
 };
 
@@ -34,6 +34,12 @@ void kubeclient_release(struct kubeclient *kc);
 /* A configured, not yet started call for method and path (which starts with
  * '/' and may carry a query string already escaped). */
 struct http_call *kubeclient_call(struct kubeclient *kc, const char *method, const char *path);
+/* As kubeclient_call, but not counted in requests and writes: for the
+ * leader-election Lease, whose renewals are bookkeeping, not work on
+ * objects (an idle leader still renews every retry period, and the
+ * counters must show that an idle controller writes nothing). */
+struct http_call *kubeclient_call_uncounted(struct kubeclient *kc, const char *method,
+					    const char *path);
 /* Sets the request body and its content type (e.g. application/json,
  * application/apply-patch+yaml). */
 void kubeclient_set_body(struct http_call *c, const char *content_type, const char *body, size_t len);
