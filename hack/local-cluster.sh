@@ -409,6 +409,15 @@ apply_crds() {
 	kctl wait --for=condition=Established --timeout="${TIMEOUT}s" crd --all > /dev/null
 }
 
+# The controller's namespace, where its leader-election Lease lives
+# (infermon run's default --leader-elect-namespace; deploy/ creates it in a
+# real cluster).
+ensure_controller_namespace() {
+	kctl --request-timeout=30s get namespace infermon-system > /dev/null 2>&1 ||
+		kctl --request-timeout=30s create namespace infermon-system > /dev/null 2>&1 ||
+		kctl --request-timeout=30s get namespace infermon-system > /dev/null
+}
+
 default_sa_exists() { kctl --request-timeout=5s -n default get serviceaccount default > /dev/null 2>&1; }
 
 healthy() {
@@ -455,6 +464,7 @@ cmd_up() {
 	if [ -f "$STATE/$MARKER" ] && [ -f "$STATE/cluster.env" ]; then
 		load_state
 		if healthy && settings_requested; then
+			ensure_controller_namespace
 			log "cluster in $STATE is already up (https://127.0.0.1:$APISERVER_PORT)"
 			return 0
 		fi
@@ -495,6 +505,7 @@ cmd_up() {
 	start_kcm
 	log "waiting for the default ServiceAccount (serviceaccount controller)"
 	wait_until kube-controller-manager "ServiceAccount default/default" default_sa_exists
+	ensure_controller_namespace
 	log "cluster up: KUBECONFIG=$STATE/admin.kubeconfig (https://127.0.0.1:$APISERVER_PORT)"
 }
 

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "httpserver.h"
 #include "kubeclient.h"
+#include "leader.h"
 #include "log.h"
 #include "loop.h"
 #include "podcache.h"
@@ -60,6 +61,10 @@ struct controller {
 	uv_prepare_t pump;
 	uint64_t started_ms;
 	bool synced;
+	struct leader le;
+	char *identity;  /* this replica's holderIdentity */
+	bool leading;    /* holds the Lease (always, without leader election) */
+	bool stopping;   /* a signal came; the Lease is being handed back */
 };
 
 void controller_opts_default(struct controller_opts *o)
@@ -74,6 +79,7 @@ void controller_opts_default(struct controller_opts *o)
 	o->drift_tolerance = 0.25;
 	o->events = true;
 	o->reconcile = true;
+	o->leader_elect = true;
 }
 
 static void tinfo_free(struct tinfo *ti)
@@ -105,7 +111,7 @@ static void post_event(struct controller *c, const struct tinfo *ti, bool warnin
 {
 	struct event_ref about = {"v1", "Pod", ti->namespace, ti->pod, ti->uid};
 
-	if (c->o->events)
+	if (c->o->events && c->leading) /* followers would post duplicates */
 		events_post(&c->events, &about, warning, "Check", reason, note);
 }
 
@@ -409,9 +415,55 @@ static void pump(uv_prepare_t *h)
 		if (!caches_synced(c))
 			return;
 		c->synced = true;
-		log_kv(LOG_INFO, "caches synced; reconciling", NULL);
+		log_kv(LOG_INFO, c->leading ? "caches synced; reconciling" : "caches synced; following",
+		       NULL);
 	}
-	reconciler_pump(&c->rec);
+	if (c->leading) /* a follower's keys wait in the queue */
+		reconciler_pump(&c->rec);
+}
+
+/* ---- leadership ---- */
+
+/* Every key the caches know, so that nothing changed while another
+ * replica led (or none did) goes unreconciled. */
+static void resync_all(struct controller *c)
+{
+	struct hmap *m = &c->cache.workloads;
+
+	for (struct hmap_entry *e = hmap_first(m); e; e = hmap_next(m, e)) {
+		const struct workload *w = e->value;
+		reconciler_workload_changed(&c->rec, w->namespace, w->name);
+	}
+	for (struct hmap_entry *e = hmap_first(&c->rec.crs.objs); e; e = hmap_next(&c->rec.crs.objs, e))
+		reconciler_cr_changed(&c->rec, e->value, false);
+	for (int k = 0; k < OWNED_COUNT; k++) {
+		m = &c->rec.owned[k].objs;
+		for (struct hmap_entry *e = hmap_first(m); e; e = hmap_next(m, e))
+			reconciler_owned_changed(&c->rec, e->value, false);
+	}
+	wq_add(&c->rec.q, RECONCILE_SECRET_KEY);
+}
+
+/* Writes (objects, status, Events) follow leadership; runs before
+ * anything else when the renewal deadline passes. */
+static void set_leading(struct controller *c, bool leading)
+{
+	c->leading = leading;
+	c->rec.writes_enabled = c->o->reconcile && leading;
+	c->rec.events = c->o->events && leading ? &c->events : NULL;
+}
+
+static void on_leader(void *ctx, bool leading)
+{
+	struct controller *c = ctx;
+	char n[24];
+
+	set_leading(c, leading);
+	if (leading) {
+		resync_all(c);
+		snprintf(n, sizeof(n), "%zu", wq_len(&c->rec.q));
+		log_kv(LOG_INFO, "leading: reconciling every key", "keys", n, NULL);
+	}
 }
 
 /* A Prometheus duration: 15s, 1500ms. */
@@ -456,8 +508,7 @@ static void start_reconciler(struct controller *c)
 	c->rec.runtime_ctx = c;
 	c->rec.now_ms = loop_ms;
 	c->rec.now_ctx = c;
-	c->rec.events = c->o->events ? &c->events : NULL;
-	c->rec.writes_enabled = c->o->reconcile;
+	set_leading(c, c->leading);
 	if (c->o->prune_grace_ms)
 		c->rec.grace_ms = c->o->prune_grace_ms;
 
@@ -697,6 +748,21 @@ static void render_self(struct controller *c, struct buf *b)
 	expo_family(b, "infermon_api_requests_total", "counter", "Requests to the API server, by verb class.");
 	expo_sample(b, "infermon_api_requests_total", (double)(c->kc.requests - c->kc.writes), "verb", "read", NULL);
 	expo_sample(b, "infermon_api_requests_total", (double)c->kc.writes, "verb", "write", NULL);
+	expo_family(b, "infermon_leader", "gauge", "1 while this replica holds the leader Lease and writes.");
+	expo_sample(b, "infermon_leader", c->leading ? 1 : 0, "identity", c->identity, NULL);
+	if (c->o->leader_elect) {
+		expo_family(b, "infermon_leader_lease_transitions", "gauge",
+			    "leaseTransitions of the Lease as last read.");
+		expo_sample(b, "infermon_leader_lease_transitions", (double)c->le.view.rec.transitions, NULL);
+		expo_family(b, "infermon_leader_changes_total", "counter",
+			    "Times this replica started or stopped leading.");
+		expo_sample(b, "infermon_leader_changes_total", (double)c->le.acquired, "change", "acquired", NULL);
+		expo_sample(b, "infermon_leader_changes_total", (double)c->le.lost, "change", "lost", NULL);
+		expo_family(b, "infermon_leader_lease_requests_total", "counter",
+			    "Requests for the Lease (not in infermon_api_requests_total), and those that failed.");
+		expo_sample(b, "infermon_leader_lease_requests_total", (double)c->le.requests, "result", "all", NULL);
+		expo_sample(b, "infermon_leader_lease_requests_total", (double)c->le.failures, "result", "failed", NULL);
+	}
 	expo_family(b, "infermon_process_resident_memory_bytes", "gauge", "Resident memory of the controller.");
 	expo_sample(b, "infermon_process_resident_memory_bytes", (double)rss_bytes(), NULL);
 }
@@ -751,6 +817,9 @@ static void on_stop(void *arg)
 	struct controller *c = arg;
 
 	log_kv(LOG_INFO, "stopping", NULL);
+	set_leading(c, false);
+	if (c->o->leader_elect)
+		leader_stop(&c->le);
 	for (size_t i = 0; i < c->nrefl; i++)
 		reflector_stop(&c->refl[i]);
 	scraper_stop(&c->scraper);
@@ -777,11 +846,24 @@ static void on_stop(void *arg)
 	http_release(&c->http);
 }
 
+static void resigned(void *ctx)
+{
+	loop_stop(&((struct controller *)ctx)->loop);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct controller *c = h->data;
 
 	log_kv(LOG_INFO, "signal received", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+	/* the leader hands the Lease back first (1 s at most), so a follower
+	 * takes over at its next retry rather than after the lease expires */
+	if (!c->stopping && c->o->leader_elect) {
+		c->stopping = true;
+		set_leading(c, false);
+		if (leader_resign(&c->le, 1000, resigned, c) == IM_OK)
+			return;
+	}
 	loop_stop(&c->loop);
 }
 
@@ -866,7 +948,23 @@ int controller_run(const struct controller_opts *o)
 		reflector_start(&c->refl[i], NULL, NULL);
 		c->nrefl++;
 	}
+	c->identity = leader_identity_new();
+	c->leading = !o->leader_elect;
 	start_reconciler(c); /* its informers follow the pod reflectors' namespaces */
+	if (o->leader_elect) {
+		struct leader_opts lo = {
+			.namespace = o->leader_namespace, .name = o->leader_name ? o->leader_name : LEADER_DEFAULT_NAME,
+			.identity = c->identity, .lease_duration_ms = o->lease_duration_ms,
+			.renew_deadline_ms = o->renew_deadline_ms, .retry_period_ms = o->retry_period_ms};
+		if (!lo.namespace)
+			lo.namespace = getenv("POD_NAMESPACE") && *getenv("POD_NAMESPACE") ? getenv("POD_NAMESPACE")
+											  : LEADER_DEFAULT_NAMESPACE;
+		leader_init(&c->le, &c->kc, &c->loop, &lo, on_leader, c);
+		leader_start(&c->le);
+	} else {
+		log_kv(LOG_INFO, "leader election disabled; this replica writes", "identity", c->identity,
+		       NULL);
+	}
 
 	loop_run(&c->loop);
 	loop_release(&c->loop);
@@ -884,6 +982,9 @@ int controller_run(const struct controller_opts *o)
 	reflector_release(&c->prom_refl);
 	reflector_release(&c->ns_refl);
 	reconciler_release(&c->rec);
+	if (o->leader_elect)
+		leader_release(&c->le);
+	im_free(c->identity);
 	podcache_release(&c->cache);
 	kubeclient_release(&c->kc);
 	log_kv(LOG_INFO, "stopped", NULL);

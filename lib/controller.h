@@ -11,6 +11,11 @@
  * Events (events.k8s.io/v1) go to the pod they concern: Warning when a
  * check becomes true, Normal when it clears; never one per scrape.
  *
+ * With leader election on, every replica watches and scrapes, but only the
+ * holder of the Lease reconciles and posts Events; a replica that loses the
+ * Lease stops writing at once and follows, caches warm
+ * (docs/leader-election.md).
+ *
  * controller_run owns the loop thread; the HTTP server (httpserver.h) runs
  * on its own thread and reads only the published snapshot.
  */
@@ -39,6 +44,13 @@ struct controller_opts {
 	const char *secret_namespace; /* scrape-config Secret; NULL: monitoring */
 	const char *secret_name;      /* NULL: infermon-scrape-configs */
 	uint64_t prune_grace_ms;  /* pod-only workloads; 0: 10 min */
+	/* leader election (leader.h): only the Lease holder writes */
+	bool leader_elect;            /* false: this replica writes from the start */
+	const char *leader_namespace; /* NULL: $POD_NAMESPACE, else infermon-system */
+	const char *leader_name;      /* NULL: infermon */
+	uint64_t lease_duration_ms;   /* 0: 15 s */
+	uint64_t renew_deadline_ms;   /* 0: 10 s */
+	uint64_t retry_period_ms;     /* 0: 2 s */
 };
 
 void controller_opts_default(struct controller_opts *o);

@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "controller.h"
+#include "leader.h"
 #include "log.h"
 #include "strparse.h"
 
@@ -42,6 +43,16 @@ static void usage(FILE *f)
 	      "                             (default monitoring/infermon-scrape-configs)\n"
 	      "  --prune-grace D            how long generated objects of a workload without\n"
 	      "                             a CR outlive its last pod (default 10m)\n"
+	      "  --leader-elect[=BOOL]      only the holder of a Lease writes; others follow\n"
+	      "                             with warm caches (default true)\n"
+	      "  --leader-elect-namespace NS    namespace of the Lease (default $POD_NAMESPACE,\n"
+	      "                             else infermon-system)\n"
+	      "  --leader-elect-resource-name N name of the Lease (default infermon)\n"
+	      "  --leader-elect-lease-duration D how long followers wait before taking over a\n"
+	      "                             Lease that stopped changing (default 15s)\n"
+	      "  --leader-elect-renew-deadline D the leader stops writing when it could not\n"
+	      "                             renew for this long (default 10s)\n"
+	      "  --leader-elect-retry-period D   between attempts to acquire or renew (default 2s)\n"
 	      "  --log-level LEVEL          debug, info, warn, error (default info)\n"
 	      "  --log-format FORMAT        text (logfmt) or json (default text)\n"
 	      "  -h, --help                 this text\n"
@@ -93,6 +104,32 @@ static int parse_bind(const char *s, char *host, size_t hostlen, int *port)
 	return 0;
 }
 
+/* Fills in the defaults and checks client-go's rules: the leader must give
+ * up (renew deadline) before others may take over (lease duration), and
+ * retry more than once within the deadline. */
+static int leader_timings(struct controller_opts *o)
+{
+	if (!o->lease_duration_ms)
+		o->lease_duration_ms = LEADER_DEFAULT_LEASE_MS;
+	if (!o->renew_deadline_ms)
+		o->renew_deadline_ms = LEADER_DEFAULT_RENEW_MS;
+	if (!o->retry_period_ms)
+		o->retry_period_ms = LEADER_DEFAULT_RETRY_MS;
+	if (o->lease_duration_ms < 1000 || o->lease_duration_ms <= o->renew_deadline_ms) {
+		fprintf(stderr, "infermon run: the leader-election lease duration (%llums) must be at least 1s "
+			"and longer than the renew deadline (%llums)\n",
+			(unsigned long long)o->lease_duration_ms, (unsigned long long)o->renew_deadline_ms);
+		return -1;
+	}
+	if (o->renew_deadline_ms * 10 <= o->retry_period_ms * 12) {
+		fprintf(stderr, "infermon run: the leader-election renew deadline (%llums) must be longer than "
+			"1.2 retry periods (%llums)\n",
+			(unsigned long long)o->renew_deadline_ms, (unsigned long long)o->retry_period_ms);
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -109,6 +146,12 @@ int cmd_run(int argc, char **argv)
 		{"no-reconcile", no_argument, NULL, 'R'},
 		{"scrape-secret", required_argument, NULL, 's'},
 		{"prune-grace", required_argument, NULL, 'g'},
+		{"leader-elect", optional_argument, NULL, 'L'},
+		{"leader-elect-namespace", required_argument, NULL, 'N'},
+		{"leader-elect-resource-name", required_argument, NULL, 'r'},
+		{"leader-elect-lease-duration", required_argument, NULL, 'D'},
+		{"leader-elect-renew-deadline", required_argument, NULL, 'W'},
+		{"leader-elect-retry-period", required_argument, NULL, 'T'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"log-format", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
@@ -188,6 +231,32 @@ int cmd_run(int argc, char **argv)
 			o.prune_grace_ms = ms ? ms : 1;
 			break;
 		}
+		case 'L':
+			if (!optarg || strcmp(optarg, "true") == 0) {
+				o.leader_elect = true;
+			} else if (strcmp(optarg, "false") == 0) {
+				o.leader_elect = false;
+			} else {
+				fprintf(stderr, "infermon run: invalid --leader-elect \"%s\" (true or false)\n", optarg);
+				goto out;
+			}
+			break;
+		case 'N': o.leader_namespace = optarg; break;
+		case 'r': o.leader_name = optarg; break;
+		case 'D':
+		case 'W':
+		case 'T': {
+			uint64_t ms;
+			const char *name = c == 'D' ? "leader-elect-lease-duration"
+				       : c == 'W' ? "leader-elect-renew-deadline" : "leader-elect-retry-period";
+			if (strparse_duration_ms(optarg, strlen(optarg), 3600000, &ms) || ms < 100) {
+				fprintf(stderr, "infermon run: invalid --%s \"%s\" (a duration such as 15s, at least 100ms)\n",
+					name, optarg);
+				goto out;
+			}
+			*(c == 'D' ? &o.lease_duration_ms : c == 'W' ? &o.renew_deadline_ms : &o.retry_period_ms) = ms;
+			break;
+		}
 		case 'l':
 			if ((level = log_level_parse(optarg)) < 0) {
 				fprintf(stderr, "infermon run: invalid --log-level \"%s\" (debug, info, warn, error)\n", optarg);
@@ -213,6 +282,8 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "infermon run: unexpected argument \"%s\"\n", argv[optind]);
 		goto out;
 	}
+	if (leader_timings(&o))
+		goto out;
 	log_setup((enum log_level)level, (enum log_format)format);
 	o.namespaces = namespaces;
 	o.nnamespaces = nns;
