@@ -453,6 +453,8 @@ static void set_leading(struct controller *c, bool leading)
 	c->rec.events = c->o->events && leading ? &c->events : NULL;
 }
 
+static void publish(uv_timer_t *h);
+
 static void on_leader(void *ctx, bool leading)
 {
 	struct controller *c = ctx;
@@ -464,6 +466,7 @@ static void on_leader(void *ctx, bool leading)
 		snprintf(n, sizeof(n), "%zu", wq_len(&c->rec.q));
 		log_kv(LOG_INFO, "leading: reconciling every key", "keys", n, NULL);
 	}
+	publish(&c->publish); /* /metrics shows the change now, not in 2 s */
 }
 
 /* A Prometheus duration: 15s, 1500ms. */

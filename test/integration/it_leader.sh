@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Leader election with two replicas of `infermon run` on the real API
+# server: exactly one writes; kill -9 of the leader hands over within the
+# lease duration and loses no reconcile; a leader cut off from the API server
+# stops writing before anyone else may take over. Default timings (lease
+# 15 s, renew deadline 10 s, retry 2 s). Times are measured and printed,
+# never asserted tighter than lease + retries + generous slack.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+mport() { grep -o 'serving /metrics, /healthz, /readyz.*port=[0-9]*' "$1" | grep -o '[0-9]*$'; }
+# metric LOG SERIES: the value of SERIES (name and labels, as printed)
+metric() { curl -sf "http://127.0.0.1:$(mport "$1")/metrics" | awk -v s="$2" '$1 == s { print $2 }'; }
+writes() { metric "$1" 'infermon_api_requests_total{verb="write"}'; }
+# /metrics is a snapshot published every 2 s (and at leadership changes):
+# wait_for these rather than test them once
+is_leader() { curl -sf "http://127.0.0.1:$(mport "$1")/metrics" | grep -q '^infermon_leader{identity="[^"]*"} 1$'; }
+not_leader() { curl -sf "http://127.0.0.1:$(mport "$1")/metrics" | grep -q '^infermon_leader{identity="[^"]*"} 0$'; }
+wrote() { local w; w=$(writes "$1") && [ -n "$w" ] && [ "$w" -gt 0 ]; }
+identity() { sed -n 's/.*msg="leader election started" identity=\([^ ]*\).*/\1/p' "$1"; }
+ts_of() { grep -m1 "$2" "$1" | grep -o '^ts=[^ ]*' | cut -d= -f2; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+iw() { # iw NS NAME SPEC-YAML-FLOW
+	kubectl apply -f - >/dev/null <<YAML
+apiVersion: infermon.io/v1alpha1
+kind: InferenceWorkload
+metadata: {name: $2, namespace: $1}
+spec: $3
+YAML
+}
+
+fresh_ns() {
+	kubectl delete ns "$1" --ignore-not-found --wait=true >/dev/null
+	kubectl create ns "$1" >/dev/null
+	kubectl create ns monitoring --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+}
+
+# replica LOG NS ARGS...: one `infermon run` whose Lease lives in NS (a
+# fresh one per test, so no other test's leftover Lease is in the way).
+replica() {
+	local log=$1 ns=$2; shift 2
+	start_infermon "$log" run --namespace "$ns" --leader-elect-namespace "$ns" \
+		--metrics-bind-address 127.0.0.1:0 --scrape-interval 1s "$@"
+	wait_for 30 grep -q 'caches synced' "$log" || fail "never synced: $(cat "$log")"
+}
+
+stop_replica() { # stop_replica PID LOG
+	INFERMON_PID=$1 INFERMON_LOG=$2
+	stop_infermon
+}
+
+ready_iw() { # ready_iw NS NAME: its objects exist and its status says Ready
+	wait_for 60 bash -c "kubectl -n $1 get servicemonitor infermon-$2 >/dev/null && kubectl -n $1 get iw $2 -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
+}
+
+test_one_replica_writes_and_a_follower_takes_over_after_kill9() {
+	local ns=it-leader port pa pb L F Lpid Fpid t0 t1 wl
+	fresh_ns $ns
+	port=$(free_port)
+	start_sim "$port" qwen3-26b --max-num-seqs 2 --max-model-len 1024 --block-size 16 --kv-cache-size 557
+	engine_pod $ns qwen-0 qwen vllm "$port" --max-num-seqs 2
+	replica "$WORK/a.log" $ns; pa=$INFERMON_PID
+	replica "$WORK/b.log" $ns; pb=$INFERMON_PID
+	wait_for 30 bash -c "grep -q 'became leader' '$WORK/a.log' || grep -q 'became leader' '$WORK/b.log'" ||
+		fail "no leader: $(cat "$WORK/a.log" "$WORK/b.log")"
+	if grep -q 'became leader' "$WORK/a.log"; then
+		L=$WORK/a.log Lpid=$pa F=$WORK/b.log Fpid=$pb
+	else
+		L=$WORK/b.log Lpid=$pb F=$WORK/a.log Fpid=$pa
+	fi
+	wait_for 30 grep -q "following leader\" holder=$(identity "$L")" "$F" || fail "the follower does not follow: $(cat "$F")"
+	[ "$(kubectl -n $ns get lease infermon -o jsonpath='{.spec.holderIdentity}')" = "$(identity "$L")" ] ||
+		fail "the Lease does not name the leader: $(kubectl -n $ns get lease infermon -o yaml)"
+
+	# the leader applies a CR's objects and status; both replicas judge the
+	# engine (warm caches, live scrapes), only the leader posts the Event
+	iw $ns qwen "{backend: vllm}"
+	ready_iw $ns qwen || fail "CR not reconciled: $(kubectl -n $ns get iw qwen -o yaml)"
+	wait_for 30 grep -q 'check became true.*check=LimitDrift' "$L" || fail "leader did not judge"
+	wait_for 30 grep -q 'check became true.*check=LimitDrift' "$F" || fail "follower did not judge: $(cat "$F")"
+	wait_for 30 bash -c "kubectl -n $ns get events.events.k8s.io -o jsonpath='{range .items[*]}{.reason}{\"\\n\"}{end}' | grep -qx LimitDrift" ||
+		fail "no LimitDrift event"
+	sleep 2 # an Event a follower posted would be in by now
+	[ "$(kubectl -n $ns get events.events.k8s.io -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep -cx LimitDrift)" = 1 ] ||
+		fail "LimitDrift posted more than once: $(kubectl -n $ns get events.events.k8s.io -o wide)"
+	# /metrics is a snapshot published every 2 s
+	wait_for 10 wrote "$L" ||
+		fail "the leader wrote nothing"
+	wl=$(writes "$L")
+	echo "writes: leader $wl, follower $(writes "$F")"
+	[ "$(writes "$F")" = 0 ] || fail "the follower wrote $(writes "$F") times"
+	wait_for 10 is_leader "$L" || fail "leader's infermon_leader is not 1"
+	wait_for 10 not_leader "$F" || fail "follower's infermon_leader is not 0"
+	[ "$(metric "$F" 'infermon_reconcile_writes_total{kind="apply"}')" = 0 ] || fail "the follower applied"
+	[ "$(metric "$F" 'infermon_events_total{outcome="posted"}')" = 0 ] || fail "the follower posted Events"
+
+	# kill -9 the leader; a CR created while no leader runs is reconciled
+	# by the next one
+	kill -9 "$Lpid"; wait "$Lpid" 2>/dev/null || true
+	t0=$(now)
+	iw $ns llama "{backend: sglang}"
+	# lease 15 s from the follower's last look (<= 2 s old) plus slack for a
+	# loaded machine
+	wait_for 90 grep -q 'became leader' "$F" || fail "no takeover within 90 s: $(cat "$F")"
+	t1=$(now)
+	echo "takeover after kill -9: $(secs "$t0" "$t1") s (lease 15 s, retry 2 s)"
+	grep -q "lease expired; taking it over\" holder=$(identity "$L")" "$F" || fail "not taken over as expired"
+	ready_iw $ns llama || fail "the CR created while no leader ran was not reconciled: $(kubectl -n $ns get iw llama -o yaml)"
+	echo "CR created during the outage reconciled $(secs "$t0" "$(now)") s after the kill"
+	wait_for 10 wrote "$F" || fail "the new leader wrote nothing"
+	wait_for 10 is_leader "$F" || fail "new leader's infermon_leader is not 1"
+	[ "$(kubectl -n $ns get lease infermon -o jsonpath='{.spec.leaseTransitions}')" = 1 ] ||
+		fail "leaseTransitions: $(kubectl -n $ns get lease infermon -o yaml)"
+	wait_for 10 bash -c "curl -sf http://127.0.0.1:$(mport "$F")/metrics | grep -qx 'infermon_leader_lease_transitions 1'" ||
+		fail "transitions metric"
+
+	# SIGTERM hands the Lease back
+	stop_replica "$Fpid" "$F"
+	grep -q 'released the lease' "$F" || fail "lease not released: $(tail -20 "$F")"
+	[ "$(kubectl -n $ns get lease infermon -o jsonpath='{.spec.holderIdentity}')" = "" ] ||
+		fail "holder after release: $(kubectl -n $ns get lease infermon -o yaml)"
+	kubectl delete ns $ns --wait=false >/dev/null
+}
+
+# A leader cut off from the API server (a SIGSTOPped TCP proxy: connections
+# hang) stops writing when its renew deadline passes, which is before the
+# other replica, still connected, may take over; back online it follows.
+test_partitioned_leader_stops_writing_before_a_takeover() {
+	local ns=it-leader-part pport aport proxy pa pb lost took wa
+	fresh_ns $ns
+	aport=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}' | grep -o '[0-9]*$')
+	pport=$(free_port)
+	python3 "$(dirname "$0")/tcpproxy.py" "$pport" "$aport" &
+	proxy=$!
+	CLEANUP_PIDS="${CLEANUP_PIDS:-} $proxy"
+	trap 'kill -CONT '"$proxy"' 2>/dev/null; cleanup_pids; rm -rf "$WORK"' EXIT
+	kubectl config view --raw --minify > "$WORK/kc"
+	KUBECONFIG="$WORK/kc" kubectl config set-cluster "$(kubectl config view --minify -o jsonpath='{.clusters[0].name}')" \
+		--server="https://127.0.0.1:$pport" >/dev/null
+	wait_for 10 kubectl --kubeconfig "$WORK/kc" get ns $ns || fail "proxy does not forward"
+
+	replica "$WORK/a.log" $ns --kubeconfig "$WORK/kc"; pa=$INFERMON_PID
+	wait_for 30 grep -q 'became leader' "$WORK/a.log" || fail "A did not lead: $(cat "$WORK/a.log")"
+	replica "$WORK/b.log" $ns; pb=$INFERMON_PID
+	wait_for 30 grep -q 'following leader' "$WORK/b.log" || fail "B does not follow: $(cat "$WORK/b.log")"
+	iw $ns before "{backend: vllm}"
+	ready_iw $ns before || fail "A did not reconcile"
+	[ "$(writes "$WORK/b.log")" = 0 ] || fail "follower B wrote"
+
+	kill -STOP $proxy
+	local t0; t0=$(now)
+	wait_for 60 grep -q 'lost leadership' "$WORK/a.log" || fail "A kept leading: $(cat "$WORK/a.log")"
+	lost=$(now)
+	grep -q 'lost leadership" reason="renewal failed for [0-9.]*s"' "$WORK/a.log" ||
+		fail "loss not explained: $(grep leadership "$WORK/a.log")"
+	wait_for 10 not_leader "$WORK/a.log" || fail "A still reports infermon_leader 1"
+	wa=$(writes "$WORK/a.log")
+	wait_for 90 grep -q 'became leader' "$WORK/b.log" || fail "B did not take over: $(cat "$WORK/b.log")"
+	took=$(now)
+	echo "cut off -> A stops writing: $(secs "$t0" "$lost") s (renew deadline 10 s); cut off -> B leads: $(secs "$t0" "$took") s (lease 15 s)"
+	# the safety property, on one machine's clock: A stopped first
+	[[ "$(ts_of "$WORK/a.log" 'lost leadership')" < "$(ts_of "$WORK/b.log" 'became leader')" ]] ||
+		fail "B led before A stopped: $(grep -h 'leadership\|became leader' "$WORK/a.log" "$WORK/b.log")"
+	iw $ns during "{backend: vllm}"
+	ready_iw $ns during || fail "B did not reconcile while A was cut off"
+
+	kill -CONT $proxy
+	wait_for 60 grep -q "following leader\" holder=$(identity "$WORK/b.log")" "$WORK/a.log" ||
+		fail "A back online does not follow B: $(tail -20 "$WORK/a.log")"
+	iw $ns after "{backend: vllm}"
+	ready_iw $ns after || fail "B did not reconcile after A came back"
+	sleep 2
+	[ "$(writes "$WORK/a.log")" = "$wa" ] || fail "A wrote after losing the Lease: $wa -> $(writes "$WORK/a.log")"
+	not_leader "$WORK/a.log" || fail "A leads again"
+	is_leader "$WORK/b.log" || fail "B does not lead"
+	stop_replica "$pa" "$WORK/a.log"
+	stop_replica "$pb" "$WORK/b.log"
+	kubectl delete ns $ns --wait=false >/dev/null
+}
+
+# --leader-elect=false: writes from the start, no Lease anywhere.
+test_disabled_election_writes_without_a_lease() {
+	local ns=it-leader-off
+	fresh_ns $ns
+	replica "$WORK/log" $ns --leader-elect=false
+	grep -q 'leader election disabled' "$WORK/log" || fail "no disabled line"
+	iw $ns q "{backend: vllm}"
+	ready_iw $ns q || fail "not reconciled"
+	! kubectl -n $ns get lease infermon >/dev/null 2>&1 || fail "a Lease was created"
+	wait_for 10 is_leader "$WORK/log" || fail "infermon_leader is not 1"
+	stop_infermon
+	kubectl delete ns $ns --wait=false >/dev/null
+}
+
+run_test "$1"
