@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # valgrind over a full controller run: the release build of infermon watches
 # the real API server, scrapes a real simulator, posts Events, serves
-# /metrics, and stops on SIGTERM; valgrind must find no error and no leak.
+# /metrics, leads through a Lease it hands back on SIGTERM; valgrind must
+# find no error and no leak.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -20,13 +21,15 @@ test_controller_run_has_no_leaks() {
 	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=97 \
 		--log-file="$WORK/valgrind.log" \
 		"$INFERMON_RELEASE_BIN" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
-		--scrape-interval 1s --scrape-timeout 1s --log-format json >"$WORK/log" 2>&1 &
+		--scrape-interval 1s --scrape-timeout 1s --log-format json --leader-elect-namespace $ns \
+		>"$WORK/log" 2>&1 &
 	INFERMON_PID=$!
 	wait_for 120 grep -q '"check":"AdmissionBound"' "$WORK/log" || fail "no verdict under valgrind: $(cat "$WORK/log")"
 	mp=$(grep -o '"port":"[0-9]*"' "$WORK/log" | head -1 | grep -o '[0-9]*')
 	wait_for 30 bash -c "curl -sf http://127.0.0.1:$mp/metrics | grep -q infermon_engine_max_num_seqs" ||
 		fail "no /metrics"
 	kubectl -n $ns delete pod qwen-1 --wait=false >/dev/null   # a target goes away mid-run
+	wait_for 60 grep -q '"msg":"became leader"' "$WORK/log" || fail "did not lead under valgrind: $(cat "$WORK/log")"
 	sleep 3
 	kill -TERM "$INFERMON_PID"
 	local rc=0
@@ -34,6 +37,7 @@ test_controller_run_has_no_leaks() {
 	grep -E 'ERROR SUMMARY|definitely lost|indirectly lost' "$WORK/valgrind.log" || true
 	[ $rc -eq 0 ] || fail "exit $rc under valgrind: $(tail -40 "$WORK/valgrind.log")"
 	grep -q 'ERROR SUMMARY: 0 errors' "$WORK/valgrind.log" || fail "valgrind errors: $(cat "$WORK/valgrind.log")"
+	grep -q '"msg":"released the lease"' "$WORK/log" || fail "the Lease was not handed back: $(tail -20 "$WORK/log")"
 	kubectl delete ns $ns --wait=false >/dev/null
 }
 
