@@ -451,6 +451,8 @@ static void set_leading(struct controller *c, bool leading)
 	c->leading = leading;
 	c->rec.writes_enabled = c->o->reconcile && leading;
 	c->rec.events = c->o->events && leading ? &c->events : NULL;
+	/* no reconcile starts, not even from one finishing; keys stay queued */
+	c->rec.stopped = !leading;
 }
 
 static void publish(uv_timer_t *h);

@@ -88,7 +88,7 @@ struct reconciler {
 	int inflight;            /* reconciles running */
 	int max_inflight;
 	bool writes_enabled;     /* false: compute and log only (follower) */
-	bool stopped;            /* shutting down: start no reconcile */
+	bool stopped;            /* shutting down, or not leading: start no reconcile */
 	reconcile_runtime_cb runtime;
 	void *runtime_ctx;
 	struct events *events; /* Events about CRs, or NULL */
