@@ -250,8 +250,11 @@ static bool parse_bool(const char *v, bool *out)
 }
 
 /* Applies one setting. name is how the user wrote it ("--log-level" or
- * "logLevel"); on refusal err gets `invalid NAME "VALUE" (what is wanted)`. */
-static im_result set_option(struct run_args *a, int id, const char *v, const char *name,
+ * "logLevel"); on refusal err gets `invalid NAME "VALUE" (what is wanted)`.
+ * v lives as long as the options (argv, or a copy of the file's value) and
+ * may be split in place. Options parsed by other modules (say, flags shared
+ * with infermon render) belong in the default case. */
+static im_result set_option(struct run_args *a, int id, char *v, const char *name,
 			    struct buf *err)
 {
 	struct controller_opts *o = &a->o;
@@ -437,8 +440,8 @@ int cmd_run(int argc, char **argv)
 	optind = 0;
 	opterr = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		char name[64];
-		const char *v = optarg;
+		static char no[] = "false", yes[] = "true";
+		char name[64], *v = optarg;
 
 		if (c == OPT_CONFIG)
 			continue;
@@ -451,9 +454,9 @@ int cmd_run(int argc, char **argv)
 			ns_flag = true;
 		}
 		if (c == OPT_NO_EVENTS || c == OPT_NO_RECONCILE)
-			v = "false";
+			v = no;
 		else if (c == OPT_LEADER_ELECT && !v)
-			v = "true";
+			v = yes;
 		snprintf(name, sizeof(name), "--%s", flag_name(c));
 		buf_reset(&err);
 		if (set_option(&a, c, v, name, &err)) {
