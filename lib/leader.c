@@ -411,6 +411,7 @@ static void after_get(struct leader *le, struct http_call *c, im_result result, 
 		failure(le, "cannot read the lease", buf_str(err));
 		return;
 	}
+	le->last_error[0] = '\0';
 	a = leader_decide(&le->view, le->identity, le->duration_ms, now_ms(le), NULL);
 	if (a == LEADER_WAIT) {
 		if (le->leading) {
@@ -432,8 +433,9 @@ static void after_write(struct leader *le, struct http_call *c, im_result result
 {
 	uint64_t sent = le->call_sent_ms;
 
-	if (result == IM_CONFLICT) {
-		/* someone else wrote first (or created it): read it again now */
+	if (result == IM_CONFLICT || (result == IM_NOTFOUND && le->call_kind == LEADER_CALL_UPDATE)) {
+		/* someone else wrote first (or created it), or deleted it: read
+		 * it again now */
 		log_kv(LOG_DEBUG, "lease write conflicted; reading it again", NULL);
 		send_get(le);
 		return;

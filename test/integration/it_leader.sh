@@ -180,6 +180,25 @@ test_partitioned_leader_stops_writing_before_a_takeover() {
 	kubectl delete ns $ns --wait=false >/dev/null
 }
 
+# Someone deletes the Lease under the leader: it notices at its next
+# renewal, stops writing, creates the Lease again and leads on.
+test_deleted_lease_is_recreated() {
+	local ns=it-leader-del me
+	fresh_ns $ns
+	replica "$WORK/log" $ns
+	wait_for 30 grep -q 'became leader' "$WORK/log" || fail "did not lead: $(cat "$WORK/log")"
+	me=$(identity "$WORK/log")
+	kubectl -n $ns delete lease infermon >/dev/null
+	wait_for 30 grep -q 'lost leadership" reason="the lease was deleted"' "$WORK/log" ||
+		fail "deletion not noticed: $(tail -20 "$WORK/log")"
+	wait_for 30 bash -c "[ \"\$(kubectl -n $ns get lease infermon -o jsonpath='{.spec.holderIdentity}')\" = $me ]" ||
+		fail "Lease not recreated: $(tail -20 "$WORK/log")"
+	[ "$(grep -c 'became leader' "$WORK/log")" = 2 ] || fail "did not lead again: $(grep leader "$WORK/log")"
+	wait_for 10 is_leader "$WORK/log" || fail "infermon_leader is not 1"
+	stop_infermon
+	kubectl delete ns $ns --wait=false >/dev/null
+}
+
 # --leader-elect=false: writes from the start, no Lease anywhere.
 test_disabled_election_writes_without_a_lease() {
 	local ns=it-leader-off
