@@ -116,9 +116,19 @@ test_one_replica_writes_and_a_follower_takes_over_after_kill9() {
 	wait_for 10 bash -c "curl -sf http://127.0.0.1:$(mport "$F")/metrics | grep -qx 'infermon_leader_lease_transitions 1'" ||
 		fail "transitions metric"
 
-	# SIGTERM hands the Lease back
+	# SIGTERM hands the Lease back: a third replica takes the free Lease at
+	# its next retry instead of waiting for it to expire
+	replica "$WORK/c.log" $ns
+	local pc=$INFERMON_PID
+	wait_for 30 grep -q "following leader\" holder=$(identity "$F")" "$WORK/c.log" || fail "C does not follow"
+	t0=$(now)
 	stop_replica "$Fpid" "$F"
 	grep -q 'released the lease' "$F" || fail "lease not released: $(tail -20 "$F")"
+	wait_for 60 grep -q 'became leader' "$WORK/c.log" || fail "C did not take over: $(cat "$WORK/c.log")"
+	echo "takeover after SIGTERM of the leader: $(secs "$t0" "$(now)") s (retry 2 s)"
+	grep -q 'lease is free' "$WORK/c.log" || fail "C did not take the released Lease: $(cat "$WORK/c.log")"
+	! grep -q 'lease expired' "$WORK/c.log" || fail "C waited for expiry"
+	stop_replica "$pc" "$WORK/c.log"
 	[ "$(kubectl -n $ns get lease infermon -o jsonpath='{.spec.holderIdentity}')" = "" ] ||
 		fail "holder after release: $(kubectl -n $ns get lease infermon -o yaml)"
 	kubectl delete ns $ns --wait=false >/dev/null
