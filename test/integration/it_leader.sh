@@ -22,21 +22,6 @@ ts_of() { grep -m1 "$2" "$1" | grep -o '^ts=[^ ]*' | cut -d= -f2; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
-iw() { # iw NS NAME SPEC-YAML-FLOW
-	kubectl apply -f - >/dev/null <<YAML
-apiVersion: infermon.io/v1alpha1
-kind: InferenceWorkload
-metadata: {name: $2, namespace: $1}
-spec: $3
-YAML
-}
-
-fresh_ns() {
-	kubectl delete ns "$1" --ignore-not-found --wait=true >/dev/null
-	kubectl create ns "$1" >/dev/null
-	kubectl create ns monitoring --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-}
-
 # replica LOG NS ARGS...: one `infermon run` whose Lease lives in NS (a
 # fresh one per test, so no other test's leftover Lease is in the way).
 replica() {
@@ -76,7 +61,7 @@ test_one_replica_writes_and_a_follower_takes_over_after_kill9() {
 
 	# the leader applies a CR's objects and status; both replicas judge the
 	# engine (warm caches, live scrapes), only the leader posts the Event
-	iw $ns qwen "{backend: vllm}"
+	apply_iw $ns qwen "{backend: vllm}"
 	ready_iw $ns qwen || fail "CR not reconciled: $(kubectl -n $ns get iw qwen -o yaml)"
 	wait_for 30 grep -q 'check became true.*check=LimitDrift' "$L" || fail "leader did not judge"
 	wait_for 30 grep -q 'check became true.*check=LimitDrift' "$F" || fail "follower did not judge: $(cat "$F")"
@@ -100,7 +85,7 @@ test_one_replica_writes_and_a_follower_takes_over_after_kill9() {
 	# by the next one
 	kill -9 "$Lpid"; wait "$Lpid" 2>/dev/null || true
 	t0=$(now)
-	iw $ns llama "{backend: sglang}"
+	apply_iw $ns llama "{backend: sglang}"
 	# lease 15 s from the follower's last look (<= 2 s old) plus slack for a
 	# loaded machine
 	wait_for 90 grep -q 'became leader' "$F" || fail "no takeover within 90 s: $(cat "$F")"
@@ -155,7 +140,7 @@ test_partitioned_leader_stops_writing_before_a_takeover() {
 	wait_for 30 grep -q 'became leader' "$WORK/a.log" || fail "A did not lead: $(cat "$WORK/a.log")"
 	replica "$WORK/b.log" $ns; pb=$INFERMON_PID
 	wait_for 30 grep -q 'following leader' "$WORK/b.log" || fail "B does not follow: $(cat "$WORK/b.log")"
-	iw $ns before "{backend: vllm}"
+	apply_iw $ns before "{backend: vllm}"
 	ready_iw $ns before || fail "A did not reconcile"
 	[ "$(writes "$WORK/b.log")" = 0 ] || fail "follower B wrote"
 
@@ -173,13 +158,13 @@ test_partitioned_leader_stops_writing_before_a_takeover() {
 	# the safety property, on one machine's clock: A stopped first
 	[[ "$(ts_of "$WORK/a.log" 'lost leadership')" < "$(ts_of "$WORK/b.log" 'became leader')" ]] ||
 		fail "B led before A stopped: $(grep -h 'leadership\|became leader' "$WORK/a.log" "$WORK/b.log")"
-	iw $ns during "{backend: vllm}"
+	apply_iw $ns during "{backend: vllm}"
 	ready_iw $ns during || fail "B did not reconcile while A was cut off"
 
 	kill -CONT $proxy
 	wait_for 60 grep -q "following leader\" holder=$(identity "$WORK/b.log")" "$WORK/a.log" ||
 		fail "A back online does not follow B: $(tail -20 "$WORK/a.log")"
-	iw $ns after "{backend: vllm}"
+	apply_iw $ns after "{backend: vllm}"
 	ready_iw $ns after || fail "B did not reconcile after A came back"
 	sleep 2
 	[ "$(writes "$WORK/a.log")" = "$wa" ] || fail "A wrote after losing the Lease: $wa -> $(writes "$WORK/a.log")"
@@ -215,7 +200,7 @@ test_disabled_election_writes_without_a_lease() {
 	fresh_ns $ns
 	replica "$WORK/log" $ns --leader-elect=false
 	grep -q 'leader election disabled' "$WORK/log" || fail "no disabled line"
-	iw $ns q "{backend: vllm}"
+	apply_iw $ns q "{backend: vllm}"
 	ready_iw $ns q || fail "not reconciled"
 	! kubectl -n $ns get lease infermon >/dev/null 2>&1 || fail "a Lease was created"
 	wait_for 10 is_leader "$WORK/log" || fail "infermon_leader is not 1"
