@@ -24,7 +24,7 @@ test_config_file_applies_and_flags_override() {
 	start_infermon "$WORK/log" run --config "$WORK/run.yaml" --namespace $ns --metrics-bind-address 127.0.0.1:0
 	wait_for 30 grep -q '"became leader"' "$WORK/log" || fail "did not lead: $(cat "$WORK/log")"
 	# the file's settings
-	head -1 "$WORK/log" | grep -q '^{"ts":' || fail "logFormat: json from the file not applied: $(head -1 "$WORK/log")"
+	grep -q '^{"ts":' <<<"$(head -1 "$WORK/log")" || fail "logFormat: json from the file not applied: $(head -1 "$WORK/log")"
 	kubectl -n $ns get lease from-config >/dev/null || fail "resourceName/resourceNamespace from the file not applied"
 	# the flags over the file
 	grep -q '"pod list complete","namespace":"it-config"' "$WORK/log" || fail "--namespace did not override: $(cat "$WORK/log")"

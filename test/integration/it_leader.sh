@@ -9,13 +9,25 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 mport() { grep -o 'serving /metrics, /healthz, /readyz.*port=[0-9]*' "$1" | grep -o '[0-9]*$'; }
+# page LOG: the /metrics page of the replica logging to LOG, asked for again
+# (5 s at most) while the request fails or the page lacks infermon_leader
+page() {
+	local i out
+	for i in $(seq 1 20); do
+		out=$(curl -sf -m 5 "http://127.0.0.1:$(mport "$1")/metrics") &&
+			grep -q '^infermon_leader{' <<<"$out" && { printf '%s\n' "$out"; return 0; }
+		sleep 0.25
+	done
+	return 1
+}
 # metric LOG SERIES: the value of SERIES (name and labels, as printed)
-metric() { curl -sf "http://127.0.0.1:$(mport "$1")/metrics" | awk -v s="$2" '$1 == s { print $2 }'; }
+metric() { local p; p=$(page "$1") && awk -v s="$2" '$1 == s { print $2 }' <<<"$p"; }
 writes() { metric "$1" 'infermon_api_requests_total{verb="write"}'; }
 # /metrics is a snapshot published every 2 s (and at leadership changes):
 # wait_for these rather than test them once
-is_leader() { curl -sf "http://127.0.0.1:$(mport "$1")/metrics" | grep -q '^infermon_leader{identity="[^"]*"} 1$'; }
-not_leader() { curl -sf "http://127.0.0.1:$(mport "$1")/metrics" | grep -q '^infermon_leader{identity="[^"]*"} 0$'; }
+# (never `curl | grep -q` under pipefail: grep's early exit fails curl)
+is_leader() { local p; p=$(page "$1") && grep -q '^infermon_leader{identity="[^"]*"} 1$' <<<"$p"; }
+not_leader() { local p; p=$(page "$1") && grep -q '^infermon_leader{identity="[^"]*"} 0$' <<<"$p"; }
 wrote() { local w; w=$(writes "$1") && [ -n "$w" ] && [ "$w" -gt 0 ]; }
 identity() { sed -n 's/.*msg="leader election started" identity=\([^ ]*\).*/\1/p' "$1"; }
 ts_of() { grep -m1 "$2" "$1" | grep -o '^ts=[^ ]*' | cut -d= -f2; }
@@ -168,8 +180,11 @@ test_partitioned_leader_stops_writing_before_a_takeover() {
 	ready_iw $ns after || fail "B did not reconcile after A came back"
 	sleep 2
 	[ "$(writes "$WORK/a.log")" = "$wa" ] || fail "A wrote after losing the Lease: $wa -> $(writes "$WORK/a.log")"
-	not_leader "$WORK/a.log" || fail "A leads again"
-	is_leader "$WORK/b.log" || fail "B does not lead"
+	kill -0 "$pa" || fail "A died: $(tail -40 "$WORK/a.log")"
+	[ "$(grep -c 'became leader' "$WORK/a.log")" = 1 ] && [ "$(grep -c 'became leader' "$WORK/b.log")" = 1 ] ||
+		fail "leadership changed again: $(grep -h 'leader\|lease' "$WORK/a.log" "$WORK/b.log")"
+	not_leader "$WORK/a.log" || fail "A's infermon_leader is not 0: $(curl -sv -m 5 "http://127.0.0.1:$(mport "$WORK/a.log")/metrics" 2>&1 | head -40)"
+	is_leader "$WORK/b.log" || fail "B's infermon_leader is not 1"
 	stop_replica "$pa" "$WORK/a.log"
 	stop_replica "$pb" "$WORK/b.log"
 	kubectl delete ns $ns --wait=false >/dev/null
