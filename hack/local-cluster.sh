@@ -464,6 +464,8 @@ cmd_up() {
 	if [ -f "$STATE/$MARKER" ] && [ -f "$STATE/cluster.env" ]; then
 		load_state
 		if healthy && settings_requested; then
+			# the checkout's CRDs may be newer than the running cluster's
+			apply_crds
 			ensure_controller_namespace
 			log "cluster in $STATE is already up (https://127.0.0.1:$APISERVER_PORT)"
 			return 0
