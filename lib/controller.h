@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "render_dashboard.h"
+
 struct controller_opts {
 	const char *kubeconfig;   /* NULL: $KUBECONFIG, else in-cluster */
 	const char *context;      /* NULL: current-context */
@@ -51,6 +53,7 @@ struct controller_opts {
 	uint64_t lease_duration_ms;   /* 0: 15 s */
 	uint64_t renew_deadline_ms;   /* 0: 10 s */
 	uint64_t retry_period_ms;     /* 0: 2 s */
+	struct dashboard_opts dashboard; /* the dashboard ConfigMap / GrafanaDashboard */
 };
 
 void controller_opts_default(struct controller_opts *o);

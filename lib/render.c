@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "render_alerts.h"
 #include "strparse.h"
 #include "yamlout.h"
 
@@ -12,6 +13,15 @@ void render_config_init(struct render_config *c)
 	c->secret_namespace = "monitoring";
 	c->secret_name = "infermon-scrape-configs";
 	c->secret_key = "scrape-configs.yaml";
+	c->dashboard = true;
+	c->dashboard_namespace = "monitoring";
+	c->dashboard_name = "infermon-llm-inference";
+	c->dashboard_key = "llm-inference.json";
+	c->dashboard_label = (struct render_label){"grafana_dashboard", "1"};
+	c->dashboard_folder = "LLM Inference";
+	c->grafana_operator = false;
+	c->grafana_instance[0] = (struct render_label){"dashboards", "grafana"};
+	c->ngrafana_instance = 1;
 }
 
 void render_object_name(const char *workload, char *name, size_t len)
@@ -45,7 +55,7 @@ void render_object_name(const char *workload, char *name, size_t len)
 		snprintf(name, len, "infermon-%s", clean);
 }
 
-static cJSON *labels_of(const struct iwspec *s, bool monitor)
+cJSON *render_labels(const struct iwspec *s, bool monitor)
 {
 	cJSON *l = cJSON_CreateObject();
 
@@ -59,7 +69,7 @@ static cJSON *labels_of(const struct iwspec *s, bool monitor)
 	return l;
 }
 
-static cJSON *object(const char *api, const char *kind, const char *ns, const char *name,
+cJSON *render_object(const char *api, const char *kind, const char *ns, const char *name,
 		     cJSON *labels)
 {
 	cJSON *o = cJSON_CreateObject(), *md;
@@ -243,7 +253,7 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 	(void)c;
 	render_object_name(s->workload, name, sizeof(name));
 	if (s->monitor == MONITOR_SERVICE) {
-		o = object("v1", "Service", s->namespace, name, labels_of(s, false));
+		o = render_object("v1", "Service", s->namespace, name, render_labels(s, false));
 		spec = cJSON_AddObjectToObject(o, "spec");
 		cJSON_AddStringToObject(spec, "clusterIP", "None");
 		{
@@ -262,8 +272,8 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		cJSON_AddItemToArray(arr, p);
 		cJSON_AddItemToArray(out, o);
 
-		o = object("monitoring.coreos.com/v1", "ServiceMonitor", s->namespace, name,
-			   labels_of(s, true));
+		o = render_object("monitoring.coreos.com/v1", "ServiceMonitor", s->namespace, name,
+			   render_labels(s, true));
 		spec = cJSON_AddObjectToObject(o, "spec");
 		{
 			cJSON *sel = cJSON_AddObjectToObject(spec, "selector"), *ml;
@@ -279,8 +289,8 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		cJSON_AddItemToArray(arr, ep);
 		cJSON_AddItemToArray(out, o);
 	} else {
-		o = object("monitoring.coreos.com/v1", "PodMonitor", s->namespace, name,
-			   labels_of(s, true));
+		o = render_object("monitoring.coreos.com/v1", "PodMonitor", s->namespace, name,
+			   render_labels(s, true));
 		spec = cJSON_AddObjectToObject(o, "spec");
 		cJSON_AddItemToObject(spec, "selector", pod_selector(s));
 		cJSON_AddItemToObject(spec, "namespaceSelector", namespace_selector(s));
@@ -296,8 +306,8 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 	}
 	if (s->scrape_config_resource) {
 		cJSON *sd, *rl;
-		o = object("monitoring.coreos.com/v1alpha1", "ScrapeConfig", s->namespace, name,
-			   labels_of(s, true));
+		o = render_object("monitoring.coreos.com/v1alpha1", "ScrapeConfig", s->namespace, name,
+			   render_labels(s, true));
 		spec = cJSON_AddObjectToObject(o, "spec");
 		cJSON_AddStringToObject(spec, "metricsPath", s->path);
 		cJSON_AddStringToObject(spec, "scrapeInterval", s->interval);
@@ -310,6 +320,8 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		add_relabels(rl, s, false);
 		cJSON_AddItemToArray(out, o);
 	}
+	if (s->alerts)
+		cJSON_AddItemToArray(out, render_alerts(s));
 }
 
 cJSON *render_scrape_job(const struct iwspec *s)

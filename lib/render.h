@@ -9,9 +9,11 @@
  *   Service        headless, selects the workload's pods, port "metrics"
  *   ServiceMonitor (or PodMonitor when spec.monitor.kind says so)
  *   ScrapeConfig   monitoring.coreos.com/v1alpha1, when asked
+ *   PrometheusRule alerting rules, when spec.alerts.enabled (render_alerts.h)
  * and, shared by all workloads, one Secret key holding a Prometheus
  * scrape_configs list (one kubernetes_sd job per workload) for
- * additionalScrapeConfigs or a Prometheus without the operator.
+ * additionalScrapeConfigs or a Prometheus without the operator, and the
+ * dashboard ConfigMap (and GrafanaDashboard) of render_dashboard.h.
  *
  * Every path relabels targets to carry namespace, pod, workload_name,
  * backend and (for -pd backends) role, keeps only Running pods and drops
@@ -29,10 +31,26 @@
 #define LABEL_IW_WORKLOAD "infermon.io/workload"
 #define MANAGER_NAME "infermon"
 
+#define RENDER_MAX_SELECTOR 8
+
+struct render_label {
+	const char *key, *value;
+};
+
 struct render_config {
 	const char *secret_namespace; /* "monitoring" */
 	const char *secret_name;      /* "infermon-scrape-configs" */
 	const char *secret_key;       /* "scrape-configs.yaml" */
+	/* the dashboard (render_dashboard.h) */
+	bool dashboard;                  /* false: none is delivered (--no-dashboard) */
+	const char *dashboard_namespace; /* "monitoring" */
+	const char *dashboard_name;      /* "infermon-llm-inference" */
+	const char *dashboard_key;       /* "llm-inference.json" */
+	struct render_label dashboard_label; /* grafana_dashboard: "1", for the sidecar */
+	const char *dashboard_folder;    /* "LLM Inference" */
+	bool grafana_operator;           /* also a GrafanaDashboard */
+	struct render_label grafana_instance[RENDER_MAX_SELECTOR]; /* its instanceSelector */
+	size_t ngrafana_instance;        /* default: dashboards: grafana */
 };
 void render_config_init(struct render_config *c);
 
@@ -42,11 +60,19 @@ void render_config_init(struct render_config *c);
 void render_object_name(const char *workload, char *name, size_t len);
 
 /* Appends the workload's namespaced objects to out (a cJSON array), in the
- * order Service (ServiceMonitor only), monitor, ScrapeConfig. pods may be
+ * order Service (ServiceMonitor only), monitor, ScrapeConfig, PrometheusRule. pods may be
  * NULL/0 (offline): the Service port number then falls back to the first
  * pod's port or 8000. */
 void render_workload(const struct render_config *c, const struct iwspec *s,
 		     const struct pod *const *pods, size_t npods, cJSON *out);
+
+/* A new object {apiVersion, kind, metadata {name, namespace (unless NULL),
+ * labels}}, taking ownership of labels. */
+cJSON *render_object(const char *api, const char *kind, const char *ns, const char *name,
+		     cJSON *labels);
+/* The labels of a workload's generated objects: managed-by, the workload
+ * and, with monitor, spec.monitor.labels (what a Prometheus selects by). */
+cJSON *render_labels(const struct iwspec *s, bool monitor);
 
 /* The Prometheus scrape_configs job of a workload (snake_case keys). */
 cJSON *render_scrape_job(const struct iwspec *s);

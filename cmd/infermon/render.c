@@ -18,6 +18,7 @@
 #include "pod.h"
 #include "promselect.h"
 #include "render.h"
+#include "render_dashboard.h"
 #include "yamljson.h"
 #include "yamlout.h"
 
@@ -64,7 +65,11 @@ static void usage(FILE *f)
 	      "  --engine-port P            default metrics port for pods without a CR (http)\n"
 	      "  --engine-metrics-path P    default metrics path (/metrics)\n"
 	      "  --scrape-interval D        default interval (15s)\n"
+	      DASHBOARD_USAGE
 	      "  -h, --help                 this text\n"
+	      "\n"
+	      "The dashboard ConfigMap (and GrafanaDashboard) is printed when at least one\n"
+	      "workload wants it (spec.dashboard.enabled; on for workloads without a CR).\n"
 	      "\n"
 	      "exit status: 0 done, 2 invalid input or usage (nothing is printed then)\n",
 	      f);
@@ -372,6 +377,7 @@ int cmd_render(int argc, char **argv)
 		{"engine-port", required_argument, NULL, 'p'},
 		{"engine-metrics-path", required_argument, NULL, 'P'},
 		{"scrape-interval", required_argument, NULL, 'i'},
+		DASHBOARD_LONG_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -379,6 +385,8 @@ int cmd_render(int argc, char **argv)
 	size_t nfiles = 0;
 	struct state st;
 	struct render_config rc_cfg;
+	struct dashboard_opts dash = {0};
+	bool want_dashboard = false;
 	char secret_ns[254] = "", secret_name[254] = "";
 	cJSON *objs = NULL, *jobs = NULL, *secret;
 	const char **keys = NULL;
@@ -422,9 +430,22 @@ int cmd_render(int argc, char **argv)
 		case 'P': st.defaults.path = optarg; break;
 		case 'i': st.defaults.interval = optarg; break;
 		case 'h': usage(stdout); rc = 0; goto out;
-		default: usage(stderr); goto out;
+		default: {
+			char name[64];
+			const struct option *op = opts;
+			while (op->name && op->val != c)
+				op++;
+			snprintf(name, sizeof(name), "--%s", op->name ? op->name : "?");
+			buf_reset(&st.err);
+			switch (dashboard_option(c, optarg, name, &dash, &st.err)) {
+			case 1: break;
+			case 0: usage(stderr); goto out;
+			default: fprintf(stderr, "infermon render: %s\n", buf_str(&st.err)); goto out;
+			}
+		}
 		}
 	}
+	render_dashboard_apply_opts(&rc_cfg, &dash);
 	if (optind < argc || nfiles == 0) {
 		fprintf(stderr, optind < argc ? "infermon render: unexpected argument \"%s\"\n"
 					      : "infermon render: no input (-f FILE)%s\n",
@@ -470,6 +491,7 @@ int cmd_render(int argc, char **argv)
 		cJSON_Delete(wobjs);
 		if (w->spec.scrape_config)
 			cJSON_AddItemToArray(jobs, render_scrape_job(&w->spec));
+		want_dashboard = want_dashboard || w->spec.dashboard;
 	}
 	if (cJSON_GetArraySize(jobs) > 0) {
 		secret = render_scrape_secret(&rc_cfg, jobs, &st.err);
@@ -479,6 +501,11 @@ int cmd_render(int argc, char **argv)
 			goto out;
 		}
 		cJSON_AddItemToArray(objs, secret);
+	}
+	if (rc_cfg.dashboard && want_dashboard) {
+		cJSON_AddItemToArray(objs, render_dashboard_configmap(&rc_cfg));
+		if (rc_cfg.grafana_operator)
+			cJSON_AddItemToArray(objs, render_grafana_dashboard(&rc_cfg));
 	}
 	if (outdir) {
 		if (write_dir(outdir, objs))

@@ -72,6 +72,7 @@ static const struct option opts[] = {
 	{"leader-elect-retry-period", required_argument, NULL, OPT_RETRY_PERIOD},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+	DASHBOARD_LONG_OPTIONS,
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
@@ -100,6 +101,12 @@ static const struct cfg_key keys[] = {
 	{"leaderElection.leaseDuration", CFG_DURATION, OPT_LEASE_DURATION, "--leader-elect-lease-duration", "followers' wait"},
 	{"leaderElection.renewDeadline", CFG_DURATION, OPT_RENEW_DEADLINE, "--leader-elect-renew-deadline", "leader's give-up time"},
 	{"leaderElection.retryPeriod", CFG_DURATION, OPT_RETRY_PERIOD, "--leader-elect-retry-period", "between attempts"},
+	{"dashboard.enabled", CFG_BOOL, DASH_OPT_OFF, "--no-dashboard", "deliver the dashboard (default true)"},
+	{"dashboard.namespace", CFG_STRING, DASH_OPT_NAMESPACE, "--dashboards-namespace", "namespace of the dashboard ConfigMap"},
+	{"dashboard.label", CFG_STRING, DASH_OPT_LABEL, "--dashboard-label", "KEY=VALUE Grafana's sidecar selects by"},
+	{"dashboard.folder", CFG_STRING, DASH_OPT_FOLDER, "--dashboard-folder", "Grafana folder"},
+	{"dashboard.grafanaOperator", CFG_BOOL, DASH_OPT_GRAFANA_OPERATOR, "--grafana-operator", "also a GrafanaDashboard"},
+	{"dashboard.grafanaInstanceSelector", CFG_STRING, DASH_OPT_INSTANCE, "--grafana-instance-selector", "KEY=VALUE[,...] of the Grafana instances"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -143,6 +150,7 @@ static void usage(FILE *f)
 	      "                             renew for this long (default 10s)\n"
 	      "  --leader-elect-retry-period D   between attempts to acquire or renew\n"
 	      "                             (default 2s)\n"
+	      DASHBOARD_USAGE
 	      "  --log-level LEVEL          debug, info, warn, error (default info)\n"
 	      "  --log-format FORMAT        text (logfmt) or json (default text)\n"
 	      "  -h, --help                 this text\n"
@@ -353,6 +361,12 @@ static im_result set_option(struct run_args *a, int id, char *v, const char *nam
 			want = "text, json";
 		break;
 	default:
+		switch (dashboard_option(id, v, name, &o->dashboard, err)) {
+		case 1:
+			return IM_OK;
+		case -1:
+			return IM_CONFIG;
+		}
 		buf_printf(err, "%s cannot be set here", name);
 		return IM_CONFIG;
 	}
