@@ -50,6 +50,8 @@ struct controller {
 	uv_signal_t sigint, sigterm;
 	uv_timer_t publish;
 	struct http_call *crd_call;
+	struct http_call *gd_crd_call; /* --grafana-operator: is its CRD installed? */
+	int exit_code;
 	struct events events;
 	uint64_t scrapes_done;
 	struct reconciler rec;
@@ -386,6 +388,13 @@ static void on_owned(void *ctx, const cJSON *obj, bool deleted)
 	reconciler_owned_changed(&((struct controller *)ctx)->rec, obj, deleted);
 }
 
+/* Whether the i-th watch of generated kind k runs: a controller-wide kind
+ * is watched once, in its own namespace; a kind not generated, not at all. */
+static bool owned_watched(const struct reconciler *r, int k, size_t i)
+{
+	return owned_enabled(&r->rc, (enum owned_kind)k) && (i == 0 || !owned_namespace(&r->rc, (enum owned_kind)k));
+}
+
 /* Reconciles start once every informer has listed (client-go's
  * WaitForCacheSync), so the first ones see what exists; an informer that
  * cannot list (its CRD not installed) holds them back 30 s at most. */
@@ -397,7 +406,7 @@ static bool caches_synced(struct controller *c)
 		if (!c->refl[i].synced || !c->crs_refl[i].synced)
 			return false;
 		for (int k = 0; k < OWNED_COUNT; k++)
-			if ((k != OWNED_SECRET || i == 0) && !c->owned_refl[k][i].synced)
+			if (owned_watched(&c->rec, k, i) && !c->owned_refl[k][i].synced)
 				return false;
 	}
 	return true;
@@ -486,9 +495,6 @@ static void start_reconciler(struct controller *c)
 	struct render_config rc;
 	struct reflector_store store;
 	struct reflector_opts ro = {.api = "/apis/infermon.io/v1alpha1", .resource = "inferenceworkloads"};
-	static const char *const apis[OWNED_COUNT] = {
-		"/api/v1", "/apis/monitoring.coreos.com/v1", "/apis/monitoring.coreos.com/v1",
-		"/apis/monitoring.coreos.com/v1alpha1", "/api/v1"};
 
 	iw_defaults_init(&d);
 	d.port = c->o->port_name;
@@ -507,6 +513,7 @@ static void start_reconciler(struct controller *c)
 		rc.secret_namespace = c->o->secret_namespace;
 	if (c->o->secret_name)
 		rc.secret_name = c->o->secret_name;
+	render_dashboard_apply_opts(&rc, &c->o->dashboard);
 	reconciler_init(&c->rec, &c->kc, &c->cache, &d, &rc);
 	wq_init(&c->rec.q, &c->loop.uv, 0, 200, 300000, NULL, NULL);
 	c->rec.runtime = runtime_of;
@@ -530,11 +537,12 @@ static void start_reconciler(struct controller *c)
 		reflector_init(&c->crs_refl[i], &c->kc, &store, &ro);
 		reflector_start(&c->crs_refl[i], NULL, NULL);
 		for (int k = 0; k < OWNED_COUNT; k++) {
-			struct reflector_opts oo = {.api = apis[k], .resource = owned_resource(k),
+			const char *own_ns = owned_namespace(&rc, (enum owned_kind)k);
+			struct reflector_opts oo = {.api = owned_api(k), .resource = owned_resource(k),
 						    .label_selector = LABEL_MANAGED_BY "=" MANAGER_NAME,
-						    .namespace = k == OWNED_SECRET ? rc.secret_namespace : ns};
-			if (k == OWNED_SECRET && i > 0)
-				continue; /* one watch of the Secret's namespace */
+						    .namespace = own_ns ? own_ns : ns};
+			if (!owned_watched(&c->rec, k, i))
+				continue; /* one watch of the Secret's (dashboard's) namespace */
 			objcache_store(&c->rec.owned[k], &store);
 			reflector_init(&c->owned_refl[k][i], &c->kc, &store, &oo);
 			reflector_start(&c->owned_refl[k][i], NULL, NULL);
@@ -817,6 +825,42 @@ static void crd_done(struct http_call *call, im_result transport, void *data)
 	buf_release(&err);
 }
 
+/* --grafana-operator without grafana-operator's CRD is a configuration
+ * error: say which CRD is missing and stop (exit 1). */
+static void gd_crd_done(struct http_call *call, im_result transport, void *data)
+{
+	struct controller *c = data;
+	struct buf err;
+	im_result result;
+	bool found = false;
+
+	buf_init(&err, 4096);
+	result = kubeclient_result(call, transport, &err);
+	if (result == IM_OK) {
+		const struct buf *body = http_call_body_buf(call);
+		cJSON *list = cJSON_ParseWithLength(buf_str(body), body->len), *it;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "resources"))
+		{
+			const char *name = obj_str(it, "name", NULL);
+			found = found || (name && strcmp(name, "grafanadashboards") == 0);
+		}
+		cJSON_Delete(list);
+	}
+	c->gd_crd_call = NULL;
+	http_call_free(call);
+	if (result == IM_NOTFOUND || (result == IM_OK && !found)) {
+		log_kv(LOG_ERROR,
+		       "--grafana-operator: the GrafanaDashboard CRD (grafanadashboards.grafana.integreatly.org, "
+		       "version v1beta1) is not installed",
+		       "hint", "install grafana-operator's CRDs, or run without --grafana-operator", NULL);
+		c->exit_code = 1;
+		loop_stop(&c->loop);
+	} else if (result) {
+		log_kv(LOG_WARN, "cannot check for the GrafanaDashboard CRD", "error", buf_str(&err), NULL);
+	}
+	buf_release(&err);
+}
+
 static void on_stop(void *arg)
 {
 	struct controller *c = arg;
@@ -842,6 +886,10 @@ static void on_stop(void *arg)
 	if (c->crd_call) {
 		http_call_free(c->crd_call);
 		c->crd_call = NULL;
+	}
+	if (c->gd_crd_call) {
+		http_call_free(c->gd_crd_call);
+		c->gd_crd_call = NULL;
 	}
 	uv_signal_stop(&c->sigint);
 	uv_signal_stop(&c->sigterm);
@@ -944,6 +992,14 @@ int controller_run(const struct controller_opts *o)
 		http_call_free(c->crd_call);
 		c->crd_call = NULL;
 	}
+	if (o->dashboard.grafana_operator && !o->dashboard.off) {
+		c->gd_crd_call = kubeclient_call(&c->kc, "GET", "/apis/" GRAFANA_DASHBOARD_API);
+		http_call_timeouts(c->gd_crd_call, 10000, 30000, 0);
+		if (http_call_start(c->gd_crd_call, gd_crd_done, c)) {
+			http_call_free(c->gd_crd_call);
+			c->gd_crd_call = NULL;
+		}
+	}
 	for (size_t i = 0; i < (o->nnamespaces ? o->nnamespaces : 1) && i < MAX_REFLECTORS; i++) {
 		struct reflector_opts ro = {.namespace = o->nnamespaces ? o->namespaces[i] : NULL,
 					    .label_selector = POD_SELECTOR};
@@ -993,6 +1049,7 @@ int controller_run(const struct controller_opts *o)
 	podcache_release(&c->cache);
 	kubeclient_release(&c->kc);
 	log_kv(LOG_INFO, "stopped", NULL);
+	rc = c->exit_code;
 out:
 	buf_release(&err);
 	im_free(c);

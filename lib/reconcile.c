@@ -11,6 +11,7 @@
 #include "log.h"
 #include "promselect.h"
 #include "reflector.h"
+#include "render_dashboard.h"
 #include "yamlout.h"
 
 static const struct {
@@ -21,11 +22,37 @@ static const struct {
 	[OWNED_PODMONITOR] = {"PodMonitor", "/apis/monitoring.coreos.com/v1", "podmonitors"},
 	[OWNED_SCRAPECONFIG] = {"ScrapeConfig", "/apis/monitoring.coreos.com/v1alpha1", "scrapeconfigs"},
 	[OWNED_SECRET] = {"Secret", "/api/v1", "secrets"},
+	[OWNED_PROMETHEUSRULE] = {"PrometheusRule", "/apis/monitoring.coreos.com/v1", "prometheusrules"},
+	[OWNED_CONFIGMAP] = {"ConfigMap", "/api/v1", "configmaps"},
+	[OWNED_GRAFANADASHBOARD] = {"GrafanaDashboard", "/apis/" GRAFANA_DASHBOARD_API, "grafanadashboards"},
 };
 
 const char *owned_resource(enum owned_kind k)
 {
 	return kinds[k].resource;
+}
+
+const char *owned_api(enum owned_kind k)
+{
+	return kinds[k].api;
+}
+
+const char *owned_namespace(const struct render_config *rc, enum owned_kind k)
+{
+	if (k == OWNED_SECRET)
+		return rc->secret_namespace;
+	if (k == OWNED_CONFIGMAP || k == OWNED_GRAFANADASHBOARD)
+		return rc->dashboard_namespace;
+	return NULL;
+}
+
+bool owned_enabled(const struct render_config *rc, enum owned_kind k)
+{
+	if (k == OWNED_CONFIGMAP)
+		return rc->dashboard;
+	if (k == OWNED_GRAFANADASHBOARD)
+		return rc->dashboard && rc->grafana_operator;
+	return true;
 }
 
 static int kind_of(const cJSON *o)
@@ -99,6 +126,7 @@ void reconciler_workload_changed(struct reconciler *r, const char *ns, const cha
 	buf_printf(&k, "%s/%s", ns, workload);
 	wq_add(&r->q, k.ptr);
 	wq_add(&r->q, RECONCILE_SECRET_KEY);
+	wq_add(&r->q, RECONCILE_DASHBOARD_KEY);
 	buf_release(&k);
 }
 
@@ -157,11 +185,20 @@ void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool delet
 {
 	const char *ns = obj_str(obj, "metadata", "namespace"), *w = obj_label(obj, LABEL_IW_WORKLOAD);
 
+	int k = kind_of(obj);
+
 	(void)deleted;
-	if (kind_of(obj) == OWNED_SECRET)
+	if (k == OWNED_SECRET) {
 		wq_add(&r->q, RECONCILE_SECRET_KEY);
-	else if (ns && w)
+	} else if (k == OWNED_CONFIGMAP || k == OWNED_GRAFANADASHBOARD) {
+		wq_add(&r->q, RECONCILE_DASHBOARD_KEY);
+	} else if (ns && w) {
 		reconciler_workload_changed(r, ns, w);
+	} else if (k < 0) {
+		/* an item of a LIST carries no kind: it may be either */
+		wq_add(&r->q, RECONCILE_SECRET_KEY);
+		wq_add(&r->q, RECONCILE_DASHBOARD_KEY);
+	}
 }
 
 /* ---- comparing desired with live ---- */
@@ -1068,6 +1105,78 @@ static void reconcile_secret(struct run *run)
 	buf_release(&err);
 }
 
+/* Whether any workload wants the dashboard: a CR's spec.dashboard.enabled,
+ * the controller default (on) for workloads of pod labels alone. */
+static bool dashboard_wanted(struct reconciler *r)
+{
+	struct hmap seen;
+	struct buf key, err;
+	bool want = false;
+
+	hmap_init(&seen);
+	buf_init(&key, BUF_MAX_SMALL);
+	buf_init(&err, 1024);
+	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e && !want; e = hmap_next(&r->crs.objs, e)) {
+		const cJSON *cr = e->value;
+		struct iwspec s;
+		if (obj_str(cr, "metadata", "deletionTimestamp"))
+			continue;
+		buf_reset(&key);
+		buf_printf(&key, "%s/%s", obj_str(cr, "metadata", "namespace"), cr_workload(cr));
+		hmap_put(&seen, key.ptr, (void *)1);
+		buf_reset(&err);
+		if (iwspec_parse(cr, &r->defaults, &s, &err) != IM_OK)
+			continue;
+		want = s.dashboard;
+		iwspec_release(&s);
+	}
+	for (struct hmap_entry *e = hmap_first(&r->pods->workloads); e && !want; e = hmap_next(&r->pods->workloads, e))
+		want = !hmap_get(&seen, ((const struct workload *)e->value)->key);
+	hmap_release(&seen);
+	buf_release(&key);
+	buf_release(&err);
+	return want;
+}
+
+static const cJSON *instance_selector(const cJSON *gd)
+{
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(gd, "spec"), "instanceSelector");
+}
+
+static void reconcile_dashboard(struct run *run)
+{
+	struct reconciler *r = run->r;
+	const struct render_config *c = &r->rc;
+	bool want = c->dashboard && dashboard_wanted(r);
+	const cJSON *live = objcache_get(&r->owned[OWNED_CONFIGMAP], c->dashboard_namespace, c->dashboard_name);
+	cJSON *o;
+
+	if (want) {
+		o = render_dashboard_configmap(c);
+		apply(run, o);
+		cJSON_Delete(o);
+	} else if (live && !obj_str(live, "metadata", "deletionTimestamp")) {
+		delete_obj(run, OWNED_CONFIGMAP, live);
+	}
+	if (!owned_enabled(c, OWNED_GRAFANADASHBOARD))
+		return;
+	live = objcache_get(&r->owned[OWNED_GRAFANADASHBOARD], c->dashboard_namespace, c->dashboard_name);
+	if (live && obj_str(live, "metadata", "deletionTimestamp"))
+		return; /* its DELETED event brings the next reconcile */
+	if (!want) {
+		if (live)
+			delete_obj(run, OWNED_GRAFANADASHBOARD, live);
+		return;
+	}
+	o = render_grafana_dashboard(c);
+	/* spec.instanceSelector is immutable: another selector needs a new object */
+	if (live && !cJSON_Compare(instance_selector(o), instance_selector(live), true))
+		delete_obj(run, OWNED_GRAFANADASHBOARD, live);
+	else
+		apply(run, o);
+	cJSON_Delete(o);
+}
+
 static void finish(struct run *run)
 {
 	struct reconciler *r = run->r;
@@ -1127,6 +1236,8 @@ void reconciler_pump(struct reconciler *r)
 		run->pending = 1; /* held until the reconcile has queued its writes */
 		if (strcmp(key, RECONCILE_SECRET_KEY) == 0) {
 			reconcile_secret(run);
+		} else if (strcmp(key, RECONCILE_DASHBOARD_KEY) == 0) {
+			reconcile_dashboard(run);
 		} else {
 			char *slash = strchr(key, '/');
 			if (slash) {

@@ -3,7 +3,10 @@
  * InferenceWorkload status equal to what the renderers say (level-triggered).
  *
  * A key is "namespace/workload"; "@scrape-secret" is the shared Secret of
- * scrape jobs. For a workload key the reconciler
+ * scrape jobs; "@dashboard" the dashboard ConfigMap (and GrafanaDashboard),
+ * applied while at least one workload wants it (spec.dashboard.enabled; on
+ * for workloads of pod labels alone) and deleted when none does, or never
+ * written with rc.dashboard off. For a workload key the reconciler
  *   - takes the spec from the InferenceWorkload selecting the workload, or
  *     the controller defaults when only labelled pods exist;
  *   - renders the desired objects (render.h) and server-side applies
@@ -51,6 +54,7 @@
 #include "workqueue.h"
 
 #define RECONCILE_SECRET_KEY "@scrape-secret"
+#define RECONCILE_DASHBOARD_KEY "@dashboard"
 
 /* What the scraper knows about one pod, for the CR's status. */
 struct pod_runtime {
@@ -68,7 +72,8 @@ typedef void (*reconcile_runtime_cb)(void *ctx, const char *ns, const char *pod,
 				     struct pod_runtime *out);
 
 enum owned_kind { OWNED_SERVICE, OWNED_SERVICEMONITOR, OWNED_PODMONITOR, OWNED_SCRAPECONFIG,
-		  OWNED_SECRET, OWNED_COUNT };
+		  OWNED_SECRET, OWNED_PROMETHEUSRULE, OWNED_CONFIGMAP, OWNED_GRAFANADASHBOARD,
+		  OWNED_COUNT };
 
 struct reconciler {
 	struct kubeclient *kc;
@@ -130,7 +135,15 @@ void reconciler_spec(struct reconciler *r, const char *ns, const char *workload,
 /* Upper bounds (seconds) of the duration histogram's buckets. */
 extern const double reconcile_buckets[RECONCILE_BUCKETS];
 
-/* The API path of a generated kind; for tests. */
+/* The resource (plural) and API prefix of a generated kind. */
 const char *owned_resource(enum owned_kind k);
+const char *owned_api(enum owned_kind k);
+/* The one namespace a controller-wide kind lives in (the scrape Secret's,
+ * the dashboard's), or NULL for the kinds generated per workload. */
+const char *owned_namespace(const struct render_config *rc, enum owned_kind k);
+/* Whether the controller generates (and so watches) kind k at all with rc:
+ * no ConfigMap without the dashboard, no GrafanaDashboard without
+ * rc->grafana_operator. */
+bool owned_enabled(const struct render_config *rc, enum owned_kind k);
 
 #endif
