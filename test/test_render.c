@@ -2,6 +2,10 @@
 
 #include "iwspec.h"
 #include "render.h"
+#include "render_alerts.h"
+#include "render_dashboard.h"
+#include "fileio.h"
+#include "objcache.h"
 #include "yamljson.h"
 #include "yamlout.h"
 
@@ -225,6 +229,215 @@ TEST(render_object_names)
 	ASSERT_TRUE(strncmp(n, "infermon-qwen-", 14) == 0 && strlen(n) == 22);
 	render_object_name("a-very-long-workload-name-that-goes-on-and-on-and-on-forever", n, sizeof(n));
 	ASSERT_TRUE(strlen(n) <= 63);
+}
+
+/* The compiled-in dashboard is dashboards/llm-inference.json, byte for byte. */
+TEST(render_dashboard_json_is_the_file)
+{
+	const char *data = getenv("INFERMON_TEST_DATA");
+	struct buf path, file, err;
+	size_t len;
+	const char *json = render_dashboard_json(&len);
+	cJSON *d;
+
+	ASSERT_TRUE(data != NULL);
+	buf_init(&path, 4096);
+	buf_init(&file, BUF_MAX_LARGE);
+	buf_init(&err, 1024);
+	buf_printf(&path, "%s/../../dashboards/llm-inference.json", data);
+	ASSERT_OK(fileio_read(buf_str(&path), BUF_MAX_LARGE, &file, &err));
+	ASSERT_EQ_INT(len, file.len);
+	ASSERT_TRUE(memcmp(json, file.ptr, len) == 0);
+	ASSERT_EQ_INT(strlen(json), len);
+	ASSERT_TRUE(len < 1024 * 1024 - 64 * 1024);
+	d = cJSON_Parse(json);
+	ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "uid")), "infermon-llm-inference");
+	cJSON_Delete(d);
+	buf_release(&path);
+	buf_release(&file);
+	buf_release(&err);
+}
+
+TEST(render_dashboard_configmap_defaults)
+{
+	struct render_config c;
+	cJSON *cm, *md, *l, *a;
+	struct buf a1, a2;
+
+	render_config_init(&c);
+	cm = render_dashboard_configmap(&c);
+	md = cJSON_GetObjectItemCaseSensitive(cm, "metadata");
+	ASSERT_STREQ(obj_str(cm, "kind", NULL), "ConfigMap");
+	ASSERT_STREQ(obj_str(cm, "metadata", "namespace"), "monitoring");
+	ASSERT_STREQ(obj_str(cm, "metadata", "name"), "infermon-llm-inference");
+	l = cJSON_GetObjectItemCaseSensitive(md, "labels");
+	ASSERT_EQ_INT(cJSON_GetArraySize(l), 2);
+	ASSERT_STREQ(obj_str(l, "grafana_dashboard", NULL), "1");
+	ASSERT_STREQ(obj_str(l, "app.kubernetes.io/managed-by", NULL), "infermon");
+	a = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+	ASSERT_STREQ(obj_str(a, "grafana_folder", NULL), "LLM Inference");
+	ASSERT_STREQ(obj_str(a, "k8s-sidecar-target-directory", NULL), "LLM Inference");
+	ASSERT_STREQ(obj_str(cm, "data", "llm-inference.json"), render_dashboard_json(NULL));
+	ASSERT_TRUE(cJSON_GetObjectItemCaseSensitive(md, "ownerReferences") == NULL);
+	/* YAML out and back: the JSON survives byte for byte, twice the same */
+	buf_init(&a1, BUF_MAX_LARGE);
+	buf_init(&a2, BUF_MAX_LARGE);
+	ASSERT_OK(yamlout_doc(&a1, cm));
+	{
+		cJSON *back = parse1(a1.ptr + 4);
+		ASSERT_STREQ(obj_str(back, "data", "llm-inference.json"), render_dashboard_json(NULL));
+		cJSON_Delete(back);
+	}
+	cJSON_Delete(cm);
+	cm = render_dashboard_configmap(&c);
+	ASSERT_OK(yamlout_doc(&a2, cm));
+	ASSERT_STREQ(buf_str(&a1), buf_str(&a2));
+	cJSON_Delete(cm);
+	buf_release(&a1);
+	buf_release(&a2);
+}
+
+TEST(render_dashboard_options_and_grafana_dashboard)
+{
+	struct render_config c;
+	struct dashboard_opts o = {0};
+	cJSON *cm, *gd, *ml;
+
+	o.namespace = "grafana";
+	o.label = (struct render_label){"dashboards.example.com/import", "yes"};
+	o.folder = "Inference";
+	o.grafana_operator = true;
+	o.instance[0] = (struct render_label){"app", "grafana"};
+	o.instance[1] = (struct render_label){"tier", "ops"};
+	o.ninstance = 2;
+	render_config_init(&c);
+	ASSERT_TRUE(!c.grafana_operator && c.dashboard);
+	render_dashboard_apply_opts(&c, &o);
+	cm = render_dashboard_configmap(&c);
+	ASSERT_STREQ(obj_str(cm, "metadata", "namespace"), "grafana");
+	ASSERT_STREQ(obj_label(cm, "dashboards.example.com/import"), "yes");
+	ASSERT_TRUE(obj_label(cm, "grafana_dashboard") == NULL);
+	gd = render_grafana_dashboard(&c);
+	ASSERT_STREQ(obj_str(gd, "apiVersion", NULL), "grafana.integreatly.org/v1beta1");
+	ASSERT_STREQ(obj_str(gd, "kind", NULL), "GrafanaDashboard");
+	ASSERT_STREQ(obj_str(gd, "metadata", "namespace"), "grafana");
+	ASSERT_TRUE(obj_label(gd, "dashboards.example.com/import") == NULL);
+	ASSERT_STREQ(obj_label(gd, "app.kubernetes.io/managed-by"), "infermon");
+	ml = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(gd, "spec"), "instanceSelector"),
+		"matchLabels");
+	ASSERT_EQ_INT(cJSON_GetArraySize(ml), 2);
+	ASSERT_STREQ(obj_str(ml, "tier", NULL), "ops");
+	ASSERT_STREQ(obj_str(gd, "spec", "folder"), "Inference");
+	ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(gd, "spec"),
+								 "allowCrossNamespaceImport")));
+	{
+		const cJSON *ref = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(gd, "spec"),
+								    "configMapRef");
+		ASSERT_STREQ(obj_str(ref, "name", NULL), obj_str(cm, "metadata", "name"));
+		ASSERT_STREQ(obj_str(ref, "key", NULL), "llm-inference.json");
+		ASSERT_TRUE(obj_str(cm, "data", obj_str(ref, "key", NULL)) != NULL);
+	}
+	cJSON_Delete(cm);
+	cJSON_Delete(gd);
+	o = (struct dashboard_opts){.off = true};
+	render_dashboard_apply_opts(&c, &o);
+	ASSERT_TRUE(!c.dashboard && !c.grafana_operator);
+}
+
+static cJSON *rule_named(const cJSON *pr, const char *alert)
+{
+	const cJSON *g, *r;
+
+	cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pr, "spec"), "groups"))
+	{
+		cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(g, "rules"))
+		{
+			if (strcmp(obj_str(r, "alert", NULL), alert) == 0)
+				return (cJSON *)r;
+		}
+	}
+	return NULL;
+}
+
+static int rule_count(const cJSON *pr)
+{
+	const cJSON *g = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pr, "spec"), "groups"), 0);
+	return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g, "rules"));
+}
+
+TEST(render_alerts_rules_follow_the_spec)
+{
+	struct iwspec s;
+	struct buf err, a, b;
+	cJSON *pr, *r, *objs;
+	struct render_config c;
+
+	buf_init(&err, 1024);
+	buf_init(&a, BUF_MAX_SMALL);
+	buf_init(&b, BUF_MAX_SMALL);
+	render_config_init(&c);
+	/* no SLO targets: no SLO alerts */
+	ASSERT_OK(spec_of("apiVersion: infermon.io/v1alpha1\nkind: InferenceWorkload\n"
+			  "metadata: {name: qwen, namespace: llm}\nspec: {alerts: {enabled: true}}\n", &s, &err));
+	pr = render_alerts(&s);
+	ASSERT_EQ_INT(rule_count(pr), 4);
+	ASSERT_TRUE(rule_named(pr, "LLMTTFTAboveSLO") == NULL);
+	r = rule_named(pr, "LLMLimitDrift");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "infermon_check_active{check=\"LimitDrift\", namespace=\"llm\", workload_name=\"qwen\"}");
+	ASSERT_STREQ(obj_str(r, "for", NULL), "5m");
+	ASSERT_STREQ(obj_str(r, "labels", "severity"), "warning");
+	ASSERT_TRUE(obj_str(r, "annotations", "summary") && obj_str(r, "annotations", "description"));
+	ASSERT_STREQ(obj_str(rule_named(pr, "LLMEngineDown"), "expr", NULL), "up{namespace=\"llm\", workload_name=\"qwen\"} == 0");
+	r = rule_named(pr, "LLMKVCachePressure");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "vllm:kv_cache_usage_perc{");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "vllm:gpu_cache_usage_perc{");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "sglang[:_]token_usage");
+	ASSERT_TRUE(rule_named(pr, "LLMAdmissionBound") != NULL);
+	ASSERT_STREQ(obj_str(pr, "metadata", "name"), "infermon-qwen");
+	cJSON_Delete(pr);
+	/* alerts off: render_workload leaves the PrometheusRule out */
+	objs = cJSON_CreateArray();
+	s.alerts = false;
+	render_workload(&c, &s, NULL, 0, objs);
+	ASSERT_EQ_INT(cJSON_GetArraySize(objs), 2);
+	cJSON_Delete(objs);
+	iwspec_release(&s);
+
+	/* every target: three SLO alerts, TPOT with both names, labels of the monitor */
+	ASSERT_OK(spec_of("apiVersion: infermon.io/v1alpha1\nkind: InferenceWorkload\n"
+			  "metadata: {name: sgl, namespace: research}\n"
+			  "spec: {backend: sglang-pd, monitor: {labels: {release: prom}}, alerts: {enabled: true},\n"
+			  "       slo: {ttftP95Seconds: 0.5, tpotP95Seconds: 0.05, e2eP95Seconds: 20}}\n", &s, &err));
+	objs = cJSON_CreateArray();
+	render_workload(&c, &s, NULL, 0, objs);
+	pr = cJSON_GetArrayItem(objs, cJSON_GetArraySize(objs) - 1);
+	ASSERT_STREQ(obj_str(pr, "kind", NULL), "PrometheusRule");
+	ASSERT_STREQ(obj_label(pr, "release"), "prom");
+	ASSERT_STREQ(obj_label(pr, "infermon.io/workload"), "sgl");
+	ASSERT_EQ_INT(rule_count(pr), 7);
+	r = rule_named(pr, "LLMTTFTAboveSLO");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "{__name__=~\"(vllm:|sglang[:_])time_to_first_token_seconds_bucket\", namespace=\"research\", workload_name=\"sgl\", role!=\"prefill\", tp_rank=~\"|0\"}[5m]");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), ")) > 0.5");
+	ASSERT_STREQ(obj_str(r, "labels", "severity"), "critical");
+	ASSERT_STREQ(obj_str(r, "labels", "workload_name"), "sgl");
+	r = rule_named(pr, "LLMTPOTAboveSLO");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "inter_token_latency_seconds_bucket");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "or on (namespace, pod)");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "time_per_output_token_seconds_bucket");
+	ASSERT_CONTAINS(obj_str(rule_named(pr, "LLME2ELatencyAboveSLO"), "expr", NULL), ")) > 20");
+	yamlout_doc(&a, pr);
+	cJSON_Delete(objs);
+	objs = cJSON_CreateArray();
+	render_workload(&c, &s, NULL, 0, objs);
+	yamlout_doc(&b, cJSON_GetArrayItem(objs, cJSON_GetArraySize(objs) - 1));
+	ASSERT_STREQ(buf_str(&a), buf_str(&b));
+	ASSERT_CONTAINS(buf_str(&a), "  - name: infermon.research.sgl\n");
+	cJSON_Delete(objs);
+	iwspec_release(&s);
+	buf_release(&err);
+	buf_release(&a);
+	buf_release(&b);
 }
 
 int main(int argc, char **argv)
