@@ -22,7 +22,7 @@ test_output_is_deterministic_and_applies_server_side() {
 	"$INFERMON_BIN" render -f "$DATA/workloads.yaml" > "$WORK/a.yaml"
 	"$INFERMON_BIN" render -f "$DATA/workloads.yaml" > "$WORK/b.yaml"
 	cmp "$WORK/a.yaml" "$WORK/b.yaml" || fail "two renders differ"
-	[ "$(grep -c '^---$' "$WORK/a.yaml")" -eq 7 ] || fail "want 7 objects: $(grep '^kind' "$WORK/a.yaml")"
+	[ "$(grep -c '^---$' "$WORK/a.yaml")" -eq 10 ] || fail "want 10 objects: $(grep '^kind' "$WORK/a.yaml")"
 	! grep -q ownerReferences "$WORK/a.yaml" || fail "ownerReferences offline"
 	grep -q '^stringData:' "$WORK/a.yaml" || fail "the Secret is not readable stringData"
 	kubectl create ns it-render --dry-run=client -o yaml | kubectl apply -f - >/dev/null
@@ -33,9 +33,13 @@ test_output_is_deterministic_and_applies_server_side() {
 		fail "$(cat "$WORK/apply.out")"
 	grep -q 'podmonitor.monitoring.coreos.com/infermon-sgl-pd created (server dry run)' "$WORK/apply.out" || fail "no PodMonitor"
 	grep -q 'scrapeconfig.monitoring.coreos.com/infermon-sgl-pd created (server dry run)' "$WORK/apply.out" || fail "no ScrapeConfig"
+	grep -q 'prometheusrule.monitoring.coreos.com/infermon-qwen-chat created (server dry run)' "$WORK/apply.out" || fail "no PrometheusRule"
+	grep -q 'prometheusrule.monitoring.coreos.com/infermon-sgl-pd created (server dry run)' "$WORK/apply.out" || fail "no PrometheusRule"
+	grep -q 'configmap/infermon-llm-inference created (server dry run)' "$WORK/apply.out" || fail "no dashboard ConfigMap"
 	# -o DIR: one file per object, same content
 	"$INFERMON_BIN" render -f "$DATA/workloads.yaml" -o "$WORK/out"
-	[ "$(ls "$WORK/out" | wc -l)" -eq 7 ] || fail "-o wrote $(ls "$WORK/out")"
+	[ "$(ls "$WORK/out" | wc -l)" -eq 10 ] || fail "-o wrote $(ls "$WORK/out")"
+	[ -f "$WORK/out/monitoring_configmap_infermon-llm-inference.yaml" ] || fail "-o: no dashboard ConfigMap file"
 	cat "$WORK/out"/*.yaml | kubectl apply --dry-run=server -f - >/dev/null || fail "-o files rejected"
 	# stdin works too
 	"$INFERMON_BIN" render -f - < "$DATA/workloads.yaml" | cmp - "$WORK/a.yaml" || fail "stdin differs"
