@@ -12,40 +12,11 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 JSON=$ROOT/dashboards/llm-inference.json
 CM=infermon-llm-inference
 
-metrics_port() {
-	grep -o 'serving /metrics, /healthz, /readyz.*port=[0-9]*' "$WORK/log" | grep -o '[0-9]*$'
-}
-
-writes() {
-	curl -sf "http://127.0.0.1:$(metrics_port)/metrics" |
-		sed -n 's/^infermon_api_requests_total{verb="write"} //p'
-}
-
-iw() { # iw NS NAME SPEC-YAML-FLOW
-	kubectl apply -f - >/dev/null <<YAML
-apiVersion: infermon.io/v1alpha1
-kind: InferenceWorkload
-metadata: {name: $2, namespace: $1}
-spec: $3
-YAML
-}
-
-fresh_ns() {
-	local n
-	for n in "$@"; do
-		kubectl delete ns "$n" --ignore-not-found --wait=true >/dev/null
-		kubectl create ns "$n" >/dev/null
-	done
-	# the scrape-config Secret's namespace
-	kubectl create ns monitoring --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-}
-
-# start_controller NS DASHBOARD-NS ARGS...
-start_controller() {
+# start_scoped NS DASHBOARD-NS ARGS...: the controller watching NS only,
+# its dashboard in DASHBOARD-NS.
+start_scoped() {
 	local ns=$1 dns=$2; shift 2
-	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s \
-		--namespace "$ns" --dashboards-namespace "$dns" "$@"
-	wait_for 30 grep -q 'caches synced' "$WORK/log" || fail "never synced: $(cat "$WORK/log")"
+	start_controller --namespace "$ns" --dashboards-namespace "$dns" "$@"
 }
 
 ready() { # ready NS CR: the CR's Ready condition is True (its reconcile ran)
@@ -61,9 +32,10 @@ cm_json() {
 
 test_configmap_is_delivered_restored_and_repaired() {
 	local ns=it-dash-cm dns=it-dash-cm-mon size
-	fresh_ns $ns $dns
-	start_controller $ns $dns
-	iw $ns qwen "{backend: vllm}"
+	fresh_ns $ns
+	fresh_ns $dns
+	start_scoped $ns $dns
+	apply_iw $ns qwen "{backend: vllm}"
 	wait_for 30 kubectl -n $dns get cm $CM || fail "no dashboard ConfigMap: $(tail -20 "$WORK/log")"
 	[ "$(kubectl -n $dns get cm $CM -o jsonpath='{.metadata.labels.grafana_dashboard}')" = 1 ] || fail "no grafana_dashboard label"
 	[ "$(kubectl -n $dns get cm $CM -o jsonpath='{.metadata.labels.app\.kubernetes\.io/managed-by}')" = infermon ] ||
@@ -102,15 +74,16 @@ test_configmap_is_delivered_restored_and_repaired() {
 # One dashboard for all: there while any workload wants it, gone when none does.
 test_dashboard_follows_what_the_workloads_want() {
 	local ns=it-dash-want dns=it-dash-want-mon port
-	fresh_ns $ns $dns
-	start_controller $ns $dns
-	iw $ns a "{backend: vllm, dashboard: {enabled: false}}"
+	fresh_ns $ns
+	fresh_ns $dns
+	start_scoped $ns $dns
+	apply_iw $ns a "{backend: vllm, dashboard: {enabled: false}}"
 	ready $ns a || fail "CR a never reconciled"
 	sleep 1
 	! kubectl -n $dns get cm $CM >/dev/null 2>&1 || fail "ConfigMap although no workload wants it"
-	iw $ns b "{backend: vllm}"
+	apply_iw $ns b "{backend: vllm}"
 	wait_for 30 kubectl -n $dns get cm $CM || fail "no ConfigMap when CR b wants it"
-	iw $ns b "{backend: vllm, dashboard: {enabled: false}}"
+	apply_iw $ns b "{backend: vllm, dashboard: {enabled: false}}"
 	wait_for 30 bash -c "! kubectl -n $dns get cm $CM >/dev/null 2>&1" || fail "ConfigMap not pruned when none wants it"
 	grep -q "delete ConfigMap $dns/$CM" "$WORK/log" || fail "no delete in the log"
 	# a workload of pod labels alone takes the default: on
@@ -122,8 +95,8 @@ test_dashboard_follows_what_the_workloads_want() {
 
 	# --no-dashboard: none, whatever the CRs say; one left behind stays untouched
 	kubectl -n $dns delete cm $CM >/dev/null
-	start_controller $ns $dns --no-dashboard
-	iw $ns b "{backend: vllm, dashboard: {enabled: true}}"
+	start_scoped $ns $dns --no-dashboard
+	apply_iw $ns b "{backend: vllm, dashboard: {enabled: true}}"
 	ready $ns b || fail "CR b never reconciled"
 	sleep 2
 	! kubectl -n $dns get cm $CM >/dev/null 2>&1 || fail "--no-dashboard delivered a ConfigMap"
@@ -133,9 +106,10 @@ test_dashboard_follows_what_the_workloads_want() {
 # The label, folder and namespace are flags.
 test_dashboard_flags_change_label_folder_and_namespace() {
 	local ns=it-dash-flags dns=it-dash-flags-mon
-	fresh_ns $ns $dns
-	start_controller $ns $dns --dashboard-label grafana.example.com/dashboard=llm --dashboard-folder Inference
-	iw $ns qwen "{backend: vllm}"
+	fresh_ns $ns
+	fresh_ns $dns
+	start_scoped $ns $dns --dashboard-label grafana.example.com/dashboard=llm --dashboard-folder Inference
+	apply_iw $ns qwen "{backend: vllm}"
 	wait_for 30 kubectl -n $dns get cm $CM || fail "no ConfigMap"
 	[ "$(kubectl -n $dns get cm $CM -o jsonpath='{.metadata.labels.grafana\.example\.com/dashboard}')" = llm ] ||
 		fail "label: $(kubectl -n $dns get cm $CM -o jsonpath='{.metadata.labels}')"
@@ -178,12 +152,13 @@ test_grafana_operator_without_its_crd_is_a_clear_error() {
 
 test_prometheusrule_follows_the_cr() {
 	local ns=it-dash-rules dns=it-dash-rules-mon pr=infermon-qwen
-	fresh_ns $ns $dns
-	start_controller $ns $dns
-	iw $ns qwen "{backend: vllm, monitor: {labels: {release: prom}}}"
+	fresh_ns $ns
+	fresh_ns $dns
+	start_scoped $ns $dns
+	apply_iw $ns qwen "{backend: vllm, monitor: {labels: {release: prom}}}"
 	ready $ns qwen || fail "never reconciled"
 	! kubectl -n $ns get prometheusrule $pr >/dev/null 2>&1 || fail "a PrometheusRule although alerts are off"
-	iw $ns qwen "{backend: vllm, monitor: {labels: {release: prom}}, alerts: {enabled: true}, slo: {ttftP95Seconds: 0.5}}"
+	apply_iw $ns qwen "{backend: vllm, monitor: {labels: {release: prom}}, alerts: {enabled: true}, slo: {ttftP95Seconds: 0.5}}"
 	wait_for 30 kubectl -n $ns get prometheusrule $pr || fail "no PrometheusRule: $(tail -20 "$WORK/log")"
 	[ "$(kubectl -n $ns get prometheusrule $pr -o jsonpath='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}')" = InferenceWorkload/qwen ] ||
 		fail "no ownerReference"
@@ -201,13 +176,13 @@ test_prometheusrule_follows_the_cr() {
 	wait_for 30 bash -c "kubectl -n $ns get prometheusrule $pr -o jsonpath='{.spec.groups[0].rules[0].for}' | grep -qx 5m" ||
 		fail "edited PrometheusRule not repaired"
 	# the SLO target is read again
-	iw $ns qwen "{backend: vllm, monitor: {labels: {release: prom}}, alerts: {enabled: true}, slo: {ttftP95Seconds: 2}}"
+	apply_iw $ns qwen "{backend: vllm, monitor: {labels: {release: prom}}, alerts: {enabled: true}, slo: {ttftP95Seconds: 2}}"
 	wait_for 30 bash -c "kubectl -n $ns get prometheusrule $pr -o jsonpath='{.spec.groups[0].rules[0].expr}' | grep -q '> 2\$'" ||
 		fail "new SLO target not applied"
 	# alerts off: pruned; on again; the CR deleted: garbage-collected
-	iw $ns qwen "{backend: vllm, alerts: {enabled: false}}"
+	apply_iw $ns qwen "{backend: vllm, alerts: {enabled: false}}"
 	wait_for 30 bash -c "! kubectl -n $ns get prometheusrule $pr >/dev/null 2>&1" || fail "PrometheusRule not pruned"
-	iw $ns qwen "{backend: vllm, alerts: {enabled: true}}"
+	apply_iw $ns qwen "{backend: vllm, alerts: {enabled: true}}"
 	wait_for 30 kubectl -n $ns get prometheusrule $pr || fail "PrometheusRule not back"
 	stop_infermon
 	kubectl -n $ns delete iw qwen >/dev/null
@@ -218,20 +193,21 @@ test_prometheusrule_follows_the_cr() {
 # writes nothing: no re-apply of the 100 kB dashboard.
 test_idle_means_no_writes_with_dashboard_and_rules() {
 	local ns=it-dash-idle dns=it-dash-idle-mon port w1 w2 n
-	fresh_ns $ns $dns
+	fresh_ns $ns
+	fresh_ns $dns
 	port=$(free_port)
 	start_sim "$port" qwen3-26b --max-num-seqs 2 --max-model-len 1024 --block-size 16 --kv-cache-size 557
 	engine_pod $ns qwen-0 qwen vllm "$port" --max-num-seqs 2
-	iw $ns qwen "{backend: vllm, alerts: {enabled: true}, slo: {ttftP95Seconds: 0.5, tpotP95Seconds: 0.05}}"
-	start_controller $ns $dns
+	apply_iw $ns qwen "{backend: vllm, alerts: {enabled: true}, slo: {ttftP95Seconds: 0.5, tpotP95Seconds: 0.05}}"
+	start_scoped $ns $dns
 	wait_for 30 kubectl -n $dns get cm $CM || fail "no ConfigMap"
 	wait_for 30 kubectl -n $ns get prometheusrule infermon-qwen || fail "no PrometheusRule"
 	wait_for 60 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"LimitDrift\")].status}' | grep -qx True" ||
 		fail "no LimitDrift condition"
 	sleep 5
-	w1=$(writes)
+	w1=$(api_writes)
 	sleep 40
-	w2=$(writes)
+	w2=$(api_writes)
 	echo "API writes over 40 s idle: $w1 -> $w2"
 	[ "$w1" = "$w2" ] || fail "idle controller wrote $((w2 - w1)) times in 40 s: $(tail -30 "$WORK/log")"
 	# (a second apply right after the first can happen: the key came back
@@ -272,7 +248,7 @@ PY
 	# the ConfigMap (the GrafanaDashboard's CRD is not installed here)
 	python3 -c 'import sys,yaml; d=[x for x in yaml.safe_load_all(open(sys.argv[1])) if x and x["kind"] != "GrafanaDashboard"]; yaml.safe_dump_all(d, open(sys.argv[2], "w"))' \
 		"$WORK/a.yaml" "$WORK/b.yaml"
-	kubectl apply --server-side --dry-run=server -f "$WORK/b.yaml" > "$WORK/apply.out" 2>&1 || fail "$(cat "$WORK/apply.out")"
+	kubectl apply --server-side --force-conflicts --dry-run=server -f "$WORK/b.yaml" > "$WORK/apply.out" 2>&1 || fail "$(cat "$WORK/apply.out")"
 	grep -q "configmap/infermon-llm-inference serverside-applied (server dry run)" "$WORK/apply.out" || fail "$(cat "$WORK/apply.out")"
 	# --no-dashboard; and no workload wanting it
 	"$INFERMON_BIN" render -f "$ROOT/test/data/render/workloads.yaml" --no-dashboard > "$WORK/c.yaml"
