@@ -70,6 +70,8 @@ spec:
   backend: vllm
   metrics: {interval: 15s}
   monitor: {labels: {release: kube-prometheus-stack}}
+  alerts: {enabled: true}
+  slo: {ttftP95Seconds: 0.5}
 YAML
 
 log "starting the controller"
@@ -133,7 +135,8 @@ cat <<MSG
 
 ==== what the controller generated (server-side apply, owned by the CR or the pods' workload) ====
 MSG
-kubectl get services,servicemonitors -A -l app.kubernetes.io/managed-by=infermon
+kubectl get services,servicemonitors,prometheusrules -A -l app.kubernetes.io/managed-by=infermon
+kubectl -n monitoring get configmaps -l app.kubernetes.io/managed-by=infermon -L grafana_dashboard
 kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\.yaml}' | base64 -d | grep job_name
 cat <<MSG
 
@@ -177,6 +180,10 @@ if [ $check -eq 1 ]; then
 		{ echo "demo: InferenceWorkload status: $(kubectl -n $ns get iw qwen-chat -o jsonpath='{.status}')" >&2; fail=1; }
 	kubectl -n $ns get servicemonitor infermon-qwen-chat infermon-llama-batch >/dev/null ||
 		{ echo "demo: generated ServiceMonitors missing" >&2; fail=1; }
+	kubectl -n $ns get prometheusrule infermon-qwen-chat >/dev/null ||
+		{ echo "demo: no PrometheusRule for qwen-chat" >&2; fail=1; }
+	kubectl -n monitoring get configmap infermon-llm-inference >/dev/null ||
+		{ echo "demo: no dashboard ConfigMap" >&2; fail=1; }
 	[ "$(promq 'up{job=~"infermon/.*"} == 1' | wc -l)" = 3 ] ||
 		{ echo "demo: Prometheus does not scrape the three engines through the generated jobs: $(promq 'up')" >&2; fail=1; }
 	[ $fail -eq 0 ] && echo "demo --check: OK" || echo "demo --check: FAILED" >&2
