@@ -261,4 +261,60 @@ PY
 	grep -q '^kind: PrometheusRule' "$WORK/d.yaml" || fail "rules gone with the dashboard"
 }
 
+# With grafana-operator's CRD (its GrafanaDashboard validation transcribed in
+# test/data/crds/, since the module proxy does not serve grafana-operator v5):
+# the GrafanaDashboard refers to the ConfigMap, is restored and repaired, is
+# recreated when the immutable instanceSelector changes, and goes when no
+# workload wants the dashboard. Runs last: it installs the CRD and removes it.
+test_with_the_crd_a_grafana_dashboard_refers_to_the_configmap() {
+	local ns=it-dash-gd dns=it-dash-gd-mon gd=infermon-llm-inference crd=grafanadashboards.grafana.integreatly.org uid1 uid2
+	fresh_ns $ns
+	fresh_ns $dns
+	trap 'cleanup_pids; kubectl delete crd '$crd' --ignore-not-found --wait=true >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+	kubectl apply -f "$ROOT/test/data/crds/grafanadashboards.yaml" >/dev/null
+	kubectl wait --for condition=established --timeout=30s crd/$crd >/dev/null || fail "CRD not established"
+	wait_for 30 kubectl get grafanadashboards -A || fail "GrafanaDashboards not served"
+	start_scoped $ns $dns --grafana-operator --grafana-instance-selector dashboards=llm
+	apply_iw $ns qwen "{backend: vllm}"
+	wait_for 30 kubectl -n $dns get grafanadashboard $gd || fail "no GrafanaDashboard: $(tail -20 "$WORK/log")"
+	kubectl -n $dns get grafanadashboard $gd -o json > "$WORK/gd.json"
+	python3 - "$WORK/gd.json" "$CM" <<'PY' || fail "GrafanaDashboard fields: $(cat "$WORK/gd.json")"
+import json, sys
+gd = json.load(open(sys.argv[1]))
+spec = gd["spec"]
+assert spec["configMapRef"] == {"name": sys.argv[2], "key": "llm-inference.json"}, spec
+assert spec["instanceSelector"] == {"matchLabels": {"dashboards": "llm"}}, spec
+assert spec["folder"] == "LLM Inference" and spec["allowCrossNamespaceImport"] is True, spec
+assert gd["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "infermon"}, gd["metadata"]
+assert "ownerReferences" not in gd["metadata"]
+print("GrafanaDashboard:", json.dumps(spec, sort_keys=True))
+PY
+	kubectl -n $dns get cm "$(kubectl -n $dns get grafanadashboard $gd -o jsonpath='{.spec.configMapRef.name}')" >/dev/null ||
+		fail "configMapRef names no ConfigMap"
+	# the selector is immutable, as in grafana-operator
+	! kubectl -n $dns patch grafanadashboard $gd --type=merge -p '{"spec":{"instanceSelector":{"matchLabels":{"dashboards":"x"}}}}' \
+		> "$WORK/patch.out" 2>&1 || fail "instanceSelector could be changed"
+	grep -q 'spec.instanceSelector is immutable' "$WORK/patch.out" || fail "$(cat "$WORK/patch.out")"
+	kubectl -n $dns patch grafanadashboard $gd --type=merge -p '{"spec":{"folder":"Elsewhere"}}' >/dev/null
+	wait_for 30 bash -c "kubectl -n $dns get grafanadashboard $gd -o jsonpath='{.spec.folder}' | grep -qx 'LLM Inference'" ||
+		fail "edited GrafanaDashboard not repaired"
+	kubectl -n $dns delete grafanadashboard $gd >/dev/null
+	wait_for 30 kubectl -n $dns get grafanadashboard $gd || fail "deleted GrafanaDashboard not restored"
+	uid1=$(kubectl -n $dns get grafanadashboard $gd -o jsonpath='{.metadata.uid}')
+	stop_infermon
+	# another selector: the controller deletes its GrafanaDashboard and makes a new one
+	start_scoped $ns $dns --grafana-operator --grafana-instance-selector dashboards=other,team=llm
+	wait_for 30 bash -c "kubectl -n $dns get grafanadashboard $gd -o jsonpath='{.spec.instanceSelector.matchLabels.team}' | grep -qx llm" ||
+		fail "selector change not applied: $(tail -20 "$WORK/log")"
+	uid2=$(kubectl -n $dns get grafanadashboard $gd -o jsonpath='{.metadata.uid}')
+	[ "$uid1" != "$uid2" ] || fail "not recreated"
+	grep -q "delete GrafanaDashboard $dns/$gd" "$WORK/log" || fail "no delete in the log"
+	# no workload wants the dashboard: both go
+	apply_iw $ns qwen "{backend: vllm, dashboard: {enabled: false}}"
+	wait_for 30 bash -c "! kubectl -n $dns get grafanadashboard $gd >/dev/null 2>&1 && ! kubectl -n $dns get cm $CM >/dev/null 2>&1" ||
+		fail "GrafanaDashboard or ConfigMap not pruned"
+	stop_infermon
+	kubectl delete crd $crd --wait=true >/dev/null
+}
+
 run_test "$1"
