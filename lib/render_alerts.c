@@ -13,7 +13,10 @@ static void promql_str(struct buf *b, const char *s)
 	for (; *s; s++) {
 		if (*s == '"' || *s == '\\')
 			buf_addc(b, '\\');
-		buf_addc(b, *s);
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			buf_printf(b, "\\x%02x", (unsigned char)*s);
+		else
+			buf_addc(b, *s);
 	}
 }
 
@@ -49,7 +52,7 @@ static void p95_expr(struct buf *b, const struct iwspec *s, const char *suffix,
 		buf_adds(b, "\n  or on (namespace, pod)\n  ");
 		bucket_rate(b, s, old_suffix);
 	}
-	buf_printf(b, "\n)) > %g", target);
+	buf_printf(b, "\n)) > %.15g", target);
 }
 
 static void check_expr(struct buf *b, const struct iwspec *s, const char *check)
@@ -122,10 +125,10 @@ static void slo_rule(cJSON *rules, const struct iwspec *s, const char *alert, co
 	buf_init(&sum, BUF_MAX_SMALL);
 	buf_init(&desc, BUF_MAX_SMALL);
 	p95_expr(&e, s, suffix, old_suffix, target);
-	buf_printf(&sum, "%s p95 of %s/%s above its SLO of %gs", what, s->namespace, s->workload, target);
+	buf_printf(&sum, "%s p95 of %s/%s above its SLO of %.15gs", what, s->namespace, s->workload, target);
 	buf_printf(&desc,
 		   "The %s p95 of workload %s in namespace %s has been {{ $value | humanizeDuration }} "
-		   "over the last " RATE_WINDOW ", above spec.slo.%s %gs of InferenceWorkload %s.",
+		   "over the last " RATE_WINDOW ", above spec.slo.%s %.15gs of InferenceWorkload %s.",
 		   what, s->workload, s->namespace, field, target, *s->name ? s->name : s->workload);
 	add_rule(rules, s, alert, &e, "5m", "critical", buf_str(&sum), buf_str(&desc));
 	buf_release(&e);

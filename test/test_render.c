@@ -435,6 +435,18 @@ TEST(render_alerts_rules_follow_the_spec)
 	ASSERT_CONTAINS(buf_str(&a), "  - name: infermon.research.sgl\n");
 	cJSON_Delete(objs);
 	iwspec_release(&s);
+
+	/* a namespace no API server would accept (render reads files) stays
+	 * inside its PromQL string; a target keeps its digits */
+	ASSERT_OK(spec_of("apiVersion: infermon.io/v1alpha1\nkind: InferenceWorkload\n"
+			  "metadata: {name: q, namespace: \"a\\\"b\\\\c\\n\"}\n"
+			  "spec: {alerts: {enabled: true}, slo: {ttftP95Seconds: 0.1234567}}\n", &s, &err));
+	pr = render_alerts(&s);
+	ASSERT_CONTAINS(obj_str(rule_named(pr, "LLMEngineDown"), "expr", NULL),
+			"up{namespace=\"a\\\"b\\\\c\\x0a\", workload_name=\"q\"} == 0");
+	ASSERT_CONTAINS(obj_str(rule_named(pr, "LLMTTFTAboveSLO"), "expr", NULL), ")) > 0.1234567");
+	cJSON_Delete(pr);
+	iwspec_release(&s);
 	buf_release(&err);
 	buf_release(&a);
 	buf_release(&b);
