@@ -261,6 +261,36 @@ PY
 	grep -q '^kind: PrometheusRule' "$WORK/d.yaml" || fail "rules gone with the dashboard"
 }
 
+# The --config file's dashboard keys; a flag overrides its key.
+test_config_file_sets_the_dashboard() {
+	local ns=it-dash-cfg dns=it-dash-cfg-mon
+	fresh_ns $ns
+	fresh_ns $dns
+	cat > "$WORK/run.yaml" <<YAML
+dashboard:
+  namespace: $dns
+  label: team=llm
+  folder: From File
+YAML
+	start_controller --namespace $ns --config "$WORK/run.yaml" --dashboard-folder "From Flag"
+	apply_iw $ns qwen "{backend: vllm}"
+	wait_for 30 kubectl -n $dns get cm $CM || fail "no ConfigMap in the file's namespace: $(tail -20 "$WORK/log")"
+	[ "$(kubectl -n $dns get cm $CM -o jsonpath='{.metadata.labels.team}')" = llm ] || fail "the file's label"
+	[ "$(kubectl -n $dns get cm $CM -o jsonpath='{.metadata.annotations.grafana_folder}')" = "From Flag" ] ||
+		fail "the flag does not override the file's folder"
+	stop_infermon
+	kubectl -n $dns delete cm $CM >/dev/null
+	printf 'dashboard:\n  namespace: %s\n  enabled: false\n' $dns > "$WORK/off.yaml"
+	start_controller --namespace $ns --config "$WORK/off.yaml"
+	ready $ns qwen || fail "never reconciled"
+	sleep 2
+	! kubectl -n $dns get cm $CM >/dev/null 2>&1 || fail "dashboard.enabled: false delivered a ConfigMap"
+	stop_infermon
+	printf 'dashboard:\n  label: nolabel\n' > "$WORK/bad.yaml"
+	! "$INFERMON_BIN" run --config "$WORK/bad.yaml" 2> "$WORK/err" || fail "a bad dashboard.label accepted"
+	grep -q 'bad.yaml:2: invalid dashboard.label "nolabel" (KEY=VALUE)' "$WORK/err" || fail "unclear: $(cat "$WORK/err")"
+}
+
 # With grafana-operator's CRD (its GrafanaDashboard validation transcribed in
 # test/data/crds/, since the module proxy does not serve grafana-operator v5):
 # the GrafanaDashboard refers to the ConfigMap, is restored and repaired, is
