@@ -184,7 +184,6 @@ void reconciler_selection_changed(struct reconciler *r)
 void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool deleted)
 {
 	const char *ns = obj_str(obj, "metadata", "namespace"), *w = obj_label(obj, LABEL_IW_WORKLOAD);
-
 	int k = kind_of(obj);
 
 	(void)deleted;
