@@ -5,11 +5,12 @@
 #include "objcache.h"
 
 static const char *const selector_field[] = {"serviceMonitorSelector", "podMonitorSelector",
-					     "scrapeConfigSelector"};
+					     "scrapeConfigSelector", "ruleSelector"};
 static const char *const ns_selector_field[] = {"serviceMonitorNamespaceSelector",
 						"podMonitorNamespaceSelector",
-						"scrapeConfigNamespaceSelector"};
-static const char *const kind_plural[] = {"ServiceMonitors", "PodMonitors", "ScrapeConfigs"};
+						"scrapeConfigNamespaceSelector", "ruleNamespaceSelector"};
+static const char *const kind_plural[] = {"ServiceMonitors", "PodMonitors", "ScrapeConfigs",
+					  "PrometheusRules"};
 
 int promsel_kind_of(const char *kind)
 {
@@ -21,6 +22,8 @@ int promsel_kind_of(const char *kind)
 		return PROMSEL_PODMONITOR;
 	if (strcmp(kind, "ScrapeConfig") == 0)
 		return PROMSEL_SCRAPECONFIG;
+	if (strcmp(kind, "PrometheusRule") == 0)
+		return PROMSEL_RULE;
 	return -1;
 }
 
@@ -253,4 +256,17 @@ void promsel_stamp_all(cJSON *monitor, enum promsel_kind k, const cJSON *const *
 
 	for (size_t i = 0; i < n; i++)
 		promsel_stamp(proms[i], k, ns, nsobj, labels);
+}
+
+void promsel_stamp_objects(cJSON *objs, const cJSON *const *proms, size_t n, const char *ns,
+			   const cJSON *nsobj)
+{
+	cJSON *o;
+
+	cJSON_ArrayForEach(o, objs)
+	{
+		int k = promsel_kind_of(obj_str(o, "kind", NULL));
+		if (k >= 0)
+			promsel_stamp_all(o, (enum promsel_kind)k, proms, n, ns, nsobj);
+	}
 }

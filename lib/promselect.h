@@ -5,7 +5,8 @@
  * The most common reason a ServiceMonitor is silently ignored: the
  * Prometheus object selects monitors by labels the monitor lacks, or only
  * looks in some namespaces. prometheus-operator's rules, per monitor kind
- * (ServiceMonitor, PodMonitor, ScrapeConfig):
+ * (ServiceMonitor, PodMonitor, ScrapeConfig, and PrometheusRule through
+ * ruleSelector / ruleNamespaceSelector):
  *   spec.<kind>Selector           null: selects nothing; {}: everything;
  *                                 else a metav1.LabelSelector on the
  *                                 monitor's labels
@@ -26,7 +27,7 @@
 
 #include "buf.h"
 
-enum promsel_kind { PROMSEL_SERVICEMONITOR, PROMSEL_PODMONITOR, PROMSEL_SCRAPECONFIG };
+enum promsel_kind { PROMSEL_SERVICEMONITOR, PROMSEL_PODMONITOR, PROMSEL_SCRAPECONFIG, PROMSEL_RULE };
 
 /* The kind a generated object's "kind" names, or -1. */
 int promsel_kind_of(const char *kind);
@@ -60,6 +61,10 @@ cJSON *promsel_monitor_labels(cJSON *monitor);
  * proms[0..n) needs, in that order (put them in a stable order). */
 void promsel_stamp_all(cJSON *monitor, enum promsel_kind k, const cJSON *const *proms, size_t n,
 		       const char *ns, const cJSON *nsobj);
+/* The same for every object in objs that a Prometheus selects by labels
+ * (monitors, ScrapeConfigs, PrometheusRules). */
+void promsel_stamp_objects(cJSON *objs, const cJSON *const *proms, size_t n, const char *ns,
+			   const cJSON *nsobj);
 
 /* One line on what prom wants, for conditions and events:
  *   monitoring/k8s selects ServiceMonitors {release=kube-prom} in namespaces {team=ml}

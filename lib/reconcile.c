@@ -604,7 +604,7 @@ static void judge_selection(struct reconciler *r, const struct iwspec *s, cJSON 
 	for (size_t i = 0; keys[i]; i++)
 		proms[nproms++] = hmap_get(&r->proms.objs, keys[i]);
 	if (s->match_prometheus)
-		promsel_stamp_all(mon, kind, proms, nproms, s->namespace, nsobj);
+		promsel_stamp_objects(objs, proms, nproms, s->namespace, nsobj);
 	labels = promsel_monitor_labels(mon);
 	for (size_t i = 0; i < nproms; i++) {
 		if (promsel_selects(proms[i], kind, s->namespace, nsobj, labels)) {

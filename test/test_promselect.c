@@ -125,8 +125,32 @@ TEST(promsel_describe_names_selector_and_namespaces)
 	promsel_describe(p, PROMSEL_SCRAPECONFIG, &b);
 	ASSERT_STREQ(buf_str(&b), "monitoring/kp selects no ScrapeConfigs (scrapeConfigSelector is not set)");
 	ASSERT_EQ_INT(promsel_kind_of("PodMonitor"), PROMSEL_PODMONITOR);
+	ASSERT_EQ_INT(promsel_kind_of("PrometheusRule"), PROMSEL_RULE);
 	ASSERT_EQ_INT(promsel_kind_of("Service"), -1);
 	buf_release(&b);
+	cJSON_Delete(p);
+}
+
+/* every selectable object of a workload gets its Prometheus' labels */
+TEST(promsel_stamp_objects_covers_rules)
+{
+	cJSON *p = j("{\"metadata\":{\"namespace\":\"monitoring\",\"name\":\"kp\"},\"spec\":{"
+		     "\"serviceMonitorSelector\":{\"matchLabels\":{\"release\":\"kp\"}},"
+		     "\"serviceMonitorNamespaceSelector\":{},"
+		     "\"ruleSelector\":{\"matchLabels\":{\"role\":\"rules\"}},\"ruleNamespaceSelector\":{}}}");
+	cJSON *objs = j("[{\"kind\":\"Service\",\"metadata\":{\"name\":\"s\"}},"
+			"{\"kind\":\"ServiceMonitor\",\"metadata\":{\"name\":\"m\"}},"
+			"{\"kind\":\"PrometheusRule\",\"metadata\":{\"name\":\"r\",\"labels\":{\"a\":\"b\"}}}]");
+	const cJSON *proms[] = {p};
+	char *out;
+
+	promsel_stamp_objects(objs, proms, 1, "llm", NULL);
+	out = cJSON_PrintUnformatted(objs);
+	ASSERT_STREQ(out, "[{\"kind\":\"Service\",\"metadata\":{\"name\":\"s\"}},"
+			  "{\"kind\":\"ServiceMonitor\",\"metadata\":{\"name\":\"m\",\"labels\":{\"release\":\"kp\"}}},"
+			  "{\"kind\":\"PrometheusRule\",\"metadata\":{\"name\":\"r\",\"labels\":{\"a\":\"b\",\"role\":\"rules\"}}}]");
+	cJSON_free(out);
+	cJSON_Delete(objs);
 	cJSON_Delete(p);
 }
 

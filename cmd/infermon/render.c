@@ -216,7 +216,7 @@ static void judge_monitor(struct state *st, const struct wl *w, cJSON *wobjs)
 	for (size_t i = 0; keys[i]; i++)
 		proms[n++] = hmap_get(&st->proms, keys[i]);
 	if (w->from_cr && w->spec.match_prometheus)
-		promsel_stamp_all(mon, k, proms, n, w->spec.namespace, nsobj);
+		promsel_stamp_objects(wobjs, proms, n, w->spec.namespace, nsobj);
 	for (size_t i = 0; i < n && !selected; i++)
 		selected = promsel_selects(proms[i], k, w->spec.namespace, nsobj, promsel_monitor_labels(mon));
 	if (!selected)

@@ -48,7 +48,8 @@ test_output_is_deterministic_and_applies_server_side() {
 }
 
 # Prometheus and Namespace objects in the input: matchPrometheus stamps what
-# their selectors need; a monitor none selects is noted on stderr.
+# their selectors need (ruleSelector for the PrometheusRule too); a monitor
+# none selects is noted on stderr.
 test_match_prometheus_offline() {
 	"$INFERMON_BIN" render -f "$DATA/prometheus.yaml" > "$WORK/r.yaml" 2> "$WORK/err" ||
 		fail "render failed: $(cat "$WORK/err")"
@@ -58,7 +59,9 @@ docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(open(s
 sm = docs[("ServiceMonitor", "infermon-matched")]["metadata"]["labels"]
 pm = docs[("PodMonitor", "infermon-matched-pm")]["metadata"]["labels"]
 um = docs[("ServiceMonitor", "infermon-unmatched")]["metadata"]["labels"]
-print(sm, pm, um)
+rule = docs[("PrometheusRule", "infermon-matched")]["metadata"]["labels"]
+print(sm, pm, um, rule)
+assert rule.get("role") == "alert-rules", rule
 assert sm.get("release") == "kp", sm
 assert pm.get("team") == "ml", pm
 assert "release" not in um, um

@@ -33,7 +33,7 @@ test_monitor_selected_condition_and_match_prometheus() {
 	fresh_ns $ns
 	kubectl -n monitoring delete prometheus it-sel-kp it-sel-team --ignore-not-found >/dev/null
 	# kube-prometheus-stack's habit: monitors labelled release=<name>, any namespace
-	prometheus it-sel-kp "{serviceMonitorSelector: {matchLabels: {release: kp}}, serviceMonitorNamespaceSelector: {}}"
+	prometheus it-sel-kp "{serviceMonitorSelector: {matchLabels: {release: kp}}, serviceMonitorNamespaceSelector: {}, ruleSelector: {matchLabels: {role: alert-rules}}, ruleNamespaceSelector: {}}"
 	start_controller
 	apply_iw $ns qwen "{backend: vllm}"
 	wait_for 30 bash -c "[ \"\$(kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}')\" = False ]" ||
@@ -47,9 +47,11 @@ test_monitor_selected_condition_and_match_prometheus() {
 	wait_for 30 bash -c "kubectl -n $ns get events.events.k8s.io --field-selector regarding.name=qwen -o jsonpath='{range .items[*]}{.type} {.reason}{\"\\n\"}{end}' | grep -qx 'Warning NotSelected'" ||
 		fail "no Warning event: $(events_of $ns qwen)"
 	# asked to match: the monitor gets release=kp and is selected
-	apply_iw $ns qwen "{backend: vllm, monitor: {matchPrometheus: true}}"
+	apply_iw $ns qwen "{backend: vllm, monitor: {matchPrometheus: true}, alerts: {enabled: true}}"
 	wait_for 30 bash -c "kubectl -n $ns get servicemonitor infermon-qwen -o jsonpath='{.metadata.labels.release}' | grep -qx kp" ||
 		fail "label not stamped: $(kubectl -n $ns get servicemonitor infermon-qwen -o yaml)"
+	wait_for 30 bash -c "kubectl -n $ns get prometheusrule infermon-qwen -o jsonpath='{.metadata.labels.role}' | grep -qx alert-rules" ||
+		fail "ruleSelector label not stamped on the PrometheusRule: $(kubectl -n $ns get prometheusrule -o yaml)"
 	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}' | grep -qx True" ||
 		fail "not selected after matchPrometheus: $(cond_msg $ns qwen MonitorSelected)"
 	cond_msg $ns qwen MonitorSelected | grep -q 'selected by Prometheus monitoring/it-sel-kp' || fail "message"
