@@ -329,6 +329,23 @@ static void send_get(struct leader *le)
 	send_call(le, LEADER_CALL_GET, "GET", true, NULL, request_timeout(le));
 }
 
+/* The Lease last read, to PUT back (resourceVersion kept, managedFields
+ * dropped), with *spec its spec object (created when missing). */
+static cJSON *lease_copy(const struct leader *le, cJSON **spec)
+{
+	cJSON *obj = cJSON_Duplicate(le->lease, true);
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+
+	if (md)
+		cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+	*spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+	if (!cJSON_IsObject(*spec)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, "spec");
+		*spec = cJSON_AddObjectToObject(obj, "spec");
+	}
+	return obj;
+}
+
 /* Writes the lease taken over, renewed or created, from the object read. */
 static void write_lease(struct leader *le, bool create)
 {
@@ -343,16 +360,9 @@ static void write_lease(struct leader *le, bool create)
 		md = cJSON_AddObjectToObject(obj, "metadata");
 		cJSON_AddStringToObject(md, "name", le->name);
 		cJSON_AddStringToObject(md, "namespace", le->namespace);
-	} else {
-		obj = cJSON_Duplicate(le->lease, true);
-		md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-		if (md)
-			cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
-	}
-	spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
-	if (!cJSON_IsObject(spec)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(obj, "spec");
 		spec = cJSON_AddObjectToObject(obj, "spec");
+	} else {
+		obj = lease_copy(le, &spec);
 	}
 	leader_spec(spec, create ? NULL : &le->view.rec, le->identity,
 		    (int64_t)((le->duration_ms + 999) / 1000), now);
@@ -528,7 +538,7 @@ void leader_start(struct leader *le)
 
 im_result leader_resign(struct leader *le, uint64_t timeout_ms, leader_resign_cb cb, void *ctx)
 {
-	cJSON *obj, *spec, *md;
+	cJSON *obj, *spec;
 	char now[40];
 	bool held = le->leading;
 
@@ -542,15 +552,7 @@ im_result leader_resign(struct leader *le, uint64_t timeout_ms, leader_resign_cb
 	}
 	if (!held || !le->lease)
 		return IM_NOTFOUND;
-	obj = cJSON_Duplicate(le->lease, true);
-	md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-	if (md)
-		cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
-	spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
-	if (!cJSON_IsObject(spec)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(obj, "spec");
-		spec = cJSON_AddObjectToObject(obj, "spec");
-	}
+	obj = lease_copy(le, &spec);
 	/* as client-go's ReleaseOnCancel: no holder, a 1 s lease, transitions kept */
 	leader_micro_time(now, sizeof(now));
 	set_str(spec, "holderIdentity", "");

@@ -1040,100 +1040,113 @@ static int cmp_job(const void *a, const void *b)
 	return strcmp(obj_str(x, "job_name", NULL), obj_str(y, "job_name", NULL));
 }
 
-static void reconcile_secret(struct run *run)
+/* Calls fn with the spec of every workload: the CR selecting it (as
+ * find_cr picks it; invalid CRs are skipped), else the defaults for
+ * workloads of labelled pods alone. fn returns false to stop. */
+static void each_workload_spec(struct reconciler *r, bool (*fn)(void *ctx, const struct iwspec *s),
+			       void *ctx)
 {
-	struct reconciler *r = run->r;
 	struct hmap seen;
 	struct buf key, err;
-	cJSON **jobs = NULL, *arr, *secret;
-	size_t n = 0;
+	const char **keys = hmap_sorted_keys(&r->crs.objs);
+	bool go = true;
 
 	hmap_init(&seen);
 	buf_init(&key, BUF_MAX_SMALL);
 	buf_init(&err, 1024);
-	/* every workload: those with a CR, then those with only pods */
-	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e; e = hmap_next(&r->crs.objs, e)) {
-		const cJSON *cr = e->value;
+	for (size_t i = 0; keys[i] && go; i++) {
+		const cJSON *cr = hmap_get(&r->crs.objs, keys[i]);
+		const char *ns = obj_str(cr, "metadata", "namespace"), *w = cr_workload(cr);
 		struct iwspec s;
-		if (obj_str(cr, "metadata", "deletionTimestamp"))
+		if (!ns || !w || obj_str(cr, "metadata", "deletionTimestamp"))
 			continue;
 		buf_reset(&key);
-		buf_printf(&key, "%s/%s", obj_str(cr, "metadata", "namespace"), cr_workload(cr));
+		buf_printf(&key, "%s/%s", ns, w);
 		if (hmap_get(&seen, key.ptr))
 			continue;
 		hmap_put(&seen, key.ptr, (void *)1);
 		buf_reset(&err);
-		if (iwspec_parse(cr, &r->defaults, &s, &err) != IM_OK)
+		if (iwspec_parse(find_cr(r, ns, w), &r->defaults, &s, &err) != IM_OK)
 			continue;
-		if (s.scrape_config) {
-			jobs = im_xrealloc(jobs, (n + 1) * sizeof(*jobs));
-			jobs[n++] = render_scrape_job(&s);
-		}
+		go = fn(ctx, &s);
 		iwspec_release(&s);
 	}
-	for (struct hmap_entry *e = hmap_first(&r->pods->workloads); e; e = hmap_next(&r->pods->workloads, e)) {
+	im_free(keys);
+	for (struct hmap_entry *e = hmap_first(&r->pods->workloads); e && go; e = hmap_next(&r->pods->workloads, e)) {
 		const struct workload *w = e->value;
 		const struct pod *p;
 		struct iwspec s;
-		if (hmap_get(&seen, w->key))
+		if (hmap_get(&seen, w->key) || !hmap_first(&w->pods))
 			continue;
 		p = hmap_first(&w->pods)->value;
 		iwspec_default(&s, &r->defaults, w->namespace, w->name, backend_parse(pod_backend(p)));
-		jobs = im_xrealloc(jobs, (n + 1) * sizeof(*jobs));
-		jobs[n++] = render_scrape_job(&s);
+		go = fn(ctx, &s);
 		iwspec_release(&s);
 	}
-	if (n > 0 || objcache_get(&r->owned[OWNED_SECRET], r->rc.secret_namespace, r->rc.secret_name)) {
-		if (n > 1)
-			qsort(jobs, n, sizeof(*jobs), cmp_job); /* jobs is NULL when n is 0 */
+	hmap_release(&seen);
+	buf_release(&key);
+	buf_release(&err);
+}
+
+struct job_list {
+	cJSON **jobs;
+	size_t n;
+};
+
+static bool add_job(void *ctx, const struct iwspec *s)
+{
+	struct job_list *l = ctx;
+
+	if (s->scrape_config) {
+		l->jobs = im_xrealloc(l->jobs, (l->n + 1) * sizeof(*l->jobs));
+		l->jobs[l->n++] = render_scrape_job(s);
+	}
+	return true;
+}
+
+static void reconcile_secret(struct run *run)
+{
+	struct reconciler *r = run->r;
+	struct job_list l = {0};
+	struct buf err;
+	cJSON *arr, *secret;
+
+	buf_init(&err, 1024);
+	each_workload_spec(r, add_job, &l);
+	if (l.n > 0 || objcache_get(&r->owned[OWNED_SECRET], r->rc.secret_namespace, r->rc.secret_name)) {
+		if (l.n > 1)
+			qsort(l.jobs, l.n, sizeof(*l.jobs), cmp_job); /* jobs is NULL when n is 0 */
 		arr = cJSON_CreateArray();
-		for (size_t i = 0; i < n; i++)
-			cJSON_AddItemToArray(arr, jobs[i]);
-		n = 0;
+		for (size_t i = 0; i < l.n; i++)
+			cJSON_AddItemToArray(arr, l.jobs[i]);
+		l.n = 0;
 		secret = render_scrape_secret(&r->rc, arr, &err);
 		if (secret) {
 			apply(run, secret);
 			cJSON_Delete(secret);
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		cJSON_Delete(jobs[i]);
-	im_free(jobs);
-	hmap_release(&seen);
-	buf_release(&key);
+	for (size_t i = 0; i < l.n; i++)
+		cJSON_Delete(l.jobs[i]);
+	im_free(l.jobs);
 	buf_release(&err);
+}
+
+static bool check_dashboard(void *ctx, const struct iwspec *s)
+{
+	bool *want = ctx;
+
+	*want = s->dashboard;
+	return !*want; /* stop at the first that wants it */
 }
 
 /* Whether any workload wants the dashboard: a CR's spec.dashboard.enabled,
  * the controller default (on) for workloads of pod labels alone. */
 static bool dashboard_wanted(struct reconciler *r)
 {
-	struct hmap seen;
-	struct buf key, err;
 	bool want = false;
 
-	hmap_init(&seen);
-	buf_init(&key, BUF_MAX_SMALL);
-	buf_init(&err, 1024);
-	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e && !want; e = hmap_next(&r->crs.objs, e)) {
-		const cJSON *cr = e->value;
-		struct iwspec s;
-		if (obj_str(cr, "metadata", "deletionTimestamp"))
-			continue;
-		buf_reset(&key);
-		buf_printf(&key, "%s/%s", obj_str(cr, "metadata", "namespace"), cr_workload(cr));
-		hmap_put(&seen, key.ptr, (void *)1);
-		buf_reset(&err);
-		if (iwspec_parse(cr, &r->defaults, &s, &err) != IM_OK)
-			continue;
-		want = s.dashboard;
-		iwspec_release(&s);
-	}
-	for (struct hmap_entry *e = hmap_first(&r->pods->workloads); e && !want; e = hmap_next(&r->pods->workloads, e))
-		want = !hmap_get(&seen, ((const struct workload *)e->value)->key);
-	hmap_release(&seen);
-	buf_release(&key);
-	buf_release(&err);
+	each_workload_spec(r, check_dashboard, &want);
 	return want;
 }
 
