@@ -494,6 +494,7 @@ static void start_reconciler(struct controller *c)
 	struct iw_defaults d;
 	struct render_config rc;
 	struct reflector_store store;
+	struct buf secret_field;
 	struct reflector_opts ro = {.api = "/apis/infermon.io/v1alpha1", .resource = "inferenceworkloads"};
 
 	iw_defaults_init(&d);
@@ -530,6 +531,10 @@ static void start_reconciler(struct controller *c)
 	objcache_init(&c->rec.crs, on_cr, c);
 	for (int k = 0; k < OWNED_COUNT; k++)
 		objcache_init(&c->rec.owned[k], on_owned, c);
+	/* The Secret is watched by name: RBAC then grants its list and watch
+	 * with resourceNames, not every Secret of its namespace (deploy/rbac). */
+	buf_init(&secret_field, BUF_MAX_SMALL);
+	buf_printf(&secret_field, "metadata.name=%s", rc.secret_name);
 	for (size_t i = 0; i < c->nrefl; i++) {
 		const char *ns = c->o->nnamespaces ? c->o->namespaces[i] : NULL;
 		ro.namespace = ns;
@@ -540,6 +545,7 @@ static void start_reconciler(struct controller *c)
 			const char *own_ns = owned_namespace(&rc, (enum owned_kind)k);
 			struct reflector_opts oo = {.api = owned_api(k), .resource = owned_resource(k),
 						    .label_selector = LABEL_MANAGED_BY "=" MANAGER_NAME,
+						    .field_selector = k == OWNED_SECRET ? buf_str(&secret_field) : NULL,
 						    .namespace = own_ns ? own_ns : ns};
 			if (!owned_watched(&c->rec, k, i))
 				continue; /* one watch of the Secret's (dashboard's) namespace */
@@ -560,6 +566,7 @@ static void start_reconciler(struct controller *c)
 		reflector_init(&c->ns_refl, &c->kc, &store, &no);
 		reflector_start(&c->ns_refl, NULL, NULL);
 	}
+	buf_release(&secret_field);
 	c->started_ms = loop_now_ms(&c->loop);
 	uv_prepare_init(&c->loop.uv, &c->pump);
 	c->pump.data = c;

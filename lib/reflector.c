@@ -34,6 +34,7 @@ void reflector_init(struct reflector *r, struct kubeclient *kc,
 	r->resource = im_xstrdup(o->resource ? o->resource : "pods");
 	r->namespace = o->namespace ? im_xstrdup(o->namespace) : NULL;
 	r->selector = o->label_selector ? im_xstrdup(o->label_selector) : NULL;
+	r->field_selector = o->field_selector ? im_xstrdup(o->field_selector) : NULL;
 	r->page_size = o->page_size ? o->page_size : 500;
 	r->watch_min_s = o->watch_min_s ? o->watch_min_s : 300;
 	r->watch_max_s = o->watch_max_s ? o->watch_max_s : 600;
@@ -111,6 +112,11 @@ static void base_path(struct reflector *r, struct buf *b)
 	if (r->selector) {
 		buf_adds(b, "labelSelector=");
 		kubeclient_escape(b, r->selector);
+		buf_addc(b, '&');
+	}
+	if (r->field_selector) {
+		buf_adds(b, "fieldSelector=");
+		kubeclient_escape(b, r->field_selector);
 		buf_addc(b, '&');
 	}
 }
@@ -383,6 +389,7 @@ void reflector_release(struct reflector *r)
 	im_free(r->resource);
 	im_free(r->namespace);
 	im_free(r->selector);
+	im_free(r->field_selector);
 	im_free(r->rv);
 	im_free(r->cont);
 	watchstream_release(&r->ws);

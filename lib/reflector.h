@@ -50,6 +50,8 @@ struct reflector_opts {
 	const char *resource;       /* plural: "pods", "inferenceworkloads"; default "pods" */
 	const char *namespace;      /* NULL: all namespaces */
 	const char *label_selector; /* NULL: none */
+	const char *field_selector; /* NULL: none; "metadata.name=X" lets RBAC
+				     * resourceNames grant the list and watch */
 	unsigned page_size;         /* default 500 */
 	unsigned watch_min_s;       /* default 300 */
 	unsigned watch_max_s;       /* default 600 */
@@ -76,6 +78,7 @@ struct reflector {
 	char *api, *resource;
 	char *namespace;
 	char *selector;          /* NULL: none */
+	char *field_selector;    /* NULL: none */
 	unsigned page_size, watch_min_s, watch_max_s, idle_timeout_s;
 	enum reflector_state state;
 	bool synced;            /* a full list has completed */
