@@ -1,6 +1,7 @@
 #include "kubeclient.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -72,6 +73,8 @@ struct http_call *kubeclient_call_uncounted(struct kubeclient *kc, const char *m
 	}
 	http_call_header(c, "Accept: application/json");
 	curl_easy_setopt(e, CURLOPT_USERAGENT, kc->user_agent);
+	/* the request log: which resources this build asks for (it_rbac.sh) */
+	log_kv(LOG_DEBUG, "api request", "method", method, "path", path, NULL);
 	return c;
 }
 
@@ -122,6 +125,55 @@ static const char *url_path(const char *url)
 	return p ? p : url;
 }
 
+/* Copies into out the text of msg after key up to the first character of
+ * stop (or the end); "" when key is not in msg. */
+static void after(const char *msg, const char *key, const char *stop, char *out, size_t n)
+{
+	const char *p = msg ? strstr(msg, key) : NULL;
+
+	out[0] = '\0';
+	if (p) {
+		p += strlen(key);
+		snprintf(out, n, "%.*s", (int)strcspn(p, stop), p);
+	}
+}
+
+/* One clear line per request RBAC denied, naming what to grant. The
+ * authorizer's own words ("User X cannot VERB resource "R" in API group "G"
+ * in the namespace "N"") say the verb it checked, which is not always the
+ * method's: a server-side apply that creates is authorised as create. */
+void kubeclient_log_forbidden(const struct http_call *c, const cJSON *st)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(st, "details");
+	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "message"));
+	const char *method = http_call_method(c), *path = url_path(http_call_url(c));
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "name"));
+	char verb[32], resource[128], group[128], ns[128], user[256];
+
+	after(msg, " cannot ", " ", verb, sizeof(verb));
+	after(msg, " resource \"", "\"", resource, sizeof(resource));
+	after(msg, " in API group \"", "\"", group, sizeof(group));
+	after(msg, " in the namespace \"", "\"", ns, sizeof(ns));
+	after(msg, "User \"", "\"", user, sizeof(user));
+	if (!verb[0]) /* not the RBAC wording: say what was asked */
+		snprintf(verb, sizeof(verb), "%s",
+			 strcmp(method, "POST") == 0     ? "create"
+			 : strcmp(method, "PUT") == 0    ? "update"
+			 : strcmp(method, "PATCH") == 0  ? "patch"
+			 : strcmp(method, "DELETE") == 0 ? "delete"
+			 : strstr(path, "watch=")        ? "watch"
+			 : name                          ? "get"
+							 : "list");
+	if (!resource[0])
+		snprintf(resource, sizeof(resource), "%s",
+			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "kind"))
+				 ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "kind"))
+				 : "");
+	log_kv(LOG_ERROR, "forbidden", "verb", verb, "resource", resource, "group", group,
+	       "namespace", ns, "name", name, "user", user, "request", path, "hint",
+	       "grant it in deploy/rbac (docs/deploy.md)", NULL);
+}
+
 im_result kubeclient_result(const struct http_call *c, im_result transport, struct buf *err)
 {
 	long s = http_call_status(c);
@@ -148,6 +200,8 @@ im_result kubeclient_result(const struct http_call *c, im_result transport, stru
 		   status_text(s));
 	body = http_call_body_buf(c);
 	st = body->len ? cJSON_ParseWithLength(body->ptr, body->len) : NULL;
+	if (s == 403)
+		kubeclient_log_forbidden(c, st);
 	if (st) {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(st, "message");
 		if (cJSON_IsString(m))

@@ -13,6 +13,7 @@
 #ifndef INFERMON_KUBECLIENT_H
 #define INFERMON_KUBECLIENT_H
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -48,8 +49,16 @@ void kubeclient_set_body(struct http_call *c, const char *content_type, const ch
  * IM_OK for 2xx; IM_GONE 410, IM_NOTFOUND 404, IM_CONFLICT 409,
  * IM_FORBIDDEN 401/403, IM_HTTP any other status; transport errors pass
  * through. On failure err gets one line: `GET /api/v1/pods: 403 Forbidden:
- * <message of the returned Status>` or `GET …: cannot connect: <curl>`. */
+ * <message of the returned Status>` or `GET …: cannot connect: <curl>`.
+ * A 403 is also logged at error level as msg=forbidden with the verb,
+ * resource, group, namespace and name RBAC denied, so a missing grant in
+ * deploy/rbac is named in one line wherever the request came from. */
 im_result kubeclient_result(const struct http_call *c, im_result transport, struct buf *err);
+
+/* Logs the msg=forbidden line for c, whose answer was 403 with the Status
+ * object st (may be NULL); kubeclient_result calls it, and so does whoever
+ * reads a 403 body itself (a watch). */
+void kubeclient_log_forbidden(const struct http_call *c, const cJSON *st);
 
 /* Appends s to b percent-encoded for a query value. */
 void kubeclient_escape(struct buf *b, const char *s);

@@ -296,6 +296,8 @@ static void watch_done(struct http_call *c, im_result transport, void *data)
 		cJSON *st = cJSON_ParseWithLength(buf_str(&r->errbody), r->errbody.len);
 		const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "message"));
 		buf_printf(&err, "watch: HTTP %ld%s%.512s", status, m ? ": " : "", m ? m : "");
+		if (status == 403)
+			kubeclient_log_forbidden(c, st);
 		cJSON_Delete(st);
 	} else
 		kubeclient_result(c, transport, &err);
