@@ -35,14 +35,13 @@ FROM debian:bookworm-slim
 # dependencies come with them), and the CA bundle for TLS to anything but
 # the API server (whose CA is the service account's ca.crt):
 #   libc6            libc.so.6 libm.so.6
-#   libcap2          libcap.so.2
 #   libcjson1        libcjson.so.1
 #   libcurl4         libcurl.so.4
-#   libssl3          libssl.so.3 libcrypto.so.3
+#   libssl3          libcrypto.so.3 (libssl.so.3 comes through libcurl4)
 #   libuv1           libuv.so.1
 #   libwebsockets17  libwebsockets.so.17
 #   libyaml-0-2      libyaml-0.so.2
-ARG RUNTIME_PACKAGES="libc6 libcap2 libcjson1 libcurl4 libssl3 libuv1 libwebsockets17 libyaml-0-2 ca-certificates"
+ARG RUNTIME_PACKAGES="libc6 libcjson1 libcurl4 libssl3 libuv1 libwebsockets17 libyaml-0-2 ca-certificates"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${RUNTIME_PACKAGES} \
  && rm -rf /var/lib/apt/lists/*
