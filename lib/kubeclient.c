@@ -138,40 +138,30 @@ static void after(const char *msg, const char *key, const char *stop, char *out,
 	}
 }
 
-/* One clear line per request RBAC denied, naming what to grant. The
- * authorizer's own words ("User X cannot VERB resource "R" in API group "G"
- * in the namespace "N"") say the verb it checked, which is not always the
- * method's: a server-side apply that creates is authorised as create. */
+/* One clear line per request the authorizer denied, naming what to grant.
+ * The API server words every authorization denial, whichever authorizer
+ * made it, as "User "X" cannot VERB resource "R" in API group "G" in the
+ * namespace "N"": that says the verb it checked, which is not always the
+ * method's (a server-side apply that creates is authorised as create).
+ * Other 403s are admission's (a namespace being terminated, Pod Security):
+ * no grant helps there, and the caller's own line tells them. */
 void kubeclient_log_forbidden(const struct http_call *c, const cJSON *st)
 {
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(st, "details");
 	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "message"));
-	const char *method = http_call_method(c), *path = url_path(http_call_url(c));
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "name"));
 	char verb[32], resource[128], group[128], ns[128], user[256];
 
 	after(msg, " cannot ", " ", verb, sizeof(verb));
 	after(msg, " resource \"", "\"", resource, sizeof(resource));
+	if (!verb[0] || !resource[0])
+		return;
 	after(msg, " in API group \"", "\"", group, sizeof(group));
 	after(msg, " in the namespace \"", "\"", ns, sizeof(ns));
 	after(msg, "User \"", "\"", user, sizeof(user));
-	if (!verb[0]) /* not the RBAC wording: say what was asked */
-		snprintf(verb, sizeof(verb), "%s",
-			 strcmp(method, "POST") == 0     ? "create"
-			 : strcmp(method, "PUT") == 0    ? "update"
-			 : strcmp(method, "PATCH") == 0  ? "patch"
-			 : strcmp(method, "DELETE") == 0 ? "delete"
-			 : strstr(path, "watch=")        ? "watch"
-			 : name                          ? "get"
-							 : "list");
-	if (!resource[0])
-		snprintf(resource, sizeof(resource), "%s",
-			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "kind"))
-				 ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "kind"))
-				 : "");
 	log_kv(LOG_ERROR, "forbidden", "verb", verb, "resource", resource, "group", group,
-	       "namespace", ns, "name", name, "user", user, "request", path, "hint",
-	       "grant it in deploy/rbac (docs/deploy.md)", NULL);
+	       "namespace", ns, "name", name, "user", user, "request", url_path(http_call_url(c)),
+	       "hint", "grant it in deploy/rbac (docs/deploy.md)", NULL);
 }
 
 im_result kubeclient_result(const struct http_call *c, im_result transport, struct buf *err)

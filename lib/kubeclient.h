@@ -50,14 +50,15 @@ void kubeclient_set_body(struct http_call *c, const char *content_type, const ch
  * IM_FORBIDDEN 401/403, IM_HTTP any other status; transport errors pass
  * through. On failure err gets one line: `GET /api/v1/pods: 403 Forbidden:
  * <message of the returned Status>` or `GET …: cannot connect: <curl>`.
- * A 403 is also logged at error level as msg=forbidden with the verb,
- * resource, group, namespace and name RBAC denied, so a missing grant in
- * deploy/rbac is named in one line wherever the request came from. */
+ * A 403 of the authorizer (not of admission) is also logged at error level
+ * as msg=forbidden with the verb, resource, group, namespace and name it
+ * denied, so a missing grant in deploy/rbac is named in one line wherever
+ * the request came from. */
 im_result kubeclient_result(const struct http_call *c, im_result transport, struct buf *err);
 
 /* Logs the msg=forbidden line for c, whose answer was 403 with the Status
- * object st (may be NULL); kubeclient_result calls it, and so does whoever
- * reads a 403 body itself (a watch). */
+ * object st (may be NULL), when the authorizer denied it; kubeclient_result
+ * calls it, and so does whoever reads a 403 body itself (a watch). */
 void kubeclient_log_forbidden(const struct http_call *c, const cJSON *st);
 
 /* Appends s to b percent-encoded for a query value. */

@@ -269,4 +269,29 @@ test_least_privilege() {
 	kubectl delete ns $NS --wait=false >/dev/null
 }
 
+# A 403 that no grant can cure (admission: new objects in a namespace being
+# terminated) is the caller's warning, not a msg=forbidden line telling the
+# operator to edit deploy/rbac.
+test_admission_refusal_is_not_reported_as_rbac() {
+	local ns=it-rbac-terminating port
+	kubectl delete ns $ns --ignore-not-found --wait=true >/dev/null
+	kubectl create ns $ns >/dev/null
+	port=$(free_port)
+	start_sim "$port" m --max-num-seqs 8
+	engine_pod $ns held-0 held vllm "$port" --max-num-seqs 8
+	# a finalizer keeps the namespace Terminating while the test runs
+	kubectl -n $ns create configmap hold >/dev/null
+	kubectl -n $ns patch configmap hold --type=merge -p '{"metadata":{"finalizers":["infermon.io/it-hold"]}}' >/dev/null
+	kubectl delete ns $ns --wait=false >/dev/null
+	wait_for 30 bash -c "kubectl get ns $ns -o jsonpath='{.status.phase}' | grep -qx Terminating" ||
+		fail "namespace not Terminating"
+	start_infermon "$WORK/log" run --namespace $ns --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s
+	wait_for 30 grep -q 'because it is being terminated' "$WORK/log" ||
+		fail "the controller never wrote into the terminating namespace: $(cat "$WORK/log")"
+	stop_infermon
+	kubectl -n $ns patch configmap hold --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
+	grep -m1 'being terminated' "$WORK/log"
+	! grep -q 'msg=forbidden' "$WORK/log" || fail "an admission refusal was reported as RBAC: $(grep -m1 msg=forbidden "$WORK/log")"
+}
+
 run_test "$1"
