@@ -28,10 +28,6 @@ STEP_SECS=20 # one scenario run, with or without a permission
 # RESOURCE[.GROUP]:VERB (VERB * for all) and the feature that will use it.
 # Shrink this as the features merge.
 PENDING=(
-	"namespaces:*|selector awareness: Prometheus namespace selectors (main)"
-	"prometheuses.monitoring.coreos.com:*|selector awareness: reads Prometheus objects (main)"
-	"inferenceworkloads.infermon.io:patch|finalizer on InferenceWorkloads (main)"
-	"inferenceworkloads.infermon.io:update|finalizer on InferenceWorkloads (main)"
 	"prometheusrules.monitoring.coreos.com:*|per-workload PrometheusRules (dash)"
 	"configmaps:*|dashboard ConfigMaps in the dashboards namespace (dash)"
 	"grafanadashboards.grafana.integreatly.org:*|grafana-operator GrafanaDashboard (dash)"
