@@ -6,7 +6,8 @@
 # Two stages on Debian bookworm, the release the project builds and tests
 # on: a build stage with the -dev packages and cmake, and a bookworm-slim
 # runtime with only the shared libraries the binary needs, running as
-# 65532:65532. test/integration/it_deploy.sh keeps both package lists honest:
+# 65532:65532. test/integration/it_deploy.sh builds the binary from only
+# the files this build stage COPYs and keeps both package lists honest:
 # BUILD_PACKAGES must hold hack/lib.sh's INFERMON_BUILD_DEBS (what the test
 # suite builds with), and RUNTIME_PACKAGES must be exactly the Debian
 # packages of the binary's NEEDED libraries (readelf -d, dpkg -S) plus

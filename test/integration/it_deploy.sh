@@ -143,19 +143,27 @@ test_deployment_flags_are_known_to_infermon_run() {
 	done
 }
 
-# readelf -d NEEDED of the binary -> path (ldd) -> Debian package (dpkg -S).
+# The binary is built as the Dockerfile's build stage builds it, from only
+# what that stage COPYs (so a file the build needs and the image lacks fails
+# here); then readelf -d NEEDED -> path (ldd) -> Debian package (dpkg -S).
 # The runtime stage installs exactly those packages and ca-certificates; the
 # build stage installs what hack/lib.sh builds the test suite with.
 test_image_packages_match_the_binary() {
-	local bin lib path pkg runtime build p
-	bin=${INFERMON_RELEASE_BIN:-}
-	if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-		# the Dockerfile's build, outside a container
-		grep -q -- '-DCMAKE_BUILD_TYPE=RelWithDebInfo' "$ROOT/Dockerfile" || fail "the Dockerfile's build type changed: update this test"
-		cmake -S "$ROOT" -B "$WORK/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERMON_INTEGRATION=OFF >/dev/null
-		cmake --build "$WORK/release" --target infermon -j"$(nproc)" >/dev/null
-		bin=$WORK/release/infermon
-	fi
+	local bin lib path pkg runtime build p src dst ctx=$WORK/context
+	grep -q -- '-DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERMON_INTEGRATION=OFF' "$ROOT/Dockerfile" &&
+		grep -q -- '--target infermon' "$ROOT/Dockerfile" || fail "the Dockerfile's build changed: update this test"
+	mkdir -p "$ctx"
+	awk '/^FROM .* AS build$/ { b = 1; next } /^FROM / { b = 0 } b && /^COPY / { print $2, $3 }' "$ROOT/Dockerfile" > "$WORK/copies"
+	[ -s "$WORK/copies" ] || fail "the build stage COPYs nothing"
+	while read -r src dst; do
+		mkdir -p "$ctx/$dst"
+		if [ -d "$ROOT/$src" ]; then cp -r "$ROOT/$src/." "$ctx/$dst"; else cp "$ROOT/$src" "$ctx/$dst"; fi
+	done < "$WORK/copies"
+	cmake -S "$ctx" -B "$WORK/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERMON_INTEGRATION=OFF \
+		-DINFERMON_GIT_COMMIT=it-deploy > "$WORK/cmake.log" 2>&1 || fail "configure from the build stage's files: $(tail -20 "$WORK/cmake.log")"
+	cmake --build "$WORK/build" --target infermon -j"$(nproc)" > "$WORK/cmake.log" 2>&1 || fail "build: $(tail -20 "$WORK/cmake.log")"
+	bin=$WORK/build/infermon
+	"$bin" version | grep -q 'commit it-deploy' || fail "-DINFERMON_GIT_COMMIT not in infermon version"
 	runtime=$(sed -n 's/^ARG RUNTIME_PACKAGES="\(.*\)"$/\1/p' "$ROOT/Dockerfile")
 	build=$(sed -n 's/^ARG BUILD_PACKAGES="\(.*\)"$/\1/p' "$ROOT/Dockerfile")
 	[ -n "$runtime" ] && [ -n "$build" ] || fail "no RUNTIME_PACKAGES / BUILD_PACKAGES in the Dockerfile"
