@@ -191,6 +191,8 @@ reset_state() {
 		--wait=true >/dev/null
 	kubectl -n $SECRET_NS delete secret $SECRET --ignore-not-found --wait=true >/dev/null
 	kubectl -n $NS delete events.events.k8s.io --all >/dev/null
+	# a fresh Lease each run, so taking it needs create (leader election)
+	kubectl -n $SA_NS delete leases.coordination.k8s.io infermon --ignore-not-found >/dev/null
 }
 
 # scenario LOG [LEVEL]: the controller as the ServiceAccount, cluster-wide as
@@ -198,7 +200,7 @@ reset_state() {
 scenario() {
 	reset_state
 	start_infermon "$1" run --kubeconfig "$WORK/sa.kubeconfig" --metrics-bind-address 127.0.0.1:0 \
-		--scrape-interval 1s --log-level "${2:-info}"
+		--scrape-interval 1s --log-level "${2:-info}" "${RUN_ARGS[@]}"
 	DEADLINE=$((SECONDS + STEP_SECS))
 	RESULT=0
 	scenario_steps || RESULT=$?
@@ -208,6 +210,13 @@ scenario() {
 test_least_privilege() {
 	local port t0 t1 pid role g res verb names line reason key n=0 tested=0 pending=0 bad=0
 	t0=$SECONDS
+	# as the Deployment runs it: its pod's name and namespace (the Lease's
+	# holder and namespace), and --leader-elect once this build has it
+	export POD_NAME=it-rbac POD_NAMESPACE=$SA_NS
+	RUN_ARGS=()
+	if "$INFERMON_BIN" run --help | grep -q -- '^  --leader-elect'; then
+		RUN_ARGS+=(--leader-elect)
+	fi
 	kubectl delete ns $NS --ignore-not-found --wait=true >/dev/null
 	kubectl create ns $NS >/dev/null
 	port=$(free_port)
