@@ -31,7 +31,6 @@ PENDING=(
 	"prometheusrules.monitoring.coreos.com:*|per-workload PrometheusRules (dash)"
 	"configmaps:*|dashboard ConfigMaps in the dashboards namespace (dash)"
 	"grafanadashboards.grafana.integreatly.org:*|grafana-operator GrafanaDashboard (dash)"
-	"leases.coordination.k8s.io:*|leader election (leader)"
 )
 
 # pending_reason RESOURCE.GROUP VERB: prints the PENDING reason, or fails.
@@ -150,6 +149,13 @@ phase4() {
 	kubectl -n $NS get servicemonitor infermon-qwen && kubectl -n $NS get service infermon-qwen &&
 		gone podmonitor && generation_is 3
 }
+lease_renewed() {
+	local t
+	t=$(kubectl -n $SA_NS get leases.coordination.k8s.io infermon \
+		-o jsonpath='{.spec.holderIdentity} {.spec.acquireTime} {.spec.renewTime}')
+	set -- $t
+	[[ ${1:-} == it-rbac* ]] && [ -n "${3:-}" ] && [ "$2" != "$3" ]
+}
 events_posted() {
 	kubectl -n $NS get events.events.k8s.io -o jsonpath='{range .items[*]}{.reportingController}{"\n"}{end}' |
 		grep -q '^infermon.io/controller$'
@@ -183,6 +189,9 @@ scenario_steps() {
 	iw "{backend: vllm, monitor: {kind: ServiceMonitor}}"
 	await "ServiceMonitor back, PodMonitor pruned, generation 3" phase4 || return
 	await "Events posted" events_posted || return
+	if [ ${#RUN_ARGS[@]} -gt 0 ]; then
+		await "the Lease taken and renewed" lease_renewed || return
+	fi
 }
 
 reset_state() {
@@ -307,7 +316,8 @@ test_admission_refusal_is_not_reported_as_rbac() {
 	kubectl delete ns $ns --wait=false >/dev/null
 	wait_for 30 bash -c "kubectl get ns $ns -o jsonpath='{.status.phase}' | grep -qx Terminating" ||
 		fail "namespace not Terminating"
-	start_infermon "$WORK/log" run --namespace $ns --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s
+	start_infermon "$WORK/log" run --namespace $ns --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s \
+		--leader-elect=false
 	wait_for 30 grep -q 'because it is being terminated' "$WORK/log" ||
 		fail "the controller never wrote into the terminating namespace: $(cat "$WORK/log")"
 	stop_infermon
