@@ -20,9 +20,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
+COPY cmake/ cmake/
 COPY lib/ lib/
 COPY cmd/ cmd/
 COPY test/ test/
+# the dashboard is compiled into the binary
+COPY dashboards/llm-inference.json dashboards/
 ARG INFERMON_GIT_COMMIT=unknown
 # RelWithDebInfo, as hack/test.sh builds and tests it (stripped below)
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERMON_INTEGRATION=OFF \
