@@ -27,8 +27,8 @@ COPY test/ test/
 # the dashboard is compiled into the binary
 COPY dashboards/llm-inference.json dashboards/
 ARG INFERMON_GIT_COMMIT=unknown
-# RelWithDebInfo, as hack/test.sh builds and tests it (stripped below)
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERMON_INTEGRATION=OFF \
+# Release (-O3), as hack/test.sh builds and tests it (stripped below)
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DINFERMON_INTEGRATION=OFF \
       -DINFERMON_GIT_COMMIT=${INFERMON_GIT_COMMIT} \
  && cmake --build /build --target infermon -j"$(nproc)" \
  && strip /build/infermon \

@@ -786,7 +786,9 @@ static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct i
 			for (int k = 0; k < CHECK_COUNT; k++)
 				if (rt.active[k] && !active[k]) {
 					active[k] = true;
-					snprintf(msg[k], sizeof(msg[k]), "pod %s: %s", p->name, rt.message[k]);
+					/* a long pod name shortens the message: truncation is fine */
+					if (snprintf(msg[k], sizeof(msg[k]), "pod %s: %s", p->name, rt.message[k]) < 0)
+						msg[k][0] = '\0';
 				}
 		}
 		im_free(keys);

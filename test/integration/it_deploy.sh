@@ -148,7 +148,7 @@ test_deployment_flags_are_known_to_infermon_run() {
 # build stage installs what hack/lib.sh builds the test suite with.
 test_image_packages_match_the_binary() {
 	local bin lib path pkg runtime build p src dst ctx=$WORK/context
-	grep -q -- '-DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERMON_INTEGRATION=OFF' "$ROOT/Dockerfile" &&
+	grep -q -- '-DCMAKE_BUILD_TYPE=Release -DINFERMON_INTEGRATION=OFF' "$ROOT/Dockerfile" &&
 		grep -q -- '--target infermon' "$ROOT/Dockerfile" || fail "the Dockerfile's build changed: update this test"
 	mkdir -p "$ctx"
 	awk '/^FROM .* AS build$/ { b = 1; next } /^FROM / { b = 0 } b && /^COPY / { print $2, $3 }' "$ROOT/Dockerfile" > "$WORK/copies"
@@ -157,7 +157,7 @@ test_image_packages_match_the_binary() {
 		mkdir -p "$ctx/$dst"
 		if [ -d "$ROOT/$src" ]; then cp -r "$ROOT/$src/." "$ctx/$dst"; else cp "$ROOT/$src" "$ctx/$dst"; fi
 	done < "$WORK/copies"
-	cmake -S "$ctx" -B "$WORK/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERMON_INTEGRATION=OFF \
+	cmake -S "$ctx" -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release -DINFERMON_INTEGRATION=OFF \
 		-DINFERMON_GIT_COMMIT=it-deploy > "$WORK/cmake.log" 2>&1 || fail "configure from the build stage's files: $(tail -20 "$WORK/cmake.log")"
 	cmake --build "$WORK/build" --target infermon -j"$(nproc)" > "$WORK/cmake.log" 2>&1 || fail "build: $(tail -20 "$WORK/cmake.log")"
 	bin=$WORK/build/infermon
