@@ -78,6 +78,7 @@ test_samples_apply() {
 	install_crd
 	fresh_ns $ns
 	for f in "$ROOT"/deploy/samples/*.yaml; do
+		[ "$(basename "$f")" != kustomization.yaml ] || continue
 		n=$((n + 1))
 		name=$(sed -n 's/^  name: //p' "$f" | head -1)
 		kubectl -n $ns apply --dry-run=server --validate=strict -f "$f" 2>"$WORK/err" >/dev/null ||
@@ -89,6 +90,9 @@ test_samples_apply() {
 		kubectl -n $ns get iw "$name" >/dev/null || fail "$f: $name not created"
 	done
 	[ $n -ge 4 ] || fail "only $n samples"
+	# the samples' kustomization lists every one of them
+	[ "$(kubectl kustomize "$ROOT/deploy/samples" | grep -c '^kind: InferenceWorkload$')" -eq $n ] ||
+		fail "deploy/samples/kustomization.yaml does not list the $n samples"
 	for b in vllm sglang vllm-pd sglang-pd; do
 		[ -f "$ROOT/deploy/samples/$b.yaml" ] || fail "no sample for $b"
 		[ "$(kubectl -n $ns get iw --field-selector spec.backend=$b -o name | wc -l)" -eq 1 ] ||
