@@ -341,24 +341,13 @@ static void resync_workload(struct controller *c, const char *ns, const char *wo
 static void on_cr(void *ctx, const cJSON *cr, bool deleted)
 {
 	struct controller *c = ctx;
-	const char *ns = obj_str(cr, "metadata", "namespace"), *name = obj_str(cr, "metadata", "name");
-	const char *w = obj_str(cr, "spec", "workloadName");
-	char *old = NULL;
-	struct buf k;
+	const char *ns = obj_str(cr, "metadata", "namespace"), *w = reconciler_cr_workload(cr);
+	char *old;
 
-	if (!w || !*w)
-		w = name;
-	if (ns && name) {
-		buf_init(&k, BUF_MAX_SMALL);
-		buf_printf(&k, "%s/%s", ns, name);
-		if (hmap_get(&c->rec.cr_workload, k.ptr))
-			old = im_xstrdup(hmap_get(&c->rec.cr_workload, k.ptr));
-		buf_release(&k);
-	}
-	reconciler_cr_changed(&c->rec, cr, deleted);
+	reconciler_cr_changed(&c->rec, cr, deleted, &old);
 	if (ns && w)
 		resync_workload(c, ns, w);
-	if (ns && old && (!w || strcmp(old, w) != 0))
+	if (ns && old)
 		resync_workload(c, ns, old);
 	im_free(old);
 }
@@ -444,7 +433,7 @@ static void resync_all(struct controller *c)
 		reconciler_workload_changed(&c->rec, w->namespace, w->name);
 	}
 	for (struct hmap_entry *e = hmap_first(&c->rec.crs.objs); e; e = hmap_next(&c->rec.crs.objs, e))
-		reconciler_cr_changed(&c->rec, e->value, false);
+		reconciler_cr_changed(&c->rec, e->value, false, NULL);
 	for (int k = 0; k < OWNED_COUNT; k++) {
 		m = &c->rec.owned[k].objs;
 		for (struct hmap_entry *e = hmap_first(m); e; e = hmap_next(m, e))
@@ -868,6 +857,21 @@ static void gd_crd_done(struct http_call *call, im_result transport, void *data)
 	buf_release(&err);
 }
 
+/* Every reflector the controller has: pods, CRs, generated objects (also
+ * the unused slots, which are zeroed and safe to stop and release),
+ * Prometheus objects and Namespaces. */
+static void each_reflector(struct controller *c, void (*fn)(struct reflector *))
+{
+	for (size_t i = 0; i < c->nrefl; i++) {
+		fn(&c->refl[i]);
+		fn(&c->crs_refl[i]);
+		for (int k = 0; k < OWNED_COUNT; k++)
+			fn(&c->owned_refl[k][i]);
+	}
+	fn(&c->prom_refl);
+	fn(&c->ns_refl);
+}
+
 static void on_stop(void *arg)
 {
 	struct controller *c = arg;
@@ -876,16 +880,8 @@ static void on_stop(void *arg)
 	set_leading(c, false);
 	if (c->o->leader_elect)
 		leader_stop(&c->le);
-	for (size_t i = 0; i < c->nrefl; i++)
-		reflector_stop(&c->refl[i]);
+	each_reflector(c, reflector_stop);
 	scraper_stop(&c->scraper);
-	for (size_t i = 0; i < c->nrefl; i++) {
-		reflector_stop(&c->crs_refl[i]);
-		for (int k = 0; k < OWNED_COUNT; k++)
-			reflector_stop(&c->owned_refl[k][i]);
-	}
-	reflector_stop(&c->prom_refl);
-	reflector_stop(&c->ns_refl);
 	c->rec.stopped = true;
 	wq_shutdown(&c->rec.q);
 	uv_prepare_stop(&c->pump);
@@ -1040,15 +1036,7 @@ int controller_run(const struct controller_opts *o)
 	for (struct hmap_entry *e = hmap_first(&c->scraper.targets); e; e = hmap_next(&c->scraper.targets, e))
 		tinfo_free(((struct scrape_target *)e->value)->data);
 	scraper_release(&c->scraper);
-	for (size_t i = 0; i < c->nrefl; i++)
-		reflector_release(&c->refl[i]);
-	for (size_t i = 0; i < c->nrefl; i++) {
-		reflector_release(&c->crs_refl[i]);
-		for (int k = 0; k < OWNED_COUNT; k++)
-			reflector_release(&c->owned_refl[k][i]);
-	}
-	reflector_release(&c->prom_refl);
-	reflector_release(&c->ns_refl);
+	each_reflector(c, reflector_release);
 	reconciler_release(&c->rec);
 	if (o->leader_elect)
 		leader_release(&c->le);

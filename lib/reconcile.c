@@ -130,19 +130,21 @@ void reconciler_workload_changed(struct reconciler *r, const char *ns, const cha
 	buf_release(&k);
 }
 
-static const char *cr_workload(const cJSON *cr)
+const char *reconciler_cr_workload(const cJSON *cr)
 {
 	const char *w = obj_str(cr, "spec", "workloadName");
 	return w && *w ? w : obj_str(cr, "metadata", "name");
 }
 
-void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted)
+void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted, char **moved_from)
 {
-	const char *ns = obj_str(cr, "metadata", "namespace"), *w = cr_workload(cr);
+	const char *ns = obj_str(cr, "metadata", "namespace"), *w = reconciler_cr_workload(cr);
 	const char *name = obj_str(cr, "metadata", "name");
 	struct buf k;
 	char *old;
 
+	if (moved_from)
+		*moved_from = NULL;
 	if (!ns || !w || !name)
 		return;
 	reconciler_workload_changed(r, ns, w);
@@ -150,8 +152,11 @@ void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted)
 	buf_init(&k, BUF_MAX_SMALL);
 	buf_printf(&k, "%s/%s", ns, name);
 	old = hmap_get(&r->cr_workload, k.ptr);
-	if (old && strcmp(old, w) != 0)
+	if (old && strcmp(old, w) != 0) {
 		reconciler_workload_changed(r, ns, old);
+		if (moved_from)
+			*moved_from = im_xstrdup(old);
+	}
 	if (deleted) {
 		im_free(hmap_del(&r->cr_workload, k.ptr));
 	} else if (!old || strcmp(old, w) != 0) {
@@ -175,7 +180,7 @@ void reconciler_selection_changed(struct reconciler *r)
 {
 	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e; e = hmap_next(&r->crs.objs, e)) {
 		const cJSON *cr = e->value;
-		const char *ns = obj_str(cr, "metadata", "namespace"), *w = cr_workload(cr);
+		const char *ns = obj_str(cr, "metadata", "namespace"), *w = reconciler_cr_workload(cr);
 		if (ns && w)
 			reconciler_workload_changed(r, ns, w);
 	}
@@ -650,9 +655,9 @@ static void judge_selection(struct reconciler *r, const struct iwspec *s, cJSON 
 	buf_release(&wants);
 }
 
-/* Warning Event when a condition turns False, Normal when it recovers. */
-static void announce(struct run *run, const cJSON *live_status, const cJSON *status, const char *type,
-		     const char *recovered)
+/* Warning Event when a condition turns False (reason: the condition's), a
+ * Normal one named after the condition when it turns True again. */
+static void announce(struct run *run, const cJSON *live_status, const cJSON *status, const char *type)
 {
 	const char *was = condition_status(live_status, type), *now = condition_status(status, type);
 	const cJSON *it;
@@ -667,7 +672,7 @@ static void announce(struct run *run, const cJSON *live_status, const cJSON *sta
 		if (strcmp(now, "False") == 0)
 			cr_event(run, true, obj_str(it, "reason", NULL), obj_str(it, "message", NULL));
 		else if (strcmp(now, "True") == 0 && was && strcmp(was, "False") == 0)
-			cr_event(run, false, recovered, obj_str(it, "message", NULL));
+			cr_event(run, false, type, obj_str(it, "message", NULL));
 	}
 }
 
@@ -897,7 +902,7 @@ static const cJSON *find_cr(struct reconciler *r, const char *ns, const char *wo
 
 	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e; e = hmap_next(&r->crs.objs, e)) {
 		const cJSON *cr = e->value;
-		const char *cns = obj_str(cr, "metadata", "namespace"), *w = cr_workload(cr);
+		const char *cns = obj_str(cr, "metadata", "namespace"), *w = reconciler_cr_workload(cr);
 		if (!cns || !w || strcmp(cns, ns) != 0 || strcmp(w, workload) != 0)
 			continue;
 		if (obj_str(cr, "metadata", "deletionTimestamp"))
@@ -1022,8 +1027,8 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 					   generated, &sel);
 	if (run->status) {
 		const cJSON *live = cJSON_GetObjectItemCaseSensitive(cr, "status");
-		announce(run, live, run->status, "MonitorSelected", "MonitorSelected");
-		announce(run, live, run->status, "LimitMatchesSpec", "LimitMatchesSpec");
+		announce(run, live, run->status, "MonitorSelected");
+		announce(run, live, run->status, "LimitMatchesSpec");
 	}
 	if (have_spec)
 		iwspec_release(&spec);
@@ -1058,7 +1063,7 @@ static void each_workload_spec(struct reconciler *r, bool (*fn)(void *ctx, const
 	buf_init(&err, 1024);
 	for (size_t i = 0; keys[i] && go; i++) {
 		const cJSON *cr = hmap_get(&r->crs.objs, keys[i]);
-		const char *ns = obj_str(cr, "metadata", "namespace"), *w = cr_workload(cr);
+		const char *ns = obj_str(cr, "metadata", "namespace"), *w = reconciler_cr_workload(cr);
 		struct iwspec s;
 		if (!ns || !w || obj_str(cr, "metadata", "deletionTimestamp"))
 			continue;

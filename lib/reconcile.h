@@ -114,7 +114,11 @@ void reconciler_release(struct reconciler *r);
 void reconciler_pump(struct reconciler *r);
 /* Enqueues the keys a change touches. */
 void reconciler_workload_changed(struct reconciler *r, const char *ns, const char *workload);
-void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted);
+/* moved_from (may be NULL) gets the workload the CR selected before, when
+ * its spec.workloadName changed (im_free it), else NULL. */
+void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted, char **moved_from);
+/* The workload a CR selects: spec.workloadName, else metadata.name. */
+const char *reconciler_cr_workload(const cJSON *cr);
 void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool deleted);
 /* A Prometheus or Namespace changed (or the Prometheus objects were listed):
  * every CR's MonitorSelected condition may change. */
