@@ -20,7 +20,7 @@ start_scoped() {
 }
 
 ready() { # ready NS CR: the CR's Ready condition is True (its reconcile ran)
-	wait_for 30 bash -c "kubectl -n $1 get iw $2 -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
+	wait_for 30 iw_condition_is $1 $2 Ready True
 }
 
 # cm_json DNS: the dashboard JSON in the ConfigMap, to $WORK/cm.json
@@ -202,7 +202,7 @@ test_idle_means_no_writes_with_dashboard_and_rules() {
 	start_scoped $ns $dns
 	wait_for 30 kubectl -n $dns get cm $CM || fail "no ConfigMap"
 	wait_for 30 kubectl -n $ns get prometheusrule infermon-qwen || fail "no PrometheusRule"
-	wait_for 60 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"LimitDrift\")].status}' | grep -qx True" ||
+	wait_for 60 iw_condition_is $ns qwen LimitDrift True ||
 		fail "no LimitDrift condition"
 	sleep 5
 	w1=$(api_writes)

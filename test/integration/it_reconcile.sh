@@ -22,7 +22,7 @@ test_cr_yields_service_and_monitor_which_gc_follows() {
 	wait_for 30 bash -c "kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -q 'job_name: infermon/$ns/llama'" ||
 		fail "scrape-config Secret lacks the jobs"
 	# status: observedGeneration and a Ready condition
-	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True" ||
+	wait_for 30 iw_condition_is $ns qwen Ready True ||
 		fail "no Ready condition: $(kubectl -n $ns get iw qwen -o yaml)"
 	[ "$(kubectl -n $ns get iw qwen -o jsonpath='{.status.observedGeneration}')" = 1 ] || fail "observedGeneration"
 	# delete the CR: the garbage collector removes what it owned
@@ -98,7 +98,7 @@ test_status_reports_live_limits_and_idle_means_no_writes() {
 	engine_pod $ns qwen-0 qwen vllm "$port" --max-num-seqs 2
 	apply_iw $ns qwen "{backend: vllm, limits: {maxNumSeqs: 2}}"
 	start_controller
-	wait_for 60 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"LimitDrift\")].status}' | grep -qx True" ||
+	wait_for 60 iw_condition_is $ns qwen LimitDrift True ||
 		fail "no LimitDrift condition: $(kubectl -n $ns get iw qwen -o yaml)"
 	[ "$(kubectl -n $ns get iw qwen -o jsonpath='{.status.limit}/{.status.limitSource}/{.status.drift}/{.status.podsReady}')" = "2/pod_args/-77%/1/1" ] ||
 		fail "status: $(kubectl -n $ns get iw qwen -o jsonpath='{.status}')"

@@ -36,7 +36,7 @@ test_monitor_selected_condition_and_match_prometheus() {
 	prometheus it-sel-kp "{serviceMonitorSelector: {matchLabels: {release: kp}}, serviceMonitorNamespaceSelector: {}, ruleSelector: {matchLabels: {role: alert-rules}}, ruleNamespaceSelector: {}}"
 	start_controller
 	apply_iw $ns qwen "{backend: vllm}"
-	wait_for 30 bash -c "[ \"\$(kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}')\" = False ]" ||
+	wait_for 30 iw_condition_is $ns qwen MonitorSelected False ||
 		fail "no MonitorSelected=False: $(kubectl -n $ns get iw qwen -o yaml)"
 	[ "$(cond $ns qwen MonitorSelected)" = False/NotSelected ] || fail "reason: $(cond $ns qwen MonitorSelected)"
 	cond_msg $ns qwen MonitorSelected | tee "$WORK/msg"
@@ -44,7 +44,7 @@ test_monitor_selected_condition_and_match_prometheus() {
 	grep -q 'monitoring/it-sel-kp selects ServiceMonitors {release=kp} in every namespace' "$WORK/msg" ||
 		fail "the message does not say what the Prometheus wants"
 	grep -q 'matchPrometheus: true' "$WORK/msg" || fail "the message does not say how to fix it"
-	wait_for 30 bash -c "kubectl -n $ns get events.events.k8s.io --field-selector regarding.name=qwen -o jsonpath='{range .items[*]}{.type} {.reason}{\"\\n\"}{end}' | grep -qx 'Warning NotSelected'" ||
+	wait_for 30 iw_has_event $ns qwen 'Warning NotSelected' ||
 		fail "no Warning event: $(events_of $ns qwen)"
 	# asked to match: the monitor gets release=kp and is selected
 	apply_iw $ns qwen "{backend: vllm, monitor: {matchPrometheus: true}, alerts: {enabled: true}}"
@@ -52,21 +52,21 @@ test_monitor_selected_condition_and_match_prometheus() {
 		fail "label not stamped: $(kubectl -n $ns get servicemonitor infermon-qwen -o yaml)"
 	wait_for 30 bash -c "kubectl -n $ns get prometheusrule infermon-qwen -o jsonpath='{.metadata.labels.role}' | grep -qx alert-rules" ||
 		fail "ruleSelector label not stamped on the PrometheusRule: $(kubectl -n $ns get prometheusrule -o yaml)"
-	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}' | grep -qx True" ||
+	wait_for 30 iw_condition_is $ns qwen MonitorSelected True ||
 		fail "not selected after matchPrometheus: $(cond_msg $ns qwen MonitorSelected)"
 	cond_msg $ns qwen MonitorSelected | grep -q 'selected by Prometheus monitoring/it-sel-kp' || fail "message"
-	wait_for 30 bash -c "kubectl -n $ns get events.events.k8s.io --field-selector regarding.name=qwen -o jsonpath='{range .items[*]}{.type} {.reason}{\"\\n\"}{end}' | grep -qx 'Normal MonitorSelected'" ||
+	wait_for 30 iw_has_event $ns qwen 'Normal MonitorSelected' ||
 		fail "no Normal event on recovery: $(events_of $ns qwen)"
 	# a Prometheus that only looks in namespaces labelled team=ml, PodMonitors
 	# labelled scrape=<anything>: selection follows the namespace's labels
 	kubectl -n monitoring delete prometheus it-sel-kp >/dev/null
 	prometheus it-sel-team "{podMonitorSelector: {matchExpressions: [{key: scrape, operator: Exists}]}, podMonitorNamespaceSelector: {matchLabels: {team: ml}}}"
 	apply_iw $ns qwen "{backend: vllm, monitor: {kind: PodMonitor, matchPrometheus: true}}"
-	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}' | grep -qx False" ||
+	wait_for 30 iw_condition_is $ns qwen MonitorSelected False ||
 		fail "selected although the namespace is not admitted: $(cond_msg $ns qwen MonitorSelected)"
 	cond_msg $ns qwen MonitorSelected | grep -q 'in namespaces {team=ml}' || fail "message: $(cond_msg $ns qwen MonitorSelected)"
 	kubectl label ns $ns team=ml >/dev/null
-	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"MonitorSelected\")].status}' | grep -qx True" ||
+	wait_for 30 iw_condition_is $ns qwen MonitorSelected True ||
 		fail "namespace label not seen: $(cond_msg $ns qwen MonitorSelected)"
 	[ "$(kubectl -n $ns get podmonitor infermon-qwen -o jsonpath='{.metadata.labels.scrape}')" = true ] ||
 		fail "Exists not stamped: $(kubectl -n $ns get podmonitor infermon-qwen -o yaml)"
@@ -105,7 +105,7 @@ test_cr_endpoint_and_expected_limit() {
 	engine_pod $ns qwen-0 qwen vllm "$port" --max-num-seqs 2
 	apply_iw $ns qwen "{backend: vllm, metrics: {port: http, interval: 1s}, limits: {maxNumSeqs: 8}}"
 	start_controller
-	wait_for 60 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"LimitMatchesSpec\")].status}' | grep -qx False" ||
+	wait_for 60 iw_condition_is $ns qwen LimitMatchesSpec False ||
 		fail "no LimitMatchesSpec=False: $(kubectl -n $ns get iw qwen -o yaml)"
 	cond_msg $ns qwen LimitMatchesSpec | tee "$WORK/msg"
 	echo
@@ -114,15 +114,15 @@ test_cr_endpoint_and_expected_limit() {
 		fail "status: $(kubectl -n $ns get iw qwen -o jsonpath='{.status}')"
 	[ "$(kubectl -n $ns get iw qwen -o jsonpath='{.status.models[0]}/{.status.podStatus[0].name}/{.status.podStatus[0].maxNumSeqs}/{.status.podStatus[0].maxNumSeqsSource}')" = "qwen/qwen-0/2/pod_args" ] ||
 		fail "models/podStatus: $(kubectl -n $ns get iw qwen -o jsonpath='{.status}')"
-	wait_for 30 bash -c "kubectl -n $ns get events.events.k8s.io --field-selector regarding.name=qwen -o jsonpath='{range .items[*]}{.type} {.reason}{\"\\n\"}{end}' | grep -qx 'Warning LimitMismatch'" ||
+	wait_for 30 iw_has_event $ns qwen 'Warning LimitMismatch' ||
 		fail "no Warning event: $(events_of $ns qwen)"
 	apply_iw $ns qwen "{backend: vllm, metrics: {port: http, interval: 1s}, limits: {maxNumSeqs: 2}}"
-	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"LimitMatchesSpec\")].status}' | grep -qx True" ||
+	wait_for 30 iw_condition_is $ns qwen LimitMatchesSpec True ||
 		fail "LimitMatchesSpec did not clear: $(cond_msg $ns qwen LimitMatchesSpec)"
 	# a new path replaces the scrape target (its bookkeeping must survive:
 	# ASan's leak check at exit would catch a lost one) and fails to scrape
 	apply_iw $ns qwen "{backend: vllm, metrics: {port: http, path: /no-such-path, interval: 1s}, limits: {maxNumSeqs: 2}}"
-	wait_for 30 bash -c "kubectl -n $ns get iw qwen -o jsonpath='{.status.conditions[?(@.type==\"ScrapeFailed\")].status}' | grep -qx True" ||
+	wait_for 30 iw_condition_is $ns qwen ScrapeFailed True ||
 		fail "the CR's path is not used: $(kubectl -n $ns get iw qwen -o yaml)"
 	# the CR gone, the pod is scraped with the flags' path again
 	kubectl -n $ns delete iw qwen >/dev/null

@@ -61,6 +61,20 @@ start_controller() {
 	wait_for 30 grep -q 'caches synced' "$WORK/log" || fail "never synced: $(cat "$WORK/log")"
 }
 
+# iw_condition_is NS NAME TYPE STATUS: the InferenceWorkload's condition
+# TYPE has status STATUS (True, False, Unknown); for wait_for.
+iw_condition_is() {
+	[ "$(kubectl -n "$1" get iw "$2" -o jsonpath="{.status.conditions[?(@.type==\"$3\")].status}")" = "$4" ]
+}
+
+# iw_has_event NS NAME "TYPE REASON": an Event of that type and reason is
+# about the InferenceWorkload; for wait_for.
+iw_has_event() {
+	grep -qx "$3" <<<"$(kubectl -n "$1" get events.events.k8s.io \
+		--field-selector "regarding.name=$2,regarding.kind=InferenceWorkload" \
+		-o jsonpath='{range .items[*]}{.type} {.reason}{"\n"}{end}')"
+}
+
 # metrics_port: the port of the controller started by start_controller.
 metrics_port() {
 	grep -o 'serving /metrics, /healthz, /readyz.*port=[0-9]*' "$WORK/log" | grep -o '[0-9]*$'
