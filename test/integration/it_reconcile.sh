@@ -48,7 +48,11 @@ test_deleted_or_edited_objects_are_restored() {
 		fail "edited ServiceMonitor not restored"
 	kubectl -n $ns delete service infermon-qwen >/dev/null
 	wait_for 30 kubectl -n $ns get service infermon-qwen || fail "deleted Service not restored"
-	grep -q 'Restored\|update ServiceMonitor' "$WORK/log" || true
+	# the log says what was put back: created again (at least twice in all), and updated
+	[ "$(grep -c 'msg="created generated object" what="create ServiceMonitor it-rec-restore/infermon-qwen"' "$WORK/log")" -ge 2 ] ||
+		fail "the ServiceMonitor's re-creation is not logged: $(grep 'generated object' "$WORK/log")"
+	grep -q 'msg="wrote generated object" what="update ServiceMonitor it-rec-restore/infermon-qwen"' "$WORK/log" ||
+		fail "the ServiceMonitor's repair is not logged: $(grep 'generated object' "$WORK/log")"
 	stop_infermon
 }
 
