@@ -42,7 +42,7 @@ ensure_debs() {
 
 INFERMON_BUILD_DEBS=(build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev
 	libyaml-dev libssl-dev libwebsockets-dev libuv1-dev openssl ca-certificates)
-INFERMON_TEST_DEBS=(clang valgrind prometheus python3 python3-prometheus-client curl jq)
+INFERMON_TEST_DEBS=(clang libclang-rt-dev valgrind prometheus python3 python3-prometheus-client curl jq)
 
 # State dir of the local control plane hack/local-cluster.sh runs (certs,
 # kubeconfigs, etcd data, logs, pids, ports); INFERMON_CLUSTER_DIR overrides.
