@@ -10,6 +10,7 @@
 struct http_call {
 	struct http *h;
 	struct http_call *next_running, *prev_running;
+	struct http_call *next_deferred; /* on h->deferred while deferred_q */
 	CURL *easy;
 	struct curl_slist *headers;
 	char *method;
@@ -23,7 +24,11 @@ struct http_call {
 	im_result abort_result; /* why a write callback stopped the transfer */
 	size_t received;
 	long status;
-	bool running;
+	bool running;      /* started, its done callback still owed */
+	bool in_multi;     /* the easy handle is added to h->multi */
+	bool deferred_q;   /* on h->deferred: settle() has work for it */
+	bool detached;     /* the transfer in the multi is not the owner's any more */
+	bool free_pending; /* freed while libcurl was running a callback */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -66,6 +71,8 @@ static void running_del(struct http_call *c)
 }
 
 static void check_done(struct http *h);
+static void settle(struct http *h);
+static void multi_remove(struct http_call *c);
 
 static void sock_closed(uv_handle_t *handle)
 {
@@ -84,7 +91,10 @@ static void poll_cb(uv_poll_t *p, int status, int events)
 		flags |= CURL_CSELECT_IN;
 	if (events & UV_WRITABLE)
 		flags |= CURL_CSELECT_OUT;
+	h->in_curl++;
 	curl_multi_socket_action(h->multi, s->fd, flags, &running);
+	h->in_curl--;
+	settle(h);
 	check_done(h);
 }
 
@@ -133,7 +143,10 @@ static void timer_fire(uv_timer_t *t)
 	struct http *h = t->data;
 	int running;
 
+	h->in_curl++;
 	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	h->in_curl--;
+	settle(h);
 	check_done(h);
 }
 
@@ -179,11 +192,12 @@ im_result http_init(struct http *h, struct loop *loop)
 void http_release(struct http *h)
 {
 	h->closing = true;
+	settle(h);
 	/* finish what is in flight: owners free their state */
 	while (h->running) {
 		struct http_call *c = h->running;
 		running_del(c);
-		curl_multi_remove_handle(h->multi, c->easy);
+		multi_remove(c);
 		c->running = false;
 		h->active--;
 		if (!c->errbuf[0])
@@ -213,6 +227,8 @@ static size_t write_cb(char *p, size_t size, size_t n, void *userp)
 	size_t len = size * n;
 	im_result result;
 
+	if (c->detached || !c->running)
+		return 0; /* canceled from a callback: stop this transfer */
 	c->received += len;
 	if (c->chunk_cb) {
 		result = c->chunk_cb(c, p, len, c->data);
@@ -307,9 +323,70 @@ void http_call_stream(struct http_call *c, http_chunk_cb cb)
 	c->chunk_cb = cb;
 }
 
+/* Queues c for settle(), once. */
+static void defer(struct http_call *c)
+{
+	if (c->deferred_q)
+		return;
+	c->deferred_q = true;
+	c->next_deferred = c->h->deferred;
+	c->h->deferred = c;
+}
+
+static void multi_remove(struct http_call *c)
+{
+	if (!c->in_multi)
+		return;
+	curl_multi_remove_handle(c->h->multi, c->easy);
+	c->in_multi = false;
+}
+
+static im_result multi_add(struct http_call *c)
+{
+	c->detached = false;
+	if (curl_multi_add_handle(c->h->multi, c->easy) != CURLM_OK)
+		return IM_INTERNAL;
+	c->in_multi = true;
+	return IM_OK;
+}
+
+static void destroy(struct http_call *c);
+
+/* Carries out what owners asked for while libcurl was running one of our
+ * callbacks, where libcurl refuses curl_multi_add_handle and
+ * curl_multi_remove_handle (CURLM_RECURSIVE_API_CALL): an easy handle freed
+ * there would stay in the multi and be used after its free. Runs right after
+ * every curl_multi_socket_action, before any done callback. */
+static void settle(struct http *h)
+{
+	while (h->deferred) {
+		struct http_call *c = h->deferred;
+
+		h->deferred = c->next_deferred;
+		c->next_deferred = NULL;
+		c->deferred_q = false;
+		multi_remove(c); /* canceled, freed, or restarted after a cancel */
+		if (c->free_pending) {
+			destroy(c);
+			continue;
+		}
+		if (!c->running || multi_add(c) == IM_OK)
+			continue;
+		/* started from a callback and cannot be added: finish it */
+		running_del(c);
+		c->running = false;
+		h->active--;
+		snprintf(c->errbuf, sizeof(c->errbuf), "cannot add the transfer to the multi handle");
+		if (c->done_cb)
+			c->done_cb(c, IM_INTERNAL, c->data);
+	}
+}
+
 im_result http_call_start(struct http_call *c, http_done_cb cb, void *data)
 {
-	if (c->running || c->h->closing)
+	struct http *h = c->h;
+
+	if (c->running || c->free_pending || h->closing)
 		return IM_INVAL;
 	c->done_cb = cb;
 	c->data = data;
@@ -319,10 +396,18 @@ im_result http_call_start(struct http_call *c, http_done_cb cb, void *data)
 	c->errbuf[0] = '\0';
 	buf_release(&c->body);
 	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
-	if (curl_multi_add_handle(c->h->multi, c->easy) != CURLM_OK)
-		return IM_INTERNAL;
+	if (h->in_curl) {
+		/* added by settle(); a transfer of this call still in the multi
+		 * (canceled in this callback) is not this start's */
+		c->detached = c->in_multi;
+		defer(c);
+	} else {
+		multi_remove(c);
+		if (multi_add(c))
+			return IM_INTERNAL;
+	}
 	c->running = true;
-	c->h->active++;
+	h->active++;
 	running_add(c);
 	return IM_OK;
 }
@@ -332,17 +417,34 @@ void http_call_cancel(struct http_call *c)
 	if (!c->running)
 		return;
 	running_del(c);
-	curl_multi_remove_handle(c->h->multi, c->easy);
 	c->running = false;
 	c->h->active--;
+	if (c->h->in_curl) {
+		c->detached = true;
+		defer(c);
+		return;
+	}
+	multi_remove(c);
 }
 
 void http_call_free(struct http_call *c)
 {
 	if (!c)
 		return;
-	if (c->h->multi || c->running)
-		http_call_cancel(c);
+	http_call_cancel(c);
+	if (c->deferred_q || (c->h->in_curl && c->in_multi)) {
+		/* libcurl is inside a callback: settle() frees it */
+		c->free_pending = true;
+		c->detached = true;
+		defer(c);
+		return;
+	}
+	multi_remove(c);
+	destroy(c);
+}
+
+static void destroy(struct http_call *c)
+{
 	curl_easy_cleanup(c->easy);
 	curl_slist_free_all(c->headers);
 	buf_release(&c->body);
@@ -394,8 +496,10 @@ static void check_done(struct http *h)
 		result = map_curl(msg->data.result);
 		if (msg->data.result == CURLE_WRITE_ERROR && c->abort_result)
 			result = c->abort_result;
+		if (!c->running || c->detached)
+			continue; /* not the owner's transfer; settle() removes it */
 		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
-		curl_multi_remove_handle(h->multi, c->easy);
+		multi_remove(c);
 		c->running = false;
 		h->active--;
 		running_del(c);

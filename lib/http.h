@@ -9,10 +9,22 @@
  * A call either collects its body into a capped buffer, or streams it to a
  * chunk callback. When the transfer ends, the done callback runs once with
  * the outcome; it may free the call. A call that fails to start returns the
- * error and never runs its callback. http_call_cancel and http_call_free stop
- * a running call without running its callback. http_release finishes every
- * call still in flight with IM_CANCELED, so fire-and-forget owners (events,
- * reconciles) free their state at shutdown.
+ * error and never runs its callback. http_release finishes every call still
+ * in flight with IM_CANCELED, so fire-and-forget owners (events, reconciles)
+ * free their state at shutdown.
+ *
+ * Ownership. The owner (whoever called http_call_new) frees its call, with
+ * http_call_free, exactly once: in its done callback or at any other time.
+ * After http_call_cancel or http_call_free returns, no callback of that call
+ * runs again (neither chunk nor done), so an owner may free the state the
+ * callbacks point to right after. Both may be called from anywhere on the
+ * loop thread, including from inside any call's chunk or done callback:
+ * libcurl forbids adding or removing transfers while it runs a callback
+ * (it refuses with CURLM_RECURSIVE_API_CALL, and an easy handle freed there
+ * stays in the multi and is used after its free), so while a chunk callback
+ * runs, cancels, frees and starts are recorded and carried out right after
+ * libcurl returns, before any done callback. The call's memory is then
+ * released by this module; the owner's pointer is dead either way.
  */
 #ifndef INFERMON_HTTP_H
 #define INFERMON_HTTP_H
@@ -30,8 +42,10 @@ struct http {
 	CURLM *multi;
 	CURLSH *share; /* DNS and TLS session cache */
 	uv_timer_t timer;
-	int active; /* calls in flight */
+	int active;  /* calls in flight */
+	int in_curl; /* > 0 while libcurl runs our callbacks */
 	bool closing;
+	struct http_call *deferred; /* calls settle() has work for (list) */
 	struct http_call *running; /* calls in flight (list) */
 	struct http_sock *socks;   /* sockets being polled (list) */
 };
