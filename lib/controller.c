@@ -723,10 +723,13 @@ static void render_self(struct controller *c, struct buf *b)
 	expo_sample(b, "infermon_watch_failures_total", (double)s.failures, NULL);
 	expo_family(b, "infermon_watch_events_total", "counter", "Watch events applied.");
 	expo_sample(b, "infermon_watch_events_total", (double)s.events, NULL);
-	expo_family(b, "infermon_events_total", "counter", "Kubernetes Events posted, by outcome.");
+	expo_family(b, "infermon_events_total", "counter", "Kubernetes Events: Event objects posted, failed or dropped; occurrences folded into a waiting Event.");
 	expo_sample(b, "infermon_events_total", (double)c->events.posted, "outcome", "posted", NULL);
 	expo_sample(b, "infermon_events_total", (double)c->events.failed, "outcome", "failed", NULL);
 	expo_sample(b, "infermon_events_total", (double)c->events.dropped, "outcome", "dropped", NULL);
+	expo_sample(b, "infermon_events_total", (double)c->events.folded, "outcome", "folded", NULL);
+	expo_family(b, "infermon_event_retries_total", "counter", "Event posts retried after a failure that may pass.");
+	expo_sample(b, "infermon_event_retries_total", (double)c->events.retries, NULL);
 	expo_family(b, "infermon_workqueue_depth", "gauge", "Keys waiting to be reconciled.");
 	expo_sample(b, "infermon_workqueue_depth", (double)wq_len(&c->rec.q), NULL);
 	expo_family(b, "infermon_reconciles_total", "counter", "Reconciles run, and those that wrote nothing.");
@@ -894,6 +897,7 @@ static void on_stop(void *arg)
 		http_call_free(c->gd_crd_call);
 		c->gd_crd_call = NULL;
 	}
+	events_stop(&c->events);
 	uv_signal_stop(&c->sigint);
 	uv_signal_stop(&c->sigterm);
 	loop_close_handle((uv_handle_t *)&c->sigint, NULL);

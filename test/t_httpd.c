@@ -8,7 +8,7 @@
 #include "../lib/alloc.h"
 #include "../lib/strparse.h"
 
-#define REQ_MAX 4096
+#define REQ_MAX 16384
 
 struct t_httpd_conn {
 	uv_tcp_t tcp;
@@ -113,7 +113,7 @@ static void respond(struct t_httpd_conn *c, int status, const char *ctype, const
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n\r\n",
-			 status, status == 200 ? "OK" : "Not Found", ctype, blen);
+			 status, status < 300 ? "OK" : status == 404 ? "Not Found" : "Error", ctype, blen);
 
 	send_str(c, head, (size_t)n);
 	if (blen)
@@ -177,7 +177,12 @@ static void dispatch(struct t_httpd_conn *c)
 	sp++;
 	end = memchr(sp, ' ', c->req_len - (size_t)(sp - c->req));
 	len = end ? (size_t)(end - sp) : 0;
-	if (route_is(sp, len, "/fast")) {
+	if (memcmp(c->req, "POST ", 5) == 0) {
+		const char *body = strstr(c->req, "\r\n\r\n") + 4;
+		if (c->d->on_post)
+			c->d->on_post(c->d, sp, len, body, c->req_len - (size_t)(body - c->req));
+		respond(c, c->d->post_status ? c->d->post_status : 201, "application/json", "{}");
+	} else if (route_is(sp, len, "/fast")) {
 		respond(c, 200, "text/plain", "fast\n");
 	} else if (route_is(sp, len, "/slow")) {
 		static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
@@ -197,6 +202,28 @@ static void dispatch(struct t_httpd_conn *c)
 	} else {
 		respond(c, 404, "text/plain", "not found\n");
 	}
+}
+
+/* Headers read, and the body when Content-Length announces one. */
+static bool request_complete(const struct t_httpd_conn *c)
+{
+	const char *end = strstr(c->req, "\r\n\r\n"), *cl;
+	uint64_t want = 0;
+
+	if (!end)
+		return false;
+	cl = strcasestr(c->req, "\r\ncontent-length:");
+	if (cl && cl < end) {
+		const char *v = cl + 17;
+		size_t n = 0;
+		while (*v == ' ')
+			v++;
+		while (v[n] >= '0' && v[n] <= '9')
+			n++;
+		if (strparse_u64(v, n, REQ_MAX, &want) != IM_OK)
+			return true;
+	}
+	return c->req_len >= (size_t)(end + 4 - c->req) + want;
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -219,7 +246,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 	c->req_len += (size_t)n;
 	c->req[c->req_len] = '\0';
-	if (!c->answered && strstr(c->req, "\r\n\r\n"))
+	if (!c->answered && request_complete(c))
 		dispatch(c);
 	else if (c->req_len >= REQ_MAX - 1)
 		conn_close(c);

@@ -10,6 +10,8 @@
  *   /hang                     reads the request, never answers
  *   /reset                    closes the connection without an answer
  *   /metrics, /v1/models      200 with the bodies set in struct t_httpd
+ *   POST to any path          on_post sees the body; answered with post_status
+ *                             (default 201) and "{}"
  *   anything else             404
  * Loop thread only; t_httpd_stop closes every connection and the listener
  * (the loop must then run until they are closed).
@@ -26,6 +28,10 @@ struct t_httpd {
 	int port;
 	const char *metrics_body; /* served at /metrics; NULL: 404 */
 	const char *models_body;  /* served at /v1/models; NULL: 404 */
+	int post_status;
+	void (*on_post)(struct t_httpd *d, const char *path, size_t path_len, const char *body,
+			size_t body_len);
+	void *ctx; /* for on_post */
 	struct t_httpd_conn *conns;
 	unsigned long requests;
 };

@@ -1,0 +1,223 @@
+/*
+ * The scraper under churn, over real sockets (t_httpd on the same loop):
+ * targets added, re-pointed and removed in a seeded random order while their
+ * scrapes complete, time out, fail or are in flight — from the schedule, from
+ * the scraper's own done callback and from inside a streaming call's chunk
+ * callback (what a pod event on the watch does). The done callback must only
+ * ever see targets the scraper still holds.
+ */
+#include <signal.h>
+#include <stdint.h>
+
+#include "scraper.h"
+#include "t.h"
+#include "t_httpd.h"
+
+#define KEYS 32
+
+static const char metrics_page[] =
+	"# TYPE vllm:num_requests_running gauge\n"
+	"vllm:num_requests_running{model_name=\"m\"} 1\n"
+	"# TYPE vllm:num_requests_waiting gauge\n"
+	"vllm:num_requests_waiting{model_name=\"m\"} 0\n"
+	"# TYPE vllm:kv_cache_usage_perc gauge\n"
+	"vllm:kv_cache_usage_perc{model_name=\"m\"} 0.1\n";
+
+static const char models_page[] =
+	"{\"object\":\"list\",\"data\":[{\"id\":\"m\",\"object\":\"model\",\"max_model_len\":1024}]}";
+
+/* metrics paths a target may point at, and what its scrape then ends as */
+static const char *const paths[] = {"/metrics", "/metrics", "/hang", "/reset",
+				     "/slow?ms=2&chunks=3", "/nope"};
+#define NPATHS (sizeof(paths) / sizeof(paths[0]))
+
+struct churn {
+	struct loop loop;
+	struct http http;
+	struct scraper s;
+	struct t_httpd d;
+	uv_timer_t step, watchdog;
+	struct http_call *watch;
+	char base[64];
+	uint64_t rng;
+	int steps_left;
+	bool finished, timed_out;
+	long callbacks, stale_callbacks, up, down, sets, removes, from_cb, from_chunk, watches;
+};
+
+static uint32_t rnd(struct churn *k, uint32_t n)
+{
+	k->rng ^= k->rng << 13;
+	k->rng ^= k->rng >> 7;
+	k->rng ^= k->rng << 17;
+	return (uint32_t)(k->rng % n);
+}
+
+/* Adds, re-points or removes a random target. */
+static void churn_one(struct churn *k)
+{
+	char key[16];
+
+	snprintf(key, sizeof(key), "ns/pod-%u", rnd(k, KEYS));
+	if (rnd(k, 3) == 0) {
+		k->removes++;
+		scraper_remove_target(&k->s, key);
+		return;
+	}
+	struct scrape_target *t = scraper_set_target(&k->s, key, k->base, paths[rnd(k, NPATHS)],
+						     BACKEND_VLLM, rnd(k, 2) ? 8 : 0);
+	t->timeout_ms = 60 + rnd(k, 120);
+	t->interval_ms = 20 + rnd(k, 60);
+	k->sets++;
+}
+
+static void on_done(void *ctx, struct scrape_target *t)
+{
+	struct churn *k = ctx;
+
+	k->callbacks++;
+	if (scraper_get(&k->s, t->key) != t)
+		k->stale_callbacks++;
+	if (t->up)
+		k->up++;
+	else
+		k->down++;
+	if (rnd(k, 3) == 0) {
+		k->from_cb++;
+		churn_one(k); /* may remove or replace t itself */
+	}
+}
+
+static void watch_done(struct http_call *c, im_result result, void *data);
+
+static im_result watch_chunk(struct http_call *c, const char *p, size_t n, void *data)
+{
+	struct churn *k = data;
+
+	(void)c, (void)p, (void)n;
+	k->from_chunk++;
+	churn_one(k);
+	return IM_OK;
+}
+
+static void start_watch(struct churn *k)
+{
+	char url[96];
+
+	snprintf(url, sizeof(url), "%s/slow?ms=15&chunks=20", k->base);
+	k->watch = http_call_new(&k->http, "GET", url);
+	http_call_stream(k->watch, watch_chunk);
+	http_call_timeouts(k->watch, 2000, 5000, 0);
+	if (http_call_start(k->watch, watch_done, k)) {
+		http_call_free(k->watch);
+		k->watch = NULL;
+	}
+	k->watches++;
+}
+
+static void watch_done(struct http_call *c, im_result result, void *data)
+{
+	struct churn *k = data;
+
+	(void)result;
+	http_call_free(c);
+	k->watch = NULL;
+	if (!k->finished)
+		start_watch(k); /* a watch resumes, as the reflector's does */
+}
+
+static void finish(struct churn *k)
+{
+	if (k->finished)
+		return;
+	k->finished = true;
+	http_call_free(k->watch);
+	k->watch = NULL;
+	scraper_stop(&k->s);
+	uv_close((uv_handle_t *)&k->step, NULL);
+	uv_timer_stop(&k->watchdog);
+	uv_close((uv_handle_t *)&k->watchdog, NULL);
+	t_httpd_stop(&k->d);
+	http_release(&k->http);
+	loop_close_handle((uv_handle_t *)&k->loop.wake, NULL);
+}
+
+static void step_cb(uv_timer_t *t)
+{
+	struct churn *k = t->data;
+
+	if (k->steps_left-- > 0)
+		churn_one(k);
+	else
+		finish(k);
+}
+
+static void watchdog_cb(uv_timer_t *t)
+{
+	struct churn *k = t->data;
+
+	k->timed_out = true;
+	finish(k);
+}
+
+static void run_churn(uint64_t seed, int steps)
+{
+	static struct churn k;
+	struct scraper_opts o = {.interval_ms = 50, .timeout_ms = 150, .max_concurrent = 6,
+				 .info_every_ms = 200, .seed = (uint32_t)seed};
+
+	memset(&k, 0, sizeof(k));
+	k.rng = seed;
+	k.steps_left = steps;
+	ASSERT_OK(loop_init(&k.loop));
+	ASSERT_OK(http_init(&k.http, &k.loop));
+	k.d.metrics_body = metrics_page;
+	k.d.models_body = models_page;
+	ASSERT_EQ_INT(t_httpd_start(&k.d, &k.loop.uv), 0);
+	snprintf(k.base, sizeof(k.base), "http://127.0.0.1:%d", k.d.port);
+	scraper_init(&k.s, &k.http, &o, on_done, &k);
+	scraper_start(&k.s);
+	uv_timer_init(&k.loop.uv, &k.step);
+	k.step.data = &k;
+	uv_timer_start(&k.step, step_cb, 5, 5);
+	uv_timer_init(&k.loop.uv, &k.watchdog);
+	k.watchdog.data = &k;
+	uv_timer_start(&k.watchdog, watchdog_cb, 60000, 0);
+	start_watch(&k);
+	loop_run(&k.loop);
+	scraper_release(&k.s);
+	loop_release(&k.loop);
+
+	fprintf(stderr,
+		"  seed %llu: %ld scrapes done (%ld up, %ld down), %ld sets, %ld removes, %ld "
+		"from the done callback, %ld from watch chunks over %ld watches\n",
+		(unsigned long long)seed, k.callbacks, k.up, k.down, k.sets, k.removes, k.from_cb,
+		k.from_chunk, k.watches);
+	ASSERT_TRUE(!k.timed_out);
+	ASSERT_EQ_INT(k.stale_callbacks, 0);
+	/* the churn did what it claims */
+	ASSERT_TRUE(k.up > 0);
+	ASSERT_TRUE(k.down > 0);
+	ASSERT_TRUE(k.from_cb > 0);
+	ASSERT_TRUE(k.from_chunk > 0);
+	ASSERT_TRUE(k.removes > 0);
+}
+
+TEST(churn_seed_1)
+{
+	run_churn(1, 800);
+}
+
+TEST(churn_seed_2)
+{
+	run_churn(77, 800);
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN); /* t_httpd writes to clients that hung up */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	int rc = t_run(argc, argv);
+	curl_global_cleanup();
+	return rc;
+}
