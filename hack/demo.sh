@@ -86,7 +86,7 @@ start_clients "$p_bad" qwen3-26b 3
 start_clients "$p_ok" llama-8b 1
 
 log "starting Prometheus with the scrape config the controller generated"
-wait_for 30 bash -c "kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -q 'job_name: infermon/$ns/llama-batch'" ||
+wait_for 30 bash -c "kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -Eq '(regex: |\\|)$ns;llama-batch;'" ||
 	die "the controller did not write the scrape-config Secret"
 kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\.yaml}' | base64 -d > "$SIM_LOG_DIR/jobs.yaml"
 pport=$(free_port)

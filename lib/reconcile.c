@@ -1041,12 +1041,6 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 	buf_release(&sel.message);
 }
 
-static int cmp_job(const void *a, const void *b)
-{
-	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-	return strcmp(obj_str(x, "job_name", NULL), obj_str(y, "job_name", NULL));
-}
-
 /* Calls fn with the spec of every workload: the CR selecting it (as
  * find_cr picks it; invalid CRs are skipped), else the defaults for
  * workloads of labelled pods alone. fn returns false to stop. */
@@ -1095,47 +1089,32 @@ static void each_workload_spec(struct reconciler *r, bool (*fn)(void *ctx, const
 	buf_release(&err);
 }
 
-struct job_list {
-	cJSON **jobs;
-	size_t n;
-};
-
 static bool add_job(void *ctx, const struct iwspec *s)
 {
-	struct job_list *l = ctx;
-
-	if (s->scrape_config) {
-		l->jobs = im_xrealloc(l->jobs, (l->n + 1) * sizeof(*l->jobs));
-		l->jobs[l->n++] = render_scrape_job(s);
-	}
+	if (s->scrape_config)
+		scrape_jobs_add(ctx, s);
 	return true;
 }
 
 static void reconcile_secret(struct run *run)
 {
 	struct reconciler *r = run->r;
-	struct job_list l = {0};
+	struct scrape_jobs jobs;
 	struct buf err;
-	cJSON *arr, *secret;
+	cJSON *secret;
 
 	buf_init(&err, 1024);
-	each_workload_spec(r, add_job, &l);
-	if (l.n > 0 || objcache_get(&r->owned[OWNED_SECRET], r->rc.secret_namespace, r->rc.secret_name)) {
-		if (l.n > 1)
-			qsort(l.jobs, l.n, sizeof(*l.jobs), cmp_job); /* jobs is NULL when n is 0 */
-		arr = cJSON_CreateArray();
-		for (size_t i = 0; i < l.n; i++)
-			cJSON_AddItemToArray(arr, l.jobs[i]);
-		l.n = 0;
-		secret = render_scrape_secret(&r->rc, arr, &err);
+	scrape_jobs_init(&jobs);
+	each_workload_spec(r, add_job, &jobs);
+	if (jobs.groups.count > 0 ||
+	    objcache_get(&r->owned[OWNED_SECRET], r->rc.secret_namespace, r->rc.secret_name)) {
+		secret = render_scrape_secret(&r->rc, scrape_jobs_render(&jobs), &err);
 		if (secret) {
 			apply(run, secret);
 			cJSON_Delete(secret);
 		}
 	}
-	for (size_t i = 0; i < l.n; i++)
-		cJSON_Delete(l.jobs[i]);
-	im_free(l.jobs);
+	scrape_jobs_release(&jobs);
 	buf_release(&err);
 }
 

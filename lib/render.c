@@ -105,10 +105,15 @@ static const struct relabel relabels[] = {
 	{"__meta_kubernetes_pod_label_llm_d_ai_role", "role", NULL, "(.+)", true},
 };
 
-static void add_relabels(cJSON *arr, const struct iwspec *s, bool prom)
+/* role relabels are added for -pd backends, and where the backend is not
+ * known in advance */
+static bool wants_role(const struct iwspec *s)
 {
-	bool pd = backend_is_pd(s->backend) || s->backend == BACKEND_UNKNOWN;
+	return backend_is_pd(s->backend) || s->backend == BACKEND_UNKNOWN;
+}
 
+static void add_relabels(cJSON *arr, bool pd, bool prom)
+{
 	for (size_t i = 0; i < sizeof(relabels) / sizeof(relabels[0]); i++) {
 		const struct relabel *r = &relabels[i];
 		cJSON *o, *src;
@@ -160,16 +165,16 @@ static cJSON *sd_config(const struct iwspec *s, bool prom)
 
 /* With pod discovery every container port is a target: keep the metrics
  * port only. */
-static cJSON *keep_metrics_port(const struct iwspec *s, bool prom)
+static cJSON *keep_metrics_port(const char *port, bool prom)
 {
 	cJSON *k = cJSON_CreateObject(), *src;
 	uint64_t num;
 
 	src = cJSON_AddArrayToObject(k, prom ? "source_labels" : "sourceLabels");
-	cJSON_AddItemToArray(src, cJSON_CreateString(port_is_number(s->port, &num)
+	cJSON_AddItemToArray(src, cJSON_CreateString(port_is_number(port, &num)
 							    ? "__meta_kubernetes_pod_container_port_number"
 							    : "__meta_kubernetes_pod_container_port_name"));
-	cJSON_AddStringToObject(k, "regex", s->port);
+	cJSON_AddStringToObject(k, "regex", port);
 	cJSON_AddStringToObject(k, "action", "keep");
 	return k;
 }
@@ -214,7 +219,7 @@ static void add_endpoint_common(cJSON *ep, const struct iwspec *s)
 		cJSON_AddStringToObject(cred, "name", s->bearer.name);
 		cJSON_AddStringToObject(cred, "key", s->bearer.key);
 	}
-	add_relabels(cJSON_AddArrayToObject(ep, "relabelings"), s, false);
+	add_relabels(cJSON_AddArrayToObject(ep, "relabelings"), wants_role(s), false);
 }
 
 static cJSON *pod_selector(const struct iwspec *s)
@@ -316,47 +321,175 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		sd = cJSON_AddArrayToObject(spec, "kubernetesSDConfigs");
 		cJSON_AddItemToArray(sd, sd_config(s, false));
 		rl = cJSON_AddArrayToObject(spec, "relabelings");
-		cJSON_AddItemToArray(rl, keep_metrics_port(s, false));
-		add_relabels(rl, s, false);
+		cJSON_AddItemToArray(rl, keep_metrics_port(s->port, false));
+		add_relabels(rl, wants_role(s), false);
 		cJSON_AddItemToArray(out, o);
 	}
 	if (s->alerts)
 		cJSON_AddItemToArray(out, render_alerts(s));
 }
 
-cJSON *render_scrape_job(const struct iwspec *s)
-{
-	cJSON *job = cJSON_CreateObject(), *sd, *rl;
-	struct buf b;
+/* One job of the shared scrape_configs: the scrape settings its workloads
+ * share, and the workloads. */
+struct scrape_group {
+	char *job_name;
+	char *port, *path, *interval, *timeout, *tls_server_name;
+	bool https, tls_insecure, pd;
+	struct hmap members;    /* "namespace;workload;backend" as regexes */
+	struct hmap namespaces; /* where to discover pods */
+};
 
-	buf_init(&b, 1024);
-	buf_printf(&b, "infermon/%s/%s", s->namespace, s->workload);
-	cJSON_AddStringToObject(job, "job_name", buf_str(&b));
-	cJSON_AddStringToObject(job, "scrape_interval", s->interval);
-	cJSON_AddStringToObject(job, "scrape_timeout", s->timeout);
-	cJSON_AddStringToObject(job, "metrics_path", s->path);
-	cJSON_AddStringToObject(job, "scheme", s->https ? "https" : "http");
-	if (s->https && (s->tls_server_name || s->tls_insecure)) {
+void scrape_jobs_init(struct scrape_jobs *j)
+{
+	hmap_init(&j->groups);
+}
+
+static void group_free(struct scrape_group *g)
+{
+	im_free(g->job_name);
+	im_free(g->port);
+	im_free(g->path);
+	im_free(g->interval);
+	im_free(g->timeout);
+	im_free(g->tls_server_name);
+	hmap_release(&g->members);
+	hmap_release(&g->namespaces);
+	im_free(g);
+}
+
+void scrape_jobs_release(struct scrape_jobs *j)
+{
+	for (struct hmap_entry *e = hmap_first(&j->groups); e; e = hmap_next(&j->groups, e))
+		group_free(e->value);
+	hmap_release(&j->groups);
+}
+
+/* Appends s with the characters RE2 gives a meaning escaped. */
+static void regex_quote(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (strchr("\\.+*?()|[]{}^$", *s))
+			buf_addc(b, '\\');
+		buf_addc(b, *s);
+	}
+}
+
+void scrape_jobs_add(struct scrape_jobs *j, const struct iwspec *s)
+{
+	struct buf name, member;
+	struct scrape_group *g;
+	bool pd = wants_role(s);
+
+	buf_init(&name, BUF_MAX_SMALL);
+	buf_printf(&name, "infermon/port=%s,path=%s,interval=%s,timeout=%s,scheme=%s", s->port,
+		   s->path, s->interval, s->timeout, s->https ? "https" : "http");
+	if (s->https && s->tls_server_name)
+		buf_printf(&name, ",server_name=%s", s->tls_server_name);
+	if (s->https && s->tls_insecure)
+		buf_adds(&name, ",insecure_skip_verify");
+	if (pd)
+		buf_adds(&name, ",role");
+	g = hmap_get(&j->groups, buf_str(&name));
+	if (!g) {
+		g = im_xcalloc(1, sizeof(*g));
+		g->job_name = im_xstrdup(buf_str(&name));
+		g->port = im_xstrdup(s->port);
+		g->path = im_xstrdup(s->path);
+		g->interval = im_xstrdup(s->interval);
+		g->timeout = im_xstrdup(s->timeout);
+		g->https = s->https;
+		g->tls_server_name = s->https && s->tls_server_name ? im_xstrdup(s->tls_server_name) : NULL;
+		g->tls_insecure = s->https && s->tls_insecure;
+		g->pd = pd;
+		hmap_init(&g->members);
+		hmap_init(&g->namespaces);
+		hmap_put(&j->groups, g->job_name, g);
+	}
+	buf_init(&member, BUF_MAX_SMALL);
+	regex_quote(&member, s->namespace);
+	buf_addc(&member, ';');
+	regex_quote(&member, s->workload);
+	buf_addc(&member, ';');
+	if (s->backend != BACKEND_UNKNOWN)
+		regex_quote(&member, backend_name(s->backend));
+	else
+		buf_adds(&member, ".+");
+	hmap_put(&g->members, buf_str(&member), g);
+	hmap_put(&g->namespaces, s->namespace, g);
+	buf_release(&member);
+	buf_release(&name);
+}
+
+static cJSON *group_job(const struct scrape_group *g)
+{
+	cJSON *job = cJSON_CreateObject(), *sd, *sdc, *names, *sels, *one, *rl, *k, *src;
+	const char **keys;
+	struct buf re;
+
+	cJSON_AddStringToObject(job, "job_name", g->job_name);
+	cJSON_AddStringToObject(job, "scrape_interval", g->interval);
+	cJSON_AddStringToObject(job, "scrape_timeout", g->timeout);
+	cJSON_AddStringToObject(job, "metrics_path", g->path);
+	cJSON_AddStringToObject(job, "scheme", g->https ? "https" : "http");
+	if (g->tls_server_name || g->tls_insecure) {
 		cJSON *tls = cJSON_AddObjectToObject(job, "tls_config");
-		if (s->tls_server_name)
-			cJSON_AddStringToObject(tls, "server_name", s->tls_server_name);
-		if (s->tls_insecure)
+		if (g->tls_server_name)
+			cJSON_AddStringToObject(tls, "server_name", g->tls_server_name);
+		if (g->tls_insecure)
 			cJSON_AddBoolToObject(tls, "insecure_skip_verify", true);
 	}
 	sd = cJSON_AddArrayToObject(job, "kubernetes_sd_configs");
-	cJSON_AddItemToArray(sd, sd_config(s, true));
+	sdc = cJSON_CreateObject();
+	cJSON_AddStringToObject(sdc, "role", "pod");
+	names = cJSON_AddArrayToObject(cJSON_AddObjectToObject(sdc, "namespaces"), "names");
+	keys = hmap_sorted_keys(&g->namespaces);
+	for (size_t i = 0; keys[i]; i++)
+		cJSON_AddItemToArray(names, cJSON_CreateString(keys[i]));
+	im_free(keys);
+	sels = cJSON_AddArrayToObject(sdc, "selectors");
+	one = cJSON_CreateObject();
+	cJSON_AddStringToObject(one, "role", "pod");
+	cJSON_AddStringToObject(one, "label", LABEL_WORKLOAD "," LABEL_BACKEND);
+	cJSON_AddItemToArray(sels, one);
+	cJSON_AddItemToArray(sd, sdc);
+
 	rl = cJSON_AddArrayToObject(job, "relabel_configs");
-	cJSON_AddItemToArray(rl, keep_metrics_port(s, true));
-	{
-		cJSON *k = cJSON_CreateObject(), *src = cJSON_AddArrayToObject(k, "source_labels");
-		cJSON_AddItemToArray(src, cJSON_CreateString("__meta_kubernetes_pod_ready"));
-		cJSON_AddStringToObject(k, "regex", "true");
-		cJSON_AddStringToObject(k, "action", "keep");
-		cJSON_AddItemToArray(rl, k);
-	}
-	add_relabels(rl, s, true);
-	buf_release(&b);
+	cJSON_AddItemToArray(rl, keep_metrics_port(g->port, true));
+	k = cJSON_CreateObject();
+	src = cJSON_AddArrayToObject(k, "source_labels");
+	cJSON_AddItemToArray(src, cJSON_CreateString("__meta_kubernetes_pod_ready"));
+	cJSON_AddStringToObject(k, "regex", "true");
+	cJSON_AddStringToObject(k, "action", "keep");
+	cJSON_AddItemToArray(rl, k);
+	/* only this job's workloads: the others' settings differ */
+	k = cJSON_CreateObject();
+	src = cJSON_AddArrayToObject(k, "source_labels");
+	cJSON_AddItemToArray(src, cJSON_CreateString("__meta_kubernetes_namespace"));
+	cJSON_AddItemToArray(src, cJSON_CreateString("__meta_kubernetes_pod_label_alibabacloud_com_inference_workload"));
+	cJSON_AddItemToArray(src, cJSON_CreateString("__meta_kubernetes_pod_label_alibabacloud_com_inference_backend"));
+	cJSON_AddStringToObject(k, "separator", ";");
+	buf_init(&re, BUF_MAX_LARGE);
+	keys = hmap_sorted_keys(&g->members);
+	for (size_t i = 0; keys[i]; i++)
+		buf_printf(&re, "%s%s", i ? "|" : "", keys[i]);
+	im_free(keys);
+	cJSON_AddStringToObject(k, "regex", buf_str(&re));
+	buf_release(&re);
+	cJSON_AddStringToObject(k, "action", "keep");
+	cJSON_AddItemToArray(rl, k);
+	add_relabels(rl, g->pd, true);
 	return job;
+}
+
+cJSON *scrape_jobs_render(const struct scrape_jobs *j)
+{
+	cJSON *arr = cJSON_CreateArray();
+	const char **keys = hmap_sorted_keys(&j->groups);
+
+	for (size_t i = 0; keys[i]; i++)
+		cJSON_AddItemToArray(arr, group_job(hmap_get(&j->groups, keys[i])));
+	im_free(keys);
+	return arr;
 }
 
 cJSON *render_scrape_secret(const struct render_config *c, cJSON *jobs, struct buf *err)

@@ -11,7 +11,7 @@
  *   ScrapeConfig   monitoring.coreos.com/v1alpha1, when asked
  *   PrometheusRule alerting rules, when spec.alerts.enabled (render_alerts.h)
  * and, shared by all workloads, one Secret key holding a Prometheus
- * scrape_configs list (one kubernetes_sd job per workload) for
+ * scrape_configs list (one kubernetes_sd job per distinct scrape setting) for
  * additionalScrapeConfigs or a Prometheus without the operator, and the
  * dashboard ConfigMap (and GrafanaDashboard) of render_dashboard.h.
  *
@@ -24,6 +24,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "hmap.h"
 #include "iwspec.h"
 #include "pod.h"
 
@@ -74,11 +75,25 @@ cJSON *render_object(const char *api, const char *kind, const char *ns, const ch
  * and, with monitor, spec.monitor.labels (what a Prometheus selects by). */
 cJSON *render_labels(const struct iwspec *s, bool monitor);
 
-/* The Prometheus scrape_configs job of a workload (snake_case keys). */
-cJSON *render_scrape_job(const struct iwspec *s);
-
-/* The shared Secret holding every job (jobs sorted by job_name by the
- * caller); takes ownership of jobs (a cJSON array). stringData, so diffs in
+/* The shared Prometheus scrape_configs list (snake_case keys), built from
+ * every workload that wants one. Workloads whose scrape settings are the
+ * same (port, path, interval, timeout, scheme, TLS, role relabeling) share
+ * one job, named for the settings ("infermon/port=http,path=/metrics,..."):
+ * it discovers labelled pods in its workloads' namespaces and keeps only its
+ * workloads' pods with a regex over "namespace;workload;backend". A fleet
+ * adds one alternative to a regex per workload (~30 bytes), not a job
+ * (~1.2 kB), so 5,000 workloads fit a Secret (Kubernetes refuses objects
+ * over 1 MiB) and Prometheus runs one pod discovery per setting. */
+struct scrape_jobs {
+	struct hmap groups; /* job_name -> struct scrape_group */
+};
+void scrape_jobs_init(struct scrape_jobs *j);
+void scrape_jobs_release(struct scrape_jobs *j);
+/* Adds s's workload (s is not kept). */
+void scrape_jobs_add(struct scrape_jobs *j, const struct iwspec *s);
+/* A new cJSON array of the jobs, sorted by job_name, members sorted. */
+cJSON *scrape_jobs_render(const struct scrape_jobs *j);
+/* The shared Secret holding every job (scrape_jobs_render); takes ownership of jobs (a cJSON array). stringData, so diffs in
  * CI are readable. NULL on an internal error (message in err). */
 cJSON *render_scrape_secret(const struct render_config *c, cJSON *jobs, struct buf *err);
 

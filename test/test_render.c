@@ -172,15 +172,18 @@ static cJSON *render_text(const char *yaml_cr, struct buf *out)
 	struct iwspec s;
 	struct buf err;
 	struct render_config c;
-	cJSON *objs = cJSON_CreateArray(), *jobs = cJSON_CreateArray(), *o;
+	cJSON *objs = cJSON_CreateArray(), *o;
+	struct scrape_jobs jobs;
 
 	buf_init(&err, 1024);
+	scrape_jobs_init(&jobs);
 	render_config_init(&c);
 	if (spec_of(yaml_cr, &s, &err))
 		t_fail(__FILE__, __LINE__, "%s", buf_str(&err));
 	render_workload(&c, &s, NULL, 0, objs);
-	cJSON_AddItemToArray(jobs, render_scrape_job(&s));
-	cJSON_AddItemToArray(objs, render_scrape_secret(&c, jobs, &err));
+	scrape_jobs_add(&jobs, &s);
+	cJSON_AddItemToArray(objs, render_scrape_secret(&c, scrape_jobs_render(&jobs), &err));
+	scrape_jobs_release(&jobs);
 	cJSON_ArrayForEach(o, objs)
 	{
 		yamlout_doc(out, o);
@@ -211,8 +214,10 @@ TEST(render_is_deterministic_and_complete)
 	ASSERT_CONTAINS(buf_str(&a), "  name: infermon-qwen-chat-v2-");   /* sanitised, hashed */
 	ASSERT_CONTAINS(buf_str(&a), "    release: prom\n");               /* monitor labels */
 	ASSERT_CONTAINS(buf_str(&a), "targetLabel: role\n");               /* a -pd backend */
-	ASSERT_CONTAINS(buf_str(&a), "job_name: infermon/llm/Qwen_Chat.v2\n");
-	ASSERT_CONTAINS(buf_str(&a), "alibabacloud.com/inference-workload=Qwen_Chat.v2,alibabacloud.com/inference-backend=sglang-pd");
+	ASSERT_CONTAINS(buf_str(&a), "job_name: infermon/port=http,path=/metrics,interval=15s,timeout=10s,scheme=http,role\n");
+	ASSERT_CONTAINS(buf_str(&a), "regex: llm;Qwen_Chat\\.v2;sglang-pd\n"); /* quoted '.' */
+	ASSERT_CONTAINS(buf_str(&a), "label: alibabacloud.com/inference-workload,alibabacloud.com/inference-backend\n");
+	ASSERT_CONTAINS(buf_str(&a), "alibabacloud.com/inference-workload=Qwen_Chat.v2,alibabacloud.com/inference-backend=sglang-pd"); /* the ScrapeConfig */
 	ASSERT_TRUE(strstr(buf_str(&a), "ownerReferences") == NULL);
 	cJSON_Delete(objs);
 	buf_release(&a);

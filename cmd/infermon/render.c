@@ -388,12 +388,14 @@ int cmd_render(int argc, char **argv)
 	struct dashboard_opts dash = {0};
 	bool want_dashboard = false;
 	char secret_ns[254] = "", secret_name[254] = "";
-	cJSON *objs = NULL, *jobs = NULL, *secret;
+	cJSON *objs = NULL, *secret;
+	struct scrape_jobs jobs;
 	const char **keys = NULL;
 	struct buf out;
 	int c, rc = 2;
 
 	memset(&st, 0, sizeof(st));
+	scrape_jobs_init(&jobs);
 	hmap_init(&st.wls);
 	hmap_init(&st.proms);
 	hmap_init(&st.nss);
@@ -479,7 +481,6 @@ int cmd_render(int argc, char **argv)
 	group(&st);
 
 	objs = cJSON_CreateArray();
-	jobs = cJSON_CreateArray();
 	keys = hmap_sorted_keys(&st.wls);
 	for (size_t i = 0; keys[i]; i++) {
 		struct wl *w = hmap_get(&st.wls, keys[i]);
@@ -490,12 +491,11 @@ int cmd_render(int argc, char **argv)
 			cJSON_AddItemToArray(objs, o);
 		cJSON_Delete(wobjs);
 		if (w->spec.scrape_config)
-			cJSON_AddItemToArray(jobs, render_scrape_job(&w->spec));
+			scrape_jobs_add(&jobs, &w->spec);
 		want_dashboard = want_dashboard || w->spec.dashboard;
 	}
-	if (cJSON_GetArraySize(jobs) > 0) {
-		secret = render_scrape_secret(&rc_cfg, jobs, &st.err);
-		jobs = NULL;
+	if (jobs.groups.count > 0) {
+		secret = render_scrape_secret(&rc_cfg, scrape_jobs_render(&jobs), &st.err);
 		if (!secret) {
 			fprintf(stderr, "infermon render: %s\n", buf_str(&st.err));
 			goto out;
@@ -526,7 +526,7 @@ int cmd_render(int argc, char **argv)
 out:
 	im_free(keys);
 	cJSON_Delete(objs);
-	cJSON_Delete(jobs);
+	scrape_jobs_release(&jobs);
 	for (struct hmap_entry *e = hmap_first(&st.wls); e; e = hmap_next(&st.wls, e))
 		wl_free(e->value);
 	hmap_release(&st.wls);

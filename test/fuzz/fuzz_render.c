@@ -62,10 +62,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		for (size_t i = 0; i < ndocs; i++) {
 			const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(docs[i].json, "kind"));
-			cJSON *objs = cJSON_CreateArray(), *jobs = cJSON_CreateArray(), *o;
+			cJSON *objs = cJSON_CreateArray(), *o;
+			struct scrape_jobs jobs;
 			struct iwspec s;
 			struct pod *p = NULL;
 			buf_reset(&err);
+			scrape_jobs_init(&jobs);
 			if (kind && strcmp(kind, "InferenceWorkload") == 0 &&
 			    iwspec_parse(docs[i].json, &d, &s, &err) == IM_OK) {
 				enum promsel_kind k;
@@ -83,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					}
 					buf_release(&why);
 				}
-				cJSON_AddItemToArray(jobs, render_scrape_job(&s));
+				scrape_jobs_add(&jobs, &s);
 				iwspec_release(&s);
 			} else if (kind && strcmp(kind, "Pod") == 0 &&
 				   pod_decode(docs[i].json, &p, &err) == IM_OK) {
@@ -92,12 +94,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					iwspec_default(&s, &d, p->namespace, pod_workload(p),
 						       backend_parse(pod_backend(p)));
 					render_workload(&rc, &s, &pp, 1, objs);
-					cJSON_AddItemToArray(jobs, render_scrape_job(&s));
+					scrape_jobs_add(&jobs, &s);
 					iwspec_release(&s);
 				}
 				pod_free(p);
 			}
-			cJSON_AddItemToArray(objs, render_scrape_secret(&rc, jobs, &err));
+			cJSON_AddItemToArray(objs, render_scrape_secret(&rc, scrape_jobs_render(&jobs), &err));
+			scrape_jobs_release(&jobs);
 			cJSON_ArrayForEach(o, objs)
 			{
 				if (o->type != cJSON_NULL)

@@ -130,7 +130,7 @@ YAML
 secret_has_job() {
 	local jobs
 	jobs=$(kubectl -n $SECRET_NS get secret $SECRET -o jsonpath='{.data.scrape-configs\.yaml}' | base64 -d) &&
-		grep -q "job_name: infermon/$NS/qwen" <<< "$jobs"
+		grep -Eq "(regex: |\|)$NS;qwen;" <<< "$jobs"
 }
 
 generation_is() {

@@ -19,7 +19,7 @@ test_cr_yields_service_and_monitor_which_gc_follows() {
 	wait_for 30 kubectl -n $ns get podmonitor infermon-llama || fail "no PodMonitor"
 	wait_for 30 kubectl -n $ns get scrapeconfig infermon-llama || fail "no ScrapeConfig"
 	! kubectl -n $ns get service infermon-llama >/dev/null 2>&1 || fail "a PodMonitor workload got a Service"
-	wait_for 30 bash -c "kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -q 'job_name: infermon/$ns/llama'" ||
+	wait_for 30 scrape_secret_lists $ns llama ||
 		fail "scrape-config Secret lacks the jobs"
 	# status: observedGeneration and a Ready condition
 	wait_for 30 iw_condition_is $ns qwen Ready True ||
@@ -29,7 +29,7 @@ test_cr_yields_service_and_monitor_which_gc_follows() {
 	kubectl -n $ns delete iw qwen llama >/dev/null
 	wait_for 60 bash -c "! kubectl -n $ns get servicemonitor infermon-qwen >/dev/null 2>&1 && ! kubectl -n $ns get service infermon-qwen >/dev/null 2>&1 && ! kubectl -n $ns get podmonitor infermon-llama >/dev/null 2>&1" ||
 		fail "generated objects outlived their CR"
-	wait_for 30 bash -c "! kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -q 'infermon/$ns/'" ||
+	wait_for 30 bash -c "! kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -Eq '(regex: |\\|)$ns;'" ||
 		fail "jobs of deleted CRs stay in the Secret"
 	stop_infermon
 }

@@ -101,6 +101,45 @@ test_scrape_configs_pass_promtool() {
 	"$PROMBIN/promtool" check config "$WORK/prometheus.yml" || fail "promtool rejected the scrape configs"
 }
 
+# A fleet of 5,000 single-pod workloads in 10 namespaces (every seventh a
+# -pd backend): every rendered object fits Kubernetes' 1 MiB object limit,
+# the scrape Secret stays small (one job per setting, ~30 bytes a workload)
+# and promtool accepts the jobs.
+test_a_fleet_of_5000_workloads_fits_in_kubernetes_objects() {
+	python3 - "$WORK/fleet.yaml" <<'PY'
+import sys
+with open(sys.argv[1], "w") as out:
+    for i in range(5000):
+        out.write("---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: wl-%d-0\n  namespace: scale-%d\n"
+                  "  labels: {alibabacloud.com/inference-workload: wl-%d, alibabacloud.com/inference-backend: %s}\n"
+                  "spec:\n  containers:\n  - {name: engine, image: x, ports: [{name: http, containerPort: 8000}]}\n"
+                  % (i, i % 10, i, "vllm-pd" if i % 7 == 0 else "vllm"))
+PY
+	"$INFERMON_BIN" render -f "$WORK/fleet.yaml" > "$WORK/r.yaml"
+	python3 - "$WORK/r.yaml" "$WORK/jobs.yaml" <<'PY' || fail "the rendered fleet does not fit"
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+kinds = {}
+for d in docs:
+    kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
+assert kinds == {"Service": 5000, "ServiceMonitor": 5000, "Secret": 1, "ConfigMap": 1}, kinds
+big = max(docs, key=lambda d: len(json.dumps(d)))
+print("largest object: %s %s, %d bytes" % (big["kind"], big["metadata"]["name"], len(json.dumps(big))))
+assert len(json.dumps(big)) < 1024 * 1024
+sec = [d for d in docs if d["kind"] == "Secret"][0]
+text = sec["stringData"]["scrape-configs.yaml"]
+jobs = yaml.safe_load(text)
+print("scrape Secret: %d bytes, %d jobs" % (len(text), len(jobs)))
+assert len(jobs) == 2, [j["job_name"] for j in jobs]  # plain and -pd (role relabeling)
+assert len(text) < 200 * 1024, len(text)
+members = sum(len(r["regex"].split("|")) for j in jobs for r in j["relabel_configs"] if len(r["source_labels"]) == 3)
+assert members == 5000, members
+open(sys.argv[2], "w").write(text)
+PY
+	{ echo "scrape_configs:"; sed 's/^/  /' "$WORK/jobs.yaml"; } > "$WORK/prometheus.yml"
+	"$PROMBIN/promtool" check config "$WORK/prometheus.yml" || fail "promtool rejected the fleet's scrape configs"
+}
+
 # A real Prometheus with the rendered jobs, pointed at the real API server,
 # discovers exactly the labelled, Running, Ready pods on the metrics port and
 # attaches namespace/pod/workload_name/backend.
@@ -141,7 +180,7 @@ PY
 	"$PROMBIN/prometheus" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
 		--web.listen-address="127.0.0.1:$pp" >"$WORK/prom.log" 2>&1 &
 	CLEANUP_PIDS="$CLEANUP_PIDS $!"
-	wait_for 60 bash -c "curl -sf 'http://127.0.0.1:$pp/api/v1/query?query=up%7Bjob%3D%22infermon%2Fit-render%2Fqwen-chat%22%7D%3D%3D1' | python3 -c 'import json,sys; sys.exit(0 if len(json.load(sys.stdin)[\"data\"][\"result\"])==2 else 1)'" ||
+	wait_for 60 bash -c "curl -sf 'http://127.0.0.1:$pp/api/v1/query?query=up%7Bnamespace%3D%22it-render%22%2Cworkload_name%3D%22qwen-chat%22%7D%3D%3D1' | python3 -c 'import json,sys; sys.exit(0 if len(json.load(sys.stdin)[\"data\"][\"result\"])==2 else 1)'" ||
 		fail "targets never came up: $(curl -s "http://127.0.0.1:$pp/api/v1/targets" | head -c 3000) $(tail -5 "$WORK/prom.log")"
 	curl -sf "http://127.0.0.1:$pp/api/v1/targets?state=active" > "$WORK/targets.json"
 	python3 - "$WORK/targets.json" "$p1" "$p2" <<'PY' || fail "discovered targets are not exactly the two engines"

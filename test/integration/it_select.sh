@@ -81,13 +81,13 @@ test_workload_rename_prunes_old_objects() {
 	start_controller
 	apply_iw $ns chat "{backend: vllm, workloadName: alpha}"
 	wait_for 30 kubectl -n $ns get servicemonitor infermon-alpha || fail "no ServiceMonitor for alpha"
-	wait_for 30 bash -c "kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -q 'job_name: infermon/$ns/alpha'" ||
+	wait_for 30 scrape_secret_lists $ns alpha ||
 		fail "no job for alpha"
 	apply_iw $ns chat "{backend: vllm, workloadName: beta}"
 	wait_for 30 kubectl -n $ns get servicemonitor infermon-beta || fail "no ServiceMonitor for beta"
 	wait_for 30 bash -c "! kubectl -n $ns get servicemonitor infermon-alpha >/dev/null 2>&1 && ! kubectl -n $ns get service infermon-alpha >/dev/null 2>&1" ||
 		fail "alpha's objects outlived the rename"
-	wait_for 30 bash -c "! kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\\.yaml}' | base64 -d | grep -q 'job_name: infermon/$ns/alpha'" ||
+	wait_for 30 bash -c "! { . test/integration/lib.sh; scrape_secret_lists $ns alpha; }" ||
 		fail "alpha's job stays in the Secret"
 	grep -q 'workload no longer selected by its InferenceWorkload' "$WORK/log" || fail "no log line"
 	stop_infermon

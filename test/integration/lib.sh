@@ -75,6 +75,14 @@ iw_has_event() {
 		-o jsonpath='{range .items[*]}{.type} {.reason}{"\n"}{end}')"
 }
 
+# scrape_secret_lists NS WORKLOAD: the shared scrape-config Secret keeps
+# WORKLOAD's pods (an alternative "NS;WORKLOAD;backend" of a job's regex);
+# for wait_for.
+scrape_secret_lists() {
+	kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\.yaml}' |
+		base64 -d | grep -Eq "(regex: |\|)$1;$2;"
+}
+
 # metrics_port: the port of the controller started by start_controller.
 metrics_port() {
 	grep -o 'serving /metrics, /healthz, /readyz.*port=[0-9]*' "$WORK/log" | grep -o '[0-9]*$'
