@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The controller under pod churn on the real API server, with scrapes in
+# flight against real engines: pods created and made Ready, deleted, replaced
+# under new workload names, moved to another address and port, turned
+# NotReady. The suite runs it on the ASan+UBSan build; the controller must
+# keep up, drop no Event and exit cleanly (no sanitizer report, no leak).
+# Bounded: 3 rounds of 15 replacements over 40 pods.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+NS=it-churn
+
+# churn_pods ROUND PORT NAMES...: labelled pods (workload = name without its
+# last "-N"), Running and Ready at 127.0.0.1 with container port PORT.
+churn_pods() {
+	local round=$1 port=$2 n
+	shift 2
+	for n in "$@"; do
+		cat <<YAML
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $n
+  namespace: $NS
+  labels:
+    alibabacloud.com/inference-workload: ${n%-*}
+    alibabacloud.com/inference-backend: vllm
+    churn-round: "$round"
+spec:
+  containers:
+  - name: engine
+    image: vllm/vllm-openai:test
+    args: [--max-num-seqs, "5"]
+    ports:
+    - name: http
+      containerPort: $port
+YAML
+	done | kubectl apply -f - >/dev/null
+	printf '%s\n' "$@" | xargs -P 4 -I{} kubectl -n $NS patch pod {} --subresource=status --type=merge -p \
+		'{"status":{"phase":"Running","podIP":"127.0.0.1","podIPs":[{"ip":"127.0.0.1"}],"conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
+}
+
+self_metric() { # NAME: the value of an unlabelled (or first) sample
+	curl -sf "http://127.0.0.1:$(metrics_port)/metrics" | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { print $2; exit }'
+}
+
+# waits until the controller scrapes exactly WANT engines and each of
+# NAMES... has been scraped up at least once
+converged() {
+	local want=$1 page
+	shift
+	page=$(curl -sf "http://127.0.0.1:$(metrics_port)/metrics") || return 1
+	[ "$(awk '$1 == "infermon_scrape_targets" { print $2 }' <<<"$page")" = "$want" ] || return 1
+	local n
+	for n in "$@"; do
+		grep -q "^infermon_scrape_up{namespace=\"$NS\",pod=\"$n\",.*} 1\$" <<<"$page" || return 1
+	done
+}
+
+test_pods_replaced_while_scrapes_are_in_flight() {
+	local pa pb round i live=() names fresh moved notready
+	pa=$(free_port); pb=$(free_port)
+	start_sim "$pa" churn-a
+	start_sim "$pb" churn-b
+	fresh_ns $NS
+	for i in $(seq 0 39); do live+=("wl-0-$((i / 5))-$i"); done
+	churn_pods 0 "$pa" "${live[@]}"
+	start_controller --namespace $NS --log-format json
+	wait_for 90 converged 40 "${live[@]}" || fail "first 40 pods not scraped: $(self_metric infermon_scrape_targets) targets"
+
+	for round in 1 2 3; do
+		# 15 pods go, 15 come under new workload names (half on the other engine)
+		names=("${live[@]:0:15}")
+		kubectl -n $NS delete pod "${names[@]}" --wait=false >/dev/null
+		live=("${live[@]:15}")
+		fresh=()
+		for i in $(seq 0 14); do fresh+=("wl-$round-$((i / 3))-$i"); done
+		churn_pods "$round" "$pa" "${fresh[@]:0:8}"
+		churn_pods "$round" "$pb" "${fresh[@]:8}"
+		live+=("${fresh[@]}")
+		# 5 survivors move to another address (a new URL for their target)
+		moved=("${live[@]:0:5}")
+		printf '%s\n' "${moved[@]}" | xargs -P 4 -I{} kubectl -n $NS patch pod {} --subresource=status --type=merge -p \
+			"{\"status\":{\"podIP\":\"127.0.0.$((round + 1))\",\"podIPs\":[{\"ip\":\"127.0.0.$((round + 1))\"}]}}" >/dev/null
+		# 3 turn NotReady: their targets go
+		notready=("${live[@]:5:3}")
+		printf '%s\n' "${notready[@]}" | xargs -P 3 -I{} kubectl -n $NS patch pod {} --subresource=status --type=merge -p \
+			'{"status":{"conditions":[{"type":"Ready","status":"False"}]}}' >/dev/null
+		wait_for 90 converged 37 "${fresh[@]}" "${moved[@]}" ||
+			fail "round $round: not converged to 37 targets: $(self_metric infermon_scrape_targets) targets"
+		# and Ready again, for the next round's deletes
+		printf '%s\n' "${notready[@]}" | xargs -P 3 -I{} kubectl -n $NS patch pod {} --subresource=status --type=merge -p \
+			'{"status":{"conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
+		wait_for 90 converged 40 "${notready[@]}" || fail "round $round: NotReady pods not back"
+		kill -0 "$INFERMON_PID" 2>/dev/null || fail "round $round: the controller died: $(tail -40 "$WORK/log")"
+		echo "round $round: converged, $(self_metric infermon_scrapes_total) scrapes so far"
+	done
+	local dropped
+	dropped=$(curl -sf "http://127.0.0.1:$(metrics_port)/metrics" | sed -n 's/^infermon_events_total{outcome="dropped"} //p')
+	[ "$dropped" = 0 ] || fail "$dropped Events dropped under churn"
+	stop_infermon # exits 0: no sanitizer report, no leak at exit
+	! grep -qE 'AddressSanitizer|runtime error|LeakSanitizer' "$WORK/log" || fail "sanitizer report: $(grep -A30 -E 'Sanitizer|runtime error' "$WORK/log" | head -60)"
+	kubectl delete ns $NS --wait=false >/dev/null
+}
+
+run_test "$@"
