@@ -7,8 +7,9 @@
 #   hack/test.sh -L unit    only tests with a ctest label (unit, integration, fuzz, valgrind)
 #
 # Build trees: build/release (the default -Werror build, also run under
-# valgrind), build/fuzz (clang + libFuzzer), build/asan (ASan+UBSan; ctest
-# runs from here, so the suite passes under the sanitizers).
+# valgrind), build/fuzz (clang + libFuzzer), build/tsan (the controller under
+# ThreadSanitizer, for it_tsan), build/asan (ASan+UBSan; ctest runs from
+# here, so the suite passes under the sanitizers).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,8 +36,13 @@ cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebI
 	-DINFERMON_FUZZ=ON -DINFERMON_INTEGRATION=OFF \
 	-DCMAKE_C_FLAGS='-fsanitize=fuzzer-no-link,address,undefined' >/dev/null
 cmake --build build/fuzz -j"$jobs" >/dev/null
+# ThreadSanitizer: only the controller, run once against the cluster (it_tsan)
+cmake -S . -B build/tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DINFERMON_SANITIZE_THREAD=ON -DINFERMON_INTEGRATION=OFF >/dev/null
+cmake --build build/tsan -j"$jobs" --target infermon >/dev/null
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DINFERMON_SANITIZE=ON \
-	-DINFERMON_FUZZ_BIN_DIR="$root/build/fuzz" -DINFERMON_RELEASE_DIR="$root/build/release" >/dev/null
+	-DINFERMON_FUZZ_BIN_DIR="$root/build/fuzz" -DINFERMON_RELEASE_DIR="$root/build/release" \
+	-DINFERMON_TSAN_DIR="$root/build/tsan" >/dev/null
 cmake --build build/asan -j"$jobs" >/dev/null
 log "built in $((SECONDS - t0)) s"
 

@@ -4,7 +4,9 @@
 # under new workload names, moved to another address and port, turned
 # NotReady. The suite runs it on the ASan+UBSan build; the controller must
 # keep up, drop no Event and exit cleanly (no sanitizer report, no leak).
-# Bounded: 3 rounds of 15 replacements over 40 pods.
+# Bounded: 3 rounds of 15 replacements over 40 pods. hack/soak.sh runs the
+# same churn on the Release build for a given time (CHURN_SECONDS) instead,
+# and prints RSS and API writes per round.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -66,10 +68,16 @@ test_pods_replaced_while_scrapes_are_in_flight() {
 	fresh_ns $NS
 	for i in $(seq 0 39); do live+=("wl-0-$((i / 5))-$i"); done
 	churn_pods 0 "$pa" "${live[@]}"
-	start_controller --namespace $NS --log-format json
+	start_controller --namespace $NS
 	wait_for 90 converged 40 "${live[@]}" || fail "first 40 pods not scraped: $(self_metric infermon_scrape_targets) targets"
+	local t0=$SECONDS
+	echo "start: RSS $(self_metric infermon_process_resident_memory_bytes) bytes"
 
-	for round in 1 2 3; do
+	local rounds=${CHURN_ROUNDS:-3} until=$((SECONDS + ${CHURN_SECONDS:-0})) w0 w1
+	round=0
+	while [ $round -lt "$rounds" ] || [ $SECONDS -lt $until ]; do
+		round=$((round + 1))
+		w0=$(api_writes)
 		# 15 pods go, 15 come under new workload names (half on the other engine)
 		names=("${live[@]:0:15}")
 		kubectl -n $NS delete pod "${names[@]}" --wait=false >/dev/null
@@ -82,7 +90,7 @@ test_pods_replaced_while_scrapes_are_in_flight() {
 		# 5 survivors move to another address (a new URL for their target)
 		moved=("${live[@]:0:5}")
 		printf '%s\n' "${moved[@]}" | xargs -P 4 -I{} kubectl -n $NS patch pod {} --subresource=status --type=merge -p \
-			"{\"status\":{\"podIP\":\"127.0.0.$((round + 1))\",\"podIPs\":[{\"ip\":\"127.0.0.$((round + 1))\"}]}}" >/dev/null
+			"{\"status\":{\"podIP\":\"127.0.0.$((round % 200 + 2))\",\"podIPs\":[{\"ip\":\"127.0.0.$((round % 200 + 2))\"}]}}" >/dev/null
 		# 3 turn NotReady: their targets go
 		notready=("${live[@]:5:3}")
 		printf '%s\n' "${notready[@]}" | xargs -P 3 -I{} kubectl -n $NS patch pod {} --subresource=status --type=merge -p \
@@ -94,7 +102,10 @@ test_pods_replaced_while_scrapes_are_in_flight() {
 			'{"status":{"conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
 		wait_for 90 converged 40 "${notready[@]}" || fail "round $round: NotReady pods not back"
 		kill -0 "$INFERMON_PID" 2>/dev/null || fail "round $round: the controller died: $(tail -40 "$WORK/log")"
-		echo "round $round: converged, $(self_metric infermon_scrapes_total) scrapes so far"
+		w1=$(api_writes)
+		echo "round $round: converged at $((SECONDS - t0)) s; $((w1 - w0)) API writes;" \
+			"RSS $(self_metric infermon_process_resident_memory_bytes) bytes;" \
+			"$(self_metric infermon_scrapes_total) scrapes so far"
 	done
 	local dropped
 	dropped=$(curl -sf "http://127.0.0.1:$(metrics_port)/metrics" | sed -n 's/^infermon_events_total{outcome="dropped"} //p')
