@@ -713,6 +713,27 @@ static void render_self(struct controller *c, struct buf *b)
 	expo_sample(b, "infermon_scrape_targets", (double)c->scraper.targets.count, NULL);
 	expo_family(b, "infermon_scrapes_total", "counter", "Completed scrapes.");
 	expo_sample(b, "infermon_scrapes_total", (double)c->scrapes_done, NULL);
+	expo_family(b, "infermon_scrapes_late_total", "counter",
+		    "Scrapes started more than a tenth of their interval after they were due (slots or CPU short).");
+	expo_sample(b, "infermon_scrapes_late_total", (double)c->scraper.late, NULL);
+	expo_family(b, "infermon_scrape_interval_length_seconds", "histogram",
+		    "Time between two scrape starts of an engine, by configured interval.");
+	for (size_t i = 0; i < c->scraper.nhist; i++) {
+		const struct scraper_interval_hist *h = &c->scraper.hist[i];
+		char iv[32], le[32];
+		fmt_duration(iv, sizeof(iv), h->interval_ms);
+		for (int k = 0; k < SCRAPER_INTERVAL_BUCKETS; k++) {
+			snprintf(le, sizeof(le), "%g",
+				 scraper_interval_bucket_factor[k] * (double)h->interval_ms / 1000);
+			expo_sample(b, "infermon_scrape_interval_length_seconds_bucket", (double)h->buckets[k],
+				    "interval", iv, "le", le, NULL);
+		}
+		expo_sample(b, "infermon_scrape_interval_length_seconds_bucket", (double)h->count,
+			    "interval", iv, "le", "+Inf", NULL);
+		expo_sample(b, "infermon_scrape_interval_length_seconds_sum", h->sum_s, "interval", iv, NULL);
+		expo_sample(b, "infermon_scrape_interval_length_seconds_count", (double)h->count, "interval",
+			    iv, NULL);
+	}
 	expo_family(b, "infermon_watch_requests_total", "counter", "Pod WATCH requests (restarts included).");
 	expo_sample(b, "infermon_watch_requests_total", (double)s.watches, NULL);
 	expo_family(b, "infermon_watch_relists_total", "counter", "Full relists after the first list.");

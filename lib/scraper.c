@@ -7,8 +7,10 @@
 #include "alloc.h"
 #include "log.h"
 
-#define TICK_MS 250
 #define INFO_MAX_BODY ((size_t)1024 * 1024)
+
+const double scraper_interval_bucket_factor[SCRAPER_INTERVAL_BUCKETS] = {0.5, 0.9, 1.01, 1.1,
+									   1.25, 1.5, 2, 4};
 
 void scraper_init(struct scraper *s, struct http *http, const struct scraper_opts *o,
 		  scraper_done_cb cb, void *ctx)
@@ -60,8 +62,75 @@ static void cancel_calls(struct scrape_target *t)
 	t->inflight = 0;
 }
 
+/* ---- the schedule: a min-heap of waiting targets by next_ms ---- */
+
+static bool earlier(const struct scrape_target *a, const struct scrape_target *b)
+{
+	return a->next_ms < b->next_ms;
+}
+
+static void heap_set(struct scraper *s, size_t i, struct scrape_target *t)
+{
+	s->heap[i] = t;
+	t->heap_idx = i;
+}
+
+static void heap_up(struct scraper *s, size_t i)
+{
+	struct scrape_target *t = s->heap[i];
+
+	while (i > 0 && earlier(t, s->heap[(i - 1) / 2])) {
+		heap_set(s, i, s->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(s, i, t);
+}
+
+static void heap_down(struct scraper *s, size_t i)
+{
+	struct scrape_target *t = s->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= s->nheap)
+			break;
+		if (c + 1 < s->nheap && earlier(s->heap[c + 1], s->heap[c]))
+			c++;
+		if (!earlier(s->heap[c], t))
+			break;
+		heap_set(s, i, s->heap[c]);
+		i = c;
+	}
+	heap_set(s, i, t);
+}
+
+static void heap_push(struct scraper *s, struct scrape_target *t)
+{
+	if (s->nheap == s->heap_cap) {
+		s->heap_cap = s->heap_cap ? 2 * s->heap_cap : 64;
+		s->heap = im_xrealloc(s->heap, s->heap_cap * sizeof(*s->heap));
+	}
+	heap_set(s, s->nheap++, t);
+	heap_up(s, t->heap_idx);
+}
+
+static void heap_remove(struct scraper *s, struct scrape_target *t)
+{
+	size_t i = t->heap_idx;
+
+	if (i == SCRAPER_NOT_WAITING)
+		return;
+	t->heap_idx = SCRAPER_NOT_WAITING;
+	if (i == --s->nheap)
+		return;
+	heap_set(s, i, s->heap[s->nheap]);
+	heap_up(s, i);
+	heap_down(s, s->heap[i]->heap_idx);
+}
+
 static void target_free(struct scrape_target *t)
 {
+	heap_remove(t->s, t);
 	cancel_calls(t);
 	promtext_release(&t->parser);
 	im_free(t->key);
@@ -72,38 +141,46 @@ static void target_free(struct scrape_target *t)
 
 static void start_scrape(struct scrape_target *t);
 
-/* The due target waiting longest, or NULL. */
-static struct scrape_target *most_overdue(struct scraper *s, uint64_t now)
-{
-	struct scrape_target *best = NULL;
+static void tick(uv_timer_t *h);
 
-	for (struct hmap_entry *e = hmap_first(&s->targets); e; e = hmap_next(&s->targets, e)) {
-		struct scrape_target *t = e->value;
-		if (!t->in_progress && t->next_ms <= now && (!best || t->next_ms < best->next_ms))
-			best = t;
+/* Starts what is due while slots are free, the earliest due first (slots
+ * that free go to the longest waiting: targets that hold their slots until
+ * they time out cannot starve the others), then arms the timer for the next
+ * due target. Re-entered from a callback it leaves the work to the outer
+ * call. */
+static void kick(struct scraper *s)
+{
+	uint64_t now;
+
+	if (!s->tick.loop || s->kicking)
+		return;
+	s->kicking = true;
+	now = now_ms(s);
+	while (!s->stopped && s->inflight < s->opts.max_concurrent && s->nheap &&
+	       s->heap[0]->next_ms <= now) {
+		struct scrape_target *t = s->heap[0];
+		heap_remove(s, t);
+		start_scrape(t); /* may finish at once; its callback may stop s */
 	}
-	return best;
+	s->kicking = false;
+	if (s->stopped)
+		return;
+	if (s->nheap && s->inflight < s->opts.max_concurrent)
+		uv_timer_start(&s->tick, tick, s->heap[0]->next_ms - now, 0);
+	else
+		uv_timer_stop(&s->tick); /* a finishing scrape kicks */
 }
 
 static void tick(uv_timer_t *h)
 {
-	struct scraper *s = h->data;
-	uint64_t now = now_ms(s);
-	struct scrape_target *t;
-
-	/* Free slots go to the longest waiting first: in the map's fixed order,
-	 * targets that hold their slots until they time out would take every
-	 * slot that frees and starve the others for good. */
-	while (!s->stopped && s->inflight < s->opts.max_concurrent &&
-	       (t = most_overdue(s, now)) != NULL)
-		start_scrape(t); /* may finish at once; its callback may stop s */
+	kick(h->data);
 }
 
 void scraper_start(struct scraper *s)
 {
 	uv_timer_init(&s->http->loop->uv, &s->tick);
 	s->tick.data = s;
-	uv_timer_start(&s->tick, tick, TICK_MS, TICK_MS);
+	kick(s);
 }
 
 void scraper_stop(struct scraper *s)
@@ -122,6 +199,9 @@ void scraper_release(struct scraper *s)
 	for (struct hmap_entry *e = hmap_first(&s->targets); e; e = hmap_next(&s->targets, e))
 		target_free(e->value);
 	hmap_release(&s->targets);
+	im_free(s->heap);
+	s->heap = NULL;
+	s->nheap = s->heap_cap = 0;
 }
 
 static bool str_eq(const char *a, const char *b)
@@ -150,6 +230,7 @@ struct scrape_target *scraper_set_target(struct scraper *s, const char *key, con
 		target_free(t);
 	}
 	t = im_xcalloc(1, sizeof(*t));
+	t->heap_idx = SCRAPER_NOT_WAITING;
 	t->data = data;
 	t->s = s;
 	t->key = im_xstrdup(key);
@@ -165,6 +246,8 @@ struct scrape_target *scraper_set_target(struct scraper *s, const char *key, con
 	/* a random phase within the first interval */
 	t->next_ms = now_ms(s) + backoff_rand(&s->rng, 0, s->opts.interval_ms);
 	hmap_put(&s->targets, key, t);
+	heap_push(s, t);
+	kick(s);
 	return t;
 }
 
@@ -201,7 +284,10 @@ static void finish(struct scrape_target *t)
 	memcpy(t->error, t->pending_error, sizeof(t->error));
 	t->scrapes++;
 	t->last_ms = now;
-	t->next_ms = now + (t->interval_ms ? t->interval_ms : s->opts.interval_ms);
+	/* due an interval after this scrape started (Prometheus' rhythm) */
+	t->next_ms = t->last_start_ms + (t->interval_ms ? t->interval_ms : s->opts.interval_ms);
+	if (!s->stopped)
+		heap_push(s, t);
 	t->samples_skipped = t->parser.stats.skipped_oversized;
 	t->lines_malformed = t->parser.stats.malformed;
 	snprintf(t->problem, sizeof(t->problem), "%s", promtext_problem(&t->parser));
@@ -217,7 +303,8 @@ static void finish(struct scrape_target *t)
 	checks_evaluate(&co, &t->engine, &t->history, &t->limits, t->up ? NULL : t->error,
 			&t->checks);
 	if (s->cb)
-		s->cb(s->ctx, t); /* last: the callback may remove t */
+		s->cb(s->ctx, t); /* the callback may remove t */
+	kick(s);               /* a slot is free */
 }
 
 static void call_done(struct scrape_target *t)
@@ -354,12 +441,42 @@ static void start_call(struct scrape_target *t, struct http_call **slot, struct 
 	t->inflight++;
 }
 
+/* The interval seen between two starts of a target, in the histogram of
+ * its configured interval. */
+static void observe_interval(struct scraper *s, uint64_t interval_ms, uint64_t seen_ms)
+{
+	struct scraper_interval_hist *h = NULL;
+
+	for (size_t i = 0; i < s->nhist && !h; i++)
+		if (s->hist[i].interval_ms == interval_ms)
+			h = &s->hist[i];
+	if (!h) {
+		if (s->nhist == SCRAPER_MAX_INTERVALS)
+			return; /* more distinct intervals than series to keep */
+		h = &s->hist[s->nhist++];
+		h->interval_ms = interval_ms;
+	}
+	for (int b = 0; b < SCRAPER_INTERVAL_BUCKETS; b++)
+		if ((double)seen_ms <= scraper_interval_bucket_factor[b] * (double)interval_ms)
+			h->buckets[b]++;
+	h->count++;
+	h->sum_s += (double)seen_ms / 1000;
+}
+
 static void start_scrape(struct scrape_target *t)
 {
 	struct scraper *s = t->s;
 	uint64_t now = now_ms(s);
+	uint64_t interval = t->interval_ms ? t->interval_ms : s->opts.interval_ms;
 	struct http_call *c;
 
+	s->started++;
+	if (t->last_start_ms) {
+		observe_interval(s, interval, now - t->last_start_ms);
+		if (now > t->next_ms && now - t->next_ms > interval / 10)
+			s->late++;
+	}
+	t->last_start_ms = now;
 	t->in_progress = true;
 	s->inflight++;
 	t->pending_up = false;
@@ -394,6 +511,7 @@ im_result scraper_scrape_now(struct scraper *s, struct scrape_target *t)
 {
 	if (t->in_progress || s->stopped)
 		return IM_INVAL;
+	heap_remove(s, t);
 	start_scrape(t);
 	return IM_OK;
 }

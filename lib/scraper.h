@@ -19,6 +19,16 @@
  * max_concurrent targets are in flight at once. Targets are scheduled every
  * interval with a random phase, so a fleet is not scraped in one burst.
  *
+ * Schedule: waiting targets sit in a min-heap by due time. A scrape starts
+ * as soon as a target is due and a slot is free — when a scrape finishes,
+ * or when a timer armed for the earliest due time fires — so starting one
+ * costs O(log n), not a scan of the fleet, and no tick caps the rate. The
+ * next due time is counted from the start of the last scrape, as in
+ * Prometheus. How late scrapes start is counted (late: more than a tenth of
+ * the interval after due) and the intervals actually seen are kept in a
+ * histogram per configured interval, so a fleet that outgrows max_concurrent
+ * or the machine shows up in the controller's /metrics.
+ *
  * Loop thread only.
  */
 #ifndef INFERMON_SCRAPER_H
@@ -85,6 +95,8 @@ struct scrape_target {
 
 	/* private */
 	struct scraper *s;
+	size_t heap_idx; /* in s->heap, or SCRAPER_NOT_WAITING */
+	uint64_t last_start_ms;
 	struct promtext parser;
 	struct engine_scrape pending;
 	bool pending_up;           /* up and error of the scrape in flight */
@@ -96,13 +108,32 @@ struct scrape_target {
 	im_result metrics_result;
 };
 
+#define SCRAPER_NOT_WAITING ((size_t)-1)
+
+/* Intervals actually seen between two scrape starts of a target, for
+ * targets configured with interval_ms. Bucket bounds are fractions of it. */
+#define SCRAPER_INTERVAL_BUCKETS 8
+#define SCRAPER_MAX_INTERVALS 8
+extern const double scraper_interval_bucket_factor[SCRAPER_INTERVAL_BUCKETS];
+struct scraper_interval_hist {
+	uint64_t interval_ms;
+	uint64_t buckets[SCRAPER_INTERVAL_BUCKETS]; /* cumulative */
+	uint64_t count;
+	double sum_s;
+};
+
 struct scraper {
 	struct http *http;
 	struct scraper_opts opts;
 	struct hmap targets; /* key -> struct scrape_target* */
-	uv_timer_t tick;
+	struct scrape_target **heap; /* waiting targets, earliest next_ms first */
+	size_t nheap, heap_cap;
+	uv_timer_t tick; /* armed for the earliest due target */
 	int inflight;
-	bool stopped;
+	bool stopped, kicking;
+	uint64_t started, late; /* scrapes started, and started late */
+	struct scraper_interval_hist hist[SCRAPER_MAX_INTERVALS];
+	size_t nhist;
 	struct backoff rng;
 	scraper_done_cb cb;
 	void *ctx;
@@ -110,7 +141,7 @@ struct scraper {
 
 void scraper_init(struct scraper *s, struct http *http, const struct scraper_opts *o,
 		  scraper_done_cb cb, void *ctx);
-/* Starts the schedule (a tick timer on the loop). */
+/* Starts the schedule (a timer on the loop). */
 void scraper_start(struct scraper *s);
 /* Cancels scrapes in flight (no callbacks) and closes the timer. */
 void scraper_stop(struct scraper *s);

@@ -43,6 +43,7 @@ struct churn {
 	int steps_left;
 	bool finished, timed_out;
 	long callbacks, stale_callbacks, up, down, sets, removes, from_cb, from_chunk, watches;
+	long heap_bad;
 };
 
 static uint32_t rnd(struct churn *k, uint32_t n)
@@ -51,6 +52,33 @@ static uint32_t rnd(struct churn *k, uint32_t n)
 	k->rng ^= k->rng >> 7;
 	k->rng ^= k->rng << 17;
 	return (uint32_t)(k->rng % n);
+}
+
+/* The schedule's invariants: every target is either scraping or waiting in
+ * the heap at its own index, and the heap is ordered by due time. */
+static long heap_violations(const struct scraper *s)
+{
+	long bad = 0;
+	size_t waiting = 0, scraping = 0;
+
+	for (size_t i = 0; i < s->nheap; i++) {
+		if (s->heap[i]->heap_idx != i || s->heap[i]->in_progress)
+			bad++;
+		if (i && s->heap[(i - 1) / 2]->next_ms > s->heap[i]->next_ms)
+			bad++;
+	}
+	for (struct hmap_entry *e = hmap_first(&s->targets); e; e = hmap_next(&s->targets, e)) {
+		const struct scrape_target *t = e->value;
+		if (t->in_progress)
+			scraping++;
+		else if (t->heap_idx != SCRAPER_NOT_WAITING)
+			waiting++;
+		else
+			bad++;
+	}
+	if (waiting != s->nheap || scraping != (size_t)s->inflight)
+		bad++;
+	return bad;
 }
 
 /* Adds, re-points or removes a random target. */
@@ -76,6 +104,7 @@ static void on_done(void *ctx, struct scrape_target *t)
 	struct churn *k = ctx;
 
 	k->callbacks++;
+	k->heap_bad += heap_violations(&k->s);
 	if (scraper_get(&k->s, t->key) != t)
 		k->stale_callbacks++;
 	if (t->up)
@@ -146,6 +175,7 @@ static void step_cb(uv_timer_t *t)
 {
 	struct churn *k = t->data;
 
+	k->heap_bad += heap_violations(&k->s);
 	if (k->steps_left-- > 0)
 		churn_one(k);
 	else
@@ -195,6 +225,7 @@ static void run_churn(uint64_t seed, int steps)
 		k.from_chunk, k.watches);
 	ASSERT_TRUE(!k.timed_out);
 	ASSERT_EQ_INT(k.stale_callbacks, 0);
+	ASSERT_EQ_INT(k.heap_bad, 0);
 	/* the churn did what it claims */
 	ASSERT_TRUE(k.up > 0);
 	ASSERT_TRUE(k.down > 0);
@@ -211,6 +242,102 @@ TEST(churn_seed_1)
 TEST(churn_seed_2)
 {
 	run_churn(77, 800);
+}
+
+/* ---- the schedule without churn ---- */
+
+struct steady {
+	struct loop loop;
+	struct http http;
+	struct scraper s;
+	struct t_httpd d;
+	uv_timer_t watchdog;
+	uint64_t want;
+	long heap_bad;
+	bool done, timed_out;
+};
+
+static void steady_stop(struct steady *k)
+{
+	if (k->done)
+		return;
+	k->done = true;
+	scraper_stop(&k->s);
+	uv_timer_stop(&k->watchdog);
+	uv_close((uv_handle_t *)&k->watchdog, NULL);
+	t_httpd_stop(&k->d);
+	http_release(&k->http);
+	loop_close_handle((uv_handle_t *)&k->loop.wake, NULL);
+}
+
+static void steady_done(void *ctx, struct scrape_target *t)
+{
+	struct steady *k = ctx;
+
+	(void)t;
+	k->heap_bad += heap_violations(&k->s);
+	for (struct hmap_entry *e = hmap_first(&k->s.targets); e; e = hmap_next(&k->s.targets, e))
+		if (((struct scrape_target *)e->value)->scrapes < k->want)
+			return;
+	steady_stop(k);
+}
+
+static void steady_watchdog(uv_timer_t *t)
+{
+	struct steady *k = t->data;
+
+	k->timed_out = true;
+	steady_stop(k);
+}
+
+/* 300 targets through 4 slots: every one is scraped again and again (no
+ * tick caps the starts), each start is counted once in the interval
+ * histogram of its interval, and the heap stays a heap. */
+TEST(slots_refill_as_scrapes_finish_and_intervals_are_counted)
+{
+	static struct steady k;
+	struct scraper_opts o = {.interval_ms = 100, .timeout_ms = 2000, .max_concurrent = 4,
+				 .seed = 5};
+	char key[32], base[64];
+	const int n = 300;
+
+	memset(&k, 0, sizeof(k));
+	k.want = 3;
+	ASSERT_OK(loop_init(&k.loop));
+	ASSERT_OK(http_init(&k.http, &k.loop));
+	k.d.metrics_body = metrics_page;
+	k.d.models_body = models_page;
+	ASSERT_EQ_INT(t_httpd_start(&k.d, &k.loop.uv), 0);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", k.d.port);
+	scraper_init(&k.s, &k.http, &o, steady_done, &k);
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "ns/pod-%d", i);
+		scraper_set_target(&k.s, key, base, "/metrics", BACKEND_VLLM, 0);
+	}
+	ASSERT_EQ_INT(k.s.nheap, n);
+	scraper_start(&k.s);
+	uv_timer_init(&k.loop.uv, &k.watchdog);
+	k.watchdog.data = &k;
+	uv_timer_start(&k.watchdog, steady_watchdog, 120000, 0);
+	loop_run(&k.loop);
+
+	fprintf(stderr, "  %llu scrapes started, %llu late, %llu intervals seen\n",
+		(unsigned long long)k.s.started, (unsigned long long)k.s.late,
+		(unsigned long long)k.s.hist[0].count);
+	ASSERT_TRUE(!k.timed_out);
+	ASSERT_EQ_INT(k.heap_bad, 0);
+	ASSERT_TRUE(k.s.started >= (uint64_t)n * k.want);
+	/* one histogram (one interval), one observation per start after a
+	 * target's first, buckets cumulative up to the count */
+	ASSERT_EQ_INT(k.s.nhist, 1);
+	ASSERT_EQ_INT(k.s.hist[0].interval_ms, 100);
+	ASSERT_EQ_INT(k.s.hist[0].count, k.s.started - (uint64_t)n);
+	for (int b = 1; b < SCRAPER_INTERVAL_BUCKETS; b++)
+		ASSERT_TRUE(k.s.hist[0].buckets[b] >= k.s.hist[0].buckets[b - 1]);
+	ASSERT_TRUE(k.s.hist[0].buckets[SCRAPER_INTERVAL_BUCKETS - 1] <= k.s.hist[0].count);
+	ASSERT_TRUE(k.s.late <= k.s.hist[0].count);
+	scraper_release(&k.s);
+	loop_release(&k.loop);
 }
 
 int main(int argc, char **argv)
