@@ -188,7 +188,7 @@ import json, sys
 t = json.load(open(sys.argv[1]))["data"]["activeTargets"]
 mine = sorted((x["labels"]["pod"], x["labels"]["workload_name"], x["labels"]["backend"],
                x["labels"]["namespace"], x["scrapeUrl"]) for x in t
-              if x["labels"].get("job") == "infermon/it-render/qwen-chat")
+              if x["labels"].get("namespace") == "it-render")
 want = sorted([("qwen-chat-0", "qwen-chat", "vllm", "it-render", "http://127.0.0.1:%s/metrics" % sys.argv[2]),
                ("qwen-chat-1", "qwen-chat", "vllm", "it-render", "http://127.0.0.1:%s/metrics" % sys.argv[3])])
 print("discovered:", mine)
