@@ -34,6 +34,7 @@ struct tinfo {
 	double limit;               /* last max-num-seqs seen, for status */
 	enum limit_source limit_source;
 	bool active[CHECK_COUNT];   /* last reported state */
+	bool awaited;               /* the takeover round waits for its scrape */
 	double load[5];             /* up, running, waiting, kv usage, models: last in status */
 };
 
@@ -53,6 +54,14 @@ struct controller {
 	struct http_call *gd_crd_call; /* --grafana-operator: is its CRD installed? */
 	int exit_code;
 	struct events events;
+	/* "namespace/workload": pods whose MetricsMissing is active. A fact
+	 * about the engine version is posted once per workload, not per pod. */
+	struct hmap missing;
+	/* Taking over: reconciles wait (round_left targets, round_timer) until
+	 * every engine has been scraped once, so the first status a new leader
+	 * writes is not built from no data. */
+	size_t round_left;
+	uv_timer_t round_timer;
 	uint64_t scrapes_done;
 	struct reconciler rec;
 	/* one per watched namespace (or one for all), as the pod reflectors */
@@ -97,13 +106,59 @@ static void tinfo_free(struct tinfo *ti)
 	im_free(ti);
 }
 
+static void post_event(struct controller *c, const struct tinfo *ti, bool warning,
+		       const char *reason, const char *note);
+
+/* MetricsMissing of one pod turned on (+1) or off (-1): an Event when the
+ * first pod of its workload shows it, and when the last one stops. */
+static void missing_changed(struct controller *c, const struct tinfo *ti, int delta,
+			    const char *message)
+{
+	struct buf key, note;
+	uintptr_t n;
+
+	buf_init(&key, BUF_MAX_SMALL);
+	buf_printf(&key, "%s/%s", ti->namespace, ti->workload);
+	n = (uintptr_t)hmap_get(&c->missing, key.ptr);
+	if (delta < 0 && n == 0)
+		goto out; /* never counted */
+	n = delta > 0 ? n + 1 : n - 1;
+	if (n)
+		hmap_put(&c->missing, key.ptr, (void *)n);
+	else
+		hmap_del(&c->missing, key.ptr);
+	buf_init(&note, 1024);
+	if (delta > 0 && n == 1) {
+		buf_printf(&note, "%s (workload %s: reported once for its pods)", message, ti->workload);
+		post_event(c, ti, false, check_name(CHECK_METRICS_MISSING), buf_str(&note));
+	} else if (delta < 0 && n == 0) {
+		buf_printf(&note, "no pod of workload %s misses a series any more", ti->workload);
+		post_event(c, ti, false, "MetricsMissingResolved", buf_str(&note));
+	}
+	buf_release(&note);
+out:
+	buf_release(&key);
+}
+
+static void round_scraped(struct controller *c, struct tinfo *ti);
+
+/* Frees ti, taking its pod out of the workload's MetricsMissing count and
+ * out of the takeover round. */
+static void tinfo_drop(struct controller *c, struct tinfo *ti)
+{
+	if (ti && ti->active[CHECK_METRICS_MISSING])
+		missing_changed(c, ti, -1, NULL);
+	round_scraped(c, ti);
+	tinfo_free(ti);
+}
+
 static void remove_target(struct controller *c, const char *key)
 {
 	struct scrape_target *t = scraper_get(&c->scraper, key);
 
 	if (!t)
 		return;
-	tinfo_free(t->data);
+	tinfo_drop(c, t->data);
 	t->data = NULL;
 	scraper_remove_target(&c->scraper, key);
 }
@@ -128,6 +183,7 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 	c->scrapes_done++;
 	if (!ti)
 		return;
+	round_scraped(c, ti);
 	bool changed = false;
 	double limit = t->limits.max_num_seqs.value;
 
@@ -150,11 +206,16 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 		ti->active[k] = now;
 		changed = true;
 		snprintf(nscrape, sizeof(nscrape), "%llu", (unsigned long long)t->scrapes);
-		if (now) {
-			log_kv(k == CHECK_METRICS_MISSING ? LOG_INFO : LOG_WARN, "check became true",
-			       "namespace", ti->namespace, "pod", ti->pod, "workload", ti->workload,
-			       "check", name, "scrape", nscrape, "message", t->checks.message[k], NULL);
-			post_event(c, ti, k != CHECK_METRICS_MISSING, name, t->checks.message[k]);
+		if (k == CHECK_METRICS_MISSING) {
+			log_kv(LOG_INFO, now ? "check became true" : "check cleared", "namespace",
+			       ti->namespace, "pod", ti->pod, "workload", ti->workload, "check", name,
+			       "scrape", nscrape, "message", now ? t->checks.message[k] : "", NULL);
+			missing_changed(c, ti, now ? 1 : -1, t->checks.message[k]);
+		} else if (now) {
+			log_kv(LOG_WARN, "check became true", "namespace", ti->namespace, "pod",
+			       ti->pod, "workload", ti->workload, "check", name, "scrape", nscrape,
+			       "message", t->checks.message[k], NULL);
+			post_event(c, ti, true, name, t->checks.message[k]);
 		} else {
 			snprintf(reason, sizeof(reason), "%sResolved", name);
 			log_kv(LOG_INFO, "check cleared", "namespace", ti->namespace, "pod", ti->pod,
@@ -232,7 +293,7 @@ static void sync_pod(struct controller *c, const struct workload *w, const struc
 	t->tls_insecure = spec.https && spec.tls_insecure;
 	ti = t->data;
 	if (!ti || strcmp(ti->workload, w->name) != 0 || strcmp(ti->uid, p->uid) != 0) {
-		tinfo_free(ti);
+		tinfo_drop(c, ti);
 		ti = im_xcalloc(1, sizeof(*ti));
 		ti->namespace = im_xstrdup(p->namespace);
 		ti->pod = im_xstrdup(p->name);
@@ -298,7 +359,7 @@ static void runtime_of(void *ctx, const char *ns, const char *pod, struct pod_ru
 	t = scraper_get(&c->scraper, key.ptr);
 	buf_release(&key);
 	memset(out, 0, sizeof(*out));
-	if (!t || !t->scrapes)
+	if (!t || !scraper_current(&c->scraper, t))
 		return;
 	out->known = true;
 	out->limits = t->limits;
@@ -455,16 +516,95 @@ static void set_leading(struct controller *c, bool leading)
 
 static void publish(uv_timer_t *h);
 
+/* A replica that starts leading has posted nothing: what its checks found
+ * while it followed (or before the Lease was first taken) is reported
+ * again as each target's next scrape completes, once per check that is
+ * true, so a check that turned true before this replica led is not lost.
+ * The previous leader may have posted the same Event; one duplicate per
+ * failover is the price of never losing one. */
+static void forget_reported(struct controller *c)
+{
+	for (struct hmap_entry *e = hmap_first(&c->scraper.targets); e;
+	     e = hmap_next(&c->scraper.targets, e)) {
+		struct tinfo *ti = ((struct scrape_target *)e->value)->data;
+
+		if (!ti)
+			continue;
+		ti->seen = false;
+		memset(ti->active, 0, sizeof(ti->active));
+	}
+	hmap_release(&c->missing);
+	hmap_init(&c->missing);
+}
+
+/* The takeover round is over (every engine scraped once, or the time is
+ * up): reconcile every key. */
+static void end_round(struct controller *c, const char *why)
+{
+	char n[24];
+
+	c->round_left = 0;
+	uv_timer_stop(&c->round_timer);
+	if (!c->leading)
+		return;
+	c->rec.stopped = false;
+	resync_all(c);
+	snprintf(n, sizeof(n), "%zu", wq_len(&c->rec.q));
+	log_kv(LOG_INFO, "leading: reconciling every key", "keys", n, "after", why, NULL);
+}
+
+static void round_scraped(struct controller *c, struct tinfo *ti)
+{
+	if (!ti || !ti->awaited)
+		return;
+	ti->awaited = false;
+	if (c->round_left && --c->round_left == 0)
+		end_round(c, "every engine scraped once");
+}
+
+static void round_timeout(uv_timer_t *h)
+{
+	char n[24];
+	struct controller *c = h->data;
+
+	snprintf(n, sizeof(n), "%zu", c->round_left);
+	log_kv(LOG_WARN, "takeover: not every engine answered in time; reconciling anyway",
+	       "unscraped", n, NULL);
+	end_round(c, "timeout");
+}
+
+/* Only the leader scrapes (engines see one controller, however many
+ * replicas run). A new leader scrapes every engine at once and reconciles
+ * when each has answered or timed out, at most the scrape timeout and a
+ * second later: its first status is built from the engines, not from no
+ * data. */
 static void on_leader(void *ctx, bool leading)
 {
 	struct controller *c = ctx;
-	char n[24];
 
 	set_leading(c, leading);
-	if (leading) {
-		resync_all(c);
-		snprintf(n, sizeof(n), "%zu", wq_len(&c->rec.q));
-		log_kv(LOG_INFO, "leading: reconciling every key", "keys", n, NULL);
+	scraper_pause(&c->scraper, !leading);
+	if (!leading) {
+		c->round_left = 0;
+		uv_timer_stop(&c->round_timer);
+	} else {
+		forget_reported(c);
+		c->round_left = 0;
+		for (struct hmap_entry *e = hmap_first(&c->scraper.targets); e;
+		     e = hmap_next(&c->scraper.targets, e)) {
+			struct tinfo *ti = ((struct scrape_target *)e->value)->data;
+			if (ti) {
+				ti->awaited = true;
+				c->round_left++;
+			}
+		}
+		if (c->round_left) {
+			c->rec.stopped = true; /* end_round lets reconciles start */
+			uv_timer_start(&c->round_timer, round_timeout,
+				       c->scraper.opts.timeout_ms + 1000, 0);
+		} else {
+			end_round(c, "no engine to scrape");
+		}
 	}
 	publish(&c->publish); /* /metrics shows the change now, not in 2 s */
 }
@@ -609,7 +749,9 @@ static void render_targets(struct controller *c, struct buf *b, const char **key
 			struct tinfo *ti = t->data;
 			const struct resolved_limits *l = &t->limits;
 			const char *ns, *pod, *wl, *be;
-			if (!ti)
+			/* a follower (or a leader before the first scrape) has
+			 * nothing to say about an engine */
+			if (!ti || !scraper_current(&c->scraper, t))
 				continue;
 			ns = ti->namespace, pod = ti->pod, wl = ti->workload, be = ti->backend;
 #define IDS "namespace", ns, "pod", pod, "workload_name", wl
@@ -924,6 +1066,8 @@ static void on_stop(void *arg)
 	loop_close_handle((uv_handle_t *)&c->sigint, NULL);
 	loop_close_handle((uv_handle_t *)&c->sigterm, NULL);
 	loop_close_handle((uv_handle_t *)&c->publish, NULL);
+	uv_timer_stop(&c->round_timer);
+	loop_close_handle((uv_handle_t *)&c->round_timer, NULL);
 	http_release(&c->http);
 }
 
@@ -995,13 +1139,17 @@ int controller_run(const struct controller_opts *o)
 	       cfg.source, "context", cfg.context ? cfg.context : "", NULL);
 	kubeclient_init(&c->kc, &c->http, &cfg);
 	events_init(&c->events, &c->kc, o->instance);
+	hmap_init(&c->missing);
 	podcache_init(&c->cache, on_workload, c);
 	so.interval_ms = o->scrape_interval_ms;
 	so.timeout_ms = o->scrape_timeout_ms;
 	check_opts_default(&so.checks);
 	so.checks.drift_tolerance = o->drift_tolerance;
 	scraper_init(&c->scraper, &c->http, &so, on_scrape, c);
+	scraper_pause(&c->scraper, o->leader_elect); /* until this replica leads */
 	scraper_start(&c->scraper);
+	uv_timer_init(&c->loop.uv, &c->round_timer);
+	c->round_timer.data = c;
 	c->loop.on_stop = on_stop;
 	c->loop.on_stop_arg = c;
 	uv_signal_init(&c->loop.uv, &c->sigint);
@@ -1061,6 +1209,7 @@ int controller_run(const struct controller_opts *o)
 	for (struct hmap_entry *e = hmap_first(&c->scraper.targets); e; e = hmap_next(&c->scraper.targets, e))
 		tinfo_free(((struct scrape_target *)e->value)->data);
 	scraper_release(&c->scraper);
+	hmap_release(&c->missing);
 	each_reflector(c, reflector_release);
 	reconciler_release(&c->rec);
 	if (o->leader_elect)

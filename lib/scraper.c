@@ -156,7 +156,7 @@ static void kick(struct scraper *s)
 		return;
 	s->kicking = true;
 	now = now_ms(s);
-	while (!s->stopped && s->inflight < s->opts.max_concurrent && s->nheap &&
+	while (!s->stopped && !s->paused && s->inflight < s->opts.max_concurrent && s->nheap &&
 	       s->heap[0]->next_ms <= now) {
 		struct scrape_target *t = s->heap[0];
 		heap_remove(s, t);
@@ -165,7 +165,7 @@ static void kick(struct scraper *s)
 	s->kicking = false;
 	if (s->stopped)
 		return;
-	if (s->nheap && s->inflight < s->opts.max_concurrent)
+	if (s->nheap && s->inflight < s->opts.max_concurrent && !s->paused)
 		uv_timer_start(&s->tick, tick, s->heap[0]->next_ms - now, 0);
 	else
 		uv_timer_stop(&s->tick); /* a finishing scrape kicks */
@@ -181,6 +181,38 @@ void scraper_start(struct scraper *s)
 	uv_timer_init(&s->http->loop->uv, &s->tick);
 	s->tick.data = s;
 	kick(s);
+}
+
+void scraper_pause(struct scraper *s, bool paused)
+{
+	uint64_t now;
+
+	if (paused == s->paused)
+		return;
+	s->paused = paused;
+	if (paused) {
+		if (s->tick.loop)
+			uv_timer_stop(&s->tick);
+		return;
+	}
+	s->epoch++;
+	now = now_ms(s);
+	for (struct hmap_entry *e = hmap_first(&s->targets); e; e = hmap_next(&s->targets, e)) {
+		struct scrape_target *t = e->value;
+
+		history_init(&t->history);
+		t->info_due = true;
+		if (t->heap_idx != SCRAPER_NOT_WAITING) {
+			t->next_ms = now; /* every key equal: still a heap */
+			t->last_start_ms = 0; /* the pause is no interval */
+		}
+	}
+	kick(s);
+}
+
+bool scraper_current(const struct scraper *s, const struct scrape_target *t)
+{
+	return t->scrapes && t->epoch == s->epoch;
 }
 
 void scraper_stop(struct scraper *s)
@@ -284,6 +316,7 @@ static void finish(struct scrape_target *t)
 	memcpy(t->error, t->pending_error, sizeof(t->error));
 	t->scrapes++;
 	t->last_ms = now;
+	t->epoch = s->epoch;
 	/* due an interval after this scrape started (Prometheus' rhythm) */
 	t->next_ms = t->last_start_ms + (t->interval_ms ? t->interval_ms : s->opts.interval_ms);
 	if (!s->stopped)

@@ -29,6 +29,14 @@
  * histogram per configured interval, so a fleet that outgrows max_concurrent
  * or the machine shows up in the controller's /metrics.
  *
+ * Pause: a replica that does not lead does not scrape (the engines see one
+ * controller however many replicas run). While paused no scrape starts;
+ * those in flight finish. Resuming makes every waiting target due at once
+ * (a new leader judges the fleet within one round, max_concurrent at a
+ * time) and starts each target's history afresh: a rate over the gap would
+ * not be a rate. scraper_current() tells results of a scrape completed
+ * since the last resume from older ones.
+ *
  * Loop thread only.
  */
 #ifndef INFERMON_SCRAPER_H
@@ -92,6 +100,7 @@ struct scrape_target {
 	char problem[256]; /* first parser problem of the last scrape */
 	uint64_t scrapes, failures;
 	uint64_t last_ms;
+	uint64_t epoch; /* the scraper's epoch when the last scrape completed */
 
 	/* private */
 	struct scraper *s;
@@ -130,7 +139,8 @@ struct scraper {
 	size_t nheap, heap_cap;
 	uv_timer_t tick; /* armed for the earliest due target */
 	int inflight;
-	bool stopped, kicking;
+	bool stopped, kicking, paused;
+	uint64_t epoch; /* resumes so far */
 	uint64_t started, late; /* scrapes started, and started late */
 	struct scraper_interval_hist hist[SCRAPER_MAX_INTERVALS];
 	size_t nhist;
@@ -156,6 +166,12 @@ struct scrape_target *scraper_set_target(struct scraper *s, const char *key, con
 					 double args_max_num_seqs);
 void scraper_remove_target(struct scraper *s, const char *key);
 struct scrape_target *scraper_get(struct scraper *s, const char *key);
+
+/* Pauses (true) or resumes (false) the schedule; see "Pause" above. A
+ * scraper may be paused before scraper_start. */
+void scraper_pause(struct scraper *s, bool paused);
+/* t has completed a scrape since the scraper last resumed. */
+bool scraper_current(const struct scraper *s, const struct scrape_target *t);
 
 /* Scrapes t now, outside the schedule (used by `infermon check`). */
 im_result scraper_scrape_now(struct scraper *s, struct scrape_target *t);

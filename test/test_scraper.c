@@ -340,6 +340,77 @@ TEST(slots_refill_as_scrapes_finish_and_intervals_are_counted)
 	loop_release(&k.loop);
 }
 
+/* A paused scraper (a follower) starts no scrape, whatever is due; resumed
+ * (it leads), it scrapes every target at once — not at the next interval —
+ * each with its history started afresh, and only then are the targets'
+ * results current. */
+static struct steady pk;
+
+static void resume_now(uv_timer_t *t)
+{
+	struct steady *k = t->data;
+
+	/* nothing started while paused, though every target came due */
+	k->heap_bad += k->s.started != 0 || k->d.requests != 0;
+	for (struct hmap_entry *e = hmap_first(&k->s.targets); e; e = hmap_next(&k->s.targets, e)) {
+		struct scrape_target *tg = e->value;
+		struct engine_scrape old = {0};
+		k->heap_bad += scraper_current(&k->s, tg); /* never scraped */
+		history_push(&tg->history, 1, &old); /* from "before the pause" */
+	}
+	uv_close((uv_handle_t *)t, NULL);
+	scraper_pause(&k->s, false);
+	k->heap_bad += heap_violations(&k->s);
+}
+
+TEST(paused_scraper_starts_nothing_and_resumed_scrapes_every_target_at_once)
+{
+	struct scraper_opts o = {.interval_ms = 60000, .timeout_ms = 2000, .max_concurrent = 4,
+				 .seed = 9};
+	uv_timer_t resume;
+	char key[32], base[64];
+	const int n = 40;
+
+	memset(&pk, 0, sizeof(pk));
+	pk.want = 1;
+	ASSERT_OK(loop_init(&pk.loop));
+	ASSERT_OK(http_init(&pk.http, &pk.loop));
+	pk.d.metrics_body = metrics_page;
+	pk.d.models_body = models_page;
+	ASSERT_EQ_INT(t_httpd_start(&pk.d, &pk.loop.uv), 0);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", pk.d.port);
+	scraper_init(&pk.s, &pk.http, &o, steady_done, &pk);
+	scraper_pause(&pk.s, true);
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "ns/pod-%d", i);
+		/* due at once (all keys 0: still a heap) */
+		scraper_set_target(&pk.s, key, base, "/metrics", BACKEND_VLLM, 0)->next_ms = 0;
+	}
+	scraper_start(&pk.s);
+	uv_timer_init(&pk.loop.uv, &resume);
+	resume.data = &pk;
+	uv_timer_start(&resume, resume_now, 300, 0);
+	uv_timer_init(&pk.loop.uv, &pk.watchdog);
+	pk.watchdog.data = &pk;
+	/* the interval is a minute: only a resume that makes every target due
+	 * at once finishes before this */
+	uv_timer_start(&pk.watchdog, steady_watchdog, 20000, 0);
+	loop_run(&pk.loop);
+
+	ASSERT_TRUE(!pk.timed_out);
+	ASSERT_EQ_INT(pk.heap_bad, 0);
+	ASSERT_EQ_INT(pk.s.started, n); /* each once */
+	ASSERT_EQ_INT(pk.s.epoch, 1);
+	for (struct hmap_entry *e = hmap_first(&pk.s.targets); e; e = hmap_next(&pk.s.targets, e)) {
+		const struct scrape_target *tg = e->value;
+		ASSERT_TRUE(scraper_current(&pk.s, tg));
+		ASSERT_TRUE(tg->up);
+		ASSERT_EQ_INT(tg->history.n, 1); /* the point from before is gone */
+	}
+	scraper_release(&pk.s);
+	loop_release(&pk.loop);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN); /* t_httpd writes to clients that hung up */

@@ -70,6 +70,10 @@ test_pods_replaced_while_scrapes_are_in_flight() {
 	churn_pods 0 "$pa" "${live[@]}"
 	start_controller --namespace $NS
 	wait_for 90 converged 40 "${live[@]}" || fail "first 40 pods not scraped: $(self_metric infermon_scrape_targets) targets"
+	# the simulator exports no preemption series: one MetricsMissing Event
+	# per workload (8), not per pod (40)
+	wait_for 60 bash -c "[ \$(kubectl -n $NS get events.events.k8s.io --field-selector reason=MetricsMissing -o name | wc -l) -ge 8 ]" ||
+		fail "MetricsMissing Events: $(kubectl -n $NS get events.events.k8s.io --field-selector reason=MetricsMissing -o name | wc -l), want 8"
 	local t0=$SECONDS
 	echo "start: RSS $(self_metric infermon_process_resident_memory_bytes) bytes"
 
@@ -107,6 +111,10 @@ test_pods_replaced_while_scrapes_are_in_flight() {
 			"RSS $(self_metric infermon_process_resident_memory_bytes) bytes;" \
 			"$(self_metric infermon_scrapes_total) scrapes so far"
 	done
+	local mm
+	mm=$(kubectl -n $NS get events.events.k8s.io --field-selector reason=MetricsMissing -o name | wc -l)
+	# once per workload ever created (8 + 5 a round), never once per pod
+	[ "$mm" -le $((8 + 5 * round)) ] || fail "$mm MetricsMissing Events for $((8 + 5 * round)) workloads"
 	local dropped
 	dropped=$(curl -sf "http://127.0.0.1:$(metrics_port)/metrics" | sed -n 's/^infermon_events_total{outcome="dropped"} //p')
 	[ "$dropped" = 0 ] || fail "$dropped Events dropped under churn"

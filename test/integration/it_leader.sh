@@ -71,12 +71,13 @@ test_one_replica_writes_and_a_follower_takes_over_after_kill9() {
 	[ "$(kubectl -n $ns get lease infermon -o jsonpath='{.spec.holderIdentity}')" = "$(identity "$L")" ] ||
 		fail "the Lease does not name the leader: $(kubectl -n $ns get lease infermon -o yaml)"
 
-	# the leader applies a CR's objects and status; both replicas judge the
-	# engine (warm caches, live scrapes), only the leader posts the Event
+	# the leader applies a CR's objects and status, judges the engine and
+	# posts the Event; the follower keeps its caches warm
 	apply_iw $ns qwen "{backend: vllm}"
 	ready_iw $ns qwen || fail "CR not reconciled: $(kubectl -n $ns get iw qwen -o yaml)"
 	wait_for 30 grep -q 'check became true.*check=LimitDrift' "$L" || fail "leader did not judge"
-	wait_for 30 grep -q 'check became true.*check=LimitDrift' "$F" || fail "follower did not judge: $(cat "$F")"
+	# the follower does not scrape (test_only_the_leader_scrapes)
+	! grep -q 'check became true' "$F" || fail "the follower judged: $(cat "$F")"
 	wait_for 30 bash -c "kubectl -n $ns get events.events.k8s.io -o jsonpath='{range .items[*]}{.reason}{\"\\n\"}{end}' | grep -qx LimitDrift" ||
 		fail "no LimitDrift event"
 	sleep 2 # an Event a follower posted would be in by now
@@ -107,6 +108,10 @@ test_one_replica_writes_and_a_follower_takes_over_after_kill9() {
 	ready_iw $ns llama || fail "the CR created while no leader ran was not reconciled: $(kubectl -n $ns get iw llama -o yaml)"
 	echo "CR created during the outage reconciled $(secs "$t0" "$(now)") s after the kill"
 	wait_for 10 wrote "$F" || fail "the new leader wrote nothing"
+	# it did not scrape while following; leading, it scrapes, finds
+	# LimitDrift true and reports it once (a second Event, from it)
+	wait_for 30 bash -c "[ \$(kubectl -n $ns get events.events.k8s.io -o jsonpath='{range .items[*]}{.reason}{\"\\n\"}{end}' | grep -cx LimitDrift) = 2 ]" ||
+		fail "the new leader did not report the LimitDrift it found while following: $(kubectl -n $ns get events.events.k8s.io -o wide)"
 	wait_for 10 is_leader "$F" || fail "new leader's infermon_leader is not 1"
 	[ "$(kubectl -n $ns get lease infermon -o jsonpath='{.spec.leaseTransitions}')" = 1 ] ||
 		fail "leaseTransitions: $(kubectl -n $ns get lease infermon -o yaml)"
@@ -187,6 +192,49 @@ test_partitioned_leader_stops_writing_before_a_takeover() {
 	is_leader "$WORK/b.log" || fail "B's infermon_leader is not 1"
 	stop_replica "$pa" "$WORK/a.log"
 	stop_replica "$pb" "$WORK/b.log"
+	kubectl delete ns $ns --wait=false >/dev/null
+}
+
+# Two replicas, one engine that counts the requests it gets: only the
+# leader scrapes, so the engine sees one controller's requests (at a 1 s
+# interval, at most one /metrics a second and one more for a scrape in
+# flight at either end of the window), and only the leader's /metrics
+# carries engine series. Stopping the leader hands the scraping over.
+test_only_the_leader_scrapes() {
+	local ns=it-leader-scrape port pa pb L F Fpid c0 c1 w=6 got want
+	fresh_ns $ns
+	python3 "$(dirname "$0")/engines.py" --max-seconds 300 vllm-fork >"$WORK/engines" 2>&1 &
+	CLEANUP_PIDS="${CLEANUP_PIDS:-} $!"
+	wait_for 30 grep -qx ready "$WORK/engines" || fail "engines.py did not start: $(cat "$WORK/engines")"
+	port=$(awk '$1 == "vllm-fork" { print $2 }' "$WORK/engines")
+	engine_pod $ns fork-0 fork vllm "$port"
+	replica "$WORK/a.log" $ns; pa=$INFERMON_PID
+	replica "$WORK/b.log" $ns; pb=$INFERMON_PID
+	wait_for 30 bash -c "grep -q 'became leader' '$WORK/a.log' || grep -q 'became leader' '$WORK/b.log'" ||
+		fail "no leader: $(cat "$WORK/a.log" "$WORK/b.log")"
+	if grep -q 'became leader' "$WORK/a.log"; then L=$WORK/a.log F=$WORK/b.log Fpid=$pb; else
+		L=$WORK/b.log F=$WORK/a.log Fpid=$pa; fi
+	wait_for 30 grep -q 'following leader' "$F" || fail "no follower: $(cat "$F")"
+	wait_for 30 bash -c "curl -sf http://127.0.0.1:$(mport "$L")/metrics | grep -q '^infermon_scrape_up{namespace=\"$ns\",pod=\"fork-0\".*} 1\$'" ||
+		fail "the leader does not scrape: $(tail -20 "$L")"
+	engine_gets() { curl -sf "http://127.0.0.1:$port/_requests" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("/metrics", 0))'; }
+	c0=$(engine_gets)
+	sleep $w
+	c1=$(engine_gets)
+	got=$((c1 - c0)) want=$((w + 2))
+	echo "engine /metrics requests in $w s with two replicas at a 1 s interval: $got"
+	[ "$got" -ge 1 ] && [ "$got" -le "$want" ] || fail "$got requests in $w s: more than one replica scrapes (at most $want)"
+	[ "$(metric "$F" infermon_scrapes_total)" = 0 ] || fail "the follower scraped: $(metric "$F" infermon_scrapes_total)"
+	! page "$F" | grep -q '^infermon_scrape_up{' || fail "the follower exports engine series"
+	[ "$(metric "$F" infermon_scrape_targets)" = 1 ] || fail "the follower does not track the target"
+	# the leader goes: the follower takes over and scrapes
+	if [ "$L" = "$WORK/a.log" ]; then stop_replica "$pa" "$L"; else stop_replica "$pb" "$L"; fi
+	wait_for 30 grep -q 'became leader' "$F" || fail "no takeover: $(tail -20 "$F")"
+	wait_for 30 grep -q 'leading: reconciling every key.*after="every engine scraped once"' "$F" ||
+		fail "the new leader did not reconcile after scraping: $(tail -20 "$F")"
+	wait_for 30 bash -c "curl -sf http://127.0.0.1:$(mport "$F")/metrics | grep -q '^infermon_scrape_up{namespace=\"$ns\",pod=\"fork-0\".*} 1\$'" ||
+		fail "the new leader does not scrape: $(tail -20 "$F")"
+	stop_replica "$Fpid" "$F"
 	kubectl delete ns $ns --wait=false >/dev/null
 }
 
