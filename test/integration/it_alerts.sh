@@ -38,13 +38,15 @@ test_rendered_rules_pass_promtool_check() {
 
 # vLLM >= 0.11 and 0.9 names, the simulator's double TPOT export, SGLang
 # with both prefixes and TP ranks, a prefill/decode pair, the controller's
-# LimitDrift and AdmissionBound series, a target down.
+# LimitDrift and AdmissionBound series as the shipped ServiceMonitor has
+# Prometheus store them, a target down.
 test_alerts_fire_for_every_engine_naming() {
 	local p
 	"$INFERMON_BIN" render -f "$ROOT/test/data/alerts/workloads.yaml" > "$WORK/r.yaml"
 	# annotations hold $value templates: promtool test would compare their text
 	(cd "$WORK" && python3 "$TOOL" rules r.yaml rules.yml --no-annotations &&
-		python3 "$TOOL" unittest rules.yml alerts.test.yml)
+		python3 "$TOOL" unittest rules.yml alerts.test.yml \
+			"$ROOT/deploy/prometheus/service_monitor.yaml" "$ROOT/deploy/prometheus/service.yaml")
 	for p in $(promtools); do
 		echo "$p"
 		(cd "$WORK" && "$p" test rules alerts.test.yml) || fail "$p test rules"
