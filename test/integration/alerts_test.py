@@ -95,12 +95,20 @@ def unittest(rules_file, out, monitor, service):
     s += hist("sglang_time_to_first_token_seconds_bucket", sglu, slow=True)
     s += hist("sglang_time_per_output_token_seconds_bucket", sglu, slow=True)
     s += [gauge("sglang_token_usage", sglu, "0.3")]
+    # end-to-end latency: slow on chat (e2eP95Seconds 0.5: fires), fast on
+    # sglu (0.5: silent), slow on legacy (no e2eP95Seconds: no rule); the
+    # prefill pod's slow stub requests do not count (pd: silent)
+    s += hist("vllm:e2e_request_latency_seconds_bucket", chat, slow=True)
+    s += hist("vllm:e2e_request_latency_seconds_bucket", legacy, slow=True)
+    s += hist("vllm:e2e_request_latency_seconds_bucket", pre, slow=True)
+    s += hist("vllm:e2e_request_latency_seconds_bucket", dec, slow=False)
+    s += hist("sglang_e2e_request_latency_seconds_bucket", sglu, slow=False)
     # the controller's series, as exposed (the engine pod's namespace and
     # pod) and then labelled by the scrape job of the shipped monitor
     job = servicemonitor.job(servicemonitor.load(monitor), servicemonitor.load(service),
                              "10.0.3.7:8080", "infermon-7d9f8b6c4-x2x8q", "infermon")
     ctl = lambda exposed: servicemonitor.scrape_labels(job, exposed)
-    for l, drift, active, bound in ((chat, "-0.77", "1", "0"), (legacy, "0", "0", "0"),
+    for l, drift, active, bound in ((chat, "-0.77", "1", "0"), (legacy, "0", "0", "1"),
                                     (sgl0, "0.1", "0", "0"), (sglu, "1.5", "1", "0")):
         s.append(gauge("infermon_engine_limit_drift_ratio", ctl(ids(l)), drift))
         s.append(gauge("infermon_check_active", ctl(dict(ids(l), check="LimitDrift")), active))
@@ -122,11 +130,11 @@ def unittest(rules_file, out, monitor, service):
                              alert("", sglu, "critical")]),
         ("LLMTPOTAboveSLO", [alert("", legacy, "critical"), alert("", sglu, "critical")]),
         ("LLMLimitDrift", [alert("", chat, "warning", True), alert("", sglu, "warning", True)]),
-        ("LLMAdmissionBound", []),
+        ("LLMAdmissionBound", [alert("", legacy, "warning", True)]),
         ("LLMKVCachePressure", [alert("", legacy, "warning", True), alert("", sgl0, "warning", True)]),
         ("LLMEngineDown", [alert("", sglu, "critical", True,
                                  {"job": "engines", "instance": "sglu-0:8000"})]),
-        ("LLME2ELatencyAboveSLO", []),
+        ("LLME2ELatencyAboveSLO", [alert("", chat, "critical")]),
     ]
     doc = {
         "rule_files": [rules_file],
