@@ -740,7 +740,7 @@ static void render_targets(struct controller *c, struct buf *b, const char **key
 		{"infermon_scrape_duration_seconds", "gauge", "Duration of the last metrics request."},
 		{"infermon_scrape_response_bytes", "gauge", "Size of the last metrics response."},
 		{"infermon_scrape_failures_total", "counter", "Failed scrapes."},
-		{"infermon_scrape_samples_skipped_total", "gauge", "Samples skipped in the last scrape for exceeding a size cap."},
+		{"infermon_scrape_samples_skipped", "gauge", "Samples skipped in the last scrape for exceeding a size cap."},
 	};
 	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
 		expo_family(b, fam[f].name, fam[f].type, fam[f].help);

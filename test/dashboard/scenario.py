@@ -9,9 +9,12 @@ engine variant (test/integration/it_dashboard.sh).
                                          the labelled pods (YAML for kubectl apply);
                                          N replaces the pods' --max-num-seqs value
     scenario.py pod-names                "NAMESPACE NAME" per pod
-    scenario.py prometheus PORTS.json CONTROLLER_PORT
+    scenario.py prometheus PORTS.json CONTROLLER_JOB.json
                                          prometheus.yml (static targets + relabeling
-                                         labels) for the targets PORTS.json names
+                                         labels) for the targets PORTS.json names, and
+                                         the controller's scrape job as given (what
+                                         test/integration/servicemonitor.py derives
+                                         from deploy/prometheus/service_monitor.yaml)
     scenario.py variables                variant -> dashboard variable values (JSON)
 
 PORTS.json maps a target name (the pod name, or a dcgm exporter's name) to
@@ -161,7 +164,7 @@ def pods_yaml(ports, only=None, max_num_seqs_override=None):
     return "---\n".join(d + "\n" for d in docs)
 
 
-def prometheus(ports, controller_port):
+def prometheus(ports, controller_job):
     lines = [
         "global:",
         "  scrape_interval: 1s",
@@ -182,12 +185,10 @@ def prometheus(ports, controller_port):
                 yq(ns), yq(name), yq(wl), yq(be), yq(role)),
         ]
     lines += [
-        # infermon's own series carry the engine pod's namespace/pod: keep them.
-        "- job_name: infermon",
-        "  honor_labels: true",
-        "  static_configs:",
-        "  - targets: ['127.0.0.1:%d']" % int(controller_port),
-        "    labels: {namespace: infermon-system, pod: infermon-controller-0}",
+        # The controller: the job prometheus-operator makes of the shipped
+        # ServiceMonitor (its series carry the engine pods' namespace/pod,
+        # which only honor_labels keeps). JSON is YAML.
+        "- " + json.dumps(controller_job, sort_keys=True),
     ]
     for name, honor, _ in DCGM:
         if name not in ports:
@@ -237,7 +238,9 @@ def main():
     elif len(a) == 3 and a[0] == "prometheus":
         with open(a[1]) as f:
             ports = json.load(f)
-        sys.stdout.write(prometheus(ports, a[2]))
+        with open(a[2]) as f:
+            controller_job = json.load(f)
+        sys.stdout.write(prometheus(ports, controller_job))
     elif a == ["variables"]:
         print(json.dumps(variables(), indent=1, sort_keys=True))
     else:

@@ -3,14 +3,23 @@
 
   alerts_test.py rules RENDERED OUT.yml [--no-annotations]
       the groups of every PrometheusRule, as a Prometheus rule file
-  alerts_test.py unittest RULES.yml OUT.test.yml
+  alerts_test.py unittest RULES.yml OUT.test.yml MONITOR.yaml SERVICE.yaml
       a `promtool test rules` file: synthetic series of every engine
       naming (vLLM >= 0.11, vLLM 0.9 / simulator double export, SGLang
       "sglang:" with TP ranks, SGLang "sglang_", a prefill/decode pair)
-      and the alerts that must fire, and only those
+      and the alerts that must fire, and only those. The controller's own
+      series are labelled as Prometheus stores them when it scrapes the
+      controller through the job prometheus-operator makes of MONITOR
+      (deploy/prometheus/service_monitor.yaml) and SERVICE
+      (servicemonitor.py): its honorLabels decides whether they keep the
+      engine pod's namespace and pod.
 """
+import os
 import sys
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import servicemonitor  # noqa: E402
 
 
 def rules(rendered, out, annotations=True):
@@ -47,7 +56,7 @@ def gauge(name, labels, v, n=30):
     return {"series": sel(name, labels), "values": "%sx%d" % (v, n)}
 
 
-def unittest(rules_file, out):
+def unittest(rules_file, out, monitor, service):
     chat = {"namespace": "llm", "workload_name": "chat", "pod": "chat-0", "backend": "vllm",
             "model_name": "m", "engine": "0"}
     legacy = {"namespace": "llm", "workload_name": "legacy", "pod": "legacy-0", "backend": "vllm",
@@ -86,13 +95,24 @@ def unittest(rules_file, out):
     s += hist("sglang_time_to_first_token_seconds_bucket", sglu, slow=True)
     s += hist("sglang_time_per_output_token_seconds_bucket", sglu, slow=True)
     s += [gauge("sglang_token_usage", sglu, "0.3")]
-    # the controller's series (honor_labels: the engine pod's labels)
-    ctl = {"job": "infermon", "instance": "infermon:8080"}
-    for l, drift, active in ((chat, "-0.77", "1"), (legacy, "0", "0"), (sgl0, "0.1", "0"),
-                             (sglu, "1.5", "1")):
-        s.append(gauge("infermon_engine_limit_drift_ratio", dict(ids(l), **ctl), drift))
-        s.append(gauge("infermon_check_active", dict(ids(l), check="LimitDrift", **ctl), active))
-        s.append(gauge("infermon_check_active", dict(ids(l), check="AdmissionBound", **ctl), "0"))
+    # end-to-end latency: slow on chat (e2eP95Seconds 0.5: fires), fast on
+    # sglu (0.5: silent), slow on legacy (no e2eP95Seconds: no rule); the
+    # prefill pod's slow stub requests do not count (pd: silent)
+    s += hist("vllm:e2e_request_latency_seconds_bucket", chat, slow=True)
+    s += hist("vllm:e2e_request_latency_seconds_bucket", legacy, slow=True)
+    s += hist("vllm:e2e_request_latency_seconds_bucket", pre, slow=True)
+    s += hist("vllm:e2e_request_latency_seconds_bucket", dec, slow=False)
+    s += hist("sglang_e2e_request_latency_seconds_bucket", sglu, slow=False)
+    # the controller's series, as exposed (the engine pod's namespace and
+    # pod) and then labelled by the scrape job of the shipped monitor
+    job = servicemonitor.job(servicemonitor.load(monitor), servicemonitor.load(service),
+                             "10.0.3.7:8080", "infermon-7d9f8b6c4-x2x8q", "infermon")
+    ctl = lambda exposed: servicemonitor.scrape_labels(job, exposed)
+    for l, drift, active, bound in ((chat, "-0.77", "1", "0"), (legacy, "0", "0", "1"),
+                                    (sgl0, "0.1", "0", "0"), (sglu, "1.5", "1", "0")):
+        s.append(gauge("infermon_engine_limit_drift_ratio", ctl(ids(l)), drift))
+        s.append(gauge("infermon_check_active", ctl(dict(ids(l), check="LimitDrift")), active))
+        s.append(gauge("infermon_check_active", ctl(dict(ids(l), check="AdmissionBound")), bound))
     # scrape health: sglu-0 is down
     for l, up in ((chat, "1"), (legacy, "1"), (sgl0, "1"), (sglu, "0")):
         s.append(gauge("up", dict(ids(l), job="engines", instance=l["pod"] + ":8000"), up))
@@ -110,11 +130,11 @@ def unittest(rules_file, out):
                              alert("", sglu, "critical")]),
         ("LLMTPOTAboveSLO", [alert("", legacy, "critical"), alert("", sglu, "critical")]),
         ("LLMLimitDrift", [alert("", chat, "warning", True), alert("", sglu, "warning", True)]),
-        ("LLMAdmissionBound", []),
+        ("LLMAdmissionBound", [alert("", legacy, "warning", True)]),
         ("LLMKVCachePressure", [alert("", legacy, "warning", True), alert("", sgl0, "warning", True)]),
         ("LLMEngineDown", [alert("", sglu, "critical", True,
                                  {"job": "engines", "instance": "sglu-0:8000"})]),
-        ("LLME2ELatencyAboveSLO", []),
+        ("LLME2ELatencyAboveSLO", [alert("", chat, "critical")]),
     ]
     doc = {
         "rule_files": [rules_file],
@@ -134,6 +154,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "rules":
         rules(sys.argv[2], sys.argv[3], "--no-annotations" not in sys.argv)
     elif sys.argv[1] == "unittest":
-        unittest(sys.argv[2], sys.argv[3])
+        unittest(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:
         sys.exit(__doc__)

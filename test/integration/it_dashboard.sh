@@ -151,13 +151,28 @@ start_controller() {
 		grep -o '[0-9]*"$' | tr -d '"')
 }
 
+# controller_job: the scrape job prometheus-operator would make of the
+# shipped ServiceMonitor (deploy/prometheus/service_monitor.yaml, through
+# the Service beside it) for the controller at 127.0.0.1:$INFERMON_PORT, in
+# $WORK/controller-job.json. Only its interval is shortened (1 s, as the
+# other jobs); honor_labels, path and relabeling are the manifest's.
+controller_job() {
+	python3 "$ROOT/test/integration/servicemonitor.py" job "$ROOT/deploy/prometheus/service_monitor.yaml" \
+		"$ROOT/deploy/prometheus/service.yaml" "127.0.0.1:$INFERMON_PORT" infermon-7d9f8b6c4-x2x8q infermon \
+		--interval 1s >"$WORK/controller-job.json" || fail "cannot translate the shipped ServiceMonitor"
+	echo "controller scraped by job $(jq -r .job_name "$WORK/controller-job.json"):" \
+		"honor_labels $(jq -r .honor_labels "$WORK/controller-job.json"), path $(jq -r .metrics_path "$WORK/controller-job.json")"
+}
+
 # start_prometheus: every distinct `prometheus` on PATH (Debian's 2.x, and
 # the 3.x hack/tools/build.sh builds from the module proxy when present),
 # each on its own loopback port and tmp storage, scraping the same targets
-# with the relabeling labels as static target labels.
+# with the relabeling labels as static target labels, and the controller
+# through the shipped ServiceMonitor (controller_job).
 start_prometheus() {
 	local bin port seen=" " i=0
-	python3 "$SCENARIO" prometheus "$WORK/ports.json" "$INFERMON_PORT" >"$WORK/prometheus.yml"
+	controller_job
+	python3 "$SCENARIO" prometheus "$WORK/ports.json" "$WORK/controller-job.json" >"$WORK/prometheus.yml"
 	for bin in $(which -a prometheus); do
 		bin=$(readlink -f "$bin")
 		[[ $seen == *" $bin "* ]] && continue

@@ -84,7 +84,19 @@ test_deployment_is_hardened_and_probed() {
 	jq -e --argjson l "$(jq '.spec.template.metadata.labels' <<< "$d")" \
 		'.spec.selector | to_entries | all(.value == $l[.key])' <<< "$(obj Service infermon-metrics)" >/dev/null ||
 		fail "the metrics Service does not select the controller's pods"
-	jq -e '.spec.endpoints[0].port == "metrics"' <<< "$(obj ServiceMonitor infermon)" >/dev/null || fail "ServiceMonitor port"
+	# the controller's ServiceMonitor selects that Service, on its port, at
+	# the controller's path, and keeps the engine pods' namespace/pod labels
+	# of the infermon_* series (docs/dashboard.md, docs/crd.md)
+	local m
+	m=$(obj ServiceMonitor infermon)
+	jq -e --argjson l "$(jq '.metadata.labels' <<< "$(obj Service infermon-metrics)")" \
+		'.spec.selector.matchLabels | to_entries | all(.value == $l[.key])' <<< "$m" >/dev/null ||
+		fail "the ServiceMonitor does not select the metrics Service"
+	jq -e '.spec.endpoints | length == 1' <<< "$m" >/dev/null || fail "ServiceMonitor endpoints: $(jq -c .spec.endpoints <<< "$m")"
+	jq -e '.spec.endpoints[0].port == "metrics"' <<< "$m" >/dev/null || fail "ServiceMonitor port"
+	jq -e '.spec.endpoints[0].path == "/metrics"' <<< "$m" >/dev/null || fail "ServiceMonitor path"
+	jq -e '.spec.endpoints[0].honorLabels == true' <<< "$m" >/dev/null ||
+		fail "ServiceMonitor without honorLabels: true: $(jq -c '.spec.endpoints[0]' <<< "$m")"
 }
 
 # The pod the Deployment makes, dry-run created in a namespace that enforces

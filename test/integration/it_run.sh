@@ -15,9 +15,6 @@ test_logs_workloads_and_stops_on_sigterm() {
 		kubectl label --local -f - app.kubernetes.io/managed-by=infermon -o yaml | kubectl apply -f - >/dev/null
 	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --namespace $ns --log-format json
 	wait_for 30 grep -q '"pod list complete"' "$WORK/log" || fail "no list: $(cat "$WORK/log")"
-	# The project CRD is not installed in the test cluster: a warning, not an exit.
-	kubectl get crd inferenceworkloads.infermon.io >/dev/null 2>&1 ||
-		grep -q 'CRD (infermon.io/v1alpha1) is not installed' "$WORK/log" || fail "no CRD warning"
 	kubectl -n $ns run qwen-0 --image=x --restart=Never \
 		--labels=alibabacloud.com/inference-workload=qwen,alibabacloud.com/inference-backend=vllm \
 		-- --max-num-seqs=2 --api-key=TOPSECRET >/dev/null
@@ -34,6 +31,48 @@ test_logs_workloads_and_stops_on_sigterm() {
 	stop_infermon
 	grep -q '"msg":"stopped"' "$WORK/log" || fail "no clean stop"
 	! grep -q TOPSECRET "$WORK/log" || fail "a pod argument leaked into the log"
+	kubectl delete ns $ns --wait=false >/dev/null
+}
+
+CRD=inferenceworkloads.infermon.io
+
+# restore_crd: the InferenceWorkload CRD as local-cluster.sh applies it
+# (server-side, from crds/), Established again.
+restore_crd() {
+	kubectl apply --server-side --force-conflicts -k "$(infermon_root)/crds" >/dev/null
+	kubectl wait --for=condition=Established --timeout=60s crd/$CRD >/dev/null
+}
+
+# Without the InferenceWorkload CRD (GET /apis/infermon.io/v1alpha1 is a
+# 404) the controller warns once and goes on with the labelled pods: it
+# scrapes them and serves their series. The CRD is deleted from the shared
+# cluster for the test and put back on every exit path (at_exit).
+test_keeps_running_with_a_warning_when_the_crd_is_missing() {
+	local ns=it-run-nocrd port
+	fresh_ns $ns
+	kubectl get crd $CRD >/dev/null || fail "the cluster has no $CRD to remove"
+	at_exit restore_crd
+	kubectl delete crd $CRD --wait=true --timeout=60s >/dev/null
+	wait_for 30 bash -c "! kubectl get --raw /apis/infermon.io/v1alpha1" ||
+		fail "the API server still serves infermon.io/v1alpha1 after the CRD was deleted"
+	port=$(free_port)
+	start_sim "$port" qwen3-8b --max-num-seqs 3
+	engine_pod $ns qwen-0 qwen vllm "$port" --max-num-seqs 3
+	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --namespace $ns --scrape-interval 1s --no-events
+	wait_for 30 grep -q 'CRD (infermon.io/v1alpha1) is not installed' "$WORK/log" ||
+		fail "no CRD warning: $(cat "$WORK/log")"
+	grep 'is not installed' "$WORK/log"
+	# the pod is scraped: a successful scrape and the live limit it read
+	self() { curl -sf "http://127.0.0.1:$(metrics_port)/metrics" > "$WORK/self"; }
+	scraped() {
+		self && grep -Eq '^infermon_scrape_up\{[^}]*pod="qwen-0"[^}]*\} 1$' "$WORK/self" &&
+			grep -Eq '^infermon_engine_max_num_seqs\{[^}]*pod="qwen-0"[^}]*\} 3$' "$WORK/self"
+	}
+	wait_for 60 scraped || fail "qwen-0 not scraped without the CRD: $(grep qwen-0 "$WORK/self"; tail -20 "$WORK/log")"
+	grep -E '^infermon_(scrape_up|engine_max_num_seqs)\{[^}]*pod="qwen-0"' "$WORK/self"
+	kill -0 "$INFERMON_PID" || fail "infermon exited without the CRD"
+	stop_infermon
+	[ "$(grep -c 'is not installed' "$WORK/log")" -eq 1 ] || fail "the CRD warning is repeated: $(grep 'is not installed' "$WORK/log")"
 	kubectl delete ns $ns --wait=false >/dev/null
 }
 

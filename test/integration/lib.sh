@@ -94,11 +94,26 @@ api_writes() {
 		sed -n 's/^infermon_api_requests_total{verb="write"} //p'
 }
 
+# at_exit COMMAND...: runs COMMAND when the test exits, however it exits
+# (pass, fail, an error under set -e, SIGTERM/SIGINT), after the processes
+# it started are stopped; the last registered runs first. For changes to
+# the shared cluster that must be undone.
+AT_EXIT=()
+at_exit() { AT_EXIT=("$(printf '%q ' "$@")" "${AT_EXIT[@]}"); }
+
+run_at_exit() {
+	local c
+	for c in "${AT_EXIT[@]}"; do eval "$c" || echo "at exit: '$c' failed" >&2; done
+	AT_EXIT=()
+}
+
 run_test() {
 	local name=$1
 	declare -F "test_$name" >/dev/null || fail "no test named $name"
 	WORK=$(mktemp -d)
-	trap 'cleanup_pids; rm -rf "$WORK"' EXIT
+	trap 'cleanup_pids; run_at_exit; rm -rf "$WORK"' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
 	"test_$name"
 	pass "$name"
 }
