@@ -406,7 +406,13 @@ apply_crds() {
 		kctl apply --server-side --force-conflicts --field-manager=infermon-local-cluster \
 			--request-timeout=60s -k "$ROOT/crds" -o name >> "$STATE/applied.crds"
 	fi
-	kctl wait --for=condition=Established --timeout="${TIMEOUT}s" crd --all > /dev/null
+	# a CRD created a moment ago may have no status.conditions yet, and
+	# kubectl wait then fails at once ("conditions accessor error"): retry
+	local end=$((SECONDS + TIMEOUT))
+	until kctl wait --for=condition=Established --timeout="${TIMEOUT}s" crd --all >/dev/null 2>"$STATE/crd-wait.err"; do
+		[ $SECONDS -lt $end ] || die "CRDs not Established within ${TIMEOUT} s: $(cat "$STATE/crd-wait.err")"
+		sleep 1
+	done
 }
 
 # The controller's namespace, where its leader-election Lease lives
