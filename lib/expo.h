@@ -23,4 +23,13 @@ void expo_family(struct buf *b, const char *name, const char *type, const char *
 void expo_sample(struct buf *b, const char *name, double value, ...)
 	__attribute__((sentinel));
 
+/* Escapes a label value as expo_sample does (for a prefix built once). */
+void expo_label_value(struct buf *b, const char *v);
+/* As expo_sample, with `labels` a label list already escaped and written
+ * (`a="1",b="2"`, no braces; "" for none) put before the pairs: a page of
+ * thousands of pods builds each pod's identifying labels once, not once
+ * per sample. */
+void expo_sample_with(struct buf *b, const char *name, double value, const char *labels, ...)
+	__attribute__((sentinel));
+
 #endif

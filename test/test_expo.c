@@ -62,3 +62,42 @@ int main(int argc, char **argv)
 {
 	return t_run(argc, argv);
 }
+
+/* Integers are written without printf, as printf's %.0f would write them;
+ * a prefix of escaped labels goes before the pairs. */
+TEST(numbers_and_prebuilt_labels)
+{
+	struct buf b, ids;
+	static const double ints[] = {0, 1, -1, 7, 10, 65536, -4096, 999999999999999.0};
+	char want[64];
+
+	buf_init(&b, BUF_MAX_SMALL);
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		buf_reset(&b);
+		expo_sample(&b, "m", ints[i], NULL);
+		snprintf(want, sizeof(want), "m %.0f\n", ints[i]);
+		ASSERT_STREQ(buf_str(&b), want);
+	}
+	buf_reset(&b);
+	expo_sample(&b, "m", 1e15, NULL);
+	ASSERT_STREQ(buf_str(&b), "m 1000000000000000\n");
+	buf_reset(&b);
+	expo_sample(&b, "m", 0.25, NULL);
+	ASSERT_STREQ(buf_str(&b), "m 0.25\n");
+
+	buf_init(&ids, BUF_MAX_SMALL);
+	buf_adds(&ids, "pod=\"");
+	expo_label_value(&ids, "a\"b\\c\nd");
+	buf_adds(&ids, "\"");
+	buf_reset(&b);
+	expo_sample_with(&b, "m", 3, buf_str(&ids), "check", "X", NULL);
+	ASSERT_STREQ(buf_str(&b), "m{pod=\"a\\\"b\\\\c\\nd\",check=\"X\"} 3\n");
+	buf_reset(&b);
+	expo_sample_with(&b, "m", 3, buf_str(&ids), NULL);
+	ASSERT_STREQ(buf_str(&b), "m{pod=\"a\\\"b\\\\c\\nd\"} 3\n");
+	buf_reset(&b);
+	expo_sample_with(&b, "m", 3, "", "k", "v", NULL);
+	ASSERT_STREQ(buf_str(&b), "m{k=\"v\"} 3\n");
+	buf_release(&ids);
+	buf_release(&b);
+}
