@@ -54,9 +54,11 @@ struct controller {
 	struct http_call *gd_crd_call; /* --grafana-operator: is its CRD installed? */
 	int exit_code;
 	struct events events;
-	/* "namespace/workload": pods whose MetricsMissing is active. A fact
-	 * about the engine version is posted once per workload, not per pod. */
-	struct hmap missing;
+	/* "namespace/workload/check": how many of the workload's pods have the
+	 * check true. Events are per workload and check, not per pod (5,000
+	 * pods of one engine version or one config turn the same check at
+	 * once). */
+	struct hmap reported;
 	/* Taking over: reconciles wait (round_left targets, round_timer) until
 	 * every engine has been scraped once, so the first status a new leader
 	 * writes is not built from no data. */
@@ -109,31 +111,38 @@ static void tinfo_free(struct tinfo *ti)
 static void post_event(struct controller *c, const struct tinfo *ti, bool warning,
 		       const char *reason, const char *note);
 
-/* MetricsMissing of one pod turned on (+1) or off (-1): an Event when the
- * first pod of its workload shows it, and when the last one stops. */
-static void missing_changed(struct controller *c, const struct tinfo *ti, int delta,
-			    const char *message)
+/* Check k of one pod turned true (+1) or cleared (-1). The Event goes to
+ * the first pod of the workload that shows it (Warning, or Normal for
+ * MetricsMissing, a fact about the engine version), and <check>Resolved
+ * when no pod of the workload has it any more. Which pods have it is in
+ * the logs, the CR's status and infermon_check_active. */
+static void check_changed(struct controller *c, const struct tinfo *ti, enum check_kind k,
+			  int delta, const char *message)
 {
 	struct buf key, note;
 	uintptr_t n;
+	const char *name = check_name(k);
 
 	buf_init(&key, BUF_MAX_SMALL);
-	buf_printf(&key, "%s/%s", ti->namespace, ti->workload);
-	n = (uintptr_t)hmap_get(&c->missing, key.ptr);
+	buf_printf(&key, "%s/%s/%s", ti->namespace, ti->workload, name);
+	n = (uintptr_t)hmap_get(&c->reported, key.ptr);
 	if (delta < 0 && n == 0)
 		goto out; /* never counted */
 	n = delta > 0 ? n + 1 : n - 1;
 	if (n)
-		hmap_put(&c->missing, key.ptr, (void *)n);
+		hmap_put(&c->reported, key.ptr, (void *)n);
 	else
-		hmap_del(&c->missing, key.ptr);
+		hmap_del(&c->reported, key.ptr);
 	buf_init(&note, 1024);
 	if (delta > 0 && n == 1) {
-		buf_printf(&note, "%s (workload %s: reported once for its pods)", message, ti->workload);
-		post_event(c, ti, false, check_name(CHECK_METRICS_MISSING), buf_str(&note));
+		buf_printf(&note, "%s (workload %s: one Event while any of its pods has it)", message,
+			   ti->workload);
+		post_event(c, ti, k != CHECK_METRICS_MISSING, name, buf_str(&note));
 	} else if (delta < 0 && n == 0) {
-		buf_printf(&note, "no pod of workload %s misses a series any more", ti->workload);
-		post_event(c, ti, false, "MetricsMissingResolved", buf_str(&note));
+		char reason[64];
+		snprintf(reason, sizeof(reason), "%sResolved", name);
+		buf_printf(&note, "no pod of workload %s has %s any more", ti->workload, name);
+		post_event(c, ti, false, reason, buf_str(&note));
 	}
 	buf_release(&note);
 out:
@@ -142,12 +151,13 @@ out:
 
 static void round_scraped(struct controller *c, struct tinfo *ti);
 
-/* Frees ti, taking its pod out of the workload's MetricsMissing count and
- * out of the takeover round. */
+/* Frees ti, taking its pod out of its workload's check counts and out of
+ * the takeover round. */
 static void tinfo_drop(struct controller *c, struct tinfo *ti)
 {
-	if (ti && ti->active[CHECK_METRICS_MISSING])
-		missing_changed(c, ti, -1, NULL);
+	for (int k = 0; ti && k < CHECK_COUNT; k++)
+		if (ti->active[k])
+			check_changed(c, ti, (enum check_kind)k, -1, NULL);
 	round_scraped(c, ti);
 	tinfo_free(ti);
 }
@@ -195,7 +205,6 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 	for (int k = 0; k < CHECK_COUNT; k++) {
 		bool now = t->checks.active[k];
 		const char *name = check_name((enum check_kind)k);
-		char reason[64];
 
 		if (ti->seen && now == ti->active[k])
 			continue;
@@ -206,22 +215,11 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 		ti->active[k] = now;
 		changed = true;
 		snprintf(nscrape, sizeof(nscrape), "%llu", (unsigned long long)t->scrapes);
-		if (k == CHECK_METRICS_MISSING) {
-			log_kv(LOG_INFO, now ? "check became true" : "check cleared", "namespace",
-			       ti->namespace, "pod", ti->pod, "workload", ti->workload, "check", name,
-			       "scrape", nscrape, "message", now ? t->checks.message[k] : "", NULL);
-			missing_changed(c, ti, now ? 1 : -1, t->checks.message[k]);
-		} else if (now) {
-			log_kv(LOG_WARN, "check became true", "namespace", ti->namespace, "pod",
-			       ti->pod, "workload", ti->workload, "check", name, "scrape", nscrape,
-			       "message", t->checks.message[k], NULL);
-			post_event(c, ti, true, name, t->checks.message[k]);
-		} else {
-			snprintf(reason, sizeof(reason), "%sResolved", name);
-			log_kv(LOG_INFO, "check cleared", "namespace", ti->namespace, "pod", ti->pod,
-			       "workload", ti->workload, "check", name, "scrape", nscrape, NULL);
-			post_event(c, ti, false, reason, "the condition no longer holds");
-		}
+		log_kv(now && k != CHECK_METRICS_MISSING ? LOG_WARN : LOG_INFO,
+		       now ? "check became true" : "check cleared", "namespace", ti->namespace, "pod",
+		       ti->pod, "workload", ti->workload, "check", name, "scrape", nscrape, "message",
+		       now ? t->checks.message[k] : "", NULL);
+		check_changed(c, ti, (enum check_kind)k, now ? 1 : -1, t->checks.message[k]);
 	}
 	if (!ti->seen || changed) {
 		reconciler_workload_changed(&c->rec, ti->namespace, ti->workload);
@@ -533,8 +531,8 @@ static void forget_reported(struct controller *c)
 		ti->seen = false;
 		memset(ti->active, 0, sizeof(ti->active));
 	}
-	hmap_release(&c->missing);
-	hmap_init(&c->missing);
+	hmap_release(&c->reported);
+	hmap_init(&c->reported);
 }
 
 /* The takeover round is over (every engine scraped once, or the time is
@@ -721,6 +719,10 @@ static long rss_bytes(void)
 	return pages * sysconf(_SC_PAGESIZE);
 }
 
+/* The per-engine families: only what the dashboard, the alerts and the
+ * docs use (running, waiting and KV usage are the engine's own series,
+ * which Prometheus scrapes from the engine). A page of 5,000 pods: each
+ * pod's identifying labels are escaped once, not once per sample. */
 static void render_targets(struct controller *c, struct buf *b, const char **keys)
 {
 	static const struct {
@@ -730,104 +732,104 @@ static void render_targets(struct controller *c, struct buf *b, const char **key
 		{"infermon_engine_max_num_seqs", "gauge", "Live max-num-seqs (SGLang: max running requests) and where it was read."},
 		{"infermon_engine_kv_max_concurrency", "gauge", "Worst-case sequences the KV cache holds (KV-derived concurrency)."},
 		{"infermon_engine_max_model_len", "gauge", "Live maximum model length in tokens."},
-		{"infermon_engine_running", "gauge", "Requests running, summed over engines / DP ranks."},
-		{"infermon_engine_waiting", "gauge", "Requests waiting, summed over engines / DP ranks."},
-		{"infermon_engine_kv_usage_ratio", "gauge", "KV cache usage 0..1 (the fullest engine)."},
 		{"infermon_engine_saturation_ratio", "gauge", "Running requests over the live max-num-seqs."},
 		{"infermon_engine_limit_drift_ratio", "gauge", "(max-num-seqs - KV-derived concurrency) / KV-derived concurrency."},
 		{"infermon_check_active", "gauge", "1 while a check is true for the pod."},
 		{"infermon_scrape_up", "gauge", "1 when the last scrape of the engine succeeded."},
-		{"infermon_scrape_duration_seconds", "gauge", "Duration of the last metrics request."},
-		{"infermon_scrape_response_bytes", "gauge", "Size of the last metrics response."},
 		{"infermon_scrape_failures_total", "counter", "Failed scrapes."},
-		{"infermon_scrape_samples_skipped", "gauge", "Samples skipped in the last scrape for exceeding a size cap."},
+		{"infermon_scrape_samples_skipped", "gauge", "Samples skipped in the last scrape for exceeding a size cap (pods with none are left out)."},
 	};
+	size_t n = 0, cap = 0;
+	struct scrape_target **ts = NULL;
+	struct buf ids;
+	size_t *at; /* each target's labels in ids, NUL-terminated */
+
+	for (size_t i = 0; keys[i]; i++)
+		cap++;
+	ts = im_xcalloc(cap ? cap : 1, sizeof(*ts));
+	at = im_xcalloc(cap ? cap : 1, sizeof(*at));
+	buf_init(&ids, BUF_MAX_LARGE);
+	for (size_t i = 0; keys[i]; i++) {
+		struct scrape_target *t = scraper_get(&c->scraper, keys[i]);
+		const struct tinfo *ti = t ? t->data : NULL;
+		/* a follower (or a leader before the first scrape) has nothing to
+		 * say about an engine */
+		if (!ti || !scraper_current(&c->scraper, t))
+			continue;
+		at[n] = ids.len;
+		ts[n++] = t;
+		buf_add(&ids, "namespace=\"", 11);
+		expo_label_value(&ids, ti->namespace);
+		buf_add(&ids, "\",pod=\"", 7);
+		expo_label_value(&ids, ti->pod);
+		buf_add(&ids, "\",workload_name=\"", 17);
+		expo_label_value(&ids, ti->workload);
+		buf_add(&ids, "\"", 2); /* the quote and a NUL */
+	}
 	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
 		expo_family(b, fam[f].name, fam[f].type, fam[f].help);
-		for (size_t i = 0; keys[i]; i++) {
-			struct scrape_target *t = scraper_get(&c->scraper, keys[i]);
-			struct tinfo *ti = t->data;
+		for (size_t i = 0; i < n && !ids.overflow; i++) {
+			const struct scrape_target *t = ts[i];
+			const struct tinfo *ti = t->data;
 			const struct resolved_limits *l = &t->limits;
-			const char *ns, *pod, *wl, *be;
-			/* a follower (or a leader before the first scrape) has
-			 * nothing to say about an engine */
-			if (!ti || !scraper_current(&c->scraper, t))
-				continue;
-			ns = ti->namespace, pod = ti->pod, wl = ti->workload, be = ti->backend;
-#define IDS "namespace", ns, "pod", pod, "workload_name", wl
+			const char *id = ids.ptr + at[i], *be = ti->backend;
+			const char *name = fam[f].name;
+
 			switch (f) {
 			case 0:
 				if (t->engine.nmodels == 0)
-					expo_sample(b, fam[f].name, 1, IDS, "backend", be, "role", ti->role,
-						    "model_name", "", NULL);
+					expo_sample_with(b, name, 1, id, "backend", be, "role", ti->role,
+							 "model_name", "", NULL);
 				for (int m = 0; m < t->engine.nmodels; m++)
-					expo_sample(b, fam[f].name, 1, IDS, "backend", be, "role", ti->role,
-						    "model_name", t->engine.models[m], NULL);
+					expo_sample_with(b, name, 1, id, "backend", be, "role", ti->role,
+							 "model_name", t->engine.models[m], NULL);
 				break;
 			case 1:
 				if (l->max_num_seqs.source != LIMIT_NONE)
-					expo_sample(b, fam[f].name, l->max_num_seqs.value, IDS, "backend", be,
-						    "source", limit_source_name(l->max_num_seqs.source), NULL);
+					expo_sample_with(b, name, l->max_num_seqs.value, id, "backend", be,
+							 "source", limit_source_name(l->max_num_seqs.source), NULL);
 				break;
 			case 2:
 				if (l->kv_concurrency.source != LIMIT_NONE)
-					expo_sample(b, fam[f].name, l->kv_concurrency.value, IDS, "source",
-						    limit_source_name(l->kv_concurrency.source), NULL);
+					expo_sample_with(b, name, l->kv_concurrency.value, id, "source",
+							 limit_source_name(l->kv_concurrency.source), NULL);
 				break;
 			case 3:
 				if (l->max_model_len.source != LIMIT_NONE)
-					expo_sample(b, fam[f].name, l->max_model_len.value, IDS, "source",
-						    limit_source_name(l->max_model_len.source), NULL);
+					expo_sample_with(b, name, l->max_model_len.value, id, "source",
+							 limit_source_name(l->max_model_len.source), NULL);
 				break;
 			case 4:
-				if (t->history.n)
-					expo_sample(b, fam[f].name, t->engine.running, IDS, NULL);
+				if (t->history.n && l->max_num_seqs.source != LIMIT_NONE)
+					expo_sample_with(b, name, t->checks.saturation, id, NULL);
 				break;
 			case 5:
-				if (t->history.n)
-					expo_sample(b, fam[f].name, t->engine.waiting, IDS, NULL);
+				if (l->max_num_seqs.source != LIMIT_NONE && l->kv_concurrency.source != LIMIT_NONE)
+					expo_sample_with(b, name, t->checks.drift, id, NULL);
 				break;
 			case 6:
-				if (t->history.n && (t->engine.present & SERIES_KV_USAGE))
-					expo_sample(b, fam[f].name, t->engine.kv_usage, IDS, NULL);
+				for (int k = 0; k < CHECK_COUNT; k++)
+					expo_sample_with(b, name, t->checks.active[k] ? 1 : 0, id, "check",
+							 check_name((enum check_kind)k), NULL);
 				break;
 			case 7:
-				if (t->history.n && l->max_num_seqs.source != LIMIT_NONE)
-					expo_sample(b, fam[f].name, t->checks.saturation, IDS, NULL);
+				expo_sample_with(b, name, t->up ? 1 : 0, id, NULL);
 				break;
 			case 8:
-				if (l->max_num_seqs.source != LIMIT_NONE && l->kv_concurrency.source != LIMIT_NONE)
-					expo_sample(b, fam[f].name, t->checks.drift, IDS, NULL);
+				expo_sample_with(b, name, (double)t->failures, id, NULL);
 				break;
 			case 9:
-				if (t->scrapes)
-					for (int k = 0; k < CHECK_COUNT; k++)
-						expo_sample(b, fam[f].name, t->checks.active[k] ? 1 : 0, IDS,
-							    "check", check_name((enum check_kind)k), NULL);
-				break;
-			case 10:
-				if (t->scrapes)
-					expo_sample(b, fam[f].name, t->up ? 1 : 0, IDS, NULL);
-				break;
-			case 11:
-				if (t->scrapes)
-					expo_sample(b, fam[f].name, t->duration_s, IDS, NULL);
-				break;
-			case 12:
-				if (t->scrapes)
-					expo_sample(b, fam[f].name, (double)t->bytes, IDS, NULL);
-				break;
-			case 13:
-				expo_sample(b, fam[f].name, (double)t->failures, IDS, NULL);
-				break;
-			case 14:
-				if (t->scrapes)
-					expo_sample(b, fam[f].name, (double)t->samples_skipped, IDS, NULL);
+				if (t->samples_skipped)
+					expo_sample_with(b, name, (double)t->samples_skipped, id, NULL);
 				break;
 			}
-#undef IDS
 		}
 	}
+	if (ids.overflow) /* the page says so rather than lying by omission */
+		log_kv(LOG_WARN, "per-engine series left out of /metrics: labels over the cap", NULL);
+	buf_release(&ids);
+	im_free(at);
+	im_free(ts);
 }
 
 static void render_self(struct controller *c, struct buf *b)
@@ -1139,7 +1141,7 @@ int controller_run(const struct controller_opts *o)
 	       cfg.source, "context", cfg.context ? cfg.context : "", NULL);
 	kubeclient_init(&c->kc, &c->http, &cfg);
 	events_init(&c->events, &c->kc, o->instance);
-	hmap_init(&c->missing);
+	hmap_init(&c->reported);
 	podcache_init(&c->cache, on_workload, c);
 	so.interval_ms = o->scrape_interval_ms;
 	so.timeout_ms = o->scrape_timeout_ms;
@@ -1209,7 +1211,7 @@ int controller_run(const struct controller_opts *o)
 	for (struct hmap_entry *e = hmap_first(&c->scraper.targets); e; e = hmap_next(&c->scraper.targets, e))
 		tinfo_free(((struct scrape_target *)e->value)->data);
 	scraper_release(&c->scraper);
-	hmap_release(&c->missing);
+	hmap_release(&c->reported);
 	each_reflector(c, reflector_release);
 	reconciler_release(&c->rec);
 	if (o->leader_elect)
