@@ -56,11 +56,17 @@ static size_t put(struct objcache *c, const cJSON *o)
 		return 1;
 	}
 	old = hmap_get(&c->objs, k.ptr);
-	if (old && cJSON_Compare(old, o, true)) { /* relisted unchanged */
+	copy = cJSON_Duplicate(o, true);
+	/* kept without managedFields (nothing reads them; on a generated
+	 * object they are as large as the object), as client-go's cache
+	 * transforms do */
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(copy, "metadata"),
+						"managedFields");
+	if (old && cJSON_Compare(old, copy, true)) { /* relisted unchanged */
+		cJSON_Delete(copy);
 		buf_release(&k);
 		return 0;
 	}
-	copy = cJSON_Duplicate(o, true);
 	hmap_put(&c->objs, k.ptr, copy);
 	cJSON_Delete(old);
 	buf_release(&k);

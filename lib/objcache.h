@@ -1,6 +1,8 @@
 /*
  * objcache.h - a reflector store of whole objects (cJSON copies) keyed by
- * namespace/name, for the resources the controller reads as they are:
+ * namespace/name (without metadata.managedFields, which nothing reads and
+ * which are as large as a generated object), for the resources the
+ * controller reads as they are:
  * InferenceWorkloads and the objects it generates.
  *
  * Every change runs the callback with the new object (or the old one and

@@ -6,6 +6,7 @@
 #include "render_dashboard.h"
 #include "fileio.h"
 #include "objcache.h"
+#include "reflector.h"
 #include "yamljson.h"
 #include "yamlout.h"
 
@@ -460,4 +461,40 @@ TEST(render_alerts_rules_follow_the_spec)
 int main(int argc, char **argv)
 {
 	return t_run(argc, argv);
+}
+
+static int oc_calls;
+static void oc_count(void *ctx, const cJSON *obj, bool deleted)
+{
+	(void)ctx, (void)obj, (void)deleted;
+	oc_calls++;
+}
+
+/* The cache keeps generated objects without managedFields, and an object
+ * relisted unchanged (managedFields and all) runs no callback. */
+TEST(objcache_drops_managed_fields_and_ignores_unchanged_relists)
+{
+	struct objcache c;
+	struct reflector_store st;
+	cJSON *o = cJSON_Parse("{\"metadata\":{\"namespace\":\"n\",\"name\":\"a\",\"resourceVersion\":\"1\","
+			       "\"managedFields\":[{\"manager\":\"infermon\",\"fieldsV1\":{\"f:spec\":{}}}]},"
+			       "\"spec\":{\"x\":1}}");
+
+	oc_calls = 0;
+	objcache_init(&c, oc_count, NULL);
+	objcache_store(&c, &st);
+	st.upsert(st.ctx, o);
+	ASSERT_EQ_INT(oc_calls, 1);
+	ASSERT_TRUE(objcache_get(&c, "n", "a") != NULL);
+	ASSERT_TRUE(cJSON_GetObjectItemCaseSensitive(
+			    cJSON_GetObjectItemCaseSensitive(objcache_get(&c, "n", "a"), "metadata"),
+			    "managedFields") == NULL);
+	ASSERT_EQ_INT(cJSON_GetObjectItemCaseSensitive(
+			      cJSON_GetObjectItemCaseSensitive(objcache_get(&c, "n", "a"), "spec"), "x")
+			      ->valueint,
+		      1);
+	st.upsert(st.ctx, o); /* relisted unchanged */
+	ASSERT_EQ_INT(oc_calls, 1);
+	objcache_release(&c);
+	cJSON_Delete(o);
 }
