@@ -214,6 +214,8 @@ void http_release(struct http *h)
 		uv_poll_stop(&sk->poll);
 		loop_close_handle((uv_handle_t *)&sk->poll, sock_closed);
 	}
+	while (h->npool)
+		curl_easy_cleanup(h->pool[--h->npool]);
 	if (h->share)
 		curl_share_cleanup(h->share);
 	h->multi = NULL;
@@ -254,7 +256,7 @@ struct http_call *http_call_new(struct http *h, const char *method, const char *
 	c->method = im_xstrdup(method);
 	c->url = im_xstrdup(url);
 	buf_init(&c->body, BUF_MAX_LARGE);
-	c->easy = curl_easy_init();
+	c->easy = h->npool ? h->pool[--h->npool] : curl_easy_init();
 	if (!c->easy) {
 		fputs("infermon: curl_easy_init failed\n", stderr);
 		abort();
@@ -445,7 +447,14 @@ void http_call_free(struct http_call *c)
 
 static void destroy(struct http_call *c)
 {
-	curl_easy_cleanup(c->easy);
+	struct http *h = c->h;
+
+	if (!h->closing && h->npool < HTTP_EASY_POOL) {
+		curl_easy_reset(c->easy); /* every option back to its default */
+		h->pool[h->npool++] = c->easy;
+	} else {
+		curl_easy_cleanup(c->easy);
+	}
 	curl_slist_free_all(c->headers);
 	buf_release(&c->body);
 	im_free(c->req_body);

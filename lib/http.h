@@ -37,6 +37,8 @@
 
 struct http_sock;
 
+#define HTTP_EASY_POOL 64
+
 struct http {
 	struct loop *loop;
 	CURLM *multi;
@@ -48,6 +50,10 @@ struct http {
 	struct http_call *deferred; /* calls settle() has work for (list) */
 	struct http_call *running; /* calls in flight (list) */
 	struct http_sock *socks;   /* sockets being polled (list) */
+	/* easy handles of freed calls, reset for the next (curl_easy_init and
+	 * its buffers once per handle, not once per request) */
+	CURL *pool[HTTP_EASY_POOL];
+	int npool;
 };
 
 struct http_call;
