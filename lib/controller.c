@@ -1,5 +1,6 @@
 #include "controller.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -1102,6 +1103,14 @@ int controller_run(const struct controller_opts *o)
 	struct scraper_opts so = {0};
 	int rc = 0;
 
+	/* The /metrics page of a large fleet is megabytes, built and copied
+	 * every 2 s. glibc raises its mmap threshold to the size of each big
+	 * block freed, after which such pages come from the heap and stay
+	 * resident through fragmentation; a fixed threshold keeps big blocks
+	 * in mmap (returned when freed). Two arenas: the loop and the HTTP
+	 * server thread. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 2);
 	kubeconfig_init(&cfg);
 	buf_init(&err, 4096);
 	if (kubeconfig_load_default(&cfg, o->kubeconfig, o->context, &err)) {
