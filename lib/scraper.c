@@ -32,7 +32,7 @@ void scraper_init(struct scraper *s, struct http *http, const struct scraper_opt
 	if (!s->opts.max_concurrent)
 		s->opts.max_concurrent = 32;
 	if (!s->opts.info_every_ms)
-		s->opts.info_every_ms = 60000;
+		s->opts.info_every_ms = 300000;
 	if (!s->opts.info_retry_ms)
 		s->opts.info_retry_ms = 600000;
 	if (!s->opts.checks.drift_tolerance)
@@ -308,6 +308,7 @@ static void finish(struct scrape_target *t)
 		.max_model_len = t->max_model_len,
 	};
 	struct check_opts co = s->opts.checks;
+	bool was_up = t->up;
 
 	t->in_progress = false;
 	s->inflight--;
@@ -326,6 +327,12 @@ static void finish(struct scrape_target *t)
 	snprintf(t->problem, sizeof(t->problem), "%s", promtext_problem(&t->parser));
 	if (t->up) {
 		engine_scrape_end(&t->pending);
+		/* back after failing, or its counters went back: the engine may
+		 * have restarted with other limits; ask its info endpoints at the
+		 * next scrape rather than at the next info_every_ms */
+		if (t->history.n && (!was_up || t->pending.prompt_tokens < t->engine.prompt_tokens ||
+				     t->pending.generation_tokens < t->engine.generation_tokens))
+			t->info_due = true;
 		t->engine = t->pending;
 		history_push(&t->history, now, &t->engine);
 	} else {

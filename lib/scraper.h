@@ -10,8 +10,12 @@
  *                                 mode: a 404 is remembered and asked again
  *                                 every info_retry_ms)
  *   GET <base>/get_server_info    (SGLang)
- * The info endpoints are fetched on the first scrape and then every
- * info_every_ms. When all calls are done the target's limits are resolved,
+ * The info endpoints are fetched on the first scrape, then every
+ * info_every_ms, and at the next scrape after one that suggests the engine
+ * restarted (it answers again after failing, or its token counters went
+ * back): limits change only with a new engine process, and asking for them
+ * on every scrape would double the requests an engine gets. When all calls
+ * are done the target's limits are resolved,
  * its checks evaluated and the scraper's callback runs.
  *
  * Every call has a timeout and a body cap; a target never waits for another:
@@ -64,7 +68,7 @@ struct scraper_opts {
 	size_t max_body;          /* default 64 MiB */
 	size_t max_label_value;   /* default 64 KiB */
 	int max_concurrent;       /* targets in flight, default 32 */
-	uint64_t info_every_ms;   /* default 60000 */
+	uint64_t info_every_ms;   /* default 300000 */
 	uint64_t info_retry_ms;   /* after a 404 on /server_info, default 600000 */
 	struct check_opts checks; /* zero: defaults */
 	uint32_t seed;            /* phase jitter; 0 = from the clock */

@@ -411,6 +411,61 @@ TEST(paused_scraper_starts_nothing_and_resumed_scrapes_every_target_at_once)
 	loop_release(&pk.loop);
 }
 
+/* The info endpoints are asked again at the scrape after one whose token
+ * counters went back (a restarted engine, maybe with other limits), not at
+ * the next info_every_ms (an hour here). */
+static const char page_before[] = "# TYPE vllm:generation_tokens_total counter\n"
+				  "vllm:generation_tokens_total{model_name=\"m\"} 100\n";
+static const char page_after[] = "# TYPE vllm:generation_tokens_total counter\n"
+				 "vllm:generation_tokens_total{model_name=\"m\"} 5\n";
+static const char models_after[] =
+	"{\"object\":\"list\",\"data\":[{\"id\":\"m\",\"object\":\"model\",\"max_model_len\":2048}]}";
+static struct steady rk;
+static double rk_len[5];
+
+static void restart_done(void *ctx, struct scrape_target *t)
+{
+	struct steady *k = ctx;
+
+	if (t->scrapes <= 4)
+		rk_len[t->scrapes] = t->max_model_len;
+	if (t->scrapes == 2) { /* the engine restarts with a longer context */
+		k->d.metrics_body = page_after;
+		k->d.models_body = models_after;
+	}
+	if (t->scrapes == 4)
+		steady_stop(k);
+}
+
+TEST(info_endpoints_are_asked_again_after_a_restart)
+{
+	struct scraper_opts o = {.interval_ms = 50, .timeout_ms = 2000, .info_every_ms = 3600000,
+				 .seed = 3};
+	char base[64];
+
+	memset(&rk, 0, sizeof(rk));
+	ASSERT_OK(loop_init(&rk.loop));
+	ASSERT_OK(http_init(&rk.http, &rk.loop));
+	rk.d.metrics_body = page_before;
+	rk.d.models_body = models_page; /* max_model_len 1024 */
+	ASSERT_EQ_INT(t_httpd_start(&rk.d, &rk.loop.uv), 0);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", rk.d.port);
+	scraper_init(&rk.s, &rk.http, &o, restart_done, &rk);
+	scraper_set_target(&rk.s, "ns/pod-0", base, "/metrics", BACKEND_VLLM, 0);
+	scraper_start(&rk.s);
+	uv_timer_init(&rk.loop.uv, &rk.watchdog);
+	rk.watchdog.data = &rk;
+	uv_timer_start(&rk.watchdog, steady_watchdog, 20000, 0);
+	loop_run(&rk.loop);
+
+	ASSERT_TRUE(!rk.timed_out);
+	ASSERT_TRUE(rk_len[1] == 1024); /* asked on the first scrape */
+	ASSERT_TRUE(rk_len[3] == 1024); /* scrape 3 sees the counters go back */
+	ASSERT_TRUE(rk_len[4] == 2048); /* and scrape 4 asks again */
+	scraper_release(&rk.s);
+	loop_release(&rk.loop);
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN); /* t_httpd writes to clients that hung up */
