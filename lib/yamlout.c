@@ -149,6 +149,10 @@ static bool plain_ok(const char *s)
 		if (*p == '#' && p > s && p[-1] == ' ')
 			return false;
 	}
+	/* Names, paths and versions pass the rules above often and cannot be
+	 * misread once they have: skip the (costly) parse for them. */
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-") == n)
+		return true;
 	buf_init(&t, BUF_MAX_LARGE);
 	buf_printf(&t, "%s: %s\n", s, s);
 	ok = !t.overflow && reads_back(t.ptr, t.len, NULL, s);
