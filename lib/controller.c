@@ -66,6 +66,7 @@ struct controller {
 	size_t round_left;
 	uv_timer_t round_timer;
 	uint64_t scrapes_done;
+	uint64_t publishes;
 	struct reconciler rec;
 	/* one per watched namespace (or one for all), as the pod reflectors */
 	struct reflector crs_refl[MAX_REFLECTORS], owned_refl[OWNED_COUNT][MAX_REFLECTORS];
@@ -473,6 +474,7 @@ static void pump(uv_prepare_t *h)
 		if (!caches_synced(c))
 			return;
 		c->synced = true;
+		malloc_trim(0); /* the initial lists' bodies and trees */
 		log_kv(LOG_INFO, c->leading ? "caches synced; reconciling" : "caches synced; following",
 		       NULL);
 	}
@@ -962,6 +964,10 @@ static void publish(uv_timer_t *h)
 	render_targets(c, &b, keys);
 	im_free(keys);
 	httpserver_publish_metrics(c->hs, buf_str(&b), b.len);
+	/* every 30 s, pages freed inside the heap go back to the system
+	 * (watch bodies and JSON trees come and go by the thousand) */
+	if (++c->publishes % 15 == 0)
+		malloc_trim(0);
 	httpserver_heartbeat(c->hs);
 	httpserver_set_ready(c->hs, synced, synced ? NULL : "pod cache not synced yet");
 	buf_release(&b);

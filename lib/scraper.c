@@ -325,6 +325,14 @@ static void finish(struct scrape_target *t)
 	t->samples_skipped = t->parser.stats.skipped_oversized;
 	t->lines_malformed = t->parser.stats.malformed;
 	snprintf(t->problem, sizeof(t->problem), "%s", promtext_problem(&t->parser));
+	{
+		/* only max_concurrent parsers are busy at a time: the buffers of
+		 * the other thousands of targets go back rather than wait for
+		 * their next scrape */
+		struct promtext_opts po = t->parser.opts;
+		promtext_release(&t->parser);
+		promtext_init(&t->parser, &po, engine_observe, &t->pending);
+	}
 	if (t->up) {
 		engine_scrape_end(&t->pending);
 		/* back after failing, or its counters went back: the engine may
