@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . hack/lib.sh
 
-ensure_debs "${INFERMON_BUILD_DEBS[@]}" "${INFERMON_TEST_DEBS[@]}"
+install_debs test
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] ||
 	die "Go is needed to build the real control plane and simulator from the Go module proxy"
 export PATH=$PATH:/usr/local/go/bin
