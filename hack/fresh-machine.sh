@@ -74,29 +74,34 @@ if [ ! -f "$base" ]; then
 	find "$cache" -maxdepth 1 -name 'base-bookworm-minbase-*.tar' ! -name "${base##*/}" -delete
 fi
 
-work=$(mktemp -d "${TMPDIR:-/var/tmp}/infermon-fresh.XXXXXX")
+# The chroot lives in the cache dir, one at a time (the lock above).
+work=$cache/run
 sysroot=$work/root
-mounted=()
-cleanup() {
-	local rc=$? i
-	for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
-		umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" ||
-			echo "fresh-machine: cannot unmount ${mounted[i]}" >&2
+# release_work: unmounts whatever is mounted under $work, deepest first, and
+# removes it; never rm -rf across a mount (the package cache is bound in).
+release_work() {
+	local m
+	for m in $(awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r); do
+		umount "$m" 2>/dev/null || umount -l "$m" || echo "fresh-machine: cannot unmount $m" >&2
 	done
-	# Never rm -rf across a mount: the package cache is bound in.
-	if grep -qF " $work/" /proc/self/mounts; then
+	if awk -v w="$work/" 'index($2, w) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
 		echo "fresh-machine: something is still mounted under $work; left it there" >&2
-		rc=1
-	else
-		rm -rf "$work"
+		return 1
 	fi
+	rm -rf "$work"
+}
+cleanup() {
+	local rc=$?
+	release_work || rc=1
 	exit $rc
 }
+# A run killed outright (SIGKILL, a ctest timeout) left its chroot behind.
+release_work || die "fresh-machine: cannot clear $work, left by an earlier run"
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-mkdir "$sysroot"
+mkdir -p "$sysroot"
 tar -xf "$base" -C "$sysroot"
 mkdir "$sysroot/src"
 git -C "$root" ls-files -z -co --exclude-standard |
@@ -104,12 +109,11 @@ git -C "$root" ls-files -z -co --exclude-standard |
 	tar -C "$root" --null -T - -cf - | tar -xf - -C "$sysroot/src"
 rm -f "$sysroot/etc/resolv.conf"
 cp /etc/resolv.conf "$sysroot/etc/resolv.conf"
-# bind DIR SOURCE... : mounts into the chroot, remembered for cleanup.
+# bind DIR ARGS... : mounts into the chroot (cleanup unmounts it).
 bind() {
 	local dir=$sysroot$1
 	shift
 	mount "$@" "$dir" || die "fresh-machine: cannot mount $* on $dir"
-	mounted+=("$dir")
 }
 bind /proc -t proc proc
 bind /dev --bind /dev
