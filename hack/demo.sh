@@ -37,7 +37,7 @@ teardown() {
 trap teardown EXIT
 
 log "installing what is missing (Debian packages, Go-built components)"
-ensure_debs "${INFERMON_BUILD_DEBS[@]}" curl jq python3
+install_debs demo
 hack/tools/build.sh kube sim crds prometheus
 log "building infermon"
 cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERMON_INTEGRATION=OFF >/dev/null

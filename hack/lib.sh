@@ -40,9 +40,31 @@ ensure_debs() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The lists are all a fresh Debian bookworm needs beyond its required
+# packages (hack/fresh-machine.sh proves it in a bare chroot). Name the
+# package that owns the file or command, not one that happens to pull it in.
+# Build: compiling infermon (the Dockerfile's BUILD_PACKAGES hold these too),
+# plus openssl and ca-certificates for the local control plane's certificates.
 INFERMON_BUILD_DEBS=(build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev
 	libyaml-dev libssl-dev libwebsockets-dev libuv1-dev openssl ca-certificates)
-INFERMON_TEST_DEBS=(clang libclang-rt-dev valgrind prometheus python3 python3-prometheus-client curl jq)
+# Run: what hack/demo.sh and hack/local-cluster.sh call beyond the build:
+# curl, jq, python3 with yaml, ss (iproute2), pkill (procps).
+INFERMON_RUN_DEBS=(curl jq python3 python3-yaml iproute2 procps)
+# Test: clang with its sanitizer and libFuzzer runtimes (clang alone, without
+# recommends, brings none) for build/fuzz and build/tsan; valgrind; promtool
+# (prometheus); the reference parser (python3-prometheus-client); git and
+# clang-format for hack/check-style.sh.
+INFERMON_TEST_DEBS=(clang libclang-rt-dev valgrind prometheus python3-prometheus-client git clang-format)
+
+# install_debs demo|test: installs what hack/demo.sh or hack/test.sh needs
+# from Debian (hack/install-deps.sh runs it alone).
+install_debs() {
+	case ${1:-} in
+	demo) ensure_debs "${INFERMON_BUILD_DEBS[@]}" "${INFERMON_RUN_DEBS[@]}" ;;
+	test) ensure_debs "${INFERMON_BUILD_DEBS[@]}" "${INFERMON_RUN_DEBS[@]}" "${INFERMON_TEST_DEBS[@]}" ;;
+	*) die "install_debs: which set, demo or test? (got \"${1:-}\")" ;;
+	esac
+}
 
 # State dir of the local control plane hack/local-cluster.sh runs (certs,
 # kubeconfigs, etcd data, logs, pids, ports); INFERMON_CLUSTER_DIR overrides.

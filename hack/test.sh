@@ -4,18 +4,21 @@
 # valgrind over a controller run. It ends with ctest's summary line.
 #
 #   hack/test.sh            everything
-#   hack/test.sh -L unit    only tests with a ctest label (unit, integration, fuzz, valgrind)
+#   hack/test.sh -L unit    only tests with a ctest label (unit, integration,
+#                           fuzz, valgrind, fresh)
 #
-# Build trees: build/release (the default -Werror build, also run under
-# valgrind), build/fuzz (clang + libFuzzer), build/tsan (the controller under
-# ThreadSanitizer, for it_tsan), build/asan (ASan+UBSan; ctest runs from
-# here, so the suite passes under the sanitizers).
+# Build trees (hack/build-trees.sh): build/release (the default -Werror
+# build, also run under valgrind), build/fuzz (clang + libFuzzer), build/tsan
+# (the controller under ThreadSanitizer, for it_tsan), build/asan (ASan+UBSan;
+# ctest runs from here, so the suite passes under the sanitizers). The
+# "fresh" test (hack/fresh-machine.sh) installs and builds the same in a bare
+# Debian chroot, so a package missing from hack/lib.sh's lists fails here.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . hack/lib.sh
 
-ensure_debs "${INFERMON_BUILD_DEBS[@]}" "${INFERMON_TEST_DEBS[@]}"
+install_debs test
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] ||
 	die "Go is needed to build the real control plane and simulator from the Go module proxy"
 export PATH=$PATH:/usr/local/go/bin
@@ -27,23 +30,7 @@ log "components ready in $((SECONDS - t0)) s"
 
 hack/check-style.sh
 
-jobs=$(nproc)
-# Release optimisation (-O3) with symbols for valgrind: -O3's inlining finds
-# format-truncation warnings that -O2 does not
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE='-O3 -g -DNDEBUG' -DINFERMON_INTEGRATION=OFF >/dev/null
-cmake --build build/release -j"$jobs" >/dev/null
-cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	-DINFERMON_FUZZ=ON -DINFERMON_INTEGRATION=OFF \
-	-DCMAKE_C_FLAGS='-fsanitize=fuzzer-no-link,address,undefined' >/dev/null
-cmake --build build/fuzz -j"$jobs" >/dev/null
-# ThreadSanitizer: only the controller, run once against the cluster (it_tsan)
-cmake -S . -B build/tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	-DINFERMON_SANITIZE_THREAD=ON -DINFERMON_INTEGRATION=OFF >/dev/null
-cmake --build build/tsan -j"$jobs" --target infermon >/dev/null
-cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DINFERMON_SANITIZE=ON \
-	-DINFERMON_FUZZ_BIN_DIR="$root/build/fuzz" -DINFERMON_RELEASE_DIR="$root/build/release" \
-	-DINFERMON_TSAN_DIR="$root/build/tsan" >/dev/null
-cmake --build build/asan -j"$jobs" >/dev/null
+hack/build-trees.sh
 log "built in $((SECONDS - t0)) s"
 
 # Integration tests share one cluster (resource lock); unit and fuzz tests
