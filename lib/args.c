@@ -44,7 +44,8 @@ static void split_shell(struct words *ws, const char *s)
 		if (!*p)
 			break;
 		start = ws->used;
-		while (*p && (q || !(*p == ' ' || *p == '\t' || *p == '\n' || *p == ';' || *p == '&' || *p == '|'))) {
+		while (*p && (q || !(*p == ' ' || *p == '\t' || *p == '\n' || *p == ';' ||
+				     *p == '&' || *p == '|'))) {
 			char c = *p++;
 			if (q) {
 				if (c == q) {

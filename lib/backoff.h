@@ -16,8 +16,8 @@ struct backoff {
 	uint64_t reset_after_ms;
 	uint64_t current_ms; /* next base delay */
 	uint64_t last_fail_ms;
-	uint32_t rng;        /* xorshift state for jitter */
-	uint32_t failures;   /* consecutive failures since the last reset */
+	uint32_t rng;      /* xorshift state for jitter */
+	uint32_t failures; /* consecutive failures since the last reset */
 };
 
 void backoff_init(struct backoff *b, uint64_t initial_ms, uint64_t max_ms, uint64_t reset_after_ms,

@@ -20,10 +20,10 @@
 #include "error.h"
 
 struct buf {
-	char *ptr;  /* NUL-terminated contents, or NULL while empty */
-	size_t len; /* bytes used, not counting the NUL */
-	size_t cap; /* bytes allocated */
-	size_t max; /* hard cap on len */
+	char *ptr;     /* NUL-terminated contents, or NULL while empty */
+	size_t len;    /* bytes used, not counting the NUL */
+	size_t cap;    /* bytes allocated */
+	size_t max;    /* hard cap on len */
 	bool overflow; /* an append failed for the cap since buf_init */
 };
 
@@ -41,8 +41,7 @@ void buf_reset(struct buf *b);
 im_result buf_add(struct buf *b, const void *p, size_t n);
 im_result buf_adds(struct buf *b, const char *s);
 im_result buf_addc(struct buf *b, char c);
-im_result buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+im_result buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 im_result buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
 /* Appends p[0..n) for a message: backslash before " and \, other control

@@ -10,12 +10,18 @@
 const char *cfg_type_desc(enum cfg_type t)
 {
 	switch (t) {
-	case CFG_STRING: return "a string";
-	case CFG_NAME: return "a name or a number";
-	case CFG_NUMBER: return "a number";
-	case CFG_DURATION: return "a duration (a string such as 15s, or seconds)";
-	case CFG_BOOL: return "true or false";
-	case CFG_STRING_LIST: return "a list of strings";
+	case CFG_STRING:
+		return "a string";
+	case CFG_NAME:
+		return "a name or a number";
+	case CFG_NUMBER:
+		return "a number";
+	case CFG_DURATION:
+		return "a duration (a string such as 15s, or seconds)";
+	case CFG_BOOL:
+		return "true or false";
+	case CFG_STRING_LIST:
+		return "a list of strings";
 	}
 	return "a value";
 }
@@ -98,8 +104,8 @@ static im_result set_scalar(struct walk *w, const struct cfg_key *k, const cJSON
 	buf_init(&msg, 1024);
 	if (!text) {
 		if (k->type == CFG_STRING_LIST)
-			buf_printf(&msg, "%s must be a list of strings, not a list holding %s", k->path,
-				   json_kind(v));
+			buf_printf(&msg, "%s must be a list of strings, not a list holding %s",
+				   k->path, json_kind(v));
 		else
 			buf_printf(&msg, "%s must be %s, not %s", k->path, cfg_type_desc(k->type),
 				   json_kind(v));
@@ -148,7 +154,8 @@ static im_result walk_object(struct walk *w, const cJSON *obj, const char *prefi
 		if (k && k->type == CFG_STRING_LIST) {
 			const cJSON *it;
 			if (!cJSON_IsArray(m)) {
-				buf_printf(&msg, "%s must be a list of strings, not %s", k->path, json_kind(m));
+				buf_printf(&msg, "%s must be a list of strings, not %s", k->path,
+					   json_kind(m));
 				result = fail_at(w, m, IM_CONFIG, buf_str(&msg));
 				break;
 			}
@@ -164,7 +171,8 @@ static im_result walk_object(struct walk *w, const cJSON *obj, const char *prefi
 				break;
 		} else if (is_section(w, buf_str(&path))) {
 			if (!cJSON_IsObject(m)) {
-				buf_printf(&msg, "%s must be a mapping, not %s", buf_str(&path), json_kind(m));
+				buf_printf(&msg, "%s must be a mapping, not %s", buf_str(&path),
+					   json_kind(m));
 				result = fail_at(w, m, IM_CONFIG, buf_str(&msg));
 				break;
 			}
@@ -190,20 +198,21 @@ im_result cfgfile_parse(const char *data, size_t len, const char *source,
 	struct yamljson_doc *docs = NULL;
 	size_t ndocs = 0;
 	struct yamljson_opts opts = {.max_input = CFGFILE_MAX_BYTES, .max_depth = 16};
-	struct walk w = {.source = source, .keys = keys, .nkeys = nkeys, .set = set, .ctx = ctx,
-			 .err = err};
+	struct walk w = {
+		.source = source, .keys = keys, .nkeys = nkeys, .set = set, .ctx = ctx, .err = err};
 	im_result result;
 
 	if ((result = yamljson_parse(data, len, source, &opts, &docs, &ndocs, err)) != IM_OK)
 		return result;
 	if (ndocs > 1) {
 		buf_reset(err);
-		buf_printf(err, "%s:%d: a configuration file holds one document", source, docs[1].line);
+		buf_printf(err, "%s:%d: a configuration file holds one document", source,
+			   docs[1].line);
 		result = IM_CONFIG;
 	} else if (ndocs == 1 && !cJSON_IsObject(docs[0].json)) {
 		buf_reset(err);
-		buf_printf(err, "%s:%d: a configuration file holds a mapping of keys, not %s", source,
-			   docs[0].line, json_kind(docs[0].json));
+		buf_printf(err, "%s:%d: a configuration file holds a mapping of keys, not %s",
+			   source, docs[0].line, json_kind(docs[0].json));
 		result = IM_CONFIG;
 	} else if (ndocs == 1) {
 		w.doc = &docs[0];
@@ -213,8 +222,8 @@ im_result cfgfile_parse(const char *data, size_t len, const char *source,
 	return result;
 }
 
-im_result cfgfile_load(const char *path, const struct cfg_key *keys, size_t nkeys,
-		       cfg_set_cb set, void *ctx, struct buf *err)
+im_result cfgfile_load(const char *path, const struct cfg_key *keys, size_t nkeys, cfg_set_cb set,
+		       void *ctx, struct buf *err)
 {
 	struct buf data;
 	im_result result;

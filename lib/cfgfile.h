@@ -61,8 +61,8 @@ im_result cfgfile_parse(const char *data, size_t len, const char *source,
 			struct buf *err);
 
 /* Reads path (at most CFGFILE_MAX_BYTES) and applies it as cfgfile_parse. */
-im_result cfgfile_load(const char *path, const struct cfg_key *keys, size_t nkeys,
-		       cfg_set_cb set, void *ctx, struct buf *err);
+im_result cfgfile_load(const char *path, const struct cfg_key *keys, size_t nkeys, cfg_set_cb set,
+		       void *ctx, struct buf *err);
 
 /* "a duration (a string such as 15s, or seconds)" etc., for messages and help. */
 const char *cfg_type_desc(enum cfg_type t);

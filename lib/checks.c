@@ -90,25 +90,27 @@ void limits_resolve(const struct limit_inputs *in, const struct engine_scrape *c
 					      ? si->max_total_num_tokens * dp
 					      : cur->sgl_max_total_tokens;
 			if (pool > 0 && out->max_model_len.value > 0)
-				out->kv_concurrency = (struct limit){pool / out->max_model_len.value,
-								     LIMIT_KV_POOL};
+				out->kv_concurrency = (struct limit){
+					pool / out->max_model_len.value, LIMIT_KV_POOL};
 		}
 	} else {
 		if (in->vllm_info && in->vllm_info->max_num_seqs.source != LIMIT_NONE)
 			out->max_num_seqs = in->vllm_info->max_num_seqs;
 		else if (cur->cfg_max_num_seqs > 0)
-			out->max_num_seqs = (struct limit){cur->cfg_max_num_seqs, LIMIT_CONFIG_INFO};
+			out->max_num_seqs = (struct limit){cur->cfg_max_num_seqs,
+							   LIMIT_CONFIG_INFO};
 		else if (in->args_max_num_seqs > 0)
 			out->max_num_seqs = (struct limit){in->args_max_num_seqs, LIMIT_POD_ARGS};
 		else
-			out->max_num_seqs = (struct limit){limits_vllm_default_max_num_seqs(0, false),
-							   LIMIT_DEFAULT};
+			out->max_num_seqs = (struct limit){
+				limits_vllm_default_max_num_seqs(0, false), LIMIT_DEFAULT};
 		if (len > 0)
 			out->max_model_len = (struct limit){len, LIMIT_MODELS};
 		else if (in->vllm_info && in->vllm_info->max_model_len.source != LIMIT_NONE)
 			out->max_model_len = in->vllm_info->max_model_len;
-		out->kv_concurrency = limits_kv_concurrency(cur->kv_max_concurrency, cur->num_gpu_blocks,
-							    cur->block_size, out->max_model_len.value);
+		out->kv_concurrency = limits_kv_concurrency(cur->kv_max_concurrency,
+							    cur->num_gpu_blocks, cur->block_size,
+							    out->max_model_len.value);
 		/* Under data parallelism max-num-seqs holds per engine, while
 		 * running and the KV capacity are summed over engines: the pod's
 		 * cap is the per-engine one times the engines. */
@@ -118,8 +120,8 @@ void limits_resolve(const struct limit_inputs *in, const struct engine_scrape *c
 	}
 	/* An assumption gives way to what the engine is seen doing. */
 	ceiling = history_observed_ceiling(h, o->ceiling_scrapes);
-	if (ceiling > 0 && (out->max_num_seqs.source == LIMIT_NONE ||
-			    out->max_num_seqs.source == LIMIT_DEFAULT))
+	if (ceiling > 0 &&
+	    (out->max_num_seqs.source == LIMIT_NONE || out->max_num_seqs.source == LIMIT_DEFAULT))
 		out->max_num_seqs = (struct limit){ceiling, LIMIT_OBSERVED};
 }
 
@@ -159,8 +161,9 @@ void checks_evaluate(const struct check_opts *o, const struct engine_scrape *cur
 		out->saturation = cur->running / limit;
 
 	if (at_limit(cur->running, limit) && cur->waiting > 0)
-		msg(out, CHECK_SATURATED, "running %.0f of max-num-seqs %.0f (%s) with %.0f waiting",
-		    cur->running, limit, src, cur->waiting);
+		msg(out, CHECK_SATURATED,
+		    "running %.0f of max-num-seqs %.0f (%s) with %.0f waiting", cur->running, limit,
+		    src, cur->waiting);
 
 	if (h->n >= 2) {
 		const struct engine_point *a = &h->p[h->n - 2], *b = &h->p[h->n - 1];
@@ -170,10 +173,13 @@ void checks_evaluate(const struct check_opts *o, const struct engine_scrape *cur
 			    "queue %.0f -> %.0f while running sits at max-num-seqs %.0f (%s) and KV "
 			    "usage is %.0f%%: admission-bound, not memory-bound%s",
 			    a->waiting, b->waiting, limit, src, b->kv_usage * 100,
-			    kv > limit ? "; the KV cache holds more sequences than the limit admits" : "");
-		if (b->preemptions_is_counter ? b->preemptions > a->preemptions : b->preemptions > 0)
+			    kv > limit ? "; the KV cache holds more sequences than the limit admits"
+				       : "");
+		if (b->preemptions_is_counter ? b->preemptions > a->preemptions
+					      : b->preemptions > 0)
 			msg(out, CHECK_PREEMPTING, "%.0f preemptions in the last %.0f s",
-			    b->preemptions_is_counter ? b->preemptions - a->preemptions : b->preemptions,
+			    b->preemptions_is_counter ? b->preemptions - a->preemptions
+						      : b->preemptions,
 			    (double)(b->ms - a->ms) / 1000.0);
 	}
 
@@ -210,8 +216,9 @@ void checks_evaluate(const struct check_opts *o, const struct engine_scrape *cur
 		size_t n = 0;
 		for (unsigned i = 0; i < SERIES_COUNT; i++)
 			if (missing & (1u << i))
-				n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0,
-						      "%s%s", n ? ", " : "", engine_series_name(1u << i));
+				n += (size_t)snprintf(
+					list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s%s",
+					n ? ", " : "", engine_series_name(1u << i));
 		msg(out, CHECK_METRICS_MISSING, "series absent for this engine version: %s", list);
 	}
 }

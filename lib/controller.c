@@ -31,12 +31,12 @@
 /* What the controller keeps beside a scrape target (target->data). */
 struct tinfo {
 	char *namespace, *pod, *uid, *workload, *backend, *role;
-	bool seen;                  /* checks evaluated at least once */
-	double limit;               /* last max-num-seqs seen, for status */
+	bool seen;    /* checks evaluated at least once */
+	double limit; /* last max-num-seqs seen, for status */
 	enum limit_source limit_source;
-	bool active[CHECK_COUNT];   /* last reported state */
-	bool awaited;               /* the takeover round waits for its scrape */
-	double load[5];             /* up, running, waiting, kv usage, models: last in status */
+	bool active[CHECK_COUNT]; /* last reported state */
+	bool awaited;             /* the takeover round waits for its scrape */
+	double load[5];           /* up, running, waiting, kv usage, models: last in status */
 };
 
 struct controller {
@@ -77,9 +77,9 @@ struct controller {
 	uint64_t started_ms;
 	bool synced;
 	struct leader le;
-	char *identity;  /* this replica's holderIdentity */
-	bool leading;    /* holds the Lease (always, without leader election) */
-	bool stopping;   /* a signal came; the Lease is being handed back */
+	char *identity; /* this replica's holderIdentity */
+	bool leading;   /* holds the Lease (always, without leader election) */
+	bool stopping;  /* a signal came; the Lease is being handed back */
 };
 
 void controller_opts_default(struct controller_opts *o)
@@ -137,8 +137,8 @@ static void check_changed(struct controller *c, const struct tinfo *ti, enum che
 		hmap_del(&c->reported, key.ptr);
 	buf_init(&note, 1024);
 	if (delta > 0 && n == 1) {
-		buf_printf(&note, "%s (workload %s: one Event while any of its pods has it)", message,
-			   ti->workload);
+		buf_printf(&note, "%s (workload %s: one Event while any of its pods has it)",
+			   message, ti->workload);
 		post_event(c, ti, k != CHECK_METRICS_MISSING, name, buf_str(&note));
 	} else if (delta < 0 && n == 0) {
 		char reason[64];
@@ -218,9 +218,9 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 		changed = true;
 		snprintf(nscrape, sizeof(nscrape), "%llu", (unsigned long long)t->scrapes);
 		log_kv(now && k != CHECK_METRICS_MISSING ? LOG_WARN : LOG_INFO,
-		       now ? "check became true" : "check cleared", "namespace", ti->namespace, "pod",
-		       ti->pod, "workload", ti->workload, "check", name, "scrape", nscrape, "message",
-		       now ? t->checks.message[k] : "", NULL);
+		       now ? "check became true" : "check cleared", "namespace", ti->namespace,
+		       "pod", ti->pod, "workload", ti->workload, "check", name, "scrape", nscrape,
+		       "message", now ? t->checks.message[k] : "", NULL);
 		check_changed(c, ti, (enum check_kind)k, now ? 1 : -1, t->checks.message[k]);
 	}
 	if (!ti->seen || changed) {
@@ -264,7 +264,8 @@ static void sync_pod(struct controller *c, const struct workload *w, const struc
 	if (spec.backend != BACKEND_UNKNOWN)
 		b = spec.backend;
 	port = pod_port(p, spec.port);
-	if (!eligible(p) || b == BACKEND_UNKNOWN || port == 0 || spec.bearer.name || spec.tls_ca.name) {
+	if (!eligible(p) || b == BACKEND_UNKNOWN || port == 0 || spec.bearer.name ||
+	    spec.tls_ca.name) {
 		if (eligible(p) && b == BACKEND_UNKNOWN)
 			log_kv(LOG_DEBUG, "pod has an unknown backend; not scraped", "pod", key.ptr,
 			       "backend", pod_backend(p), NULL);
@@ -283,8 +284,8 @@ static void sync_pod(struct controller *c, const struct workload *w, const struc
 		buf_printf(&url, "%s://[%s]:%d", spec.https ? "https" : "http", p->pod_ip, port);
 	else
 		buf_printf(&url, "%s://%s:%d", spec.https ? "https" : "http", p->pod_ip, port);
-	pod_arg_uint(p, backend_is_sglang(b) ? "--max-running-requests" : "--max-num-seqs", 1u << 24,
-		     &seqs);
+	pod_arg_uint(p, backend_is_sglang(b) ? "--max-running-requests" : "--max-num-seqs",
+		     1u << 24, &seqs);
 	t = scraper_set_target(&c->scraper, key.ptr, url.ptr, spec.path, b, (double)seqs);
 	/* a workload without a CR follows the controller's flags */
 	t->tolerance = has_cr ? spec.drift_tolerance : c->o->drift_tolerance;
@@ -372,7 +373,8 @@ static void runtime_of(void *ctx, const char *ns, const char *pod, struct pod_ru
 		out->engines = t->sinfo.dp_size;
 	for (int m = 0; m < t->engine.nmodels && m < ENGINE_MAX_MODELS; m++)
 		snprintf(out->models[m], sizeof(out->models[m]), "%s", t->engine.models[m]);
-	out->nmodels = t->engine.nmodels < ENGINE_MAX_MODELS ? t->engine.nmodels : ENGINE_MAX_MODELS;
+	out->nmodels = t->engine.nmodels < ENGINE_MAX_MODELS ? t->engine.nmodels
+							     : ENGINE_MAX_MODELS;
 	for (int k = 0; k < CHECK_COUNT; k++) {
 		out->active[k] = t->checks.active[k];
 		snprintf(out->message[k], sizeof(out->message[k]), "%s", t->checks.message[k]);
@@ -442,7 +444,8 @@ static void on_owned(void *ctx, const cJSON *obj, bool deleted)
  * is watched once, in its own namespace; a kind not generated, not at all. */
 static bool owned_watched(const struct reconciler *r, int k, size_t i)
 {
-	return owned_enabled(&r->rc, (enum owned_kind)k) && (i == 0 || !owned_namespace(&r->rc, (enum owned_kind)k));
+	return owned_enabled(&r->rc, (enum owned_kind)k) &&
+	       (i == 0 || !owned_namespace(&r->rc, (enum owned_kind)k));
 }
 
 /* Reconciles start once every informer has listed (client-go's
@@ -475,7 +478,8 @@ static void pump(uv_prepare_t *h)
 			return;
 		c->synced = true;
 		malloc_trim(0); /* the initial lists' bodies and trees */
-		log_kv(LOG_INFO, c->leading ? "caches synced; reconciling" : "caches synced; following",
+		log_kv(LOG_INFO,
+		       c->leading ? "caches synced; reconciling" : "caches synced; following",
 		       NULL);
 	}
 	if (c->leading) /* a follower's keys wait in the queue */
@@ -494,7 +498,8 @@ static void resync_all(struct controller *c)
 		const struct workload *w = e->value;
 		reconciler_workload_changed(&c->rec, w->namespace, w->name);
 	}
-	for (struct hmap_entry *e = hmap_first(&c->rec.crs.objs); e; e = hmap_next(&c->rec.crs.objs, e))
+	for (struct hmap_entry *e = hmap_first(&c->rec.crs.objs); e;
+	     e = hmap_next(&c->rec.crs.objs, e))
 		reconciler_cr_changed(&c->rec, e->value, false, NULL);
 	for (int k = 0; k < OWNED_COUNT; k++) {
 		m = &c->rec.owned[k].objs;
@@ -625,7 +630,8 @@ static void start_reconciler(struct controller *c)
 	struct render_config rc;
 	struct reflector_store store;
 	struct buf secret_field;
-	struct reflector_opts ro = {.api = "/apis/infermon.io/v1alpha1", .resource = "inferenceworkloads"};
+	struct reflector_opts ro = {.api = "/apis/infermon.io/v1alpha1",
+				    .resource = "inferenceworkloads"};
 
 	iw_defaults_init(&d);
 	d.port = c->o->port_name;
@@ -673,10 +679,12 @@ static void start_reconciler(struct controller *c)
 		reflector_start(&c->crs_refl[i], NULL, NULL);
 		for (int k = 0; k < OWNED_COUNT; k++) {
 			const char *own_ns = owned_namespace(&rc, (enum owned_kind)k);
-			struct reflector_opts oo = {.api = owned_api(k), .resource = owned_resource(k),
-						    .label_selector = LABEL_MANAGED_BY "=" MANAGER_NAME,
-						    .field_selector = k == OWNED_SECRET ? buf_str(&secret_field) : NULL,
-						    .namespace = own_ns ? own_ns : ns};
+			struct reflector_opts oo = {
+				.api = owned_api(k),
+				.resource = owned_resource(k),
+				.label_selector = LABEL_MANAGED_BY "=" MANAGER_NAME,
+				.field_selector = k == OWNED_SECRET ? buf_str(&secret_field) : NULL,
+				.namespace = own_ns ? own_ns : ns};
 			if (!owned_watched(&c->rec, k, i))
 				continue; /* one watch of the Secret's (dashboard's) namespace */
 			objcache_store(&c->rec.owned[k], &store);
@@ -687,7 +695,8 @@ static void start_reconciler(struct controller *c)
 	objcache_init(&c->rec.proms, on_prometheus, c);
 	objcache_init(&c->rec.namespaces, on_namespace, c);
 	{
-		struct reflector_opts po = {.api = "/apis/monitoring.coreos.com/v1", .resource = "prometheuses"};
+		struct reflector_opts po = {.api = "/apis/monitoring.coreos.com/v1",
+					    .resource = "prometheuses"};
 		struct reflector_opts no = {.api = "/api/v1", .resource = "namespaces"};
 		objcache_store(&c->rec.proms, &store);
 		reflector_init(&c->prom_refl, &c->kc, &store, &po);
@@ -731,16 +740,22 @@ static void render_targets(struct controller *c, struct buf *b, const char **key
 	static const struct {
 		const char *name, *type, *help;
 	} fam[] = {
-		{"infermon_pod_info", "gauge", "Engine pods infermon scrapes; join on namespace and pod."},
-		{"infermon_engine_max_num_seqs", "gauge", "Live max-num-seqs (SGLang: max running requests) and where it was read."},
-		{"infermon_engine_kv_max_concurrency", "gauge", "Worst-case sequences the KV cache holds (KV-derived concurrency)."},
+		{"infermon_pod_info", "gauge",
+		 "Engine pods infermon scrapes; join on namespace and pod."},
+		{"infermon_engine_max_num_seqs", "gauge",
+		 "Live max-num-seqs (SGLang: max running requests) and where it was read."},
+		{"infermon_engine_kv_max_concurrency", "gauge",
+		 "Worst-case sequences the KV cache holds (KV-derived concurrency)."},
 		{"infermon_engine_max_model_len", "gauge", "Live maximum model length in tokens."},
-		{"infermon_engine_saturation_ratio", "gauge", "Running requests over the live max-num-seqs."},
-		{"infermon_engine_limit_drift_ratio", "gauge", "(max-num-seqs - KV-derived concurrency) / KV-derived concurrency."},
+		{"infermon_engine_saturation_ratio", "gauge",
+		 "Running requests over the live max-num-seqs."},
+		{"infermon_engine_limit_drift_ratio", "gauge",
+		 "(max-num-seqs - KV-derived concurrency) / KV-derived concurrency."},
 		{"infermon_check_active", "gauge", "1 while a check is true for the pod."},
 		{"infermon_scrape_up", "gauge", "1 when the last scrape of the engine succeeded."},
 		{"infermon_scrape_failures_total", "counter", "Failed scrapes."},
-		{"infermon_scrape_samples_skipped", "gauge", "Samples skipped in the last scrape for exceeding a size cap (pods with none are left out)."},
+		{"infermon_scrape_samples_skipped", "gauge",
+		 "Samples skipped in the last scrape for exceeding a size cap (pods with none are left out)."},
 	};
 	size_t n = 0, cap = 0;
 	struct scrape_target **ts = NULL;
@@ -781,39 +796,46 @@ static void render_targets(struct controller *c, struct buf *b, const char **key
 			switch (f) {
 			case 0:
 				if (t->engine.nmodels == 0)
-					expo_sample_with(b, name, 1, id, "backend", be, "role", ti->role,
-							 "model_name", "", NULL);
+					expo_sample_with(b, name, 1, id, "backend", be, "role",
+							 ti->role, "model_name", "", NULL);
 				for (int m = 0; m < t->engine.nmodels; m++)
-					expo_sample_with(b, name, 1, id, "backend", be, "role", ti->role,
-							 "model_name", t->engine.models[m], NULL);
+					expo_sample_with(b, name, 1, id, "backend", be, "role",
+							 ti->role, "model_name",
+							 t->engine.models[m], NULL);
 				break;
 			case 1:
 				if (l->max_num_seqs.source != LIMIT_NONE)
-					expo_sample_with(b, name, l->max_num_seqs.value, id, "backend", be,
-							 "source", limit_source_name(l->max_num_seqs.source), NULL);
+					expo_sample_with(b, name, l->max_num_seqs.value, id,
+							 "backend", be, "source",
+							 limit_source_name(l->max_num_seqs.source),
+							 NULL);
 				break;
 			case 2:
 				if (l->kv_concurrency.source != LIMIT_NONE)
-					expo_sample_with(b, name, l->kv_concurrency.value, id, "source",
-							 limit_source_name(l->kv_concurrency.source), NULL);
+					expo_sample_with(
+						b, name, l->kv_concurrency.value, id, "source",
+						limit_source_name(l->kv_concurrency.source), NULL);
 				break;
 			case 3:
 				if (l->max_model_len.source != LIMIT_NONE)
-					expo_sample_with(b, name, l->max_model_len.value, id, "source",
-							 limit_source_name(l->max_model_len.source), NULL);
+					expo_sample_with(
+						b, name, l->max_model_len.value, id, "source",
+						limit_source_name(l->max_model_len.source), NULL);
 				break;
 			case 4:
 				if (t->history.n && l->max_num_seqs.source != LIMIT_NONE)
 					expo_sample_with(b, name, t->checks.saturation, id, NULL);
 				break;
 			case 5:
-				if (l->max_num_seqs.source != LIMIT_NONE && l->kv_concurrency.source != LIMIT_NONE)
+				if (l->max_num_seqs.source != LIMIT_NONE &&
+				    l->kv_concurrency.source != LIMIT_NONE)
 					expo_sample_with(b, name, t->checks.drift, id, NULL);
 				break;
 			case 6:
 				for (int k = 0; k < CHECK_COUNT; k++)
-					expo_sample_with(b, name, t->checks.active[k] ? 1 : 0, id, "check",
-							 check_name((enum check_kind)k), NULL);
+					expo_sample_with(b, name, t->checks.active[k] ? 1 : 0, id,
+							 "check", check_name((enum check_kind)k),
+							 NULL);
 				break;
 			case 7:
 				expo_sample_with(b, name, t->up ? 1 : 0, id, NULL);
@@ -823,13 +845,15 @@ static void render_targets(struct controller *c, struct buf *b, const char **key
 				break;
 			case 9:
 				if (t->samples_skipped)
-					expo_sample_with(b, name, (double)t->samples_skipped, id, NULL);
+					expo_sample_with(b, name, (double)t->samples_skipped, id,
+							 NULL);
 				break;
 			}
 		}
 	}
 	if (ids.overflow) /* the page says so rather than lying by omission */
-		log_kv(LOG_WARN, "per-engine series left out of /metrics: labels over the cap", NULL);
+		log_kv(LOG_WARN, "per-engine series left out of /metrics: labels over the cap",
+		       NULL);
 	buf_release(&ids);
 	im_free(at);
 	im_free(ts);
@@ -850,18 +874,21 @@ static void render_self(struct controller *c, struct buf *b)
 	expo_family(b, "infermon_build_info", "gauge", "Version of the running controller.");
 	expo_sample(b, "infermon_build_info", 1, "version", INFERMON_VERSION, "commit",
 		    INFERMON_GIT_COMMIT, NULL);
-	expo_family(b, "infermon_cache_synced", "gauge", "1 once every pod watch completed its first list.");
+	expo_family(b, "infermon_cache_synced", "gauge",
+		    "1 once every pod watch completed its first list.");
 	expo_sample(b, "infermon_cache_synced", synced ? 1 : 0, NULL);
 	expo_family(b, "infermon_cache_pods", "gauge", "Labelled pods in the cache.");
 	expo_sample(b, "infermon_cache_pods", (double)podcache_pod_count(&c->cache), NULL);
 	expo_family(b, "infermon_cache_workloads", "gauge", "Workloads in the cache.");
-	expo_sample(b, "infermon_cache_workloads", (double)podcache_workload_count(&c->cache), NULL);
+	expo_sample(b, "infermon_cache_workloads", (double)podcache_workload_count(&c->cache),
+		    NULL);
 	expo_family(b, "infermon_scrape_targets", "gauge", "Engines being scraped.");
 	expo_sample(b, "infermon_scrape_targets", (double)c->scraper.targets.count, NULL);
 	expo_family(b, "infermon_scrapes_total", "counter", "Completed scrapes.");
 	expo_sample(b, "infermon_scrapes_total", (double)c->scrapes_done, NULL);
-	expo_family(b, "infermon_scrapes_late_total", "counter",
-		    "Scrapes started more than a tenth of their interval after they were due (slots or CPU short).");
+	expo_family(
+		b, "infermon_scrapes_late_total", "counter",
+		"Scrapes started more than a tenth of their interval after they were due (slots or CPU short).");
 	expo_sample(b, "infermon_scrapes_late_total", (double)c->scraper.late, NULL);
 	expo_family(b, "infermon_scrape_interval_length_seconds", "histogram",
 		    "Time between two scrape starts of an engine, by configured interval.");
@@ -872,36 +899,49 @@ static void render_self(struct controller *c, struct buf *b)
 		for (int k = 0; k < SCRAPER_INTERVAL_BUCKETS; k++) {
 			snprintf(le, sizeof(le), "%g",
 				 scraper_interval_bucket_factor[k] * (double)h->interval_ms / 1000);
-			expo_sample(b, "infermon_scrape_interval_length_seconds_bucket", (double)h->buckets[k],
-				    "interval", iv, "le", le, NULL);
+			expo_sample(b, "infermon_scrape_interval_length_seconds_bucket",
+				    (double)h->buckets[k], "interval", iv, "le", le, NULL);
 		}
 		expo_sample(b, "infermon_scrape_interval_length_seconds_bucket", (double)h->count,
 			    "interval", iv, "le", "+Inf", NULL);
-		expo_sample(b, "infermon_scrape_interval_length_seconds_sum", h->sum_s, "interval", iv, NULL);
-		expo_sample(b, "infermon_scrape_interval_length_seconds_count", (double)h->count, "interval",
+		expo_sample(b, "infermon_scrape_interval_length_seconds_sum", h->sum_s, "interval",
 			    iv, NULL);
+		expo_sample(b, "infermon_scrape_interval_length_seconds_count", (double)h->count,
+			    "interval", iv, NULL);
 	}
-	expo_family(b, "infermon_watch_requests_total", "counter", "Pod WATCH requests (restarts included).");
+	expo_family(b, "infermon_watch_requests_total", "counter",
+		    "Pod WATCH requests (restarts included).");
 	expo_sample(b, "infermon_watch_requests_total", (double)s.watches, NULL);
-	expo_family(b, "infermon_watch_relists_total", "counter", "Full relists after the first list.");
+	expo_family(b, "infermon_watch_relists_total", "counter",
+		    "Full relists after the first list.");
 	expo_sample(b, "infermon_watch_relists_total", (double)s.relists, NULL);
-	expo_family(b, "infermon_watch_gone_total", "counter", "410 Gone answers (resource version compacted).");
+	expo_family(b, "infermon_watch_gone_total", "counter",
+		    "410 Gone answers (resource version compacted).");
 	expo_sample(b, "infermon_watch_gone_total", (double)s.gone, NULL);
 	expo_family(b, "infermon_watch_failures_total", "counter", "Failed list/watch requests.");
 	expo_sample(b, "infermon_watch_failures_total", (double)s.failures, NULL);
 	expo_family(b, "infermon_watch_events_total", "counter", "Watch events applied.");
 	expo_sample(b, "infermon_watch_events_total", (double)s.events, NULL);
-	expo_family(b, "infermon_events_total", "counter", "Kubernetes Events: Event objects posted, failed or dropped; occurrences folded into a waiting Event.");
-	expo_sample(b, "infermon_events_total", (double)c->events.posted, "outcome", "posted", NULL);
-	expo_sample(b, "infermon_events_total", (double)c->events.failed, "outcome", "failed", NULL);
-	expo_sample(b, "infermon_events_total", (double)c->events.dropped, "outcome", "dropped", NULL);
-	expo_sample(b, "infermon_events_total", (double)c->events.folded, "outcome", "folded", NULL);
-	expo_family(b, "infermon_event_retries_total", "counter", "Event posts retried after a failure that may pass.");
+	expo_family(
+		b, "infermon_events_total", "counter",
+		"Kubernetes Events: Event objects posted, failed or dropped; occurrences folded into a waiting Event.");
+	expo_sample(b, "infermon_events_total", (double)c->events.posted, "outcome", "posted",
+		    NULL);
+	expo_sample(b, "infermon_events_total", (double)c->events.failed, "outcome", "failed",
+		    NULL);
+	expo_sample(b, "infermon_events_total", (double)c->events.dropped, "outcome", "dropped",
+		    NULL);
+	expo_sample(b, "infermon_events_total", (double)c->events.folded, "outcome", "folded",
+		    NULL);
+	expo_family(b, "infermon_event_retries_total", "counter",
+		    "Event posts retried after a failure that may pass.");
 	expo_sample(b, "infermon_event_retries_total", (double)c->events.retries, NULL);
 	expo_family(b, "infermon_workqueue_depth", "gauge", "Keys waiting to be reconciled.");
 	expo_sample(b, "infermon_workqueue_depth", (double)wq_len(&c->rec.q), NULL);
-	expo_family(b, "infermon_reconciles_total", "counter", "Reconciles run, and those that wrote nothing.");
-	expo_sample(b, "infermon_reconciles_total", (double)c->rec.reconciles, "result", "all", NULL);
+	expo_family(b, "infermon_reconciles_total", "counter",
+		    "Reconciles run, and those that wrote nothing.");
+	expo_sample(b, "infermon_reconciles_total", (double)c->rec.reconciles, "result", "all",
+		    NULL);
 	expo_sample(b, "infermon_reconciles_total", (double)c->rec.noops, "result", "noop", NULL);
 	expo_family(b, "infermon_reconcile_duration_seconds", "histogram",
 		    "Time from taking a key off the queue to the answer of its last write.");
@@ -914,36 +954,53 @@ static void render_self(struct controller *c, struct buf *b)
 				snprintf(le, sizeof(le), "%g", reconcile_buckets[i]);
 			else
 				snprintf(le, sizeof(le), "+Inf");
-			expo_sample(b, "infermon_reconcile_duration_seconds_bucket", (double)cum, "le", le, NULL);
+			expo_sample(b, "infermon_reconcile_duration_seconds_bucket", (double)cum,
+				    "le", le, NULL);
 		}
-		expo_sample(b, "infermon_reconcile_duration_seconds_sum", c->rec.duration_sum, NULL);
+		expo_sample(b, "infermon_reconcile_duration_seconds_sum", c->rec.duration_sum,
+			    NULL);
 		expo_sample(b, "infermon_reconcile_duration_seconds_count", (double)cum, NULL);
 	}
-	expo_family(b, "infermon_reconcile_writes_total", "counter", "Writes by the reconciler, by kind.");
-	expo_sample(b, "infermon_reconcile_writes_total", (double)c->rec.applies, "kind", "apply", NULL);
-	expo_sample(b, "infermon_reconcile_writes_total", (double)c->rec.deletes, "kind", "delete", NULL);
-	expo_sample(b, "infermon_reconcile_writes_total", (double)c->rec.status_writes, "kind", "status", NULL);
-	expo_family(b, "infermon_reconcile_failures_total", "counter", "Failed writes of the reconciler.");
+	expo_family(b, "infermon_reconcile_writes_total", "counter",
+		    "Writes by the reconciler, by kind.");
+	expo_sample(b, "infermon_reconcile_writes_total", (double)c->rec.applies, "kind", "apply",
+		    NULL);
+	expo_sample(b, "infermon_reconcile_writes_total", (double)c->rec.deletes, "kind", "delete",
+		    NULL);
+	expo_sample(b, "infermon_reconcile_writes_total", (double)c->rec.status_writes, "kind",
+		    "status", NULL);
+	expo_family(b, "infermon_reconcile_failures_total", "counter",
+		    "Failed writes of the reconciler.");
 	expo_sample(b, "infermon_reconcile_failures_total", (double)c->rec.failures, NULL);
-	expo_family(b, "infermon_api_requests_total", "counter", "Requests to the API server, by verb class.");
-	expo_sample(b, "infermon_api_requests_total", (double)(c->kc.requests - c->kc.writes), "verb", "read", NULL);
+	expo_family(b, "infermon_api_requests_total", "counter",
+		    "Requests to the API server, by verb class.");
+	expo_sample(b, "infermon_api_requests_total", (double)(c->kc.requests - c->kc.writes),
+		    "verb", "read", NULL);
 	expo_sample(b, "infermon_api_requests_total", (double)c->kc.writes, "verb", "write", NULL);
-	expo_family(b, "infermon_leader", "gauge", "1 while this replica holds the leader Lease and writes.");
+	expo_family(b, "infermon_leader", "gauge",
+		    "1 while this replica holds the leader Lease and writes.");
 	expo_sample(b, "infermon_leader", c->leading ? 1 : 0, "identity", c->identity, NULL);
 	if (c->o->leader_elect) {
 		expo_family(b, "infermon_leader_lease_transitions", "gauge",
 			    "leaseTransitions of the Lease as last read.");
-		expo_sample(b, "infermon_leader_lease_transitions", (double)c->le.view.rec.transitions, NULL);
+		expo_sample(b, "infermon_leader_lease_transitions",
+			    (double)c->le.view.rec.transitions, NULL);
 		expo_family(b, "infermon_leader_changes_total", "counter",
 			    "Times this replica started or stopped leading.");
-		expo_sample(b, "infermon_leader_changes_total", (double)c->le.acquired, "change", "acquired", NULL);
-		expo_sample(b, "infermon_leader_changes_total", (double)c->le.lost, "change", "lost", NULL);
-		expo_family(b, "infermon_leader_lease_requests_total", "counter",
-			    "Requests for the Lease (not in infermon_api_requests_total), and those that failed.");
-		expo_sample(b, "infermon_leader_lease_requests_total", (double)c->le.requests, "result", "all", NULL);
-		expo_sample(b, "infermon_leader_lease_requests_total", (double)c->le.failures, "result", "failed", NULL);
+		expo_sample(b, "infermon_leader_changes_total", (double)c->le.acquired, "change",
+			    "acquired", NULL);
+		expo_sample(b, "infermon_leader_changes_total", (double)c->le.lost, "change",
+			    "lost", NULL);
+		expo_family(
+			b, "infermon_leader_lease_requests_total", "counter",
+			"Requests for the Lease (not in infermon_api_requests_total), and those that failed.");
+		expo_sample(b, "infermon_leader_lease_requests_total", (double)c->le.requests,
+			    "result", "all", NULL);
+		expo_sample(b, "infermon_leader_lease_requests_total", (double)c->le.failures,
+			    "result", "failed", NULL);
 	}
-	expo_family(b, "infermon_process_resident_memory_bytes", "gauge", "Resident memory of the controller.");
+	expo_family(b, "infermon_process_resident_memory_bytes", "gauge",
+		    "Resident memory of the controller.");
 	expo_sample(b, "infermon_process_resident_memory_bytes", (double)rss_bytes(), NULL);
 }
 
@@ -991,8 +1048,8 @@ static void crd_done(struct http_call *call, im_result transport, void *data)
 		       "handling labelled pods with the controller defaults",
 		       "hint", "kubectl apply -k crds/", NULL);
 	else if (result)
-		log_kv(LOG_WARN, "cannot check for the InferenceWorkload CRD", "error", buf_str(&err),
-		       NULL);
+		log_kv(LOG_WARN, "cannot check for the InferenceWorkload CRD", "error",
+		       buf_str(&err), NULL);
 	buf_release(&err);
 }
 
@@ -1023,11 +1080,13 @@ static void gd_crd_done(struct http_call *call, im_result transport, void *data)
 		log_kv(LOG_ERROR,
 		       "--grafana-operator: the GrafanaDashboard CRD (grafanadashboards.grafana.integreatly.org, "
 		       "version v1beta1) is not installed",
-		       "hint", "install grafana-operator's CRDs, or run without --grafana-operator", NULL);
+		       "hint", "install grafana-operator's CRDs, or run without --grafana-operator",
+		       NULL);
 		c->exit_code = 1;
 		loop_stop(&c->loop);
 	} else if (result) {
-		log_kv(LOG_WARN, "cannot check for the GrafanaDashboard CRD", "error", buf_str(&err), NULL);
+		log_kv(LOG_WARN, "cannot check for the GrafanaDashboard CRD", "error",
+		       buf_str(&err), NULL);
 	}
 	buf_release(&err);
 }
@@ -1089,7 +1148,8 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	struct controller *c = h->data;
 
-	log_kv(LOG_INFO, "signal received", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+	log_kv(LOG_INFO, "signal received", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT",
+	       NULL);
 	/* the leader hands the Lease back first (1 s at most), so a follower
 	 * takes over at its next retry rather than after the lease expires */
 	if (!c->stopping && c->o->leader_elect) {
@@ -1120,7 +1180,8 @@ int controller_run(const struct controller_opts *o)
 	kubeconfig_init(&cfg);
 	buf_init(&err, 4096);
 	if (kubeconfig_load_default(&cfg, o->kubeconfig, o->context, &err)) {
-		log_kv(LOG_ERROR, "cannot load API server configuration", "error", buf_str(&err), NULL);
+		log_kv(LOG_ERROR, "cannot load API server configuration", "error", buf_str(&err),
+		       NULL);
 		kubeconfig_release(&cfg);
 		buf_release(&err);
 		return 1;
@@ -1136,7 +1197,8 @@ int controller_run(const struct controller_opts *o)
 	if (o->metrics_port >= 0) {
 		buf_reset(&err);
 		if (httpserver_start(&c->hs, o->metrics_bind, o->metrics_port, &err)) {
-			log_kv(LOG_ERROR, "cannot start the metrics server", "error", buf_str(&err), NULL);
+			log_kv(LOG_ERROR, "cannot start the metrics server", "error", buf_str(&err),
+			       NULL);
 			kubeconfig_release(&cfg);
 			http_release(&c->http);
 			loop_stop(&c->loop);
@@ -1148,8 +1210,8 @@ int controller_run(const struct controller_opts *o)
 		{
 			char port[16];
 			snprintf(port, sizeof(port), "%d", httpserver_port(c->hs));
-			log_kv(LOG_INFO, "serving /metrics, /healthz, /readyz", "address", o->metrics_bind,
-			       "port", port, NULL);
+			log_kv(LOG_INFO, "serving /metrics, /healthz, /readyz", "address",
+			       o->metrics_bind, "port", port, NULL);
 		}
 	}
 	log_kv(LOG_INFO, "starting", "version", INFERMON_VERSION, "server", cfg.server, "source",
@@ -1206,24 +1268,29 @@ int controller_run(const struct controller_opts *o)
 	c->leading = !o->leader_elect;
 	start_reconciler(c); /* its informers follow the pod reflectors' namespaces */
 	if (o->leader_elect) {
-		struct leader_opts lo = {
-			.namespace = o->leader_namespace, .name = o->leader_name ? o->leader_name : LEADER_DEFAULT_NAME,
-			.identity = c->identity, .lease_duration_ms = o->lease_duration_ms,
-			.renew_deadline_ms = o->renew_deadline_ms, .retry_period_ms = o->retry_period_ms};
+		struct leader_opts lo = {.namespace = o->leader_namespace,
+					 .name = o->leader_name ? o->leader_name
+								: LEADER_DEFAULT_NAME,
+					 .identity = c->identity,
+					 .lease_duration_ms = o->lease_duration_ms,
+					 .renew_deadline_ms = o->renew_deadline_ms,
+					 .retry_period_ms = o->retry_period_ms};
 		if (!lo.namespace)
-			lo.namespace = getenv("POD_NAMESPACE") && *getenv("POD_NAMESPACE") ? getenv("POD_NAMESPACE")
-											  : LEADER_DEFAULT_NAMESPACE;
+			lo.namespace = getenv("POD_NAMESPACE") && *getenv("POD_NAMESPACE")
+					       ? getenv("POD_NAMESPACE")
+					       : LEADER_DEFAULT_NAMESPACE;
 		leader_init(&c->le, &c->kc, &c->loop, &lo, on_leader, c);
 		leader_start(&c->le);
 	} else {
-		log_kv(LOG_INFO, "leader election disabled; this replica writes", "identity", c->identity,
-		       NULL);
+		log_kv(LOG_INFO, "leader election disabled; this replica writes", "identity",
+		       c->identity, NULL);
 	}
 
 	loop_run(&c->loop);
 	loop_release(&c->loop);
 	httpserver_stop(c->hs);
-	for (struct hmap_entry *e = hmap_first(&c->scraper.targets); e; e = hmap_next(&c->scraper.targets, e))
+	for (struct hmap_entry *e = hmap_first(&c->scraper.targets); e;
+	     e = hmap_next(&c->scraper.targets, e))
 		tinfo_free(((struct scrape_target *)e->value)->data);
 	scraper_release(&c->scraper);
 	hmap_release(&c->reported);

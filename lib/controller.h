@@ -29,9 +29,9 @@
 #include "render_dashboard.h"
 
 struct controller_opts {
-	const char *kubeconfig;   /* NULL: $KUBECONFIG, else in-cluster */
-	const char *context;      /* NULL: current-context */
-	char *const *namespaces;  /* NULL/0: all namespaces */
+	const char *kubeconfig;  /* NULL: $KUBECONFIG, else in-cluster */
+	const char *context;     /* NULL: current-context */
+	char *const *namespaces; /* NULL/0: all namespaces */
 	size_t nnamespaces;
 	const char *metrics_bind; /* "0.0.0.0" */
 	int metrics_port;         /* 8080; -1 disables the HTTP server */
@@ -40,19 +40,19 @@ struct controller_opts {
 	uint64_t scrape_interval_ms;
 	uint64_t scrape_timeout_ms;
 	double drift_tolerance;
-	bool events;              /* post Events on check transitions */
-	const char *instance;     /* reportingInstance; NULL: hostname */
-	bool reconcile;           /* write generated objects and status */
+	bool events;                  /* post Events on check transitions */
+	const char *instance;         /* reportingInstance; NULL: hostname */
+	bool reconcile;               /* write generated objects and status */
 	const char *secret_namespace; /* scrape-config Secret; NULL: monitoring */
 	const char *secret_name;      /* NULL: infermon-scrape-configs */
-	uint64_t prune_grace_ms;  /* pod-only workloads; 0: 10 min */
+	uint64_t prune_grace_ms;      /* pod-only workloads; 0: 10 min */
 	/* leader election (leader.h): only the Lease holder writes */
-	bool leader_elect;            /* false: this replica writes from the start */
-	const char *leader_namespace; /* NULL: $POD_NAMESPACE, else infermon-system */
-	const char *leader_name;      /* NULL: infermon */
-	uint64_t lease_duration_ms;   /* 0: 15 s */
-	uint64_t renew_deadline_ms;   /* 0: 10 s */
-	uint64_t retry_period_ms;     /* 0: 2 s */
+	bool leader_elect;               /* false: this replica writes from the start */
+	const char *leader_namespace;    /* NULL: $POD_NAMESPACE, else infermon-system */
+	const char *leader_name;         /* NULL: infermon */
+	uint64_t lease_duration_ms;      /* 0: 15 s */
+	uint64_t renew_deadline_ms;      /* 0: 10 s */
+	uint64_t retry_period_ms;        /* 0: 2 s */
 	struct dashboard_opts dashboard; /* the dashboard ConfigMap / GrafanaDashboard */
 };
 

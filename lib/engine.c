@@ -39,9 +39,10 @@ bool backend_is_pd(enum backend b)
 const char *engine_series_name(unsigned bit)
 {
 	static const char *const names[SERIES_COUNT] = {
-		"running", "waiting", "kv_usage", "preemptions", "tokens", "ttft", "tpot",
-		"e2e_latency", "queue_time", "prefix_cache", "kv_capacity", "request_success",
-		"pd_queues", "pd_transfer"};
+		"running",    "waiting",      "kv_usage",    "preemptions",
+		"tokens",     "ttft",         "tpot",        "e2e_latency",
+		"queue_time", "prefix_cache", "kv_capacity", "request_success",
+		"pd_queues",  "pd_transfer"};
 	for (unsigned i = 0; i < SERIES_COUNT; i++)
 		if (bit == 1u << i)
 			return names[i];
@@ -293,7 +294,8 @@ im_result engine_observe(void *ctx, const struct promtext_sample *s)
 void engine_scrape_end(struct engine_scrape *e)
 {
 	/* SGLang without token_usage: derive it from the pool. */
-	if (!(e->present & SERIES_KV_USAGE) && e->sgl_max_total_tokens > 0 && e->sgl_used_tokens > 0) {
+	if (!(e->present & SERIES_KV_USAGE) && e->sgl_max_total_tokens > 0 &&
+	    e->sgl_used_tokens > 0) {
 		e->kv_usage = e->sgl_used_tokens / e->sgl_max_total_tokens;
 		e->present |= SERIES_KV_USAGE;
 	}

@@ -50,7 +50,7 @@ enum engine_series {
 };
 #define SERIES_COUNT 14
 /* Series that exist only once the engine has served requests. */
-#define SERIES_TRAFFIC                                                          \
+#define SERIES_TRAFFIC                                                                \
 	(SERIES_TOKENS | SERIES_TTFT | SERIES_TPOT | SERIES_E2E | SERIES_QUEUE_TIME | \
 	 SERIES_PREFIX_CACHE | SERIES_SUCCESS | SERIES_PD_TRANSFER)
 /* Short name of one bit ("running", "kv_usage", …). */
@@ -65,8 +65,8 @@ struct engine_scrape {
 	enum backend backend;
 	unsigned present; /* enum engine_series bits seen */
 	double running, waiting, swapped;
-	double kv_usage;          /* 0..1, the fullest engine / DP rank */
-	double preemptions;       /* counter: vLLM preemptions, SGLang retractions */
+	double kv_usage;    /* 0..1, the fullest engine / DP rank */
+	double preemptions; /* counter: vLLM preemptions, SGLang retractions */
 	bool preemptions_is_counter;
 	double prompt_tokens, generation_tokens; /* counters */
 	/* KV capacity (vLLM cache_config_info; SGLang pool) */

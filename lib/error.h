@@ -9,30 +9,30 @@
 #ifndef INFERMON_ERROR_H
 #define INFERMON_ERROR_H
 
-#define IM_ERRNO_MAP(X)                                                        \
-	X(OK, "success")                                                       \
-	X(NOMEM, "out of memory")                                              \
-	X(TOOBIG, "value exceeds its size limit")                              \
-	X(INVAL, "invalid argument")                                           \
-	X(PARSE, "cannot parse input")                                         \
-	X(IO, "input/output error")                                            \
-	X(NOTFOUND, "not found")                                               \
-	X(CONFIG, "invalid configuration")                                     \
-	X(TLS, "TLS setup failed")                                             \
-	X(CONNECT, "cannot connect")                                           \
-	X(TIMEOUT, "timed out")                                                \
-	X(HTTP, "unexpected HTTP status")                                      \
-	X(GONE, "resource version too old (410 Gone)")                         \
-	X(CONFLICT, "conflict")                                                \
-	X(FORBIDDEN, "forbidden")                                              \
-	X(CANCELED, "canceled")                                                \
+#define IM_ERRNO_MAP(X)                                \
+	X(OK, "success")                               \
+	X(NOMEM, "out of memory")                      \
+	X(TOOBIG, "value exceeds its size limit")      \
+	X(INVAL, "invalid argument")                   \
+	X(PARSE, "cannot parse input")                 \
+	X(IO, "input/output error")                    \
+	X(NOTFOUND, "not found")                       \
+	X(CONFIG, "invalid configuration")             \
+	X(TLS, "TLS setup failed")                     \
+	X(CONNECT, "cannot connect")                   \
+	X(TIMEOUT, "timed out")                        \
+	X(HTTP, "unexpected HTTP status")              \
+	X(GONE, "resource version too old (410 Gone)") \
+	X(CONFLICT, "conflict")                        \
+	X(FORBIDDEN, "forbidden")                      \
+	X(CANCELED, "canceled")                        \
 	X(INTERNAL, "internal error")
 
 typedef enum {
 #define IM_ERR_ENUM(name, msg) IM_##name,
 	IM_ERRNO_MAP(IM_ERR_ENUM)
 #undef IM_ERR_ENUM
-	IM_ERR_MAX
+		IM_ERR_MAX
 } im_result;
 
 /* "IM_NOMEM" etc.; never NULL, "IM_UNKNOWN" for out-of-range values. */

@@ -30,7 +30,10 @@ void expo_label_value(struct buf *b, const char *v)
 			n--; /* do not cut a UTF-8 sequence */
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *esc = v[i] == '\\' ? "\\\\" : v[i] == '"' ? "\\\"" : v[i] == '\n' ? "\\n" : NULL;
+		const char *esc = v[i] == '\\'   ? "\\\\"
+				  : v[i] == '"'  ? "\\\""
+				  : v[i] == '\n' ? "\\n"
+						 : NULL;
 		if (!esc)
 			continue;
 		buf_add(b, v + run, i - run);

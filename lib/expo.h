@@ -20,8 +20,7 @@
 
 void expo_family(struct buf *b, const char *name, const char *type, const char *help);
 /* Label name/value pairs end with NULL; a NULL value is written as "". */
-void expo_sample(struct buf *b, const char *name, double value, ...)
-	__attribute__((sentinel));
+void expo_sample(struct buf *b, const char *name, double value, ...) __attribute__((sentinel));
 
 /* Escapes a label value as expo_sample does (for a prefix built once). */
 void expo_label_value(struct buf *b, const char *v);

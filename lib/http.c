@@ -378,7 +378,8 @@ static void settle(struct http *h)
 		running_del(c);
 		c->running = false;
 		h->active--;
-		snprintf(c->errbuf, sizeof(c->errbuf), "cannot add the transfer to the multi handle");
+		snprintf(c->errbuf, sizeof(c->errbuf),
+			 "cannot add the transfer to the multi handle");
 		if (c->done_cb)
 			c->done_cb(c, IM_INTERNAL, c->data);
 	}

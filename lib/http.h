@@ -48,8 +48,8 @@ struct http {
 	int in_curl; /* > 0 while libcurl runs our callbacks */
 	bool closing;
 	struct http_call *deferred; /* calls settle() has work for (list) */
-	struct http_call *running; /* calls in flight (list) */
-	struct http_sock *socks;   /* sockets being polled (list) */
+	struct http_call *running;  /* calls in flight (list) */
+	struct http_sock *socks;    /* sockets being polled (list) */
 	/* easy handles of freed calls, reset for the next (curl_easy_init and
 	 * its buffers once per handle, not once per request) */
 	CURL *pool[HTTP_EASY_POOL];

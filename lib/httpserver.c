@@ -69,10 +69,10 @@ struct hs_conn {
 	size_t sent;
 	unsigned status;
 	const char *content_type;
-	bool head;         /* HEAD: headers only */
-	bool refuse;       /* 405: say what is allowed, then close */
+	bool head;   /* HEAD: headers only */
+	bool refuse; /* 405: say what is allowed, then close */
 	bool headers_sent;
-	bool wait_body;    /* respond once the request body is read */
+	bool wait_body; /* respond once the request body is read */
 	uint64_t deadline_ms;
 };
 
@@ -537,20 +537,17 @@ static im_result open_listener(const char *addr, int port, int *fd_out, int *por
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
 	    getsockname(fd, &bound.sa, &bound_len) != 0)
 		goto fail;
-	*port_out = ntohs(bound.sa.sa_family == AF_INET6 ? bound.in6.sin6_port
-							 : bound.in.sin_port);
+	*port_out = ntohs(bound.sa.sa_family == AF_INET6 ? bound.in6.sin6_port : bound.in.sin_port);
 	*fd_out = fd;
 	fd = -1;
 	goto out;
-fail:
-	{
-		int e = errno;
+fail : {
+	int e = errno;
 
-		buf_printf(err, "cannot listen on %s%s%s:%d: ", v6 ? "[" : "", addr,
-			   v6 ? "]" : "", port);
-		add_errno(err, e);
-		result = IM_IO;
-	}
+	buf_printf(err, "cannot listen on %s%s%s:%d: ", v6 ? "[" : "", addr, v6 ? "]" : "", port);
+	add_errno(err, e);
+	result = IM_IO;
+}
 out:
 	if (fd >= 0)
 		close(fd);

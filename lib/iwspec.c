@@ -130,7 +130,8 @@ static im_result opt_str(struct ctx *c, const cJSON *o, const char *k, const cha
 	return IM_OK;
 }
 
-static im_result opt_bool(struct ctx *c, const cJSON *o, const char *k, const char *field, bool *out)
+static im_result opt_bool(struct ctx *c, const cJSON *o, const char *k, const char *field,
+			  bool *out)
 {
 	const cJSON *v = get(o, k);
 
@@ -245,7 +246,8 @@ static im_result parse_metrics(struct ctx *c, const cJSON *m, struct iwspec *s)
 		if (port->valuedouble != floor(port->valuedouble) || port->valuedouble < 1 ||
 		    port->valuedouble > 65535) {
 			snprintf(num, sizeof(num), "%g", port->valuedouble);
-			return bad(c, "spec.metrics.port", num, "must be 1 to 65535 or a port name");
+			return bad(c, "spec.metrics.port", num,
+				   "must be 1 to 65535 or a port name");
 		}
 		snprintf(num, sizeof(num), "%d", (int)port->valuedouble);
 		im_free(s->port);
@@ -254,12 +256,15 @@ static im_result parse_metrics(struct ctx *c, const cJSON *m, struct iwspec *s)
 		uint64_t n;
 		if (!cJSON_IsString(port))
 			return bad(c, "spec.metrics.port", "?", "must be a number or a port name");
-		if (strparse_u64(port->valuestring, strlen(port->valuestring), 65535, &n) == IM_OK) {
+		if (strparse_u64(port->valuestring, strlen(port->valuestring), 65535, &n) ==
+		    IM_OK) {
 			if (n == 0)
-				return bad(c, "spec.metrics.port", port->valuestring, "must be 1 to 65535");
+				return bad(c, "spec.metrics.port", port->valuestring,
+					   "must be 1 to 65535");
 		} else if (!port_name_ok(port->valuestring)) {
-			return bad(c, "spec.metrics.port", port->valuestring,
-				   "not a port name (lower case letters, digits and '-', at most 15)");
+			return bad(
+				c, "spec.metrics.port", port->valuestring,
+				"not a port name (lower case letters, digits and '-', at most 15)");
 		}
 		im_free(s->port);
 		s->port = im_xstrdup(port->valuestring);
@@ -306,19 +311,23 @@ static im_result parse_metrics(struct ctx *c, const cJSON *m, struct iwspec *s)
 		const cJSON *tls = get(m, "tls");
 		if (tls && !cJSON_IsNull(tls)) {
 			if (!s->https)
-				return bad(c, "spec.metrics.tls", "set", "needs spec.metrics.scheme https");
-			if ((result = opt_str(c, tls, "serverName", "spec.metrics.tls.serverName", &v)))
+				return bad(c, "spec.metrics.tls", "set",
+					   "needs spec.metrics.scheme https");
+			if ((result = opt_str(c, tls, "serverName", "spec.metrics.tls.serverName",
+					      &v)))
 				return result;
 			s->tls_server_name = v ? im_xstrdup(v) : NULL;
 			if ((result = opt_bool(c, tls, "insecureSkipVerify",
-					       "spec.metrics.tls.insecureSkipVerify", &s->tls_insecure)))
+					       "spec.metrics.tls.insecureSkipVerify",
+					       &s->tls_insecure)))
 				return result;
 			if ((result = secret_ref(c, get(get(tls, "ca"), "secretKeyRef"),
 						 "spec.metrics.tls.ca.secretKeyRef", &s->tls_ca)))
 				return result;
 		}
 	}
-	return secret_ref(c, get(m, "bearerTokenSecret"), "spec.metrics.bearerTokenSecret", &s->bearer);
+	return secret_ref(c, get(m, "bearerTokenSecret"), "spec.metrics.bearerTokenSecret",
+			  &s->bearer);
 }
 
 static im_result parse_monitor(struct ctx *c, const cJSON *m, struct iwspec *s)
@@ -337,20 +346,24 @@ static im_result parse_monitor(struct ctx *c, const cJSON *m, struct iwspec *s)
 		return bad(c, "spec.monitor.kind", v, "must be ServiceMonitor or PodMonitor");
 	if (labels && !cJSON_IsNull(labels)) {
 		if (!cJSON_IsObject(labels)) {
-			buf_printf(c->err, "spec.monitor.labels in %s/%s: must be a map", c->ns, c->name);
+			buf_printf(c->err, "spec.monitor.labels in %s/%s: must be a map", c->ns,
+				   c->name);
 			return IM_CONFIG;
 		}
 		cJSON_ArrayForEach(it, labels)
 		{
 			if (s->nmonitor_labels >= IW_MAX_LABELS) {
-				buf_printf(c->err, "spec.monitor.labels in %s/%s: more than %d labels",
+				buf_printf(c->err,
+					   "spec.monitor.labels in %s/%s: more than %d labels",
 					   c->ns, c->name, IW_MAX_LABELS);
 				return IM_CONFIG;
 			}
 			if (!iw_label_key_ok(it->string))
-				return bad(c, "spec.monitor.labels key", it->string, "not a valid label key");
+				return bad(c, "spec.monitor.labels key", it->string,
+					   "not a valid label key");
 			if (!cJSON_IsString(it) || !iw_label_value_ok(it->valuestring))
-				return bad(c, "spec.monitor.labels value", cJSON_IsString(it) ? it->valuestring : "?",
+				return bad(c, "spec.monitor.labels value",
+					   cJSON_IsString(it) ? it->valuestring : "?",
 					   "not a valid label value");
 			s->monitor_labels[s->nmonitor_labels].key = im_xstrdup(it->string);
 			s->monitor_labels[s->nmonitor_labels].value = im_xstrdup(it->valuestring);
@@ -358,7 +371,8 @@ static im_result parse_monitor(struct ctx *c, const cJSON *m, struct iwspec *s)
 		}
 		qsort(s->monitor_labels, s->nmonitor_labels, sizeof(struct kv), cmp_kv);
 	}
-	return opt_bool(c, m, "matchPrometheus", "spec.monitor.matchPrometheus", &s->match_prometheus);
+	return opt_bool(c, m, "matchPrometheus", "spec.monitor.matchPrometheus",
+			&s->match_prometheus);
 }
 
 im_result iwspec_parse(const cJSON *obj, const struct iw_defaults *d, struct iwspec *s,
@@ -398,7 +412,8 @@ im_result iwspec_parse(const cJSON *obj, const struct iw_defaults *d, struct iws
 	}
 	s->workload = im_xstrdup(v ? v : name);
 	if (!v && !iw_label_value_ok(name)) {
-		result = bad(&c, "metadata.name", name, "longer than 63 characters: set spec.workloadName");
+		result = bad(&c, "metadata.name", name,
+			     "longer than 63 characters: set spec.workloadName");
 		goto fail;
 	}
 	if ((result = opt_str(&c, spec, "backend", "spec.backend", &v)))
@@ -406,7 +421,8 @@ im_result iwspec_parse(const cJSON *obj, const struct iw_defaults *d, struct iws
 	if (v) {
 		s->backend = backend_parse(v);
 		if (s->backend == BACKEND_UNKNOWN) {
-			result = bad(&c, "spec.backend", v, "must be vllm, sglang, vllm-pd or sglang-pd");
+			result = bad(&c, "spec.backend", v,
+				     "must be vllm, sglang, vllm-pd or sglang-pd");
 			goto fail;
 		}
 	}
@@ -415,12 +431,15 @@ im_result iwspec_parse(const cJSON *obj, const struct iw_defaults *d, struct iws
 	if ((sub = get(spec, "monitor")) && (result = parse_monitor(&c, sub, s)))
 		goto fail;
 	sub = get(spec, "scrapeConfig");
-	if ((result = opt_bool(&c, sub, "enabled", "spec.scrapeConfig.enabled", &s->scrape_config)) ||
-	    (result = opt_bool(&c, sub, "scrapeConfigResource", "spec.scrapeConfig.scrapeConfigResource",
+	if ((result = opt_bool(&c, sub, "enabled", "spec.scrapeConfig.enabled",
+			       &s->scrape_config)) ||
+	    (result = opt_bool(&c, sub, "scrapeConfigResource",
+			       "spec.scrapeConfig.scrapeConfigResource",
 			       &s->scrape_config_resource)) ||
 	    (result = opt_bool(&c, get(spec, "dashboard"), "enabled", "spec.dashboard.enabled",
 			       &s->dashboard)) ||
-	    (result = opt_bool(&c, get(spec, "alerts"), "enabled", "spec.alerts.enabled", &s->alerts)))
+	    (result = opt_bool(&c, get(spec, "alerts"), "enabled", "spec.alerts.enabled",
+			       &s->alerts)))
 		goto fail;
 	sub = get(spec, "limits");
 	num = 0;
@@ -435,9 +454,12 @@ im_result iwspec_parse(const cJSON *obj, const struct iw_defaults *d, struct iws
 			      &s->drift_tolerance)))
 		goto fail;
 	sub = get(spec, "slo");
-	if ((result = opt_num(&c, sub, "ttftP95Seconds", "spec.slo.ttftP95Seconds", 0, 3600, &s->slo_ttft_p95)) ||
-	    (result = opt_num(&c, sub, "tpotP95Seconds", "spec.slo.tpotP95Seconds", 0, 3600, &s->slo_tpot_p95)) ||
-	    (result = opt_num(&c, sub, "e2eP95Seconds", "spec.slo.e2eP95Seconds", 0, 86400, &s->slo_e2e_p95)))
+	if ((result = opt_num(&c, sub, "ttftP95Seconds", "spec.slo.ttftP95Seconds", 0, 3600,
+			      &s->slo_ttft_p95)) ||
+	    (result = opt_num(&c, sub, "tpotP95Seconds", "spec.slo.tpotP95Seconds", 0, 3600,
+			      &s->slo_tpot_p95)) ||
+	    (result = opt_num(&c, sub, "e2eP95Seconds", "spec.slo.e2eP95Seconds", 0, 86400,
+			      &s->slo_e2e_p95)))
 		goto fail;
 	return IM_OK;
 fail:

@@ -32,16 +32,16 @@ struct iw_secret_ref {
 
 struct iwspec {
 	char *namespace;
-	char *name;          /* metadata.name; "" for a workload without a CR */
-	char *uid;           /* metadata.uid, NULL offline */
+	char *name; /* metadata.name; "" for a workload without a CR */
+	char *uid;  /* metadata.uid, NULL offline */
 	int64_t generation;
-	char *workload;      /* spec.workloadName or metadata.name */
-	enum backend backend;/* BACKEND_UNKNOWN: from the pods' label */
-	char *port;          /* name or decimal number */
+	char *workload;       /* spec.workloadName or metadata.name */
+	enum backend backend; /* BACKEND_UNKNOWN: from the pods' label */
+	char *port;           /* name or decimal number */
 	char *path;
 	uint64_t interval_ms;
 	uint64_t timeout_ms;
-	char *interval;      /* as written (defaulted), for the generated objects */
+	char *interval; /* as written (defaulted), for the generated objects */
 	char *timeout;
 	bool https;
 	char *tls_server_name;

@@ -56,10 +56,11 @@ struct http_call *kubeclient_call_uncounted(struct kubeclient *kc, const char *m
 	}
 	if (kc->cfg.token_file) {
 		buf_init(&err, 1024);
-		if (kubeconfig_refresh_token(&kc->cfg, loop_now_ms(kc->http->loop), TOKEN_MAX_AGE_MS,
-					     &err))
-			log_kv(LOG_WARN, "cannot re-read service-account token; keeping the old one",
-			       "error", buf_str(&err), NULL);
+		if (kubeconfig_refresh_token(&kc->cfg, loop_now_ms(kc->http->loop),
+					     TOKEN_MAX_AGE_MS, &err))
+			log_kv(LOG_WARN,
+			       "cannot re-read service-account token; keeping the old one", "error",
+			       buf_str(&err), NULL);
 		buf_release(&err);
 	}
 	if (kc->cfg.token) {
@@ -86,7 +87,8 @@ struct http_call *kubeclient_call(struct kubeclient *kc, const char *method, con
 	return kubeclient_call_uncounted(kc, method, path);
 }
 
-void kubeclient_set_body(struct http_call *c, const char *content_type, const char *body, size_t len)
+void kubeclient_set_body(struct http_call *c, const char *content_type, const char *body,
+			 size_t len)
 {
 	struct buf hdr;
 
@@ -100,20 +102,34 @@ void kubeclient_set_body(struct http_call *c, const char *content_type, const ch
 static const char *status_text(long s)
 {
 	switch (s) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Entity";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "HTTP error";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Entity";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "HTTP error";
 	}
 }
 
@@ -179,12 +195,22 @@ im_result kubeclient_result(const struct http_call *c, im_result transport, stru
 	if (s >= 200 && s < 300)
 		return IM_OK;
 	switch (s) {
-	case 410: result = IM_GONE; break;
-	case 404: result = IM_NOTFOUND; break;
-	case 409: result = IM_CONFLICT; break;
+	case 410:
+		result = IM_GONE;
+		break;
+	case 404:
+		result = IM_NOTFOUND;
+		break;
+	case 409:
+		result = IM_CONFLICT;
+		break;
 	case 401:
-	case 403: result = IM_FORBIDDEN; break;
-	default: result = IM_HTTP; break;
+	case 403:
+		result = IM_FORBIDDEN;
+		break;
+	default:
+		result = IM_HTTP;
+		break;
 	}
 	buf_printf(err, "%s %s: %ld %s", http_call_method(c), url_path(http_call_url(c)), s,
 		   status_text(s));
@@ -206,8 +232,8 @@ void kubeclient_escape(struct buf *b, const char *s)
 	static const char hex[] = "0123456789ABCDEF";
 
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
 			buf_addc(b, (char)*p);
 		} else {
 			buf_addc(b, '%');

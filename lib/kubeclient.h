@@ -43,7 +43,8 @@ struct http_call *kubeclient_call_uncounted(struct kubeclient *kc, const char *m
 					    const char *path);
 /* Sets the request body and its content type (e.g. application/json,
  * application/apply-patch+yaml). */
-void kubeclient_set_body(struct http_call *c, const char *content_type, const char *body, size_t len);
+void kubeclient_set_body(struct http_call *c, const char *content_type, const char *body,
+			 size_t len);
 
 /* Classifies a finished call. transport is the done callback's result.
  * IM_OK for 2xx; IM_GONE 410, IM_NOTFOUND 404, IM_CONFLICT 409,

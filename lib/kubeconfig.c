@@ -381,7 +381,8 @@ static im_result norm_server(const char *url, struct buf *out, const char **why)
 	}
 	if (host_end < auth + auth_len) {
 		if (*host_end != ':' ||
-		    strparse_u64(host_end + 1, (size_t)(auth + auth_len - host_end - 1), 65535, &port) ||
+		    strparse_u64(host_end + 1, (size_t)(auth + auth_len - host_end - 1), 65535,
+				 &port) ||
 		    port == 0) {
 			*why = "has an invalid port";
 			return IM_CONFIG;
@@ -490,7 +491,8 @@ static im_result find_named(struct ld *l, const cJSON *root, const char *list, c
 			goto out;
 		}
 		if (!cJSON_IsString(n) || !n->valuestring[0]) {
-			buf_printf(kerr_at(l, n ? n : e), "%s[%d].name must be a non-empty string", list, i);
+			buf_printf(kerr_at(l, n ? n : e), "%s[%d].name must be a non-empty string",
+				   list, i);
 			result = IM_PARSE;
 			goto out;
 		}
@@ -596,7 +598,7 @@ static im_result load_pem(struct ld *l, const cJSON *obj, const char *field, con
 		buf_adds(b, " of ");
 		add_subject(b, owner_kind, owner);
 		buf_adds(b, strcmp(kind, "key") == 0 ? " is not an unencrypted pem private key"
-						      : " holds no pem certificate");
+						     : " holds no pem certificate");
 		result = IM_PARSE;
 		goto out;
 	}
@@ -622,12 +624,11 @@ static im_result refuse(struct ld *l, const char *what, const char *kind, const 
 	return IM_CONFIG;
 }
 
-static im_result load_cluster(struct ld *l, const cJSON *cl, const char *name,
-			      struct kubeconfig *n)
+static im_result load_cluster(struct ld *l, const cJSON *cl, const char *name, struct kubeconfig *n)
 {
 	const char *server, *why;
-	const cJSON *insecure = cl ? cJSON_GetObjectItemCaseSensitive(cl, "insecure-skip-tls-verify")
-				   : NULL;
+	const cJSON *insecure =
+		cl ? cJSON_GetObjectItemCaseSensitive(cl, "insecure-skip-tls-verify") : NULL;
 	struct buf url, *b;
 	im_result result = get_str(l, cl, "server", "cluster", name, &server);
 
@@ -701,8 +702,9 @@ static im_result load_user(struct ld *l, const cJSON *u, const char *name, struc
 		goto out;
 	if (!!cert != !!key) {
 		b = kerr(l);
-		buf_printf(b, "%s of ", cert ? "client-certificate without client-key"
-					     : "client-key without client-certificate");
+		buf_printf(b, "%s of ",
+			   cert ? "client-certificate without client-key"
+				: "client-key without client-certificate");
 		add_subject(b, "user", name);
 		result = IM_CONFIG;
 		goto out;
@@ -753,7 +755,8 @@ out:
 	return result;
 }
 
-static im_result load_doc(struct ld *l, const cJSON *root, const char *want_ctx, struct kubeconfig *n)
+static im_result load_doc(struct ld *l, const cJSON *root, const char *want_ctx,
+			  struct kubeconfig *n)
 {
 	const cJSON *cur, *ctx, *cl, *u;
 	const char *ctx_name = want_ctx, *cl_name, *u_name, *ns;
@@ -844,7 +847,8 @@ static void ld_init(struct ld *l, const char *source, const char *base_dir, stru
 }
 
 /* Moves n into c on success, else drops n; releases the scratch message. */
-static im_result ld_finish(struct ld *l, im_result result, struct kubeconfig *n, struct kubeconfig *c)
+static im_result ld_finish(struct ld *l, im_result result, struct kubeconfig *n,
+			   struct kubeconfig *c)
 {
 	if (result) {
 		kubeconfig_release(n);
@@ -965,7 +969,8 @@ im_result kubeconfig_load_incluster(struct kubeconfig *c, const char *sa_dir, st
 	buf_init(&tokpath, BUF_MAX_SMALL);
 	buf_init(&reason, BUF_MAX_SMALL);
 	if (!host || !host[0] || !port || !port[0]) {
-		buf_adds(kerr(&l), "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
+		buf_adds(kerr(&l),
+			 "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
 		result = IM_CONFIG;
 		goto out;
 	}
@@ -1074,7 +1079,8 @@ im_result kubeconfig_load_default(struct kubeconfig *c, const char *path, const 
 				buf_reset(err);
 				buf_adds(err, "context ");
 				add_quoted(err, context);
-				buf_adds(err, " given, but there is no kubeconfig (running in-cluster)");
+				buf_adds(err,
+					 " given, but there is no kubeconfig (running in-cluster)");
 			}
 			return IM_CONFIG;
 		}
@@ -1114,7 +1120,8 @@ im_result kubeconfig_refresh_token(struct kubeconfig *c, uint64_t now_ms, uint64
 		if (err) {
 			struct ld l;
 			ld_init(&l, c->source ? c->source : "<memory>", NULL, err);
-			buf_printf(kerr(&l), "cannot re-read the bearer token (keeping the previous one): %s",
+			buf_printf(kerr(&l),
+				   "cannot re-read the bearer token (keeping the previous one): %s",
 				   buf_str(&why));
 			buf_release(&l.scratch);
 		}

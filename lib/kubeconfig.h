@@ -42,19 +42,19 @@
 #define KUBECONFIG_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 struct kubeconfig {
-	char *server;	       /* "https://host:port" without trailing slash; IPv6 literal hosts in brackets */
-	char *ca_pem;	       /* CA bundle contents (PEM), or NULL for the system store */
+	char *server; /* "https://host:port" without trailing slash; IPv6 literal hosts in brackets */
+	char *ca_pem; /* CA bundle contents (PEM), or NULL for the system store */
 	size_t ca_pem_len;
-	char *cert_pem;	       /* client certificate (PEM) or NULL */
+	char *cert_pem; /* client certificate (PEM) or NULL */
 	size_t cert_pem_len;
-	char *key_pem;	       /* client private key (PEM) or NULL */
+	char *key_pem; /* client private key (PEM) or NULL */
 	size_t key_pem_len;
-	char *token;	       /* bearer token or NULL */
-	char *token_file;      /* when set, the token is (re-)read from this file */
+	char *token;            /* bearer token or NULL */
+	char *token_file;       /* when set, the token is (re-)read from this file */
 	uint64_t token_read_ms; /* monotonic ms when token was last read from token_file */
-	char *namespace;       /* namespace of the context / in-cluster namespace; "default" if none */
-	char *context;	       /* context name used, or "in-cluster" */
-	char *source;	       /* path it was loaded from, or "in-cluster" (for messages) */
+	char *namespace; /* namespace of the context / in-cluster namespace; "default" if none */
+	char *context;   /* context name used, or "in-cluster" */
+	char *source;    /* path it was loaded from, or "in-cluster" (for messages) */
 };
 
 /* In place, cannot fail: all fields NULL/0. */

@@ -12,8 +12,7 @@
 
 /* ---- pure parts ---- */
 
-static im_result copy_str(const cJSON *obj, const char *field, char *out, size_t n,
-			  struct buf *err)
+static im_result copy_str(const cJSON *obj, const char *field, char *out, size_t n, struct buf *err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
 
@@ -72,7 +71,8 @@ im_result lease_record_parse(const cJSON *lease, struct lease_record *out, struc
 	if ((result = copy_str(md, "resourceVersion", out->resource_version,
 			       sizeof(out->resource_version), err)) ||
 	    (result = copy_str(spec, "holderIdentity", out->holder, sizeof(out->holder), err)) ||
-	    (result = copy_str(spec, "acquireTime", out->acquire_time, sizeof(out->acquire_time), err)) ||
+	    (result = copy_str(spec, "acquireTime", out->acquire_time, sizeof(out->acquire_time),
+			       err)) ||
 	    (result = copy_str(spec, "renewTime", out->renew_time, sizeof(out->renew_time), err)) ||
 	    (result = copy_int(spec, "leaseDurationSeconds", &out->duration_s, err)) ||
 	    (result = copy_int(spec, "leaseTransitions", &out->transitions, err)))
@@ -280,7 +280,8 @@ static void failure(struct leader *le, const char *what, const char *err)
 	le->failures++;
 	if (strcmp(le->last_error, err) != 0) {
 		snprintf(le->last_error, sizeof(le->last_error), "%s", err);
-		log_kv(LOG_WARN, what, "error", err, "lease", le->name, "namespace", le->namespace, NULL);
+		log_kv(LOG_WARN, what, "error", err, "lease", le->name, "namespace", le->namespace,
+		       NULL);
 	} else {
 		log_kv(LOG_DEBUG, what, "error", err, NULL);
 	}
@@ -289,7 +290,7 @@ static void failure(struct leader *le, const char *what, const char *err)
 static void call_done(struct http_call *c, im_result transport, void *data);
 
 static void send_call(struct leader *le, enum leader_call kind, const char *method, bool with_name,
-		 const cJSON *body, uint64_t timeout_ms)
+		      const cJSON *body, uint64_t timeout_ms)
 {
 	struct buf path;
 	struct http_call *c;
@@ -443,7 +444,8 @@ static void after_write(struct leader *le, struct http_call *c, im_result result
 {
 	uint64_t sent = le->call_sent_ms;
 
-	if (result == IM_CONFLICT || (result == IM_NOTFOUND && le->call_kind == LEADER_CALL_UPDATE)) {
+	if (result == IM_CONFLICT ||
+	    (result == IM_NOTFOUND && le->call_kind == LEADER_CALL_UPDATE)) {
 		/* someone else wrote first (or created it), or deleted it: read
 		 * it again now */
 		log_kv(LOG_DEBUG, "lease write conflicted; reading it again", NULL);
@@ -455,8 +457,9 @@ static void after_write(struct leader *le, struct http_call *c, im_result result
 	if (result) {
 		if (result == IM_NOTFOUND && le->call_kind == LEADER_CALL_CREATE)
 			buf_printf(err, " (does namespace \"%s\" exist?)", le->namespace);
-		failure(le, le->call_kind == LEADER_CALL_CREATE ? "cannot create the lease"
-								  : "cannot update the lease",
+		failure(le,
+			le->call_kind == LEADER_CALL_CREATE ? "cannot create the lease"
+							    : "cannot update the lease",
 			buf_str(err));
 		return;
 	}

@@ -52,12 +52,12 @@
 
 /* The election fields of a Lease (spec, and metadata.resourceVersion). */
 struct lease_record {
-	char holder[256];           /* holderIdentity; "" when free */
-	int64_t duration_s;         /* leaseDurationSeconds; 0 when absent */
-	char acquire_time[40];      /* RFC 3339 micro time, "" when absent */
+	char holder[256];      /* holderIdentity; "" when free */
+	int64_t duration_s;    /* leaseDurationSeconds; 0 when absent */
+	char acquire_time[40]; /* RFC 3339 micro time, "" when absent */
 	char renew_time[40];
-	int64_t transitions;        /* leaseTransitions */
-	char resource_version[64];  /* metadata.resourceVersion */
+	int64_t transitions;       /* leaseTransitions */
+	char resource_version[64]; /* metadata.resourceVersion */
 };
 
 /* Reads the election fields of a Lease object. IM_PARSE when it is not an
@@ -69,9 +69,9 @@ bool lease_record_same(const struct lease_record *a, const struct lease_record *
 
 /* What a candidate knows about the Lease. */
 struct leader_view {
-	bool exists;              /* a Lease was read */
-	struct lease_record rec;  /* the last record read */
-	uint64_t observed_ms;     /* local monotonic time rec was first seen */
+	bool exists;             /* a Lease was read */
+	struct lease_record rec; /* the last record read */
+	uint64_t observed_ms;    /* local monotonic time rec was first seen */
 };
 
 enum leader_action {
@@ -107,12 +107,12 @@ void leader_micro_time(char *out, size_t n);
 /* ---- the running election ---- */
 
 struct leader_opts {
-	const char *namespace;       /* of the Lease */
-	const char *name;            /* of the Lease */
-	const char *identity;        /* holderIdentity of this candidate */
-	uint64_t lease_duration_ms;  /* how long others wait; whole seconds */
-	uint64_t renew_deadline_ms;  /* leader gives up after this without renewal */
-	uint64_t retry_period_ms;    /* between attempts */
+	const char *namespace;      /* of the Lease */
+	const char *name;           /* of the Lease */
+	const char *identity;       /* holderIdentity of this candidate */
+	uint64_t lease_duration_ms; /* how long others wait; whole seconds */
+	uint64_t renew_deadline_ms; /* leader gives up after this without renewal */
+	uint64_t retry_period_ms;   /* between attempts */
 };
 
 /* Runs on the loop thread when this candidate starts or stops leading. */
@@ -120,8 +120,13 @@ typedef void (*leader_change_cb)(void *ctx, bool leading);
 /* Runs when leader_resign's write is done, whatever its outcome. */
 typedef void (*leader_resign_cb)(void *ctx);
 
-enum leader_call { LEADER_CALL_NONE, LEADER_CALL_GET, LEADER_CALL_CREATE, LEADER_CALL_UPDATE,
-		   LEADER_CALL_RESIGN };
+enum leader_call {
+	LEADER_CALL_NONE,
+	LEADER_CALL_GET,
+	LEADER_CALL_CREATE,
+	LEADER_CALL_UPDATE,
+	LEADER_CALL_RESIGN
+};
 
 struct leader {
 	struct kubeclient *kc;
@@ -130,20 +135,20 @@ struct leader {
 	uint64_t duration_ms, deadline_ms, retry_ms;
 	leader_change_cb cb;
 	void *cb_ctx;
-	uv_timer_t tick;            /* every retry period */
-	uv_timer_t deadline;        /* renew deadline, armed while leading */
-	struct http_call *call;     /* in flight, or NULL */
+	uv_timer_t tick;        /* every retry period */
+	uv_timer_t deadline;    /* renew deadline, armed while leading */
+	struct http_call *call; /* in flight, or NULL */
 	enum leader_call call_kind;
 	uint64_t call_sent_ms;
-	cJSON *lease;               /* the last Lease object read or written */
+	cJSON *lease; /* the last Lease object read or written */
 	struct leader_view view;
 	bool leading;
 	bool stopped;
-	uint64_t renewed_ms;        /* send time of the last successful write */
-	uint64_t became_ms;         /* when leading started */
+	uint64_t renewed_ms; /* send time of the last successful write */
+	uint64_t became_ms;  /* when leading started */
 	leader_resign_cb resign_cb;
 	void *resign_ctx;
-	char last_error[512];       /* last failure, logged once per change */
+	char last_error[512]; /* last failure, logged once per change */
 	/* counters for /metrics */
 	uint64_t requests, failures, acquired, lost;
 };

@@ -7,16 +7,26 @@
 const char *limit_source_name(enum limit_source s)
 {
 	switch (s) {
-	case LIMIT_SERVER_INFO: return "server_info";
-	case LIMIT_CONFIG_INFO: return "vllm_config_info";
-	case LIMIT_GET_SERVER_INFO: return "get_server_info";
-	case LIMIT_POD_ARGS: return "pod_args";
-	case LIMIT_DEFAULT: return "default_assumed";
-	case LIMIT_OBSERVED: return "observed_ceiling";
-	case LIMIT_MODELS: return "v1_models";
-	case LIMIT_CACHE_CONFIG: return "cache_config_info";
-	case LIMIT_KV_POOL: return "kv_pool";
-	default: return "unknown";
+	case LIMIT_SERVER_INFO:
+		return "server_info";
+	case LIMIT_CONFIG_INFO:
+		return "vllm_config_info";
+	case LIMIT_GET_SERVER_INFO:
+		return "get_server_info";
+	case LIMIT_POD_ARGS:
+		return "pod_args";
+	case LIMIT_DEFAULT:
+		return "default_assumed";
+	case LIMIT_OBSERVED:
+		return "observed_ceiling";
+	case LIMIT_MODELS:
+		return "v1_models";
+	case LIMIT_CACHE_CONFIG:
+		return "cache_config_info";
+	case LIMIT_KV_POOL:
+		return "kv_pool";
+	default:
+		return "unknown";
 	}
 }
 
@@ -155,7 +165,8 @@ struct limit limits_kv_concurrency(double kv_max_concurrency, double num_gpu_blo
 	if (kv_max_concurrency > 0 && isfinite(kv_max_concurrency))
 		return (struct limit){kv_max_concurrency, LIMIT_CACHE_CONFIG};
 	if (num_gpu_blocks > 0 && block_size > 0 && max_model_len > 0)
-		return (struct limit){num_gpu_blocks * block_size / max_model_len, LIMIT_CACHE_CONFIG};
+		return (struct limit){num_gpu_blocks * block_size / max_model_len,
+				      LIMIT_CACHE_CONFIG};
 	return (struct limit){0, LIMIT_NONE};
 }
 

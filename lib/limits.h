@@ -23,15 +23,15 @@
 
 enum limit_source {
 	LIMIT_NONE,
-	LIMIT_SERVER_INFO,      /* vLLM GET /server_info?config_format=json */
-	LIMIT_CONFIG_INFO,      /* vllm:vllm_config_info label */
-	LIMIT_GET_SERVER_INFO,  /* SGLang GET /get_server_info */
-	LIMIT_POD_ARGS,         /* the running pod's (or --args) command line */
-	LIMIT_DEFAULT,          /* the engine's documented default: an assumption */
-	LIMIT_OBSERVED,         /* running pinned at N while requests wait */
-	LIMIT_MODELS,           /* GET /v1/models max_model_len */
-	LIMIT_CACHE_CONFIG,     /* vllm:cache_config_info */
-	LIMIT_KV_POOL,          /* sglang max_total_num_tokens / context length */
+	LIMIT_SERVER_INFO,     /* vLLM GET /server_info?config_format=json */
+	LIMIT_CONFIG_INFO,     /* vllm:vllm_config_info label */
+	LIMIT_GET_SERVER_INFO, /* SGLang GET /get_server_info */
+	LIMIT_POD_ARGS,        /* the running pod's (or --args) command line */
+	LIMIT_DEFAULT,         /* the engine's documented default: an assumption */
+	LIMIT_OBSERVED,        /* running pinned at N while requests wait */
+	LIMIT_MODELS,          /* GET /v1/models max_model_len */
+	LIMIT_CACHE_CONFIG,    /* vllm:cache_config_info */
+	LIMIT_KV_POOL,         /* sglang max_total_num_tokens / context length */
 };
 
 struct limit {
@@ -54,12 +54,12 @@ im_result limits_parse_vllm_server_info(const char *json, size_t n, struct vllm_
 
 /* What SGLang's /get_server_info says. */
 struct sglang_server_info {
-	struct limit max_running;       /* effective per dp x dp_size */
+	struct limit max_running; /* effective per dp x dp_size */
 	struct limit context_length;
-	double max_total_num_tokens;    /* one DP rank's KV pool in tokens, 0 when absent */
-	double configured_max_running;  /* the flag, 0 when null/absent */
+	double max_total_num_tokens;   /* one DP rank's KV pool in tokens, 0 when absent */
+	double configured_max_running; /* the flag, 0 when null/absent */
 	double dp_size;
-	char disaggregation_mode[16];   /* "null", "prefill", "decode" or "" */
+	char disaggregation_mode[16]; /* "null", "prefill", "decode" or "" */
 };
 im_result limits_parse_sglang_server_info(const char *json, size_t n,
 					  struct sglang_server_info *out, struct buf *err);

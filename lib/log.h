@@ -27,8 +27,7 @@ int log_level_parse(const char *s);
 /* Parses "text|json"; returns -1 when unknown. */
 int log_format_parse(const char *s);
 
-void log_kv(enum log_level level, const char *msg, ...)
-	__attribute__((sentinel));
+void log_kv(enum log_level level, const char *msg, ...) __attribute__((sentinel));
 void log_vkv(enum log_level level, const char *msg, va_list ap);
 
 #endif

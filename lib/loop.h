@@ -28,10 +28,10 @@ struct loop_call;
 struct loop {
 	uv_loop_t uv;
 	uv_async_t wake;
-	pthread_mutex_t lock;      /* guards calls and stop_requested */
-	struct loop_call *calls;   /* pending cross-thread calls */
+	pthread_mutex_t lock;    /* guards calls and stop_requested */
+	struct loop_call *calls; /* pending cross-thread calls */
 	bool stop_requested;
-	loop_fn_cb on_stop;        /* runs on the loop thread when stop is requested */
+	loop_fn_cb on_stop; /* runs on the loop thread when stop is requested */
 	void *on_stop_arg;
 };
 

@@ -30,13 +30,15 @@ const char *obj_str(const cJSON *o, const char *a, const char *b)
 
 const char *obj_label(const cJSON *o, const char *key)
 {
-	const cJSON *l = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "metadata"), "labels");
+	const cJSON *l = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(o, "metadata"), "labels");
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(l, key));
 }
 
 static bool key_of(const cJSON *o, struct buf *b)
 {
-	const char *ns = obj_str(o, "metadata", "namespace"), *name = obj_str(o, "metadata", "name");
+	const char *ns = obj_str(o, "metadata", "namespace"),
+		   *name = obj_str(o, "metadata", "name");
 
 	buf_reset(b);
 	if (!name)

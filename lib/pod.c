@@ -104,7 +104,8 @@ static im_result decode_container(struct pod *p, const cJSON *c, struct pod_cont
 				return IM_PARSE;
 			pp->port = (int)cp->valuedouble;
 			pp->name = dup_or_null(str(it, "name"));
-			pp->protocol = im_xstrdup(str(it, "protocol") ? str(it, "protocol") : "TCP");
+			pp->protocol = im_xstrdup(str(it, "protocol") ? str(it, "protocol")
+								      : "TCP");
 			out->nports++;
 		}
 	}
@@ -141,7 +142,8 @@ im_result pod_decode(const cJSON *obj, struct pod **out, struct buf *err)
 	if (!cJSON_IsObject(md) || !p->namespace || !p->name)
 		return fail(p, err, "metadata.namespace and metadata.name are required");
 	p->uid = im_xstrdup(str(md, "uid") ? str(md, "uid") : "");
-	p->resource_version = im_xstrdup(str(md, "resourceVersion") ? str(md, "resourceVersion") : "");
+	p->resource_version = im_xstrdup(str(md, "resourceVersion") ? str(md, "resourceVersion")
+								    : "");
 	p->deleting = str(md, "deletionTimestamp") != NULL;
 
 	labels = get(md, "labels");
@@ -184,7 +186,8 @@ im_result pod_decode(const cJSON *obj, struct pod **out, struct buf *err)
 			if (result == IM_TOOBIG)
 				return fail(p, err, "spec.containers: too many ports or arguments");
 			if (result)
-				return fail(p, err, "spec.containers: invalid name, port or argument");
+				return fail(p, err,
+					    "spec.containers: invalid name, port or argument");
 		}
 	}
 
@@ -249,10 +252,10 @@ static bool str_differs(const char *a, const char *b)
 
 bool pod_differs(const struct pod *a, const struct pod *b)
 {
-	if (a->nlabels != b->nlabels || a->ncontainers != b->ncontainers ||
-	    a->ready != b->ready || a->deleting != b->deleting ||
-	    str_differs(a->pod_ip, b->pod_ip) || str_differs(a->phase, b->phase) ||
-	    str_differs(a->uid, b->uid) || str_differs(a->owner_uid, b->owner_uid))
+	if (a->nlabels != b->nlabels || a->ncontainers != b->ncontainers || a->ready != b->ready ||
+	    a->deleting != b->deleting || str_differs(a->pod_ip, b->pod_ip) ||
+	    str_differs(a->phase, b->phase) || str_differs(a->uid, b->uid) ||
+	    str_differs(a->owner_uid, b->owner_uid))
 		return true;
 	for (size_t i = 0; i < a->nlabels; i++)
 		if (strcmp(a->labels[i].key, b->labels[i].key) ||
@@ -275,7 +278,8 @@ bool pod_differs(const struct pod *a, const struct pod *b)
 
 const char *pod_role(const struct pod *p)
 {
-	static const char *const labels[] = {"llm-d.ai/role", "rolebasedgroup.workloads.x-k8s.io/role"};
+	static const char *const labels[] = {"llm-d.ai/role",
+					     "rolebasedgroup.workloads.x-k8s.io/role"};
 	char word[16];
 
 	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
@@ -335,7 +339,8 @@ im_result pod_arg_uint(const struct pod *p, const char *flag, uint64_t max, uint
 	im_result last = IM_NOTFOUND;
 
 	for (size_t i = 0; i < p->ncontainers; i++) {
-		im_result r = args_find_uint(p->containers[i].argv, p->containers[i].argc, flag, max, out);
+		im_result r = args_find_uint(p->containers[i].argv, p->containers[i].argc, flag,
+					     max, out);
 		if (r == IM_OK)
 			return IM_OK;
 		if (r != IM_NOTFOUND)

@@ -48,11 +48,11 @@ struct pod {
 	char *resource_version;
 	struct kv *labels; /* sorted by key */
 	size_t nlabels;
-	char *pod_ip;  /* status.podIP or NULL */
+	char *pod_ip;   /* status.podIP or NULL */
 	char **pod_ips; /* status.podIPs[].ip, NULL-terminated */
-	char *phase;   /* status.phase or "Unknown" */
-	bool ready;    /* condition Ready=True */
-	bool deleting; /* metadata.deletionTimestamp set */
+	char *phase;    /* status.phase or "Unknown" */
+	bool ready;     /* condition Ready=True */
+	bool deleting;  /* metadata.deletionTimestamp set */
 	struct pod_container *containers;
 	size_t ncontainers;
 	char *owner_kind; /* controller ownerReference or NULL */

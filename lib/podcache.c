@@ -165,8 +165,7 @@ static void upsert(struct podcache *c, struct pod *p)
 		return;
 	}
 	old = hmap_get(&c->pods, pk.ptr);
-	if (old && !pod_differs(old, p) &&
-	    strcmp(pod_workload(old), pod_workload(p)) == 0) {
+	if (old && !pod_differs(old, p) && strcmp(pod_workload(old), pod_workload(p)) == 0) {
 		/* Nothing infermon acts on changed: keep the old copy, no event. */
 		im_free(old->resource_version);
 		old->resource_version = p->resource_version;
@@ -267,7 +266,8 @@ static struct pod *decode_or_warn(const cJSON *obj)
 
 	buf_init(&err, 4096);
 	if (pod_decode(obj, &p, &err)) {
-		log_kv(LOG_WARN, "skipping pod that cannot be decoded", "error", buf_str(&err), NULL);
+		log_kv(LOG_WARN, "skipping pod that cannot be decoded", "error", buf_str(&err),
+		       NULL);
 		p = NULL;
 	}
 	buf_release(&err);

@@ -21,7 +21,7 @@
 enum workload_event { WORKLOAD_ADDED, WORKLOAD_CHANGED, WORKLOAD_REMOVED };
 
 struct workload {
-	char *key;       /* namespace/workload */
+	char *key; /* namespace/workload */
 	char *namespace;
 	char *name;
 	struct hmap pods; /* namespace/name -> struct pod* (borrowed from the cache) */

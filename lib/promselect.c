@@ -6,9 +6,9 @@
 
 static const char *const selector_field[] = {"serviceMonitorSelector", "podMonitorSelector",
 					     "scrapeConfigSelector", "ruleSelector"};
-static const char *const ns_selector_field[] = {"serviceMonitorNamespaceSelector",
-						"podMonitorNamespaceSelector",
-						"scrapeConfigNamespaceSelector", "ruleNamespaceSelector"};
+static const char *const ns_selector_field[] = {
+	"serviceMonitorNamespaceSelector", "podMonitorNamespaceSelector",
+	"scrapeConfigNamespaceSelector", "ruleNamespaceSelector"};
 static const char *const kind_plural[] = {"ServiceMonitors", "PodMonitors", "ScrapeConfigs",
 					  "PrometheusRules"};
 
@@ -88,7 +88,8 @@ bool labelsel_matches(const cJSON *sel, const cJSON *labels)
 
 static const cJSON *spec_field(const cJSON *prom, const char *field)
 {
-	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(prom, "spec"), field);
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(prom, "spec"),
+						field);
 }
 
 /* Does prom look for objects of kind k in namespace ns? */
@@ -102,8 +103,8 @@ static bool admits_namespace(const cJSON *prom, enum promsel_kind k, const char 
 
 	if (!sel || cJSON_IsNull(sel))
 		return pns && strcmp(pns, ns) == 0;
-	labels = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(nsobj, "metadata"),
-						  "labels");
+	labels = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(nsobj, "metadata"), "labels");
 	if (labels)
 		return labelsel_matches(sel, labels);
 	fallback = cJSON_CreateObject();
@@ -150,7 +151,8 @@ bool promsel_stamp(const cJSON *prom, enum promsel_kind k, const char *ns, const
 		if (label(want, key))
 			continue; /* judged below with the rest */
 		if (strcmp(op, "In") == 0 && cJSON_IsString(cJSON_GetArrayItem(values, 0)))
-			cJSON_AddStringToObject(want, key, cJSON_GetArrayItem(values, 0)->valuestring);
+			cJSON_AddStringToObject(want, key,
+						cJSON_GetArrayItem(values, 0)->valuestring);
 		else if (strcmp(op, "Exists") == 0)
 			cJSON_AddStringToObject(want, key, "true");
 	}
@@ -191,7 +193,8 @@ static void describe_selector(const cJSON *sel, struct buf *out)
 		buf_adds(out, " (");
 		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(it, "values"))
 		{
-			buf_printf(out, "%s%s", vfirst ? "" : ",", cJSON_IsString(v) ? v->valuestring : "?");
+			buf_printf(out, "%s%s", vfirst ? "" : ",",
+				   cJSON_IsString(v) ? v->valuestring : "?");
 			vfirst = false;
 		}
 		buf_addc(out, ')');

@@ -27,7 +27,12 @@
 
 #include "buf.h"
 
-enum promsel_kind { PROMSEL_SERVICEMONITOR, PROMSEL_PODMONITOR, PROMSEL_SCRAPECONFIG, PROMSEL_RULE };
+enum promsel_kind {
+	PROMSEL_SERVICEMONITOR,
+	PROMSEL_PODMONITOR,
+	PROMSEL_SCRAPECONFIG,
+	PROMSEL_RULE
+};
 
 /* The kind a generated object's "kind" names, or -1. */
 int promsel_kind_of(const char *kind);

@@ -10,8 +10,8 @@
 #define QUOTE_MAX 64
 #define NAME_MAX_IN_MSG 128
 
-static const char *const type_names[] = {"untyped", "counter",  "gauge",    "histogram",
-					  "summary", "info",     "stateset", "gaugehistogram"};
+static const char *const type_names[] = {"untyped", "counter", "gauge",    "histogram",
+					 "summary", "info",    "stateset", "gaugehistogram"};
 
 const char *promtext_type_name(enum promtext_type t)
 {
@@ -286,16 +286,18 @@ static void parse_comment(struct promtext *p, const char *cur, const char *end, 
 	name = skip_blanks(kw_end, end);
 	name_end = token_end(name, end);
 	if (name == name_end) {
-		malformed(p, line, kw[0] == 'H' ? "HELP line without a metric name" :
-				   kw[0] == 'T' ? "TYPE line without a metric name" :
-						  "UNIT line without a metric name",
+		malformed(p, line,
+			  kw[0] == 'H'   ? "HELP line without a metric name"
+			  : kw[0] == 'T' ? "TYPE line without a metric name"
+					 : "UNIT line without a metric name",
 			  NULL, 0, NULL, 0);
 		return;
 	}
 	for (const char *c = name; c < name_end; c++) {
-		if (c == name ? !is_name_start((unsigned char)*c) : !is_name_char((unsigned char)*c)) {
-			malformed(p, line, "invalid metric name", name, (size_t)(name_end - name), NULL,
-				  0);
+		if (c == name ? !is_name_start((unsigned char)*c)
+			      : !is_name_char((unsigned char)*c)) {
+			malformed(p, line, "invalid metric name", name, (size_t)(name_end - name),
+				  NULL, 0);
 			return;
 		}
 	}
@@ -400,8 +402,8 @@ static void parse_sample(struct promtext *p, const char *line, const char *end, 
 	im_result result;
 
 	if (!is_name_start((unsigned char)*cur)) {
-		malformed(p, lineno, "invalid metric name", cur, (size_t)(token_end(cur, end) - cur),
-			  NULL, 0);
+		malformed(p, lineno, "invalid metric name", cur,
+			  (size_t)(token_end(cur, end) - cur), NULL, 0);
 		return;
 	}
 	while (cur < end && is_name_char((unsigned char)*cur))
@@ -431,25 +433,28 @@ static void parse_sample(struct promtext *p, const char *line, const char *end, 
 					cur++;
 			ln_len = (size_t)(cur - ln);
 			if (cur >= end) {
-				malformed(p, lineno, "unterminated label set", NULL, 0, name, name_len);
+				malformed(p, lineno, "unterminated label set", NULL, 0, name,
+					  name_len);
 				return;
 			}
 			if (ln_len == 0) {
-				malformed(p, lineno, "expected a label name at", cur, (size_t)(end - cur),
-					  name, name_len);
+				malformed(p, lineno, "expected a label name at", cur,
+					  (size_t)(end - cur), name, name_len);
 				return;
 			}
 			if (*cur != '=' && *cur != ',' && *cur != '}' && !is_blank(*cur)) {
 				const char *te = cur;
-				while (te < end && *te != '=' && *te != ',' && *te != '}' && !is_blank(*te))
+				while (te < end && *te != '=' && *te != ',' && *te != '}' &&
+				       !is_blank(*te))
 					te++;
-				malformed(p, lineno, "invalid label name", ln, (size_t)(te - ln), name,
-					  name_len);
+				malformed(p, lineno, "invalid label name", ln, (size_t)(te - ln),
+					  name, name_len);
 				return;
 			}
 			cur = skip_blanks(cur, end);
 			if (cur >= end || *cur != '=') {
-				malformed(p, lineno, "expected '=' after label", ln, ln_len, name, name_len);
+				malformed(p, lineno, "expected '=' after label", ln, ln_len, name,
+					  name_len);
 				return;
 			}
 			cur = skip_blanks(cur + 1, end);
@@ -463,8 +468,8 @@ static void parse_sample(struct promtext *p, const char *line, const char *end, 
 			bs = memchr(cur, '\\', (size_t)((q ? q : end) - cur));
 			if (!bs) {
 				if (!q) {
-					malformed(p, lineno, "unterminated value of label", ln, ln_len,
-						  name, name_len);
+					malformed(p, lineno, "unterminated value of label", ln,
+						  ln_len, name, name_len);
 					return;
 				}
 				v_len = (size_t)(q - v);
@@ -496,8 +501,8 @@ static void parse_sample(struct promtext *p, const char *line, const char *end, 
 					cur += 2;
 				}
 				if (cur >= end || *cur != '"') {
-					malformed(p, lineno, "unterminated value of label", ln, ln_len,
-						  name, name_len);
+					malformed(p, lineno, "unterminated value of label", ln,
+						  ln_len, name, name_len);
 					return;
 				}
 				cur++;
@@ -510,8 +515,9 @@ static void parse_sample(struct promtext *p, const char *line, const char *end, 
 					add_name(&p->problem, name, name_len);
 					buf_adds(&p->problem, " skipped: value of label ");
 					add_quoted(&p->problem, ln, ln_len);
-					buf_printf(&p->problem, " has %zu bytes, over the %zu-byte cap",
-						   v_len, p->opts.max_label_value);
+					buf_printf(&p->problem,
+						   " has %zu bytes, over the %zu-byte cap", v_len,
+						   p->opts.max_label_value);
 				}
 				return;
 			}
@@ -536,7 +542,8 @@ static void parse_sample(struct promtext *p, const char *line, const char *end, 
 			p->labels[nlabels++] = (struct promtext_label){ln, ln_len, v, v_len};
 			cur = skip_blanks(cur, end);
 			if (cur >= end) {
-				malformed(p, lineno, "unterminated label set", NULL, 0, name, name_len);
+				malformed(p, lineno, "unterminated label set", NULL, 0, name,
+					  name_len);
 				return;
 			}
 			if (*cur == ',')
@@ -545,8 +552,8 @@ static void parse_sample(struct promtext *p, const char *line, const char *end, 
 				cur++;
 				break;
 			} else {
-				malformed(p, lineno, "expected ',' or '}' after label", ln, ln_len, name,
-					  name_len);
+				malformed(p, lineno, "expected ',' or '}' after label", ln, ln_len,
+					  name, name_len);
 				return;
 			}
 		}
@@ -584,9 +591,10 @@ static void parse_sample(struct promtext *p, const char *line, const char *end, 
 	}
 
 	if (in_family(p, name, name_len)) {
-		fam = (struct promtext_family){p->fam_name.ptr, p->fam_name.len, p->fam_type,
-					       buf_str(&p->fam_help), p->fam_help.len,
-					       buf_str(&p->fam_unit), p->fam_unit.len};
+		fam = (struct promtext_family){p->fam_name.ptr, p->fam_name.len,
+					       p->fam_type,     buf_str(&p->fam_help),
+					       p->fam_help.len, buf_str(&p->fam_unit),
+					       p->fam_unit.len};
 	} else {
 		fam = (struct promtext_family){name, name_len, PROMTEXT_UNTYPED, "", 0, "", 0};
 	}

@@ -148,19 +148,19 @@ struct promtext {
 	promtext_sample_cb cb;
 	void *ctx;
 	struct promtext_stats stats;
-	struct buf carry;   /* the partial last line */
-	bool discarding;    /* inside an oversized line, dropping to its newline */
-	char head[136];     /* its first bytes, to name its metric when it ends */
+	struct buf carry; /* the partial last line */
+	bool discarding;  /* inside an oversized line, dropping to its newline */
+	char head[136];   /* its first bytes, to name its metric when it ends */
 	size_t head_len;
 	struct buf fam_name, fam_help, fam_unit;
 	enum promtext_type fam_type;
-	char *unesc;        /* unescaped label values of the current line */
+	char *unesc; /* unescaped label values of the current line */
 	size_t unesc_cap;
 	struct promtext_label *labels;
 	size_t labels_cap;
 	struct buf problem; /* first problem, "line N: ..." */
 	bool has_problem;
-	im_result result;   /* sticky failure */
+	im_result result; /* sticky failure */
 	bool finished;
 };
 

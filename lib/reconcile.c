@@ -18,13 +18,17 @@ static const struct {
 	const char *kind, *api, *resource;
 } kinds[OWNED_COUNT] = {
 	[OWNED_SERVICE] = {"Service", "/api/v1", "services"},
-	[OWNED_SERVICEMONITOR] = {"ServiceMonitor", "/apis/monitoring.coreos.com/v1", "servicemonitors"},
+	[OWNED_SERVICEMONITOR] = {"ServiceMonitor", "/apis/monitoring.coreos.com/v1",
+				  "servicemonitors"},
 	[OWNED_PODMONITOR] = {"PodMonitor", "/apis/monitoring.coreos.com/v1", "podmonitors"},
-	[OWNED_SCRAPECONFIG] = {"ScrapeConfig", "/apis/monitoring.coreos.com/v1alpha1", "scrapeconfigs"},
+	[OWNED_SCRAPECONFIG] = {"ScrapeConfig", "/apis/monitoring.coreos.com/v1alpha1",
+				"scrapeconfigs"},
 	[OWNED_SECRET] = {"Secret", "/api/v1", "secrets"},
-	[OWNED_PROMETHEUSRULE] = {"PrometheusRule", "/apis/monitoring.coreos.com/v1", "prometheusrules"},
+	[OWNED_PROMETHEUSRULE] = {"PrometheusRule", "/apis/monitoring.coreos.com/v1",
+				  "prometheusrules"},
 	[OWNED_CONFIGMAP] = {"ConfigMap", "/api/v1", "configmaps"},
-	[OWNED_GRAFANADASHBOARD] = {"GrafanaDashboard", "/apis/" GRAFANA_DASHBOARD_API, "grafanadashboards"},
+	[OWNED_GRAFANADASHBOARD] = {"GrafanaDashboard", "/apis/" GRAFANA_DASHBOARD_API,
+				    "grafanadashboards"},
 };
 
 const char *owned_resource(enum owned_kind k)
@@ -66,7 +70,7 @@ static int kind_of(const cJSON *o)
 }
 
 const double reconcile_buckets[RECONCILE_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-						      0.5,   1,    2.5,   5,    10};
+						     0.5,   1,    2.5,   5,    10};
 
 /* One reconcile in flight. */
 struct run {
@@ -110,7 +114,8 @@ void reconciler_release(struct reconciler *r)
 	for (struct hmap_entry *e = hmap_first(&r->gone_since); e; e = hmap_next(&r->gone_since, e))
 		im_free(e->value);
 	hmap_release(&r->gone_since);
-	for (struct hmap_entry *e = hmap_first(&r->cr_workload); e; e = hmap_next(&r->cr_workload, e))
+	for (struct hmap_entry *e = hmap_first(&r->cr_workload); e;
+	     e = hmap_next(&r->cr_workload, e))
 		im_free(e->value);
 	hmap_release(&r->cr_workload);
 	wq_release(&r->q);
@@ -180,7 +185,8 @@ void reconciler_selection_changed(struct reconciler *r)
 {
 	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e; e = hmap_next(&r->crs.objs, e)) {
 		const cJSON *cr = e->value;
-		const char *ns = obj_str(cr, "metadata", "namespace"), *w = reconciler_cr_workload(cr);
+		const char *ns = obj_str(cr, "metadata", "namespace"),
+			   *w = reconciler_cr_workload(cr);
 		if (ns && w)
 			reconciler_workload_changed(r, ns, w);
 	}
@@ -188,7 +194,8 @@ void reconciler_selection_changed(struct reconciler *r)
 
 void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool deleted)
 {
-	const char *ns = obj_str(obj, "metadata", "namespace"), *w = obj_label(obj, LABEL_IW_WORKLOAD);
+	const char *ns = obj_str(obj, "metadata", "namespace"),
+		   *w = obj_label(obj, LABEL_IW_WORKLOAD);
 	int k = kind_of(obj);
 
 	(void)deleted;
@@ -301,7 +308,8 @@ static void secret_to_data(cJSON *secret)
 	{
 		size_t n = strlen(it->valuestring);
 		char *b64 = im_xmalloc(4 * ((n + 2) / 3) + 1);
-		EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)it->valuestring, (int)n);
+		EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)it->valuestring,
+				(int)n);
 		cJSON_AddStringToObject(data, it->string, b64);
 		im_free(b64);
 	}
@@ -355,8 +363,9 @@ static void write_done(struct http_call *c, im_result transport, void *data)
 			buf_printf(&run->errors, "%s: %s", cc->what, buf_str(&err));
 		cr_event(run, true, cc->is_status ? "StatusFailed" : "ApplyFailed", buf_str(&err));
 	} else if (!cc->is_status) {
-		log_kv(LOG_INFO, cc->created ? "created generated object" : "wrote generated object",
-		       "what", cc->what, NULL);
+		log_kv(LOG_INFO,
+		       cc->created ? "created generated object" : "wrote generated object", "what",
+		       cc->what, NULL);
 		if (strncmp(cc->what, "delete", 6) != 0)
 			cr_event(run, false, cc->created ? "Created" : "Updated", cc->what);
 	}
@@ -367,7 +376,7 @@ static void write_done(struct http_call *c, im_result transport, void *data)
 }
 
 static void send_write(struct run *run, const char *method, const char *path, const char *ctype,
-		 const char *body, const char *what, bool created, bool is_status)
+		       const char *body, const char *what, bool created, bool is_status)
 {
 	struct http_call *c = kubeclient_call(run->r->kc, method, path);
 	struct call_ctx *cc = im_xcalloc(1, sizeof(*cc));
@@ -402,7 +411,8 @@ static void apply(struct run *run, cJSON *obj)
 {
 	struct reconciler *r = run->r;
 	int k = kind_of(obj);
-	const char *ns = obj_str(obj, "metadata", "namespace"), *name = obj_str(obj, "metadata", "name");
+	const char *ns = obj_str(obj, "metadata", "namespace"),
+		   *name = obj_str(obj, "metadata", "name");
 	const cJSON *live;
 	struct buf path, what;
 	char *body;
@@ -423,15 +433,15 @@ static void apply(struct run *run, cJSON *obj)
 		struct buf d;
 		buf_init(&d, 1024);
 		first_diff(obj, live, &d);
-		log_kv(LOG_DEBUG, "generated object differs from its live copy", "what", buf_str(&what),
-		       "field", buf_str(&d), NULL);
+		log_kv(LOG_DEBUG, "generated object differs from its live copy", "what",
+		       buf_str(&what), "field", buf_str(&d), NULL);
 		buf_release(&d);
 	}
 	r->applies++;
 	if (r->writes_enabled) {
 		body = cJSON_PrintUnformatted(obj);
-		send_write(run, "PATCH", buf_str(&path), "application/apply-patch+yaml", body, buf_str(&what),
-		     !live, false);
+		send_write(run, "PATCH", buf_str(&path), "application/apply-patch+yaml", body,
+			   buf_str(&what), !live, false);
 		im_free(body);
 	}
 	buf_release(&path);
@@ -444,7 +454,8 @@ static void delete_obj(struct run *run, int k, const cJSON *live)
 
 	buf_init(&path, BUF_MAX_SMALL);
 	buf_init(&what, 512);
-	object_path(&path, k, obj_str(live, "metadata", "namespace"), obj_str(live, "metadata", "name"));
+	object_path(&path, k, obj_str(live, "metadata", "namespace"),
+		    obj_str(live, "metadata", "name"));
 	buf_printf(&what, "delete %s %s/%s", kinds[k].kind, obj_str(live, "metadata", "namespace"),
 		   obj_str(live, "metadata", "name"));
 	run->r->deletes++;
@@ -466,7 +477,8 @@ static void prune(struct run *run, const char *ns, const char *workload, const s
 		for (struct hmap_entry *e = hmap_first(&run->r->owned[k].objs); e;
 		     e = hmap_next(&run->r->owned[k].objs, e)) {
 			const cJSON *o = e->value;
-			const char *ons = obj_str(o, "metadata", "namespace"), *w = obj_label(o, LABEL_IW_WORKLOAD);
+			const char *ons = obj_str(o, "metadata", "namespace"),
+				   *w = obj_label(o, LABEL_IW_WORKLOAD);
 			if (!ons || !w || strcmp(ons, ns) != 0 || strcmp(w, workload) != 0)
 				continue;
 			if (obj_str(o, "metadata", "deletionTimestamp"))
@@ -485,13 +497,16 @@ static bool owner_alive(struct reconciler *r, const char *ns, const cJSON *o)
 {
 	const cJSON *ref;
 
-	cJSON_ArrayForEach(ref, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "metadata"),
-								 "ownerReferences"))
+	cJSON_ArrayForEach(
+		ref, cJSON_GetObjectItemCaseSensitive(
+			     cJSON_GetObjectItemCaseSensitive(o, "metadata"), "ownerReferences"))
 	{
 		const char *kind = obj_str(ref, "kind", NULL), *uid = obj_str(ref, "uid", NULL);
-		const cJSON *cr = objcache_get(&r->crs, ns, obj_str(ref, "name", NULL) ? obj_str(ref, "name", NULL) : "");
+		const cJSON *cr = objcache_get(
+			&r->crs, ns, obj_str(ref, "name", NULL) ? obj_str(ref, "name", NULL) : "");
 		const char *cuid = obj_str(cr, "metadata", "uid");
-		if (kind && strcmp(kind, "InferenceWorkload") == 0 && uid && cuid && strcmp(uid, cuid) == 0)
+		if (kind && strcmp(kind, "InferenceWorkload") == 0 && uid && cuid &&
+		    strcmp(uid, cuid) == 0)
 			return true;
 	}
 	return false;
@@ -506,9 +521,11 @@ static enum owned_state has_owned(struct reconciler *r, const char *ns, const ch
 	enum owned_state st = OWNS_NOTHING;
 
 	for (int k = 0; k < OWNED_COUNT; k++)
-		for (struct hmap_entry *e = hmap_first(&r->owned[k].objs); e; e = hmap_next(&r->owned[k].objs, e)) {
+		for (struct hmap_entry *e = hmap_first(&r->owned[k].objs); e;
+		     e = hmap_next(&r->owned[k].objs, e)) {
 			const cJSON *o = e->value;
-			const char *ons = obj_str(o, "metadata", "namespace"), *w = obj_label(o, LABEL_IW_WORKLOAD);
+			const char *ons = obj_str(o, "metadata", "namespace"),
+				   *w = obj_label(o, LABEL_IW_WORKLOAD);
 			if (!ons || !w || strcmp(ons, ns) != 0 || strcmp(w, workload) != 0)
 				continue;
 			if (owner_alive(r, ns, o))
@@ -598,8 +615,9 @@ static void judge_selection(struct reconciler *r, const struct iwspec *s, cJSON 
 	if (!r->proms_known) {
 		out->status = "Unknown";
 		out->reason = "PrometheusUnknown";
-		buf_adds(&out->message, "the Prometheus objects could not be listed (is the prometheus-operator "
-					"CRD installed, and may infermon list prometheuses?)");
+		buf_adds(&out->message,
+			 "the Prometheus objects could not be listed (is the prometheus-operator "
+			 "CRD installed, and may infermon list prometheuses?)");
 		return;
 	}
 	buf_init(&selected, 1024);
@@ -625,30 +643,34 @@ static void judge_selection(struct reconciler *r, const struct iwspec *s, cJSON 
 	if (nselected) {
 		out->status = "True";
 		out->reason = "Selected";
-		buf_printf(&out->message, "%s %s/%s is selected by Prometheus %s", obj_str(mon, "kind", NULL),
-			   s->namespace, obj_str(mon, "metadata", "name"), buf_str(&selected));
+		buf_printf(&out->message, "%s %s/%s is selected by Prometheus %s",
+			   obj_str(mon, "kind", NULL), s->namespace,
+			   obj_str(mon, "metadata", "name"), buf_str(&selected));
 	} else if (!nproms) {
 		out->status = "False";
 		out->reason = "NoPrometheus";
-		buf_printf(&out->message,
-			   "no Prometheus object exists, so no prometheus-operator reads %s %s/%s; a "
-			   "Prometheus without the operator can use the scrape-config Secret %s/%s",
-			   obj_str(mon, "kind", NULL), s->namespace, obj_str(mon, "metadata", "name"),
-			   r->rc.secret_namespace, r->rc.secret_name);
+		buf_printf(
+			&out->message,
+			"no Prometheus object exists, so no prometheus-operator reads %s %s/%s; a "
+			"Prometheus without the operator can use the scrape-config Secret %s/%s",
+			obj_str(mon, "kind", NULL), s->namespace, obj_str(mon, "metadata", "name"),
+			r->rc.secret_namespace, r->rc.secret_name);
 	} else {
 		cJSON *l;
 		bool first = true;
 		out->status = "False";
 		out->reason = "NotSelected";
-		buf_printf(&out->message, "no Prometheus selects %s %s/%s with labels {", obj_str(mon, "kind", NULL),
-			   s->namespace, obj_str(mon, "metadata", "name"));
+		buf_printf(&out->message, "no Prometheus selects %s %s/%s with labels {",
+			   obj_str(mon, "kind", NULL), s->namespace,
+			   obj_str(mon, "metadata", "name"));
 		cJSON_ArrayForEach(l, labels)
 		{
 			buf_printf(&out->message, "%s%s=%s", first ? "" : ",", l->string,
 				   cJSON_IsString(l) ? l->valuestring : "");
 			first = false;
 		}
-		buf_printf(&out->message, "}%s; add the labels in spec.monitor.labels%s", buf_str(&wants),
+		buf_printf(&out->message, "}%s; add the labels in spec.monitor.labels%s",
+			   buf_str(&wants),
 			   s->match_prometheus ? "" : " or set spec.monitor.matchPrometheus: true");
 	}
 	buf_release(&selected);
@@ -657,9 +679,11 @@ static void judge_selection(struct reconciler *r, const struct iwspec *s, cJSON 
 
 /* Warning Event when a condition turns False (reason: the condition's), a
  * Normal one named after the condition when it turns True again. */
-static void announce(struct run *run, const cJSON *live_status, const cJSON *status, const char *type)
+static void announce(struct run *run, const cJSON *live_status, const cJSON *status,
+		     const char *type)
 {
-	const char *was = condition_status(live_status, type), *now = condition_status(status, type);
+	const char *was = condition_status(live_status, type),
+		   *now = condition_status(status, type);
 	const cJSON *it;
 
 	if (!now || (was && strcmp(was, now) == 0))
@@ -670,7 +694,8 @@ static void announce(struct run *run, const cJSON *live_status, const cJSON *sta
 		if (!t || strcmp(t, type) != 0)
 			continue;
 		if (strcmp(now, "False") == 0)
-			cr_event(run, true, obj_str(it, "reason", NULL), obj_str(it, "message", NULL));
+			cr_event(run, true, obj_str(it, "reason", NULL),
+				 obj_str(it, "message", NULL));
 		else if (strcmp(now, "True") == 0 && was && strcmp(was, "False") == 0)
 			cr_event(run, false, type, obj_str(it, "message", NULL));
 	}
@@ -720,9 +745,11 @@ static void add_pod_status(cJSON *arr, const struct pod *p, const struct pod_run
 	}
 	if (rt->known && rt->limits.max_num_seqs.source != LIMIT_NONE) {
 		cJSON_AddNumberToObject(o, "maxNumSeqs", rt->limits.max_num_seqs.value);
-		cJSON_AddStringToObject(o, "maxNumSeqsSource", limit_source_name(rt->limits.max_num_seqs.source));
+		cJSON_AddStringToObject(o, "maxNumSeqsSource",
+					limit_source_name(rt->limits.max_num_seqs.source));
 		if (rt->up && rt->limits.max_num_seqs.value > 0)
-			cJSON_AddNumberToObject(o, "saturation", r2(rt->running / rt->limits.max_num_seqs.value));
+			cJSON_AddNumberToObject(o, "saturation",
+						r2(rt->running / rt->limits.max_num_seqs.value));
 	}
 	if (rt->known && rt->limits.kv_concurrency.source != LIMIT_NONE)
 		cJSON_AddNumberToObject(o, "kvConcurrency", r2(rt->limits.kv_concurrency.value));
@@ -740,15 +767,19 @@ static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct i
 	cJSON *st = cJSON_CreateObject(), *conds, *models;
 	size_t n = 0, ready = 0;
 	double limit = 0, kv = 0;
-	const char *source = NULL, *backend = s && s->backend != BACKEND_UNKNOWN ? backend_name(s->backend) : "";
+	const char *source = NULL,
+		   *backend = s && s->backend != BACKEND_UNKNOWN ? backend_name(s->backend) : "";
 	bool active[CHECK_COUNT] = {0};
 	double running = 0;
 	cJSON *pod_status = cJSON_CreateArray();
 	char msg[CHECK_COUNT][400] = {{0}}, buf[64];
 	int64_t gen = 0;
 
-	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cr, "metadata"), "generation")))
-		gen = (int64_t)cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cr, "metadata"), "generation")->valuedouble;
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(cr, "metadata"), "generation")))
+		gen = (int64_t)cJSON_GetObjectItemCaseSensitive(
+			      cJSON_GetObjectItemCaseSensitive(cr, "metadata"), "generation")
+			      ->valuedouble;
 	models = cJSON_CreateArray();
 	if (w) {
 		const char **keys = hmap_sorted_keys(&w->pods);
@@ -778,21 +809,24 @@ static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct i
 			/* an assumed default is no evidence of what the engine runs */
 			if (want && rt.limits.max_num_seqs.source != LIMIT_NONE &&
 			    rt.limits.max_num_seqs.source != LIMIT_DEFAULT) {
-				double per = rt.limits.max_num_seqs.value / (rt.engines >= 1 ? rt.engines : 1);
+				double per = rt.limits.max_num_seqs.value /
+					     (rt.engines >= 1 ? rt.engines : 1);
 				compared++;
 				if (fabs(per - (double)want) >= 0.5 && !*mismatch)
-					snprintf(mismatch, sizeof(mismatch),
-						 "pod %s runs max-num-seqs %.0f%s (from %s); spec.limits.maxNumSeqs "
-						 "is %llu",
-						 p->name, per, rt.engines > 1 ? " per engine" : "",
-						 limit_source_name(rt.limits.max_num_seqs.source),
-						 (unsigned long long)want);
+					snprintf(
+						mismatch, sizeof(mismatch),
+						"pod %s runs max-num-seqs %.0f%s (from %s); spec.limits.maxNumSeqs "
+						"is %llu",
+						p->name, per, rt.engines > 1 ? " per engine" : "",
+						limit_source_name(rt.limits.max_num_seqs.source),
+						(unsigned long long)want);
 			}
 			for (int k = 0; k < CHECK_COUNT; k++)
 				if (rt.active[k] && !active[k]) {
 					active[k] = true;
 					/* a long pod name shortens the message: truncation is fine */
-					if (snprintf(msg[k], sizeof(msg[k]), "pod %s: %s", p->name, rt.message[k]) < 0)
+					if (snprintf(msg[k], sizeof(msg[k]), "pod %s: %s", p->name,
+						     rt.message[k]) < 0)
 						msg[k][0] = '\0';
 				}
 		}
@@ -842,14 +876,15 @@ static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct i
 		char m[160];
 		cJSON_AddNumberToObject(st, "expectedLimit", (double)want);
 		if (*mismatch) {
-			add_condition(conds, live, gen, "LimitMatchesSpec", false, "LimitMismatch", mismatch);
+			add_condition(conds, live, gen, "LimitMatchesSpec", false, "LimitMismatch",
+				      mismatch);
 		} else if (compared) {
 			snprintf(m, sizeof(m), "every scraped pod runs max-num-seqs %llu",
 				 (unsigned long long)want);
 			add_condition(conds, live, gen, "LimitMatchesSpec", true, "MatchesSpec", m);
 		} else {
-			add_condition3(conds, live, gen, "LimitMatchesSpec", "Unknown", "NotScraped",
-				       "no pod's live max-num-seqs is known yet");
+			add_condition3(conds, live, gen, "LimitMatchesSpec", "Unknown",
+				       "NotScraped", "no pod's live max-num-seqs is known yet");
 		}
 	}
 	return st;
@@ -861,7 +896,8 @@ static void write_status(struct run *run, const cJSON *cr, cJSON *status)
 	cJSON *body;
 	struct buf path, what;
 	char *text;
-	const char *ns = obj_str(cr, "metadata", "namespace"), *name = obj_str(cr, "metadata", "name");
+	const char *ns = obj_str(cr, "metadata", "namespace"),
+		   *name = obj_str(cr, "metadata", "name");
 
 	if (live && subset(status, live))
 		return;
@@ -886,8 +922,8 @@ static void write_status(struct run *run, const cJSON *cr, cJSON *status)
 	buf_printf(&what, "status of InferenceWorkload %s/%s", ns, name);
 	run->r->status_writes++;
 	if (run->r->writes_enabled)
-		send_write(run, "PATCH", buf_str(&path), "application/apply-patch+yaml", text, buf_str(&what),
-		     false, true);
+		send_write(run, "PATCH", buf_str(&path), "application/apply-patch+yaml", text,
+			   buf_str(&what), false, true);
 	im_free(text);
 	buf_release(&path);
 	buf_release(&what);
@@ -902,12 +938,14 @@ static const cJSON *find_cr(struct reconciler *r, const char *ns, const char *wo
 
 	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e; e = hmap_next(&r->crs.objs, e)) {
 		const cJSON *cr = e->value;
-		const char *cns = obj_str(cr, "metadata", "namespace"), *w = reconciler_cr_workload(cr);
+		const char *cns = obj_str(cr, "metadata", "namespace"),
+			   *w = reconciler_cr_workload(cr);
 		if (!cns || !w || strcmp(cns, ns) != 0 || strcmp(w, workload) != 0)
 			continue;
 		if (obj_str(cr, "metadata", "deletionTimestamp"))
 			continue;
-		if (!best || strcmp(obj_str(cr, "metadata", "name"), obj_str(best, "metadata", "name")) < 0)
+		if (!best ||
+		    strcmp(obj_str(cr, "metadata", "name"), obj_str(best, "metadata", "name")) < 0)
 			best = cr;
 	}
 	return best;
@@ -965,7 +1003,8 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 			cr_event(run, true, "InvalidSpec", buf_str(&err));
 		}
 	} else if (w) {
-		iwspec_default(&spec, &r->defaults, ns, workload, backend_parse(pod_backend(pods[0])));
+		iwspec_default(&spec, &r->defaults, ns, workload,
+			       backend_parse(pod_backend(pods[0])));
 		have_spec = true;
 	} else if ((owns = has_owned(r, ns, workload)) == OWNS_FOR_LIVE_CR) {
 		/* the CR now selects another workload: nothing here is desired */
@@ -1002,14 +1041,16 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 				ref = cJSON_CreateObject();
 				cJSON_AddStringToObject(ref, "apiVersion", "infermon.io/v1alpha1");
 				cJSON_AddStringToObject(ref, "kind", "InferenceWorkload");
-				cJSON_AddStringToObject(ref, "name", obj_str(cr, "metadata", "name"));
+				cJSON_AddStringToObject(ref, "name",
+							obj_str(cr, "metadata", "name"));
 				cJSON_AddStringToObject(ref, "uid", obj_str(cr, "metadata", "uid"));
 				cJSON_AddBoolToObject(ref, "controller", true);
 				cJSON_AddBoolToObject(ref, "blockOwnerDeletion", true);
 				cJSON_AddItemToArray(refs, ref);
 			}
 			buf_reset(&id);
-			buf_printf(&id, "%s/%s", obj_str(o, "kind", NULL), obj_str(o, "metadata", "name"));
+			buf_printf(&id, "%s/%s", obj_str(o, "kind", NULL),
+				   obj_str(o, "metadata", "name"));
 			hmap_put(&keep, id.ptr, (void *)1);
 			ref = cJSON_CreateObject();
 			cJSON_AddStringToObject(ref, "apiVersion", obj_str(o, "apiVersion", NULL));
@@ -1023,8 +1064,8 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 		prune(run, ns, workload, &keep);
 	}
 	if (cr)
-		run->status = build_status(r, cr, have_spec ? &spec : NULL, have_spec ? NULL : buf_str(&err), w,
-					   generated, &sel);
+		run->status = build_status(r, cr, have_spec ? &spec : NULL,
+					   have_spec ? NULL : buf_str(&err), w, generated, &sel);
 	if (run->status) {
 		const cJSON *live = cJSON_GetObjectItemCaseSensitive(cr, "status");
 		announce(run, live, run->status, "MonitorSelected");
@@ -1057,7 +1098,8 @@ static void each_workload_spec(struct reconciler *r, bool (*fn)(void *ctx, const
 	buf_init(&err, 1024);
 	for (size_t i = 0; keys[i] && go; i++) {
 		const cJSON *cr = hmap_get(&r->crs.objs, keys[i]);
-		const char *ns = obj_str(cr, "metadata", "namespace"), *w = reconciler_cr_workload(cr);
+		const char *ns = obj_str(cr, "metadata", "namespace"),
+			   *w = reconciler_cr_workload(cr);
 		struct iwspec s;
 		if (!ns || !w || obj_str(cr, "metadata", "deletionTimestamp"))
 			continue;
@@ -1073,14 +1115,16 @@ static void each_workload_spec(struct reconciler *r, bool (*fn)(void *ctx, const
 		iwspec_release(&s);
 	}
 	im_free(keys);
-	for (struct hmap_entry *e = hmap_first(&r->pods->workloads); e && go; e = hmap_next(&r->pods->workloads, e)) {
+	for (struct hmap_entry *e = hmap_first(&r->pods->workloads); e && go;
+	     e = hmap_next(&r->pods->workloads, e)) {
 		const struct workload *w = e->value;
 		const struct pod *p;
 		struct iwspec s;
 		if (hmap_get(&seen, w->key) || !hmap_first(&w->pods))
 			continue;
 		p = hmap_first(&w->pods)->value;
-		iwspec_default(&s, &r->defaults, w->namespace, w->name, backend_parse(pod_backend(p)));
+		iwspec_default(&s, &r->defaults, w->namespace, w->name,
+			       backend_parse(pod_backend(p)));
 		go = fn(ctx, &s);
 		iwspec_release(&s);
 	}
@@ -1138,7 +1182,8 @@ static bool dashboard_wanted(struct reconciler *r)
 
 static const cJSON *instance_selector(const cJSON *gd)
 {
-	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(gd, "spec"), "instanceSelector");
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(gd, "spec"),
+						"instanceSelector");
 }
 
 static void reconcile_dashboard(struct run *run)
@@ -1146,7 +1191,8 @@ static void reconcile_dashboard(struct run *run)
 	struct reconciler *r = run->r;
 	const struct render_config *c = &r->rc;
 	bool want = c->dashboard && dashboard_wanted(r);
-	const cJSON *live = objcache_get(&r->owned[OWNED_CONFIGMAP], c->dashboard_namespace, c->dashboard_name);
+	const cJSON *live = objcache_get(&r->owned[OWNED_CONFIGMAP], c->dashboard_namespace,
+					 c->dashboard_name);
 	cJSON *o;
 
 	if (want) {
@@ -1158,7 +1204,8 @@ static void reconcile_dashboard(struct run *run)
 	}
 	if (!owned_enabled(c, OWNED_GRAFANADASHBOARD))
 		return;
-	live = objcache_get(&r->owned[OWNED_GRAFANADASHBOARD], c->dashboard_namespace, c->dashboard_name);
+	live = objcache_get(&r->owned[OWNED_GRAFANADASHBOARD], c->dashboard_namespace,
+			    c->dashboard_name);
 	if (live && obj_str(live, "metadata", "deletionTimestamp"))
 		return; /* its DELETED event brings the next reconcile */
 	if (!want) {

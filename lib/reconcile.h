@@ -71,9 +71,17 @@ struct pod_runtime {
 typedef void (*reconcile_runtime_cb)(void *ctx, const char *ns, const char *pod,
 				     struct pod_runtime *out);
 
-enum owned_kind { OWNED_SERVICE, OWNED_SERVICEMONITOR, OWNED_PODMONITOR, OWNED_SCRAPECONFIG,
-		  OWNED_SECRET, OWNED_PROMETHEUSRULE, OWNED_CONFIGMAP, OWNED_GRAFANADASHBOARD,
-		  OWNED_COUNT };
+enum owned_kind {
+	OWNED_SERVICE,
+	OWNED_SERVICEMONITOR,
+	OWNED_PODMONITOR,
+	OWNED_SCRAPECONFIG,
+	OWNED_SECRET,
+	OWNED_PROMETHEUSRULE,
+	OWNED_CONFIGMAP,
+	OWNED_GRAFANADASHBOARD,
+	OWNED_COUNT
+};
 
 struct reconciler {
 	struct kubeclient *kc;
@@ -87,13 +95,13 @@ struct reconciler {
 	struct workqueue q;
 	struct render_config rc;
 	struct iw_defaults defaults;
-	struct hmap gone_since;  /* workload key -> ms when its last pod left */
+	struct hmap gone_since; /* workload key -> ms when its last pod left */
 	uint64_t grace_ms;
 	uint64_t status_refresh_ms; /* 30 s */
-	int inflight;            /* reconciles running */
+	int inflight;               /* reconciles running */
 	int max_inflight;
-	bool writes_enabled;     /* false: compute and log only (follower) */
-	bool stopped;            /* shutting down, or not leading: start no reconcile */
+	bool writes_enabled; /* false: compute and log only (follower) */
+	bool stopped;        /* shutting down, or not leading: start no reconcile */
 	reconcile_runtime_cb runtime;
 	void *runtime_ctx;
 	struct events *events; /* Events about CRs, or NULL */

@@ -21,8 +21,8 @@ static const char *scope(const struct reflector *r)
 	return r->namespace ? r->namespace : "(all)";
 }
 
-void reflector_init(struct reflector *r, struct kubeclient *kc,
-		    const struct reflector_store *store, const struct reflector_opts *o)
+void reflector_init(struct reflector *r, struct kubeclient *kc, const struct reflector_store *store,
+		    const struct reflector_opts *o)
 {
 	struct timespec ts;
 	uint32_t seed = o->seed;
@@ -87,8 +87,8 @@ static void backoff(struct reflector *r, const char *why)
 	r->stats.failures++;
 	r->state = REFLECTOR_BACKOFF;
 	snprintf(ms, sizeof(ms), "%llu", (unsigned long long)delay);
-	log_kv(LOG_WARN, r->kind_msg_failed, "namespace", scope(r), "error", why,
-	       "retry_in_ms", ms, NULL);
+	log_kv(LOG_WARN, r->kind_msg_failed, "namespace", scope(r), "error", why, "retry_in_ms", ms,
+	       NULL);
 	uv_timer_start(&r->timer, timer_fire, delay, 0);
 }
 
@@ -158,7 +158,8 @@ static void list_done(struct http_call *c, im_result transport, void *data)
 		goto out;
 	}
 	while (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "items")) > 0) {
-		cJSON *p = cJSON_DetachItemFromArray(cJSON_GetObjectItemCaseSensitive(root, "items"), 0);
+		cJSON *p = cJSON_DetachItemFromArray(
+			cJSON_GetObjectItemCaseSensitive(root, "items"), 0);
 		if (r->nlisted == r->caplisted) {
 			r->caplisted = r->caplisted ? r->caplisted * 2 : 64;
 			r->listed = im_xrealloc(r->listed, r->caplisted * sizeof(*r->listed));
@@ -174,7 +175,8 @@ static void list_done(struct http_call *c, im_result transport, void *data)
 	}
 	set_str(&r->cont, NULL);
 	set_str(&r->rv, rv);
-	r->stats.decode_errors += r->store.replace(r->store.ctx, r->namespace, r->listed, r->nlisted);
+	r->stats.decode_errors += r->store.replace(r->store.ctx, r->namespace, r->listed,
+						   r->nlisted);
 	drop_listed(r);
 	{
 		char n[32];
@@ -285,8 +287,8 @@ static void watch_done(struct http_call *c, im_result transport, void *data)
 	if (transport == IM_OK && status == 200) {
 		/* The server ended the watch (timeoutSeconds): resume from rv. */
 		http_call_free(c);
-		log_kv(LOG_DEBUG, "watch ended; resuming", "namespace", scope(r), "resource_version",
-		       r->rv ? r->rv : "", NULL);
+		log_kv(LOG_DEBUG, "watch ended; resuming", "namespace", scope(r),
+		       "resource_version", r->rv ? r->rv : "", NULL);
 		start_watch(r);
 		goto out;
 	}
@@ -294,7 +296,8 @@ static void watch_done(struct http_call *c, im_result transport, void *data)
 		buf_printf(&err, "watch stream: %s", buf_str(&r->ws.err));
 	else if (transport == IM_OK && status != 200) {
 		cJSON *st = cJSON_ParseWithLength(buf_str(&r->errbody), r->errbody.len);
-		const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "message"));
+		const char *m = cJSON_GetStringValue(
+			cJSON_GetObjectItemCaseSensitive(st, "message"));
 		buf_printf(&err, "watch: HTTP %ld%s%.512s", status, m ? ": " : "", m ? m : "");
 		if (status == 403)
 			kubeclient_log_forbidden(c, st);

@@ -43,7 +43,13 @@ struct reflector_store {
 	size_t (*count)(void *ctx); /* objects held, for log lines */
 };
 
-enum reflector_state { REFLECTOR_IDLE, REFLECTOR_LISTING, REFLECTOR_WATCHING, REFLECTOR_BACKOFF, REFLECTOR_STOPPED };
+enum reflector_state {
+	REFLECTOR_IDLE,
+	REFLECTOR_LISTING,
+	REFLECTOR_WATCHING,
+	REFLECTOR_BACKOFF,
+	REFLECTOR_STOPPED
+};
 
 struct reflector_opts {
 	const char *api;            /* "/api/v1" or "/apis/GROUP/VERSION"; default "/api/v1" */
@@ -60,13 +66,13 @@ struct reflector_opts {
 };
 
 struct reflector_stats {
-	uint64_t lists;        /* LIST requests (pages) */
-	uint64_t relists;      /* full lists after the first */
-	uint64_t gone;         /* 410s seen */
-	uint64_t watches;      /* WATCH requests */
-	uint64_t events;       /* watch events applied */
-	uint64_t failures;     /* failed requests */
-	uint64_t decode_errors;/* objects the store rejected */
+	uint64_t lists;         /* LIST requests (pages) */
+	uint64_t relists;       /* full lists after the first */
+	uint64_t gone;          /* 410s seen */
+	uint64_t watches;       /* WATCH requests */
+	uint64_t events;        /* watch events applied */
+	uint64_t failures;      /* failed requests */
+	uint64_t decode_errors; /* objects the store rejected */
 };
 
 struct reflector;
@@ -77,19 +83,19 @@ struct reflector {
 	struct reflector_store store;
 	char *api, *resource;
 	char *namespace;
-	char *selector;          /* NULL: none */
-	char *field_selector;    /* NULL: none */
+	char *selector;       /* NULL: none */
+	char *field_selector; /* NULL: none */
 	unsigned page_size, watch_min_s, watch_max_s, idle_timeout_s;
 	enum reflector_state state;
-	bool synced;            /* a full list has completed */
-	char *rv;               /* last resourceVersion seen */
-	char *cont;             /* continue token of the list in progress */
-	cJSON **listed;         /* objects of the list in progress */
+	bool synced;    /* a full list has completed */
+	char *rv;       /* last resourceVersion seen */
+	char *cont;     /* continue token of the list in progress */
+	cJSON **listed; /* objects of the list in progress */
 	size_t nlisted, caplisted;
 	struct http_call *call;
 	struct watchstream ws;
-	struct buf errbody;     /* body of a non-200 watch response */
-	bool gone;              /* an ERROR 410 arrived in the stream */
+	struct buf errbody; /* body of a non-200 watch response */
+	bool gone;          /* an ERROR 410 arrived in the stream */
 	uv_timer_t timer;
 	struct backoff bo;
 	struct reflector_stats stats;
@@ -98,8 +104,8 @@ struct reflector {
 	char kind_msg_failed[96], kind_msg_listed[96]; /* log messages */
 };
 
-void reflector_init(struct reflector *r, struct kubeclient *kc,
-		    const struct reflector_store *store, const struct reflector_opts *opts);
+void reflector_init(struct reflector *r, struct kubeclient *kc, const struct reflector_store *store,
+		    const struct reflector_opts *opts);
 /* Starts listing. synced_cb (may be NULL) runs after each completed list. */
 im_result reflector_start(struct reflector *r, reflector_synced_cb cb, void *data);
 /* Cancels the request in flight and closes the timer; the loop must run

@@ -87,21 +87,25 @@ cJSON *render_object(const char *api, const char *kind, const char *ns, const ch
 /* ---- relabeling, one table for every output ---- */
 
 struct relabel {
-	const char *source;  /* one source label */
-	const char *target;  /* NULL for keep/drop */
-	const char *action;  /* NULL: replace */
-	const char *regex;   /* NULL: default */
+	const char *source; /* one source label */
+	const char *target; /* NULL for keep/drop */
+	const char *action; /* NULL: replace */
+	const char *regex;  /* NULL: default */
 	bool pd_only;
 };
 
 static const struct relabel relabels[] = {
 	{"__meta_kubernetes_pod_phase", NULL, "keep", "Running", false},
-	{"__meta_kubernetes_pod_label_leaderworkerset_sigs_k8s_io_worker_index", NULL, "drop", "[1-9][0-9]*", false},
+	{"__meta_kubernetes_pod_label_leaderworkerset_sigs_k8s_io_worker_index", NULL, "drop",
+	 "[1-9][0-9]*", false},
 	{"__meta_kubernetes_namespace", "namespace", NULL, NULL, false},
 	{"__meta_kubernetes_pod_name", "pod", NULL, NULL, false},
-	{"__meta_kubernetes_pod_label_alibabacloud_com_inference_workload", "workload_name", NULL, NULL, false},
-	{"__meta_kubernetes_pod_label_alibabacloud_com_inference_backend", "backend", NULL, NULL, false},
-	{"__meta_kubernetes_pod_label_rolebasedgroup_workloads_x_k8s_io_role", "role", NULL, "(.+)", true},
+	{"__meta_kubernetes_pod_label_alibabacloud_com_inference_workload", "workload_name", NULL,
+	 NULL, false},
+	{"__meta_kubernetes_pod_label_alibabacloud_com_inference_backend", "backend", NULL, NULL,
+	 false},
+	{"__meta_kubernetes_pod_label_rolebasedgroup_workloads_x_k8s_io_role", "role", NULL, "(.+)",
+	 true},
 	{"__meta_kubernetes_pod_label_llm_d_ai_role", "role", NULL, "(.+)", true},
 };
 
@@ -125,7 +129,8 @@ static void add_relabels(cJSON *arr, bool pd, bool prom)
 		if (r->regex)
 			cJSON_AddStringToObject(o, "regex", r->regex);
 		if (r->target) {
-			cJSON_AddStringToObject(o, prom ? "target_label" : "targetLabel", r->target);
+			cJSON_AddStringToObject(o, prom ? "target_label" : "targetLabel",
+						r->target);
 			if (r->regex)
 				cJSON_AddStringToObject(o, "replacement", "$1");
 		}
@@ -171,9 +176,10 @@ static cJSON *keep_metrics_port(const char *port, bool prom)
 	uint64_t num;
 
 	src = cJSON_AddArrayToObject(k, prom ? "source_labels" : "sourceLabels");
-	cJSON_AddItemToArray(src, cJSON_CreateString(port_is_number(port, &num)
-							    ? "__meta_kubernetes_pod_container_port_number"
-							    : "__meta_kubernetes_pod_container_port_name"));
+	cJSON_AddItemToArray(
+		src, cJSON_CreateString(port_is_number(port, &num)
+						? "__meta_kubernetes_pod_container_port_number"
+						: "__meta_kubernetes_pod_container_port_name"));
 	cJSON_AddStringToObject(k, "regex", port);
 	cJSON_AddStringToObject(k, "action", "keep");
 	return k;
@@ -278,7 +284,7 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		cJSON_AddItemToArray(out, o);
 
 		o = render_object("monitoring.coreos.com/v1", "ServiceMonitor", s->namespace, name,
-			   render_labels(s, true));
+				  render_labels(s, true));
 		spec = cJSON_AddObjectToObject(o, "spec");
 		{
 			cJSON *sel = cJSON_AddObjectToObject(spec, "selector"), *ml;
@@ -295,7 +301,7 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		cJSON_AddItemToArray(out, o);
 	} else {
 		o = render_object("monitoring.coreos.com/v1", "PodMonitor", s->namespace, name,
-			   render_labels(s, true));
+				  render_labels(s, true));
 		spec = cJSON_AddObjectToObject(o, "spec");
 		cJSON_AddItemToObject(spec, "selector", pod_selector(s));
 		cJSON_AddItemToObject(spec, "namespaceSelector", namespace_selector(s));
@@ -311,8 +317,8 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 	}
 	if (s->scrape_config_resource) {
 		cJSON *sd, *rl;
-		o = render_object("monitoring.coreos.com/v1alpha1", "ScrapeConfig", s->namespace, name,
-			   render_labels(s, true));
+		o = render_object("monitoring.coreos.com/v1alpha1", "ScrapeConfig", s->namespace,
+				  name, render_labels(s, true));
 		spec = cJSON_AddObjectToObject(o, "spec");
 		cJSON_AddStringToObject(spec, "metricsPath", s->path);
 		cJSON_AddStringToObject(spec, "scrapeInterval", s->interval);
@@ -398,7 +404,8 @@ void scrape_jobs_add(struct scrape_jobs *j, const struct iwspec *s)
 		g->interval = im_xstrdup(s->interval);
 		g->timeout = im_xstrdup(s->timeout);
 		g->https = s->https;
-		g->tls_server_name = s->https && s->tls_server_name ? im_xstrdup(s->tls_server_name) : NULL;
+		g->tls_server_name = s->https && s->tls_server_name ? im_xstrdup(s->tls_server_name)
+								    : NULL;
 		g->tls_insecure = s->https && s->tls_insecure;
 		g->pd = pd;
 		hmap_init(&g->members);
@@ -465,8 +472,12 @@ static cJSON *group_job(const struct scrape_group *g)
 	k = cJSON_CreateObject();
 	src = cJSON_AddArrayToObject(k, "source_labels");
 	cJSON_AddItemToArray(src, cJSON_CreateString("__meta_kubernetes_namespace"));
-	cJSON_AddItemToArray(src, cJSON_CreateString("__meta_kubernetes_pod_label_alibabacloud_com_inference_workload"));
-	cJSON_AddItemToArray(src, cJSON_CreateString("__meta_kubernetes_pod_label_alibabacloud_com_inference_backend"));
+	cJSON_AddItemToArray(
+		src, cJSON_CreateString(
+			     "__meta_kubernetes_pod_label_alibabacloud_com_inference_workload"));
+	cJSON_AddItemToArray(
+		src, cJSON_CreateString(
+			     "__meta_kubernetes_pod_label_alibabacloud_com_inference_backend"));
 	cJSON_AddStringToObject(k, "separator", ";");
 	buf_init(&re, BUF_MAX_LARGE);
 	keys = hmap_sorted_keys(&g->members);

@@ -43,15 +43,15 @@ struct render_config {
 	const char *secret_name;      /* "infermon-scrape-configs" */
 	const char *secret_key;       /* "scrape-configs.yaml" */
 	/* the dashboard (render_dashboard.h) */
-	bool dashboard;                  /* false: none is delivered (--no-dashboard) */
-	const char *dashboard_namespace; /* "monitoring" */
-	const char *dashboard_name;      /* "infermon-llm-inference" */
-	const char *dashboard_key;       /* "llm-inference.json" */
+	bool dashboard;                      /* false: none is delivered (--no-dashboard) */
+	const char *dashboard_namespace;     /* "monitoring" */
+	const char *dashboard_name;          /* "infermon-llm-inference" */
+	const char *dashboard_key;           /* "llm-inference.json" */
 	struct render_label dashboard_label; /* grafana_dashboard: "1", for the sidecar */
-	const char *dashboard_folder;    /* "LLM Inference" */
-	bool grafana_operator;           /* also a GrafanaDashboard */
+	const char *dashboard_folder;        /* "LLM Inference" */
+	bool grafana_operator;               /* also a GrafanaDashboard */
 	struct render_label grafana_instance[RENDER_MAX_SELECTOR]; /* its instanceSelector */
-	size_t ngrafana_instance;        /* default: dashboards: grafana */
+	size_t ngrafana_instance; /* default: dashboards: grafana */
 };
 void render_config_init(struct render_config *c);
 

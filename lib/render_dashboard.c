@@ -66,7 +66,8 @@ cJSON *render_grafana_dashboard(const struct render_config *c)
 	sel = cJSON_AddObjectToObject(spec, "instanceSelector");
 	ml = cJSON_AddObjectToObject(sel, "matchLabels");
 	for (size_t i = 0; i < c->ngrafana_instance; i++)
-		cJSON_AddStringToObject(ml, c->grafana_instance[i].key, c->grafana_instance[i].value);
+		cJSON_AddStringToObject(ml, c->grafana_instance[i].key,
+					c->grafana_instance[i].value);
 	/* the Grafana instance usually lives in a namespace of its own */
 	cJSON_AddBoolToObject(spec, "allowCrossNamespaceImport", true);
 	cJSON_AddStringToObject(spec, "folder", c->dashboard_folder);

@@ -31,11 +31,11 @@
 /* What flags say about the dashboard objects (`infermon run` and `render`
  * share them); zero values keep render_config_init's defaults. */
 struct dashboard_opts {
-	bool off;                  /* --no-dashboard */
-	const char *namespace;     /* --dashboards-namespace */
-	struct render_label label; /* --dashboard-label KEY=VALUE */
-	const char *folder;        /* --dashboard-folder */
-	bool grafana_operator;     /* --grafana-operator */
+	bool off;                                          /* --no-dashboard */
+	const char *namespace;                             /* --dashboards-namespace */
+	struct render_label label;                         /* --dashboard-label KEY=VALUE */
+	const char *folder;                                /* --dashboard-folder */
+	bool grafana_operator;                             /* --grafana-operator */
 	struct render_label instance[RENDER_MAX_SELECTOR]; /* --grafana-instance-selector */
 	size_t ninstance;
 };

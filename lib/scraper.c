@@ -9,8 +9,8 @@
 
 #define INFO_MAX_BODY ((size_t)1024 * 1024)
 
-const double scraper_interval_bucket_factor[SCRAPER_INTERVAL_BUCKETS] = {0.5, 0.9, 1.01, 1.1,
-									   1.25, 1.5, 2, 4};
+const double scraper_interval_bucket_factor[SCRAPER_INTERVAL_BUCKETS] = {0.5,  0.9, 1.01, 1.1,
+									 1.25, 1.5, 2,    4};
 
 void scraper_init(struct scraper *s, struct http *http, const struct scraper_opts *o,
 		  scraper_done_cb cb, void *ctx)
@@ -203,7 +203,7 @@ void scraper_pause(struct scraper *s, bool paused)
 		history_init(&t->history);
 		t->info_due = true;
 		if (t->heap_idx != SCRAPER_NOT_WAITING) {
-			t->next_ms = now; /* every key equal: still a heap */
+			t->next_ms = now;     /* every key equal: still a heap */
 			t->last_start_ms = 0; /* the pause is no interval */
 		}
 	}
@@ -338,8 +338,9 @@ static void finish(struct scrape_target *t)
 		/* back after failing, or its counters went back: the engine may
 		 * have restarted with other limits; ask its info endpoints at the
 		 * next scrape rather than at the next info_every_ms */
-		if (t->history.n && (!was_up || t->pending.prompt_tokens < t->engine.prompt_tokens ||
-				     t->pending.generation_tokens < t->engine.generation_tokens))
+		if (t->history.n &&
+		    (!was_up || t->pending.prompt_tokens < t->engine.prompt_tokens ||
+		     t->pending.generation_tokens < t->engine.generation_tokens))
 			t->info_due = true;
 		t->engine = t->pending;
 		history_push(&t->history, now, &t->engine);
@@ -352,7 +353,7 @@ static void finish(struct scrape_target *t)
 			&t->checks);
 	if (s->cb)
 		s->cb(s->ctx, t); /* the callback may remove t */
-	kick(s);               /* a slot is free */
+	kick(s);                  /* a slot is free */
 }
 
 static void call_done(struct scrape_target *t)
@@ -387,9 +388,8 @@ static void metrics_done(struct http_call *c, im_result result, void *data)
 		t->pending_up = true;
 		err[0] = '\0';
 	} else if (result == IM_OK && status == 200) {
-		snprintf(err, n, "GET %s: no samples in the response%s%s",
-			 http_call_url(c), promtext_problem(&t->parser)[0] ? ": " : "",
-			 promtext_problem(&t->parser));
+		snprintf(err, n, "GET %s: no samples in the response%s%s", http_call_url(c),
+			 promtext_problem(&t->parser)[0] ? ": " : "", promtext_problem(&t->parser));
 	} else if (result == IM_OK) {
 		snprintf(err, n, "GET %s: HTTP %ld", http_call_url(c), status);
 	} else if (result == IM_TOOBIG) {
@@ -397,8 +397,8 @@ static void metrics_done(struct http_call *c, im_result result, void *data)
 			 promtext_problem(&t->parser)[0] ? promtext_problem(&t->parser)
 							 : "response larger than its cap");
 	} else {
-		snprintf(err, n, "GET %s: %s: %s", http_call_url(c),
-			 im_strerror(result), http_call_error(c));
+		snprintf(err, n, "GET %s: %s: %s", http_call_url(c), im_strerror(result),
+			 http_call_error(c));
 	}
 	t->metrics_call = NULL;
 	http_call_free(c);
@@ -443,8 +443,8 @@ static void info_done(struct http_call *c, im_result result, void *data)
 	buf_init(&err, 512);
 	if (result == IM_OK && status == 200) {
 		if (backend_is_sglang(t->backend))
-			t->have_sinfo = limits_parse_sglang_server_info(buf_str(b), b->len, &t->sinfo,
-									&err) == IM_OK;
+			t->have_sinfo = limits_parse_sglang_server_info(buf_str(b), b->len,
+									&t->sinfo, &err) == IM_OK;
 		else
 			t->have_vinfo = limits_parse_vllm_server_info(buf_str(b), b->len, &t->vinfo,
 								      &err) == IM_OK;
@@ -549,7 +549,8 @@ static void start_scrape(struct scrape_target *t)
 				   info_done);
 		else if (now >= t->server_info_retry_ms)
 			start_call(t, &t->info_call,
-				   get(t, "/server_info?config_format=json", INFO_MAX_BODY), info_done);
+				   get(t, "/server_info?config_format=json", INFO_MAX_BODY),
+				   info_done);
 	}
 	if (t->inflight == 0)
 		finish(t);

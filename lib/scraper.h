@@ -112,7 +112,7 @@ struct scrape_target {
 	uint64_t last_start_ms;
 	struct promtext parser;
 	struct engine_scrape pending;
-	bool pending_up;           /* up and error of the scrape in flight */
+	bool pending_up; /* up and error of the scrape in flight */
 	char pending_error[384];
 	struct http_call *metrics_call, *models_call, *info_call;
 	int inflight;
@@ -138,13 +138,13 @@ struct scraper_interval_hist {
 struct scraper {
 	struct http *http;
 	struct scraper_opts opts;
-	struct hmap targets; /* key -> struct scrape_target* */
+	struct hmap targets;         /* key -> struct scrape_target* */
 	struct scrape_target **heap; /* waiting targets, earliest next_ms first */
 	size_t nheap, heap_cap;
 	uv_timer_t tick; /* armed for the earliest due target */
 	int inflight;
 	bool stopped, kicking, paused;
-	uint64_t epoch; /* resumes so far */
+	uint64_t epoch;         /* resumes so far */
 	uint64_t started, late; /* scrapes started, and started late */
 	struct scraper_interval_hist hist[SCRAPER_MAX_INTERVALS];
 	size_t nhist;

@@ -87,7 +87,8 @@ im_result strparse_double(const char *p, size_t n, double *out)
 		return IM_PARSE;
 	for (size_t i = 0; i < m; i++) {
 		char c = q[i];
-		if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'))
+		if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' ||
+		      c == '-'))
 			return IM_PARSE;
 		if ((c == 'x' || c == 'X'))
 			return IM_PARSE;

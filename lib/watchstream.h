@@ -26,19 +26,19 @@ enum watch_type { WATCH_ADDED, WATCH_MODIFIED, WATCH_DELETED, WATCH_BOOKMARK, WA
 
 struct watch_event {
 	enum watch_type type;
-	cJSON *object;               /* the "object" member (detachable) */
+	cJSON *object;                /* the "object" member (detachable) */
 	const char *resource_version; /* object.metadata.resourceVersion or NULL */
-	long error_code;             /* WATCH_ERROR: object.code (e.g. 410), else 0 */
-	const char *error_message;   /* WATCH_ERROR: object.message or NULL */
+	long error_code;              /* WATCH_ERROR: object.code (e.g. 410), else 0 */
+	const char *error_message;    /* WATCH_ERROR: object.message or NULL */
 };
 
 typedef im_result (*watch_event_cb)(void *ctx, struct watch_event *ev);
 
 struct watchstream {
-	struct buf carry;   /* partial last line */
+	struct buf carry; /* partial last line */
 	size_t max_line;
-	uint64_t events;    /* events decoded so far */
-	struct buf err;     /* message of the last failure */
+	uint64_t events; /* events decoded so far */
+	struct buf err;  /* message of the last failure */
 	watch_event_cb cb;
 	void *ctx;
 };

@@ -24,12 +24,12 @@
 struct wq_delayed;
 
 struct workqueue {
-	char **fifo;           /* queued keys, oldest first (ring) */
+	char **fifo; /* queued keys, oldest first (ring) */
 	size_t head, len, cap;
-	struct hmap queued;     /* key -> 1 */
-	struct hmap processing; /* key -> 1 */
-	struct hmap dirty;      /* key -> 1: added while processing */
-	struct hmap failures;   /* key -> (void*)count */
+	struct hmap queued;         /* key -> 1 */
+	struct hmap processing;     /* key -> 1 */
+	struct hmap dirty;          /* key -> 1: added while processing */
+	struct hmap failures;       /* key -> (void*)count */
 	struct wq_delayed *delayed; /* sorted by due time */
 	uv_timer_t timer;
 	uv_loop_t *loop;

@@ -180,9 +180,9 @@ static void smap_release(struct smap *m)
 struct anchor {
 	struct anchor *next; /* all anchors of the document, for freeing */
 	char *name;
-	bool pending;	   /* its collection is still being built */
+	bool pending;      /* its collection is still being built */
 	const cJSON *node; /* a collection, or NULL for a scalar */
-	char *text;	   /* a scalar as written, with its tag and style */
+	char *text;        /* a scalar as written, with its tag and style */
 	size_t len;
 	char *tag;
 	bool plain;
@@ -349,18 +349,18 @@ static const struct {
 	enum rkind kind;
 	int v; /* bool value, or for floats 1 = +inf, -1 = -inf, 0 = nan */
 } resolve_map[] = {
-	{"y", R_BOOL, 1},      {"Y", R_BOOL, 1},      {"yes", R_BOOL, 1},
-	{"Yes", R_BOOL, 1},    {"YES", R_BOOL, 1},    {"true", R_BOOL, 1},
-	{"True", R_BOOL, 1},   {"TRUE", R_BOOL, 1},   {"on", R_BOOL, 1},
-	{"On", R_BOOL, 1},     {"ON", R_BOOL, 1},     {"n", R_BOOL, 0},
-	{"N", R_BOOL, 0},      {"no", R_BOOL, 0},     {"No", R_BOOL, 0},
-	{"NO", R_BOOL, 0},     {"false", R_BOOL, 0},  {"False", R_BOOL, 0},
-	{"FALSE", R_BOOL, 0},  {"off", R_BOOL, 0},    {"Off", R_BOOL, 0},
-	{"OFF", R_BOOL, 0},    {"", R_NULL, 0},       {"~", R_NULL, 0},
-	{"null", R_NULL, 0},   {"Null", R_NULL, 0},   {"NULL", R_NULL, 0},
-	{".nan", R_FLOAT, 0},  {".NaN", R_FLOAT, 0},  {".NAN", R_FLOAT, 0},
-	{".inf", R_FLOAT, 1},  {".Inf", R_FLOAT, 1},  {".INF", R_FLOAT, 1},
-	{"+.inf", R_FLOAT, 1}, {"+.Inf", R_FLOAT, 1}, {"+.INF", R_FLOAT, 1},
+	{"y", R_BOOL, 1},       {"Y", R_BOOL, 1},       {"yes", R_BOOL, 1},
+	{"Yes", R_BOOL, 1},     {"YES", R_BOOL, 1},     {"true", R_BOOL, 1},
+	{"True", R_BOOL, 1},    {"TRUE", R_BOOL, 1},    {"on", R_BOOL, 1},
+	{"On", R_BOOL, 1},      {"ON", R_BOOL, 1},      {"n", R_BOOL, 0},
+	{"N", R_BOOL, 0},       {"no", R_BOOL, 0},      {"No", R_BOOL, 0},
+	{"NO", R_BOOL, 0},      {"false", R_BOOL, 0},   {"False", R_BOOL, 0},
+	{"FALSE", R_BOOL, 0},   {"off", R_BOOL, 0},     {"Off", R_BOOL, 0},
+	{"OFF", R_BOOL, 0},     {"", R_NULL, 0},        {"~", R_NULL, 0},
+	{"null", R_NULL, 0},    {"Null", R_NULL, 0},    {"NULL", R_NULL, 0},
+	{".nan", R_FLOAT, 0},   {".NaN", R_FLOAT, 0},   {".NAN", R_FLOAT, 0},
+	{".inf", R_FLOAT, 1},   {".Inf", R_FLOAT, 1},   {".INF", R_FLOAT, 1},
+	{"+.inf", R_FLOAT, 1},  {"+.Inf", R_FLOAT, 1},  {"+.INF", R_FLOAT, 1},
 	{"-.inf", R_FLOAT, -1}, {"-.Inf", R_FLOAT, -1}, {"-.INF", R_FLOAT, -1},
 };
 
@@ -505,8 +505,8 @@ static void resolve_plain(const char *s, size_t n, struct rval *r)
 			plain[pn++] = s[i];
 	plain[pn] = '\0';
 	ist = parse_go_int(plain, pn, &sign, &neg, &mag);
-	if (ist == INT_OK &&
-	    ((neg && mag <= (uint64_t)INT64_MAX + 1) || (!neg && mag <= (uint64_t)INT64_MAX) || !sign)) {
+	if (ist == INT_OK && ((neg && mag <= (uint64_t)INT64_MAX + 1) ||
+			      (!neg && mag <= (uint64_t)INT64_MAX) || !sign)) {
 		r->kind = R_INT;
 		r->neg = neg && mag != 0;
 		r->mag = mag;
@@ -644,7 +644,8 @@ static im_result key_string(struct state *st, const char *text, size_t len, cons
 		buf_adds(&k, r.b ? "true" : "false");
 		break;
 	case R_INT:
-		if (r.big || (r.neg ? r.mag > (uint64_t)INT64_MAX + 1 : r.mag > (uint64_t)INT64_MAX)) {
+		if (r.big ||
+		    (r.neg ? r.mag > (uint64_t)INT64_MAX + 1 : r.mag > (uint64_t)INT64_MAX)) {
 			struct buf *b = err_mark(st, m);
 			buf_adds(b, "integer mapping key ");
 			add_quoted(b, text, len);
@@ -938,8 +939,9 @@ static im_result apply_merges(struct state *st, struct frame *f)
 		if (result)
 			return result;
 		continue;
-bad:
-		buf_adds(err_mark(st, &m), "merge key \"<<\" needs a mapping or a sequence of mappings");
+	bad:
+		buf_adds(err_mark(st, &m),
+			 "merge key \"<<\" needs a mapping or a sequence of mappings");
 		return IM_PARSE;
 	}
 	return IM_OK;

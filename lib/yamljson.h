@@ -106,8 +106,7 @@ void yamljson_docs_free(struct yamljson_doc *docs, size_t ndocs);
  * by a merge key are placed at their original keys. 1-based; returns false
  * and sets 0 when node is not part of doc. line or column may be NULL.
  */
-bool yamljson_pos_of(const struct yamljson_doc *doc, const cJSON *node, int *line,
-		     int *column);
+bool yamljson_pos_of(const struct yamljson_doc *doc, const cJSON *node, int *line, int *column);
 
 /* yamljson_pos_of's line, or 0 when node is not part of doc. */
 int yamljson_line_of(const struct yamljson_doc *doc, const cJSON *node);

@@ -114,8 +114,9 @@ static bool reads_back(const char *text, size_t len, const char *k, const char *
  * a value. */
 static bool plain_ok(const char *s)
 {
-	static const char *const special[] = {"true", "false", "yes", "no", "on", "off", "y", "n",
-					      "null", "~", ".inf", "-.inf", "+.inf", ".nan", "<<", NULL};
+	static const char *const special[] = {"true",  "false", "yes",  "no", "on",   "off",
+					      "y",     "n",     "null", "~",  ".inf", "-.inf",
+					      "+.inf", ".nan",  "<<",   NULL};
 	size_t n = strlen(s);
 	struct buf t;
 	bool ok;
@@ -138,7 +139,8 @@ static bool plain_ok(const char *s)
 		if (d[0] == '0' && d[1] && strchr("xXoObB", d[1]))
 			return false; /* 0x1F, 0o17, 0b101: radix integers */
 		for (const char *p = s; *p; p++)
-			if (((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) && !strchr("eET", *p))
+			if (((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) &&
+			    !strchr("eET", *p))
 				letter = true;
 		if (!letter)
 			return false;
@@ -180,14 +182,30 @@ static void quoted(struct buf *b, const char *s)
 			continue;
 		}
 		switch (c) {
-		case '"': buf_adds(b, "\\\""); break;
-		case '\\': buf_adds(b, "\\\\"); break;
-		case '\n': buf_adds(b, "\\n"); break;
-		case '\t': buf_adds(b, "\\t"); break;
-		case '\r': buf_adds(b, "\\r"); break;
-		case 0x85: buf_adds(b, "\\N"); break;
-		case 0x2028: buf_adds(b, "\\L"); break;
-		case 0x2029: buf_adds(b, "\\P"); break;
+		case '"':
+			buf_adds(b, "\\\"");
+			break;
+		case '\\':
+			buf_adds(b, "\\\\");
+			break;
+		case '\n':
+			buf_adds(b, "\\n");
+			break;
+		case '\t':
+			buf_adds(b, "\\t");
+			break;
+		case '\r':
+			buf_adds(b, "\\r");
+			break;
+		case 0x85:
+			buf_adds(b, "\\N");
+			break;
+		case 0x2028:
+			buf_adds(b, "\\L");
+			break;
+		case 0x2029:
+			buf_adds(b, "\\P");
+			break;
 		default:
 			if (literal_char(c))
 				buf_add(b, p, len);

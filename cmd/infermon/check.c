@@ -107,8 +107,8 @@ static void print_text(const struct scrape_target *t, bool healthy)
 		printf("%s%s", i ? ", " : "", e->models[i]);
 	printf("%s\n", e->nmodels ? "" : "(not reported)");
 	if (l->max_num_seqs.source != LIMIT_NONE)
-		printf("running       %.0f / max-num-seqs %.0f (%s), saturation %.0f%%\n", e->running,
-		       l->max_num_seqs.value, limit_source_name(l->max_num_seqs.source),
+		printf("running       %.0f / max-num-seqs %.0f (%s), saturation %.0f%%\n",
+		       e->running, l->max_num_seqs.value, limit_source_name(l->max_num_seqs.source),
 		       t->checks.saturation * 100);
 	else
 		printf("running       %.0f / max-num-seqs unknown\n", e->running);
@@ -218,35 +218,53 @@ int cmd_check(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'b': backend_s = optarg; break;
-		case 'a': engine_args = optarg; break;
+		case 'b':
+			backend_s = optarg;
+			break;
+		case 'a':
+			engine_args = optarg;
+			break;
 		case 't':
 			if (parse_seconds(optarg, 0, 100, &tolerance)) {
-				fprintf(stderr, "infermon check: invalid --tolerance \"%s\" (a fraction such as 0.25)\n", optarg);
+				fprintf(stderr,
+					"infermon check: invalid --tolerance \"%s\" (a fraction such as 0.25)\n",
+					optarg);
 				return 2;
 			}
 			break;
 		case 'n':
 			if (parse_seconds(optarg, 1, 100, &samples) || samples != floor(samples)) {
-				fprintf(stderr, "infermon check: invalid --samples \"%s\" (1 to 100)\n", optarg);
+				fprintf(stderr,
+					"infermon check: invalid --samples \"%s\" (1 to 100)\n",
+					optarg);
 				return 2;
 			}
 			break;
 		case 'i':
 			if (parse_seconds(optarg, 0, 3600, &interval)) {
-				fprintf(stderr, "infermon check: invalid --interval \"%s\" (seconds)\n", optarg);
+				fprintf(stderr,
+					"infermon check: invalid --interval \"%s\" (seconds)\n",
+					optarg);
 				return 2;
 			}
 			break;
 		case 'T':
 			if (parse_seconds(optarg, 0.1, 600, &timeout)) {
-				fprintf(stderr, "infermon check: invalid --timeout \"%s\" (seconds)\n", optarg);
+				fprintf(stderr,
+					"infermon check: invalid --timeout \"%s\" (seconds)\n",
+					optarg);
 				return 2;
 			}
 			break;
-		case 'o': output = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'o':
+			output = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (strcmp(output, "text") != 0 && strcmp(output, "json") != 0) {
@@ -260,7 +278,8 @@ int cmd_check(int argc, char **argv)
 	}
 	backend = backend_parse(backend_s);
 	if (backend == BACKEND_UNKNOWN) {
-		fprintf(stderr, "infermon check: invalid --backend \"%s\" (vllm, sglang, vllm-pd, sglang-pd)\n",
+		fprintf(stderr,
+			"infermon check: invalid --backend \"%s\" (vllm, sglang, vllm-pd, sglang-pd)\n",
 			backend_s);
 		return 2;
 	}
@@ -279,10 +298,13 @@ int cmd_check(int argc, char **argv)
 	}
 	if (engine_args) {
 		char *argvv[1] = {(char *)engine_args};
-		const char *flag = backend_is_sglang(backend) ? "--max-running-requests" : "--max-num-seqs";
+		const char *flag = backend_is_sglang(backend) ? "--max-running-requests"
+							      : "--max-num-seqs";
 		im_result ar = args_find_uint(argvv, 1, flag, 1u << 24, &args_seqs);
 		if (ar != IM_OK && ar != IM_NOTFOUND) {
-			fprintf(stderr, "infermon check: --args has %s without a whole number after it\n", flag);
+			fprintf(stderr,
+				"infermon check: --args has %s without a whole number after it\n",
+				flag);
 			goto out;
 		}
 	}

@@ -25,18 +25,20 @@ enum {
 };
 #define DASHBOARD_LONG_OPTIONS                                                             \
 	{"dashboards-namespace", required_argument, NULL, DASH_OPT_NAMESPACE},             \
-	{"dashboard-label", required_argument, NULL, DASH_OPT_LABEL},                      \
-	{"dashboard-folder", required_argument, NULL, DASH_OPT_FOLDER},                    \
-	{"grafana-operator", no_argument, NULL, DASH_OPT_GRAFANA_OPERATOR},                \
-	{"grafana-instance-selector", required_argument, NULL, DASH_OPT_INSTANCE},         \
-	{"no-dashboard", no_argument, NULL, DASH_OPT_OFF}
-#define DASHBOARD_USAGE                                                                    \
-	"  --dashboards-namespace NS  where the dashboard ConfigMap goes (monitoring)\n"    \
-	"  --dashboard-label K=V      the label Grafana's sidecar selects dashboards by\n"  \
-	"                             (grafana_dashboard=1)\n"                              \
-	"  --dashboard-folder NAME    Grafana folder of the dashboard (LLM Inference)\n"    \
-	"  --grafana-operator         also a grafana-operator GrafanaDashboard\n"           \
-	"  --grafana-instance-selector K=V[,K=V]\n"                                         \
+		{"dashboard-label", required_argument, NULL, DASH_OPT_LABEL},              \
+		{"dashboard-folder", required_argument, NULL, DASH_OPT_FOLDER},            \
+		{"grafana-operator", no_argument, NULL, DASH_OPT_GRAFANA_OPERATOR},        \
+		{"grafana-instance-selector", required_argument, NULL, DASH_OPT_INSTANCE}, \
+	{                                                                                  \
+		"no-dashboard", no_argument, NULL, DASH_OPT_OFF                            \
+	}
+#define DASHBOARD_USAGE                                                                        \
+	"  --dashboards-namespace NS  where the dashboard ConfigMap goes (monitoring)\n"       \
+	"  --dashboard-label K=V      the label Grafana's sidecar selects dashboards by\n"     \
+	"                             (grafana_dashboard=1)\n"                                 \
+	"  --dashboard-folder NAME    Grafana folder of the dashboard (LLM Inference)\n"       \
+	"  --grafana-operator         also a grafana-operator GrafanaDashboard\n"              \
+	"  --grafana-instance-selector K=V[,K=V]\n"                                            \
 	"                             the Grafana instances it selects (dashboards=grafana)\n" \
 	"  --no-dashboard             deliver no dashboard, whatever the CRs say\n"
 

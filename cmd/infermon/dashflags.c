@@ -40,11 +40,14 @@ static int one_label(const char *name, char *v, struct render_label *out, struct
 		return invalid(err, name, v, "KEY=VALUE");
 	*eq = '\0';
 	if (!iw_label_key_ok(v))
-		rc = -1, buf_printf(err, "invalid %s \"%s=%s\": not a valid label key", name, v, eq + 1);
+		rc = -1,
+		buf_printf(err, "invalid %s \"%s=%s\": not a valid label key", name, v, eq + 1);
 	else if (!iw_label_value_ok(eq + 1))
-		rc = -1, buf_printf(err, "invalid %s \"%s=%s\": not a valid label value", name, v, eq + 1);
+		rc = -1,
+		buf_printf(err, "invalid %s \"%s=%s\": not a valid label value", name, v, eq + 1);
 	else if (strcmp(v, "app.kubernetes.io/managed-by") == 0)
-		rc = -1, buf_printf(err, "invalid %s \"%s=%s\": infermon sets that label itself", name, v, eq + 1);
+		rc = -1, buf_printf(err, "invalid %s \"%s=%s\": infermon sets that label itself",
+				    name, v, eq + 1);
 	if (rc) {
 		*eq = '=';
 		return rc;
@@ -80,7 +83,8 @@ int dashboard_option(int id, char *v, const char *name, struct dashboard_opts *o
 	case DASH_OPT_FOLDER: {
 		size_t n = strlen(v);
 		if (n == 0 || n > 253 || strpbrk(v, "/\\\n\r\t"))
-			return invalid(err, name, v, "1-253 characters, no slashes or control characters");
+			return invalid(err, name, v,
+				       "1-253 characters, no slashes or control characters");
 		o->folder = v;
 		return 1;
 	}
@@ -96,7 +100,8 @@ int dashboard_option(int id, char *v, const char *name, struct dashboard_opts *o
 			if (comma)
 				*comma = '\0';
 			if (o->ninstance >= RENDER_MAX_SELECTOR) {
-				buf_printf(err, "invalid %s: more than %d labels", name, RENDER_MAX_SELECTOR);
+				buf_printf(err, "invalid %s: more than %d labels", name,
+					   RENDER_MAX_SELECTOR);
 				return -1;
 			}
 			if (one_label(name, p, &o->instance[o->ninstance], err))

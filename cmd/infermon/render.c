@@ -64,8 +64,7 @@ static void usage(FILE *f)
 	      "  --scrape-secret-key KEY    its key (default scrape-configs.yaml)\n"
 	      "  --engine-port P            default metrics port for pods without a CR (http)\n"
 	      "  --engine-metrics-path P    default metrics path (/metrics)\n"
-	      "  --scrape-interval D        default interval (15s)\n"
-	      DASHBOARD_USAGE
+	      "  --scrape-interval D        default interval (15s)\n" DASHBOARD_USAGE
 	      "  -h, --help                 this text\n"
 	      "\n"
 	      "The dashboard ConfigMap (and GrafanaDashboard) is printed when at least one\n"
@@ -126,9 +125,10 @@ static int add_cr(struct state *st, const cJSON *obj, const char *where,
 	buf_printf(&key, "%s/%s", w->spec.namespace, w->spec.workload);
 	old = hmap_get(&st->wls, key.ptr);
 	if (old) {
-		fprintf(stderr, "%s: InferenceWorkload %s/%s selects workload \"%s\", as %s/%s does (%s)\n",
-			where, w->spec.namespace, w->spec.name, w->spec.workload, old->spec.namespace,
-			old->spec.name, old->where);
+		fprintf(stderr,
+			"%s: InferenceWorkload %s/%s selects workload \"%s\", as %s/%s does (%s)\n",
+			where, w->spec.namespace, w->spec.name, w->spec.workload,
+			old->spec.namespace, old->spec.name, old->where);
 		buf_release(&key);
 		wl_free(w);
 		return -1;
@@ -155,7 +155,8 @@ static int add_pod(struct state *st, cJSON *obj, const char *where)
 		return 0;
 	}
 	if (backend_parse(pod_backend(p)) == BACKEND_UNKNOWN) {
-		fprintf(stderr, "%s: pod %s/%s: label %s \"%s\" must be vllm, sglang, vllm-pd or sglang-pd\n",
+		fprintf(stderr,
+			"%s: pod %s/%s: label %s \"%s\" must be vllm, sglang, vllm-pd or sglang-pd\n",
 			where, p->namespace, p->name, LABEL_BACKEND, pod_backend(p));
 		pod_free(p);
 		return -1;
@@ -166,9 +167,11 @@ static int add_pod(struct state *st, cJSON *obj, const char *where)
 }
 
 /* A Prometheus (namespaced; "default" when unset) or a Namespace. */
-static int add_selector_input(struct state *st, const cJSON *obj, const char *kind, const char *where)
+static int add_selector_input(struct state *st, const cJSON *obj, const char *kind,
+			      const char *where)
 {
-	const char *name = obj_str(obj, "metadata", "name"), *ns = obj_str(obj, "metadata", "namespace");
+	const char *name = obj_str(obj, "metadata", "name"),
+		   *ns = obj_str(obj, "metadata", "namespace");
 	bool is_ns = strcmp(kind, "Namespace") == 0;
 	struct hmap *m = is_ns ? &st->nss : &st->proms;
 	cJSON *copy;
@@ -187,7 +190,8 @@ static int add_selector_input(struct state *st, const cJSON *obj, const char *ki
 	}
 	copy = cJSON_Duplicate(obj, true);
 	if (!is_ns && !(ns && *ns))
-		cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(copy, "metadata"), "namespace", "default");
+		cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(copy, "metadata"),
+					"namespace", "default");
 	hmap_put(m, key.ptr, copy);
 	buf_release(&key);
 	return 0;
@@ -218,10 +222,13 @@ static void judge_monitor(struct state *st, const struct wl *w, cJSON *wobjs)
 	if (w->from_cr && w->spec.match_prometheus)
 		promsel_stamp_objects(wobjs, proms, n, w->spec.namespace, nsobj);
 	for (size_t i = 0; i < n && !selected; i++)
-		selected = promsel_selects(proms[i], k, w->spec.namespace, nsobj, promsel_monitor_labels(mon));
+		selected = promsel_selects(proms[i], k, w->spec.namespace, nsobj,
+					   promsel_monitor_labels(mon));
 	if (!selected)
-		fprintf(stderr, "infermon render: note: no Prometheus in the input selects %s %s/%s\n",
-			obj_str(mon, "kind", NULL), w->spec.namespace, obj_str(mon, "metadata", "name"));
+		fprintf(stderr,
+			"infermon render: note: no Prometheus in the input selects %s %s/%s\n",
+			obj_str(mon, "kind", NULL), w->spec.namespace,
+			obj_str(mon, "metadata", "name"));
 	im_free(keys);
 	im_free(proms);
 }
@@ -239,7 +246,8 @@ static int add_object(struct state *st, cJSON *obj, const char *file, int line,
 	}
 	if (strcmp(kind, "InferenceWorkload") == 0) {
 		if (!api || strcmp(api, "infermon.io/v1alpha1") != 0) {
-			fprintf(stderr, "%s: InferenceWorkload apiVersion \"%s\": want infermon.io/v1alpha1\n",
+			fprintf(stderr,
+				"%s: InferenceWorkload apiVersion \"%s\": want infermon.io/v1alpha1\n",
 				where, api ? api : "");
 			return -1;
 		}
@@ -247,7 +255,8 @@ static int add_object(struct state *st, cJSON *obj, const char *file, int line,
 	}
 	if (strcmp(kind, "Pod") == 0)
 		return add_pod(st, obj, where);
-	if ((strcmp(kind, "Prometheus") == 0 && api && strcmp(api, "monitoring.coreos.com/v1") == 0) ||
+	if ((strcmp(kind, "Prometheus") == 0 && api &&
+	     strcmp(api, "monitoring.coreos.com/v1") == 0) ||
 	    (strcmp(kind, "Namespace") == 0 && api && strcmp(api, "v1") == 0))
 		return add_selector_input(st, obj, kind, where);
 	if (strcmp(kind, "List") == 0 || strcmp(kind, "PodList") == 0 ||
@@ -261,7 +270,8 @@ static int add_object(struct state *st, cJSON *obj, const char *file, int line,
 		}
 		return 0;
 	}
-	fprintf(stderr, "%s: unsupported kind \"%s\" (InferenceWorkload, Pod, Prometheus, Namespace or List)\n",
+	fprintf(stderr,
+		"%s: unsupported kind \"%s\" (InferenceWorkload, Pod, Prometheus, Namespace or List)\n",
 		where, kind);
 	return -1;
 }
@@ -333,7 +343,8 @@ static int write_dir(const char *dir, const cJSON *objs)
 	const cJSON *o;
 
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-		fprintf(stderr, "infermon render: cannot create \"%s\": %s\n", dir, strerror(errno));
+		fprintf(stderr, "infermon render: cannot create \"%s\": %s\n", dir,
+			strerror(errno));
 		return -1;
 	}
 	cJSON_ArrayForEach(o, objs)
@@ -355,8 +366,8 @@ static int write_dir(const char *dir, const cJSON *objs)
 		yamlout_doc(&text, o);
 		f = fopen(buf_str(&path), "w");
 		if (!f || fwrite(text.ptr, 1, text.len, f) != text.len || fclose(f) != 0) {
-			fprintf(stderr, "infermon render: cannot write \"%s\": %s\n", buf_str(&path),
-				strerror(errno));
+			fprintf(stderr, "infermon render: cannot write \"%s\": %s\n",
+				buf_str(&path), strerror(errno));
 			buf_release(&path);
 			buf_release(&text);
 			return -1;
@@ -413,25 +424,42 @@ int cmd_render(int argc, char **argv)
 			}
 			files[nfiles++] = optarg;
 			break;
-		case 'o': outdir = optarg; break;
+		case 'o':
+			outdir = optarg;
+			break;
 		case 's': {
 			const char *slash = strchr(optarg, '/');
-			if (!slash || slash == optarg || !slash[1] || (size_t)(slash - optarg) >= sizeof(secret_ns) ||
+			if (!slash || slash == optarg || !slash[1] ||
+			    (size_t)(slash - optarg) >= sizeof(secret_ns) ||
 			    strlen(slash + 1) >= sizeof(secret_name)) {
-				fprintf(stderr, "infermon render: invalid --scrape-secret \"%s\" (NAMESPACE/NAME)\n", optarg);
+				fprintf(stderr,
+					"infermon render: invalid --scrape-secret \"%s\" (NAMESPACE/NAME)\n",
+					optarg);
 				goto out;
 			}
-			snprintf(secret_ns, sizeof(secret_ns), "%.*s", (int)(slash - optarg), optarg);
+			snprintf(secret_ns, sizeof(secret_ns), "%.*s", (int)(slash - optarg),
+				 optarg);
 			snprintf(secret_name, sizeof(secret_name), "%s", slash + 1);
 			rc_cfg.secret_namespace = secret_ns;
 			rc_cfg.secret_name = secret_name;
 			break;
 		}
-		case 'k': rc_cfg.secret_key = optarg; break;
-		case 'p': st.defaults.port = optarg; break;
-		case 'P': st.defaults.path = optarg; break;
-		case 'i': st.defaults.interval = optarg; break;
-		case 'h': usage(stdout); rc = 0; goto out;
+		case 'k':
+			rc_cfg.secret_key = optarg;
+			break;
+		case 'p':
+			st.defaults.port = optarg;
+			break;
+		case 'P':
+			st.defaults.path = optarg;
+			break;
+		case 'i':
+			st.defaults.interval = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			rc = 0;
+			goto out;
 		default: {
 			char name[64];
 			const struct option *op = opts;
@@ -440,17 +468,23 @@ int cmd_render(int argc, char **argv)
 			snprintf(name, sizeof(name), "--%s", op->name ? op->name : "?");
 			buf_reset(&st.err);
 			switch (dashboard_option(c, optarg, name, &dash, &st.err)) {
-			case 1: break;
-			case 0: usage(stderr); goto out;
-			default: fprintf(stderr, "infermon render: %s\n", buf_str(&st.err)); goto out;
+			case 1:
+				break;
+			case 0:
+				usage(stderr);
+				goto out;
+			default:
+				fprintf(stderr, "infermon render: %s\n", buf_str(&st.err));
+				goto out;
 			}
 		}
 		}
 	}
 	render_dashboard_apply_opts(&rc_cfg, &dash);
 	if (optind < argc || nfiles == 0) {
-		fprintf(stderr, optind < argc ? "infermon render: unexpected argument \"%s\"\n"
-					      : "infermon render: no input (-f FILE)%s\n",
+		fprintf(stderr,
+			optind < argc ? "infermon render: unexpected argument \"%s\"\n"
+				      : "infermon render: no input (-f FILE)%s\n",
 			optind < argc ? argv[optind] : "");
 		usage(stderr);
 		goto out;

@@ -34,7 +34,7 @@ enum {
 	OPT_SCRAPE_INTERVAL = 'i',
 	OPT_SCRAPE_TIMEOUT = 't',
 	OPT_DRIFT = 'd',
-	OPT_NO_EVENTS = 'E',  /* value: "false" from --no-events, or the file's bool */
+	OPT_NO_EVENTS = 'E', /* value: "false" from --no-events, or the file's bool */
 	OPT_NO_RECONCILE = 'R',
 	OPT_SCRAPE_SECRET = 's',
 	OPT_PRUNE_GRACE = 'g',
@@ -82,31 +82,52 @@ static const struct option opts[] = {
 static const struct cfg_key keys[] = {
 	{"kubeconfig", CFG_STRING, OPT_KUBECONFIG, "--kubeconfig", "kubeconfig file"},
 	{"context", CFG_STRING, OPT_CONTEXT, "--context", "kubeconfig context"},
-	{"namespaces", CFG_STRING_LIST, OPT_NAMESPACE, "--namespace", "namespaces to watch (default: all)"},
-	{"metricsBindAddress", CFG_NAME, OPT_METRICS_BIND, "--metrics-bind-address", "[host]:port of /metrics, /healthz, /readyz"},
-	{"enginePort", CFG_NAME, OPT_ENGINE_PORT, "--engine-port", "engine metrics port name or number"},
-	{"engineMetricsPath", CFG_STRING, OPT_ENGINE_PATH, "--engine-metrics-path", "engine metrics path"},
-	{"scrapeInterval", CFG_DURATION, OPT_SCRAPE_INTERVAL, "--scrape-interval", "how often each engine is scraped"},
-	{"scrapeTimeout", CFG_DURATION, OPT_SCRAPE_TIMEOUT, "--scrape-timeout", "per scrape request"},
-	{"driftTolerance", CFG_NUMBER, OPT_DRIFT, "--drift-tolerance", "allowed limit drift, a fraction"},
+	{"namespaces", CFG_STRING_LIST, OPT_NAMESPACE, "--namespace",
+	 "namespaces to watch (default: all)"},
+	{"metricsBindAddress", CFG_NAME, OPT_METRICS_BIND, "--metrics-bind-address",
+	 "[host]:port of /metrics, /healthz, /readyz"},
+	{"enginePort", CFG_NAME, OPT_ENGINE_PORT, "--engine-port",
+	 "engine metrics port name or number"},
+	{"engineMetricsPath", CFG_STRING, OPT_ENGINE_PATH, "--engine-metrics-path",
+	 "engine metrics path"},
+	{"scrapeInterval", CFG_DURATION, OPT_SCRAPE_INTERVAL, "--scrape-interval",
+	 "how often each engine is scraped"},
+	{"scrapeTimeout", CFG_DURATION, OPT_SCRAPE_TIMEOUT, "--scrape-timeout",
+	 "per scrape request"},
+	{"driftTolerance", CFG_NUMBER, OPT_DRIFT, "--drift-tolerance",
+	 "allowed limit drift, a fraction"},
 	{"events", CFG_BOOL, OPT_NO_EVENTS, "--no-events", "post Kubernetes Events (default true)"},
-	{"reconcile", CFG_BOOL, OPT_NO_RECONCILE, "--no-reconcile", "write generated objects and CR status (default true)"},
-	{"scrapeSecret", CFG_STRING, OPT_SCRAPE_SECRET, "--scrape-secret", "NAMESPACE/NAME of the scrape-config Secret"},
-	{"pruneGrace", CFG_DURATION, OPT_PRUNE_GRACE, "--prune-grace", "how long pod-only objects outlive their last pod"},
+	{"reconcile", CFG_BOOL, OPT_NO_RECONCILE, "--no-reconcile",
+	 "write generated objects and CR status (default true)"},
+	{"scrapeSecret", CFG_STRING, OPT_SCRAPE_SECRET, "--scrape-secret",
+	 "NAMESPACE/NAME of the scrape-config Secret"},
+	{"pruneGrace", CFG_DURATION, OPT_PRUNE_GRACE, "--prune-grace",
+	 "how long pod-only objects outlive their last pod"},
 	{"logLevel", CFG_STRING, OPT_LOG_LEVEL, "--log-level", "debug, info, warn, error"},
 	{"logFormat", CFG_STRING, OPT_LOG_FORMAT, "--log-format", "text or json"},
-	{"leaderElection.leaderElect", CFG_BOOL, OPT_LEADER_ELECT, "--leader-elect", "elect a leader (default true)"},
-	{"leaderElection.resourceNamespace", CFG_STRING, OPT_LEADER_NS, "--leader-elect-namespace", "namespace of the Lease"},
-	{"leaderElection.resourceName", CFG_STRING, OPT_LEADER_NAME, "--leader-elect-resource-name", "name of the Lease"},
-	{"leaderElection.leaseDuration", CFG_DURATION, OPT_LEASE_DURATION, "--leader-elect-lease-duration", "followers' wait"},
-	{"leaderElection.renewDeadline", CFG_DURATION, OPT_RENEW_DEADLINE, "--leader-elect-renew-deadline", "leader's give-up time"},
-	{"leaderElection.retryPeriod", CFG_DURATION, OPT_RETRY_PERIOD, "--leader-elect-retry-period", "between attempts"},
-	{"dashboard.enabled", CFG_BOOL, DASH_OPT_OFF, "--no-dashboard", "deliver the dashboard (default true)"},
-	{"dashboard.namespace", CFG_STRING, DASH_OPT_NAMESPACE, "--dashboards-namespace", "namespace of the dashboard ConfigMap"},
-	{"dashboard.label", CFG_STRING, DASH_OPT_LABEL, "--dashboard-label", "KEY=VALUE Grafana's sidecar selects by"},
+	{"leaderElection.leaderElect", CFG_BOOL, OPT_LEADER_ELECT, "--leader-elect",
+	 "elect a leader (default true)"},
+	{"leaderElection.resourceNamespace", CFG_STRING, OPT_LEADER_NS, "--leader-elect-namespace",
+	 "namespace of the Lease"},
+	{"leaderElection.resourceName", CFG_STRING, OPT_LEADER_NAME, "--leader-elect-resource-name",
+	 "name of the Lease"},
+	{"leaderElection.leaseDuration", CFG_DURATION, OPT_LEASE_DURATION,
+	 "--leader-elect-lease-duration", "followers' wait"},
+	{"leaderElection.renewDeadline", CFG_DURATION, OPT_RENEW_DEADLINE,
+	 "--leader-elect-renew-deadline", "leader's give-up time"},
+	{"leaderElection.retryPeriod", CFG_DURATION, OPT_RETRY_PERIOD,
+	 "--leader-elect-retry-period", "between attempts"},
+	{"dashboard.enabled", CFG_BOOL, DASH_OPT_OFF, "--no-dashboard",
+	 "deliver the dashboard (default true)"},
+	{"dashboard.namespace", CFG_STRING, DASH_OPT_NAMESPACE, "--dashboards-namespace",
+	 "namespace of the dashboard ConfigMap"},
+	{"dashboard.label", CFG_STRING, DASH_OPT_LABEL, "--dashboard-label",
+	 "KEY=VALUE Grafana's sidecar selects by"},
 	{"dashboard.folder", CFG_STRING, DASH_OPT_FOLDER, "--dashboard-folder", "Grafana folder"},
-	{"dashboard.grafanaOperator", CFG_BOOL, DASH_OPT_GRAFANA_OPERATOR, "--grafana-operator", "also a GrafanaDashboard"},
-	{"dashboard.grafanaInstanceSelector", CFG_STRING, DASH_OPT_INSTANCE, "--grafana-instance-selector", "KEY=VALUE[,...] of the Grafana instances"},
+	{"dashboard.grafanaOperator", CFG_BOOL, DASH_OPT_GRAFANA_OPERATOR, "--grafana-operator",
+	 "also a GrafanaDashboard"},
+	{"dashboard.grafanaInstanceSelector", CFG_STRING, DASH_OPT_INSTANCE,
+	 "--grafana-instance-selector", "KEY=VALUE[,...] of the Grafana instances"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -149,8 +170,7 @@ static void usage(FILE *f)
 	      "  --leader-elect-renew-deadline D the leader stops writing when it could not\n"
 	      "                             renew for this long (default 10s)\n"
 	      "  --leader-elect-retry-period D   between attempts to acquire or renew\n"
-	      "                             (default 2s)\n"
-	      DASHBOARD_USAGE
+	      "                             (default 2s)\n" DASHBOARD_USAGE
 	      "  --log-level LEVEL          debug, info, warn, error (default info)\n"
 	      "  --log-format FORMAT        text (logfmt) or json (default text)\n"
 	      "  -h, --help                 this text\n"
@@ -162,9 +182,11 @@ static void usage(FILE *f)
 	      f);
 	for (size_t i = 0; i < NKEYS; i++) {
 		static const char *const short_type[] = {
-			[CFG_STRING] = "string", [CFG_NAME] = "name|int", [CFG_NUMBER] = "number",
-			[CFG_DURATION] = "duration", [CFG_BOOL] = "bool", [CFG_STRING_LIST] = "[string]"};
-		fprintf(f, "  %-33s %-9s %s\n", keys[i].path, short_type[keys[i].type], keys[i].flag);
+			[CFG_STRING] = "string", [CFG_NAME] = "name|int",
+			[CFG_NUMBER] = "number", [CFG_DURATION] = "duration",
+			[CFG_BOOL] = "bool",     [CFG_STRING_LIST] = "[string]"};
+		fprintf(f, "  %-33s %-9s %s\n", keys[i].path, short_type[keys[i].type],
+			keys[i].flag);
 	}
 	fputs("\n"
 	      "Unknown keys and values of the wrong type are errors naming FILE:LINE;\n"
@@ -262,8 +284,7 @@ static bool parse_bool(const char *v, bool *out)
  * v lives as long as the options (argv, or a copy of the file's value) and
  * may be split in place. Options parsed by other modules (say, flags shared
  * with infermon render) belong in the default case. */
-static im_result set_option(struct run_args *a, int id, char *v, const char *name,
-			    struct buf *err)
+static im_result set_option(struct run_args *a, int id, char *v, const char *name, struct buf *err)
 {
 	struct controller_opts *o = &a->o;
 	const char *want = NULL;
@@ -272,8 +293,12 @@ static im_result set_option(struct run_args *a, int id, char *v, const char *nam
 	bool b;
 
 	switch (id) {
-	case OPT_KUBECONFIG: o->kubeconfig = v; break;
-	case OPT_CONTEXT: o->context = v; break;
+	case OPT_KUBECONFIG:
+		o->kubeconfig = v;
+		break;
+	case OPT_CONTEXT:
+		o->context = v;
+		break;
 	case OPT_NAMESPACE:
 		if (add_namespaces(a, v, err))
 			return IM_CONFIG;
@@ -282,7 +307,9 @@ static im_result set_option(struct run_args *a, int id, char *v, const char *nam
 		if (parse_bind(v, a->host, sizeof(a->host), &o->metrics_port))
 			want = "[host]:port";
 		break;
-	case OPT_ENGINE_PORT: o->port_name = v; break;
+	case OPT_ENGINE_PORT:
+		o->port_name = v;
+		break;
 	case OPT_ENGINE_PATH:
 		if (v[0] != '/')
 			want = "must start with /";
@@ -294,7 +321,8 @@ static im_result set_option(struct run_args *a, int id, char *v, const char *nam
 		if (strparse_duration_ms(v, strlen(v), 3600000, &ms) || ms < 100)
 			want = "a duration such as 15s, at least 100ms";
 		else
-			*(id == OPT_SCRAPE_INTERVAL ? &o->scrape_interval_ms : &o->scrape_timeout_ms) = ms;
+			*(id == OPT_SCRAPE_INTERVAL ? &o->scrape_interval_ms
+						    : &o->scrape_timeout_ms) = ms;
 		break;
 	case OPT_DRIFT:
 		if (strparse_double(v, strlen(v), &d) || !isfinite(d) || d < 0 || d > 100)
@@ -311,7 +339,8 @@ static im_result set_option(struct run_args *a, int id, char *v, const char *nam
 		break;
 	case OPT_SCRAPE_SECRET: {
 		const char *slash = strchr(v, '/');
-		if (!slash || slash == v || !slash[1] || (size_t)(slash - v) >= sizeof(a->secret_ns)) {
+		if (!slash || slash == v || !slash[1] ||
+		    (size_t)(slash - v) >= sizeof(a->secret_ns)) {
 			want = "NAMESPACE/NAME";
 			break;
 		}
@@ -348,7 +377,7 @@ static im_result set_option(struct run_args *a, int id, char *v, const char *nam
 		if (strparse_duration_ms(v, strlen(v), 3600000, &ms) || ms < 100)
 			want = "a duration such as 15s, at least 100ms";
 		else
-			*(id == OPT_LEASE_DURATION	? &o->lease_duration_ms
+			*(id == OPT_LEASE_DURATION   ? &o->lease_duration_ms
 			  : id == OPT_RENEW_DEADLINE ? &o->renew_deadline_ms
 						     : &o->retry_period_ms) = ms;
 		break;
@@ -406,15 +435,19 @@ static int leader_timings(struct controller_opts *o)
 	if (!o->retry_period_ms)
 		o->retry_period_ms = LEADER_DEFAULT_RETRY_MS;
 	if (o->lease_duration_ms < 1000 || o->lease_duration_ms <= o->renew_deadline_ms) {
-		fprintf(stderr, "infermon run: the leader-election lease duration (%llums) must be at least 1s "
+		fprintf(stderr,
+			"infermon run: the leader-election lease duration (%llums) must be at least 1s "
 			"and longer than the renew deadline (%llums)\n",
-			(unsigned long long)o->lease_duration_ms, (unsigned long long)o->renew_deadline_ms);
+			(unsigned long long)o->lease_duration_ms,
+			(unsigned long long)o->renew_deadline_ms);
 		return -1;
 	}
 	if (o->renew_deadline_ms * 10 <= o->retry_period_ms * 12) {
-		fprintf(stderr, "infermon run: the leader-election renew deadline (%llums) must be longer than "
+		fprintf(stderr,
+			"infermon run: the leader-election renew deadline (%llums) must be longer than "
 			"1.2 retry periods (%llums)\n",
-			(unsigned long long)o->renew_deadline_ms, (unsigned long long)o->retry_period_ms);
+			(unsigned long long)o->renew_deadline_ms,
+			(unsigned long long)o->retry_period_ms);
 		return -1;
 	}
 	return 0;
