@@ -1,9 +1,10 @@
 /*
- * banned.h - functions infermon does not use (git's banned.h).
+ * banned.h - functions infermon does not use.
  *
  * Parsers work on (pointer, length) views with explicit caps (strparse.h);
- * strings are built with struct buf. Included last by every lib/ and cmd/
- * source file, so a use of these is a compile error.
+ * strings are built with struct buf. CMake force-includes it (-include)
+ * before anything else in every lib/ and cmd/ source file, so a use of these
+ * is a compile error; hack/check-style.sh greps test/ for them too.
  */
 #ifndef INFERMON_BANNED_H
 #define INFERMON_BANNED_H

@@ -2,7 +2,7 @@
  * hmap.h - string-keyed hash map (open chaining), insertion-order free.
  *
  * Keys are copied and owned by the map; values are borrowed pointers the
- * caller owns (free them before hmap_release, e.g. with hmap_each). Not
+ * caller owns (free them before hmap_release, walking hmap_first/hmap_next). Not
  * thread-safe: one owner thread.
  */
 #ifndef INFERMON_HMAP_H

@@ -3,7 +3,7 @@
  *
  * Every limit infermon shows or judges by carries its source, so a reader
  * can tell a number read from the running engine from one assumed. The
- * sources of max-num-seqs, best first (../shared/METRICS.md):
+ * sources of max-num-seqs, best first (docs/metrics.md):
  *   vLLM:   /server_info (dev mode) > vllm:vllm_config_info label >
  *           the pod's args > the engine default (assumed) > observed ceiling
  *   SGLang: /get_server_info effective_max_running_requests_per_dp x dp_size

@@ -4,8 +4,10 @@
  * Decoded from the API server's JSON and nothing more: labels, IPs,
  * phase/readiness, containers with their ports and command/args (limits are
  * read from args), the controlling owner. Args may carry secrets
- * (--api-key …): nothing outside limits.c reads them, and they are never
- * logged or copied into status, events or output.
+ * (--api-key …): only this module's accessors read them (pod_arg_uint for
+ * one numeric flag, pod_role for the kv-transfer and disaggregation flags,
+ * both through args.h), and they are never logged or copied into status,
+ * events or output.
  */
 #ifndef INFERMON_POD_H
 #define INFERMON_POD_H

@@ -16,7 +16,7 @@
  *   LLMAdmissionBound   the controller's AdmissionBound check
  *   LLMKVCachePressure  engine KV cache usage >= 90% on a pod
  *   LLMEngineDown       up == 0 for an engine target of the workload
- * Every expression reads every engine variant of METRICS.md: one selector
+ * Every expression reads every engine variant of docs/metrics.md: one selector
  * for the suffix vLLM and SGLang share under either SGLang prefix, and
  * renamed series resolved per pod, new name first (`or on (namespace, pod)`),
  * as the dashboard does; SGLang is read on tp_rank 0.

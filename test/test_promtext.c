@@ -233,7 +233,7 @@ static void parse_fixture(struct run *run, const char *name)
 		       im_err_name(run->result), run->stats.malformed, buf_str(&run->problem));
 }
 
-/* --- fixtures: every engine variant of METRICS.md ------------------------ */
+/* --- fixtures: every engine variant of docs/metrics.md ------------------------ */
 
 TEST(promtext_fixtures_parse_clean)
 {

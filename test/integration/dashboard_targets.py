@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Scrape targets for the dashboard test: engines of every variant in
-../shared/METRICS.md that llm-d-inference-sim cannot play, and dcgm-exporter.
+docs/metrics.md that llm-d-inference-sim cannot play, and dcgm-exporter.
 
     dashboard_targets.py [--max-seconds 600] SPEC.json
 
@@ -30,7 +30,7 @@ Engine modes (keys: model, and for the -pd modes role = prefill | decode):
 
 Counters and histograms grow with wall time at fixed rates, so rate() and
 histogram_quantile() have something to show; gauges move slowly. Names,
-labels and types follow METRICS.md. The process exits after --max-seconds,
+labels and types follow docs/metrics.md. The process exits after --max-seconds,
 on SIGTERM/SIGINT, and when its parent exits. Binds 127.0.0.1 only. Python
 standard library only.
 """

@@ -2,7 +2,7 @@
 """Test engines: composed SGLang and vLLM endpoints, and bad ones.
 
 Where no real engine can run here (SGLang, vLLM builds of other eras, forks),
-infermon's tests scrape pages composed from ../shared/METRICS.md by this
+infermon's tests scrape pages composed from docs/metrics.md by this
 server. Each MODE named on the command line gets its own port on 127.0.0.1
 (a scrape target is a base URL: /metrics, /v1/models and the info endpoint
 live on the same port). Once every port is bound the server prints one line
@@ -56,7 +56,7 @@ MODEL = "qwen3-26b"
 STOP = threading.Event()
 
 # --------------------------------------------------------------------------
-# Exposition text. Written from METRICS.md: names, labels and types only.
+# Exposition text. Written from docs/metrics.md: names, labels and types only.
 
 LATENCY_BUCKETS = ["0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0", "+Inf"]
 

@@ -1,6 +1,6 @@
 /*
  * The scraper on its loop against engines over real HTTP: SGLang and vLLM
- * variants composed by engines.py from METRICS.md, the real
+ * variants composed by engines.py from docs/metrics.md, the real
  * llm-d-inference-sim, and endpoints that are slow, hanging, dead, garbage,
  * oversized or carry a 5 MB label. Each test asserts what the scraper
  * concluded (limits and their sources, verdicts, errors), and waits by
