@@ -14,7 +14,7 @@ void buf_init(struct buf *b, size_t max)
 	b->overflow = false;
 }
 
-void buf_release(struct buf *b)
+static void drop(struct buf *b)
 {
 	im_free(b->ptr);
 	b->ptr = NULL;
@@ -22,9 +22,16 @@ void buf_release(struct buf *b)
 	b->cap = 0;
 }
 
+void buf_release(struct buf *b)
+{
+	drop(b);
+	b->overflow = false;
+}
+
 void buf_reset(struct buf *b)
 {
 	b->len = 0;
+	b->overflow = false;
 	if (b->ptr)
 		b->ptr[0] = '\0';
 }
@@ -33,8 +40,10 @@ static im_result grow(struct buf *b, size_t n)
 {
 	size_t need, cap;
 
+	if (b->overflow)
+		return IM_TOOBIG; /* sticky: nothing after a lost piece */
 	if (n > b->max || b->len > b->max - n) {
-		buf_release(b);
+		drop(b);
 		b->overflow = true;
 		return IM_TOOBIG;
 	}
@@ -122,7 +131,9 @@ im_result buf_add_escaped(struct buf *b, const char *p, size_t n)
 void buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {
-		buf_reset(b);
+		b->len = 0; /* overflow stays as it was */
+		if (b->ptr)
+			b->ptr[0] = '\0';
 		return;
 	}
 	memmove(b->ptr, b->ptr + n, b->len - n);

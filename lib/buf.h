@@ -4,8 +4,12 @@
  * The contents are always NUL-terminated, so b->ptr can be used as a C string
  * when no NUL was appended. A buffer starts empty and allocates on the first
  * append. An append that would take the length past the cap fails with
- * IM_TOOBIG and frees the contents (the buffer is then empty, as after
- * buf_release), so a half-built string is never used by mistake.
+ * IM_TOOBIG, frees the contents and sets overflow; from then on every append
+ * fails too and the buffer stays empty until buf_reset or buf_release. So a
+ * string built by many appends whose results are not checked one by one is
+ * either whole or empty with overflow set, never a truncated or spliced
+ * piece: code that hands a buffer out (an HTTP body, a file, stdout, a log
+ * line) checks overflow there.
  *
  * All string building in infermon (JSON, YAML, URLs, /metrics text) goes
  * through this type.
@@ -24,7 +28,7 @@ struct buf {
 	size_t len;    /* bytes used, not counting the NUL */
 	size_t cap;    /* bytes allocated */
 	size_t max;    /* hard cap on len */
-	bool overflow; /* an append failed for the cap since buf_init */
+	bool overflow; /* an append failed for the cap: sticky until reset/release */
 };
 
 /* Caps for common uses; a caller may pick any other. */
@@ -33,9 +37,10 @@ struct buf {
 
 /* In place, cannot fail; nothing is allocated until the first append. */
 void buf_init(struct buf *b, size_t max);
-/* Frees the contents; the buffer may be reused (same cap). */
+/* Frees the contents and clears overflow; the buffer may be reused (same
+ * cap). */
 void buf_release(struct buf *b);
-/* Empties the buffer but keeps its allocation. */
+/* Empties the buffer and clears overflow, keeping its allocation. */
 void buf_reset(struct buf *b);
 
 im_result buf_add(struct buf *b, const void *p, size_t n);

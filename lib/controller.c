@@ -1020,7 +1020,11 @@ static void publish(uv_timer_t *h)
 	render_self(c, &b);
 	render_targets(c, &b, keys);
 	im_free(keys);
-	httpserver_publish_metrics(c->hs, buf_str(&b), b.len);
+	if (b.overflow) /* the last whole page stays up rather than a cut one */
+		log_kv(LOG_ERROR, "own /metrics page over its cap; serving the previous one", "cap",
+		       "64 MiB", NULL);
+	else
+		httpserver_publish_metrics(c->hs, buf_str(&b), b.len);
 	/* every 30 s, pages freed inside the heap go back to the system
 	 * (watch bodies and JSON trees come and go by the thousand) */
 	if (++c->publishes % 15 == 0)

@@ -121,6 +121,21 @@ void log_vkv(enum log_level level, const char *msg, va_list ap)
 		}
 	}
 	buf_adds(&b, json ? "}\n" : "\n");
+	if (b.overflow) {
+		/* a line past the cap: say so with its level and message rather
+		 * than write nothing */
+		buf_release(&b);
+		if (json)
+			buf_printf(&b,
+				   "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"log line over "
+				   "%zu bytes dropped\"}\n",
+				   stamp, ts.tv_nsec / 1000000, level_names[level], b.max);
+		else
+			buf_printf(
+				&b,
+				"ts=%s.%03ldZ level=%s msg=\"log line over %zu bytes dropped\"\n",
+				stamp, ts.tv_nsec / 1000000, level_names[level], b.max);
+	}
 	if (b.ptr) {
 		ssize_t off = 0, n;
 		while (off < (ssize_t)b.len && (n = write(2, b.ptr + off, b.len - (size_t)off)) > 0)

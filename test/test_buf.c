@@ -28,15 +28,27 @@ TEST(buf_cap_frees_and_fails)
 	ASSERT_ERR(buf_addc(&b, '9'), IM_TOOBIG);
 	ASSERT_TRUE(b.ptr == NULL);
 	ASSERT_EQ_INT(b.len, 0);
-	ASSERT_ERR(buf_printf(&b, "%s", "123456789"), IM_TOOBIG);
-	/* later small appends succeed on the emptied buffer, but the failure
-	 * stays visible */
-	ASSERT_OK(buf_adds(&b, "ok"));
 	ASSERT_TRUE(b.overflow);
-	buf_release(&b);
+	/* sticky: a later append that would fit is refused too, so no piece
+	 * built after the lost one passes for the whole */
+	ASSERT_ERR(buf_adds(&b, "ok"), IM_TOOBIG);
+	ASSERT_ERR(buf_printf(&b, "%d", 1), IM_TOOBIG);
+	ASSERT_ERR(buf_add_escaped(&b, "x", 1), IM_TOOBIG);
+	ASSERT_STREQ(buf_str(&b), "");
+	ASSERT_EQ_INT(b.len, 0);
 	ASSERT_TRUE(b.overflow);
-	buf_init(&b, 8);
+	/* consuming does not clear it either */
+	buf_consume(&b, 0);
+	ASSERT_TRUE(b.overflow);
+	/* reset and release start afresh */
+	buf_reset(&b);
 	ASSERT_TRUE(!b.overflow);
+	ASSERT_OK(buf_adds(&b, "ok"));
+	ASSERT_STREQ(buf_str(&b), "ok");
+	ASSERT_ERR(buf_adds(&b, "1234567"), IM_TOOBIG);
+	buf_release(&b);
+	ASSERT_TRUE(!b.overflow);
+	ASSERT_OK(buf_adds(&b, "again"));
 	buf_release(&b);
 }
 

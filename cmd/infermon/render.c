@@ -364,6 +364,16 @@ static int write_dir(const char *dir, const cJSON *objs)
 		buf_printf(&path, "%s/%s_%s_%s.yaml", dir, ns ? ns : "cluster", kind,
 			   obj_str(o, "metadata", "name"));
 		yamlout_doc(&text, o);
+		if (path.overflow || text.overflow) {
+			fprintf(stderr,
+				"infermon render: %s %s/%s: %s over its cap; nothing written for it\n",
+				obj_str(o, "kind", NULL), ns ? ns : "",
+				obj_str(o, "metadata", "name"),
+				path.overflow ? "file name" : "YAML");
+			buf_release(&path);
+			buf_release(&text);
+			return -1;
+		}
 		f = fopen(buf_str(&path), "w");
 		if (!f || fwrite(text.ptr, 1, text.len, f) != text.len || fclose(f) != 0) {
 			fprintf(stderr, "infermon render: cannot write \"%s\": %s\n",
