@@ -27,6 +27,12 @@
 
 #define MAX_REFLECTORS 64
 #define PUBLISH_MS 2000
+/* /metrics: a page older than this is rebuilt for the request that finds
+ * it, which waits at most METRICS_WAIT_MS for it (then gets the old one).
+ * The server thread waits meanwhile, so the wait stays well under the
+ * probes' 1 s timeout. */
+#define METRICS_MAX_AGE_MS 1000
+#define METRICS_WAIT_MS 500
 
 /* What the controller keeps beside a scrape target (target->data). */
 struct tinfo {
@@ -51,6 +57,7 @@ struct controller {
 	struct httpserver *hs;
 	uv_signal_t sigint, sigterm;
 	uv_timer_t publish;
+	uv_async_t metrics_wanted; /* a /metrics request wants a fresh page */
 	struct http_call *crd_call;
 	struct http_call *gd_crd_call; /* --grafana-operator: is its CRD installed? */
 	int exit_code;
@@ -520,8 +527,6 @@ static void set_leading(struct controller *c, bool leading)
 	c->rec.stopped = !leading;
 }
 
-static void publish(uv_timer_t *h);
-
 /* A replica that starts leading has posted nothing: what its checks found
  * while it followed (or before the Lease was first taken) is reported
  * again as each target's next scrape completes, once per check that is
@@ -612,7 +617,6 @@ static void on_leader(void *ctx, bool leading)
 			end_round(c, "no engine to scrape");
 		}
 	}
-	publish(&c->publish); /* /metrics shows the change now, not in 2 s */
 }
 
 /* A Prometheus duration: 15s, 1500ms. */
@@ -1004,17 +1008,16 @@ static void render_self(struct controller *c, struct buf *b)
 	expo_sample(b, "infermon_process_resident_memory_bytes", (double)rss_bytes(), NULL);
 }
 
-static void publish(uv_timer_t *h)
+/* The /metrics page, built when a request finds the last one older than
+ * METRICS_MAX_AGE_MS (httpserver_set_metrics_refresh): at 5,000 engines it
+ * is megabytes, and building it every few seconds for nobody was the top
+ * symbol of the scale profile (docs/scale.md). */
+static void build_metrics(uv_async_t *h)
 {
 	struct controller *c = h->data;
 	struct buf b;
 	const char **keys;
-	bool synced = c->nrefl > 0;
 
-	for (size_t i = 0; i < c->nrefl; i++)
-		synced = synced && c->refl[i].synced;
-	if (!c->hs)
-		return;
 	buf_init(&b, BUF_MAX_LARGE);
 	keys = hmap_sorted_keys(&c->scraper.targets);
 	render_self(c, &b);
@@ -1025,13 +1028,31 @@ static void publish(uv_timer_t *h)
 		       "64 MiB", NULL);
 	else
 		httpserver_publish_metrics(c->hs, buf_str(&b), b.len);
+	buf_release(&b);
+}
+
+/* On the server's thread: only a signal (httpserver.h). */
+static void ask_metrics(void *data)
+{
+	uv_async_send(data);
+}
+
+/* Every PUBLISH_MS: liveness and readiness. */
+static void publish(uv_timer_t *h)
+{
+	struct controller *c = h->data;
+	bool synced = c->nrefl > 0;
+
+	for (size_t i = 0; i < c->nrefl; i++)
+		synced = synced && c->refl[i].synced;
 	/* every 30 s, pages freed inside the heap go back to the system
-	 * (watch bodies and JSON trees come and go by the thousand) */
+	 * (watch bodies, JSON trees and /metrics pages come and go) */
 	if (++c->publishes % 15 == 0)
 		malloc_trim(0);
+	if (!c->hs)
+		return;
 	httpserver_heartbeat(c->hs);
 	httpserver_set_ready(c->hs, synced, synced ? NULL : "pod cache not synced yet");
-	buf_release(&b);
 }
 
 /* ---- lifecycle ---- */
@@ -1138,6 +1159,10 @@ static void on_stop(void *arg)
 	loop_close_handle((uv_handle_t *)&c->sigint, NULL);
 	loop_close_handle((uv_handle_t *)&c->sigterm, NULL);
 	loop_close_handle((uv_handle_t *)&c->publish, NULL);
+	if (c->hs) { /* no request signals the handle once this returns */
+		httpserver_set_metrics_refresh(c->hs, NULL, NULL, 0, 0);
+		loop_close_handle((uv_handle_t *)&c->metrics_wanted, NULL);
+	}
 	uv_timer_stop(&c->round_timer);
 	loop_close_handle((uv_handle_t *)&c->round_timer, NULL);
 	http_release(&c->http);
@@ -1244,6 +1269,12 @@ int controller_run(const struct controller_opts *o)
 	uv_timer_init(&c->loop.uv, &c->publish);
 	c->publish.data = c;
 	uv_timer_start(&c->publish, publish, 0, PUBLISH_MS);
+	if (c->hs) {
+		uv_async_init(&c->loop.uv, &c->metrics_wanted, build_metrics);
+		c->metrics_wanted.data = c;
+		httpserver_set_metrics_refresh(c->hs, ask_metrics, &c->metrics_wanted,
+					       METRICS_MAX_AGE_MS, METRICS_WAIT_MS);
+	}
 
 	c->crd_call = kubeclient_call(&c->kc, "GET", "/apis/infermon.io/v1alpha1");
 	http_call_timeouts(c->crd_call, 10000, 30000, 0);

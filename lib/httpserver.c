@@ -56,7 +56,14 @@ struct httpserver {
 
 	/* Shared with the publishing threads, under lock. */
 	pthread_mutex_t lock;
+	pthread_cond_t published; /* signalled by every publish */
 	struct hs_body *metrics;
+	uint64_t metrics_ms;  /* when it was published (monotonic) */
+	uint64_t metrics_gen; /* publishes so far */
+	httpserver_refresh_fn refresh;
+	void *refresh_data;
+	unsigned refresh_age_ms, refresh_wait_ms;
+	bool refresh_asked; /* fn called, no publish since */
 	bool ready;
 	char *ready_reason;
 	uint64_t heartbeat_ms;
@@ -284,6 +291,28 @@ static void respond_readyz(struct httpserver *s, struct lws *wsi, struct hs_conn
 	buf_release(&line);
 }
 
+/* Under s->lock. With a refresh function and a body older than its age:
+ * asks for a new one (unless asked already) and waits for the next publish,
+ * at most refresh_wait_ms. */
+static void wait_for_fresh_metrics(struct httpserver *s)
+{
+	uint64_t gen = s->metrics_gen, deadline;
+	struct timespec ts;
+
+	if (!s->refresh || (s->metrics_gen && now_ms() - s->metrics_ms < s->refresh_age_ms))
+		return;
+	if (!s->refresh_asked) {
+		s->refresh_asked = true;
+		s->refresh(s->refresh_data);
+	}
+	deadline = now_ms() + s->refresh_wait_ms;
+	ts.tv_sec = (time_t)(deadline / 1000);
+	ts.tv_nsec = (long)(deadline % 1000) * 1000000;
+	while (s->metrics_gen == gen && s->refresh && !atomic_load(&s->stopping))
+		if (pthread_cond_timedwait(&s->published, &s->lock, &ts) == ETIMEDOUT)
+			break;
+}
+
 static void route(struct httpserver *s, struct lws *wsi, struct hs_conn *c, int method,
 		  const char *path)
 {
@@ -297,6 +326,7 @@ static void route(struct httpserver *s, struct lws *wsi, struct hs_conn *c, int 
 		struct hs_body *b;
 
 		pthread_mutex_lock(&s->lock);
+		wait_for_fresh_metrics(s);
 		b = body_ref(s->metrics);
 		pthread_mutex_unlock(&s->lock);
 		respond(wsi, c, HTTP_STATUS_OK, metrics_type, b);
@@ -566,6 +596,7 @@ static void server_free(struct httpserver *s)
 		close(s->listen_fd);
 	body_unref(s->metrics);
 	im_free(s->ready_reason);
+	pthread_cond_destroy(&s->published);
 	pthread_mutex_destroy(&s->lock);
 	im_free(s);
 }
@@ -593,6 +624,13 @@ im_result httpserver_start(struct httpserver **out, const char *bind_addr, int p
 	s->listen_fd = -1;
 	atomic_init(&s->stopping, false);
 	pthread_mutex_init(&s->lock, NULL);
+	{
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* as now_ms */
+		pthread_cond_init(&s->published, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	s->metrics = body_new("", 0);
 	s->ready_reason = im_xstrdup("starting");
 	s->heartbeat_ms = now_ms();
@@ -665,8 +703,25 @@ void httpserver_publish_metrics(struct httpserver *s, const char *text, size_t l
 	pthread_mutex_lock(&s->lock);
 	old = s->metrics;
 	s->metrics = b;
+	s->metrics_ms = now_ms();
+	s->metrics_gen++;
+	s->refresh_asked = false;
+	pthread_cond_broadcast(&s->published);
 	pthread_mutex_unlock(&s->lock);
 	body_unref(old);
+}
+
+void httpserver_set_metrics_refresh(struct httpserver *s, httpserver_refresh_fn fn, void *data,
+				    unsigned max_age_ms, unsigned wait_ms)
+{
+	pthread_mutex_lock(&s->lock);
+	s->refresh = fn;
+	s->refresh_data = data;
+	s->refresh_age_ms = max_age_ms;
+	s->refresh_wait_ms = wait_ms;
+	s->refresh_asked = false;
+	pthread_cond_broadcast(&s->published); /* a waiter sees fn gone */
+	pthread_mutex_unlock(&s->lock);
 }
 
 void httpserver_heartbeat(struct httpserver *s)
@@ -719,6 +774,9 @@ void httpserver_stop(struct httpserver *s)
 	if (!s)
 		return;
 	atomic_store(&s->stopping, true);
+	pthread_mutex_lock(&s->lock); /* a request waiting for a page stops waiting */
+	pthread_cond_broadcast(&s->published);
+	pthread_mutex_unlock(&s->lock);
 	lws_cancel_service(s->ctx);
 	pthread_join(s->thread, NULL);
 	server_free(s);

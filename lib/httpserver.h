@@ -10,6 +10,10 @@
  *   - httpserver_publish_metrics copies a /metrics body into a new
  *     refcounted snapshot and swaps it in; a response already being sent
  *     keeps the snapshot it started with, so publishing mid-send is safe;
+ *   - with httpserver_set_metrics_refresh, the body is built when it is
+ *     read: a /metrics request that finds it older than a given age asks
+ *     the owner for a new one (a signal only, such as uv_async_send) and
+ *     waits a bounded time for it;
  *   - httpserver_heartbeat records "the loop is alive" for /healthz;
  *   - httpserver_set_ready sets what /readyz answers.
  *
@@ -18,7 +22,8 @@
  * Endpoints (GET and HEAD; any other method is 405, any other path 404):
  *   /metrics  200, Content-Type: text/plain; version=0.0.4; charset=utf-8,
  *             the last published body byte for byte (empty before the
- *             first publish).
+ *             first publish); with a refresh function, the one published
+ *             in answer to this request unless that took too long.
  *   /healthz  200 "ok\n" while the last heartbeat is younger than the
  *             staleness limit, else 503 with a one-line reason
  *             ("event loop stalled for 45 s (limit 30 s)\n"). For the
@@ -77,6 +82,22 @@ int httpserver_port(const struct httpserver *s);
 /* Copies text[0..len) (any bytes; no NUL needed) as the new /metrics body.
  * Responses already under way finish with the body they started with. */
 void httpserver_publish_metrics(struct httpserver *s, const char *text, size_t len);
+
+/* Called on the server's thread, with the server's lock held, when a
+ * /metrics request finds the body older than max_age_ms: it must only
+ * signal the owner (uv_async_send), who then builds and publishes. */
+typedef void (*httpserver_refresh_fn)(void *data);
+
+/* Builds /metrics on demand: with fn set, a /metrics (or HEAD) request that
+ * finds the last body published more than max_age_ms ago (or none
+ * published yet) calls fn (once for
+ * any number of requests waiting together) and waits up to wait_ms for the
+ * next httpserver_publish_metrics, then answers with the current body, fresh
+ * or not. A page nobody reads is then never built. fn NULL turns it off;
+ * once this returns, fn is not called again (an owner clears it before
+ * closing what fn signals). */
+void httpserver_set_metrics_refresh(struct httpserver *s, httpserver_refresh_fn fn, void *data,
+				    unsigned max_age_ms, unsigned wait_ms);
 
 /* Records that the event loop is alive (monotonic clock). The loop calls it
  * every few seconds; /healthz fails once it is older than the limit. */

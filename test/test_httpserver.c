@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -74,8 +75,8 @@ static void resp_release(struct resp *r)
 }
 
 /* One request on handle h (so tests can reuse a connection). */
-static CURLcode perform(CURL *h, int port, const char *method, const char *path,
-			const char *post, struct resp *r)
+static CURLcode perform(CURL *h, int port, const char *method, const char *path, const char *post,
+			struct resp *r)
 {
 	char url[256];
 
@@ -270,9 +271,9 @@ TEST(keep_alive_reuses_the_connection)
 						    "/metrics"};
 
 		resp_init(&r);
-		ASSERT_EQ_INT(perform(h, httpserver_port(s), i == 3 ? "HEAD" : "GET", paths[i],
-				      NULL, &r),
-			      CURLE_OK);
+		ASSERT_EQ_INT(
+			perform(h, httpserver_port(s), i == 3 ? "HEAD" : "GET", paths[i], NULL, &r),
+			CURLE_OK);
 		curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
 		if (i > 0)
 			ASSERT_EQ_INT(connects, 0);
@@ -414,6 +415,87 @@ TEST(publish_from_another_thread_while_serving)
 	httpserver_stop(st.s);
 }
 
+/* httpserver_set_metrics_refresh: a builder thread stands in for the
+ * controller's loop, publishing "built N" each time it is asked. */
+struct ondemand {
+	struct httpserver *s;
+	sem_t asked;
+	atomic_int calls;
+	atomic_int stop;
+	int built;
+};
+
+static void od_ask(void *data)
+{
+	struct ondemand *o = data;
+	atomic_fetch_add(&o->calls, 1);
+	sem_post(&o->asked);
+}
+
+static void od_ignore(void *data)
+{
+	atomic_fetch_add(&((struct ondemand *)data)->calls, 1);
+}
+
+static void *od_builder(void *arg)
+{
+	struct ondemand *o = arg;
+	char text[32];
+
+	while (sem_wait(&o->asked) == 0 && !atomic_load(&o->stop)) {
+		int n = snprintf(text, sizeof(text), "built %d\n", ++o->built);
+		httpserver_publish_metrics(o->s, text, (size_t)n);
+	}
+	return NULL;
+}
+
+static void get_metrics(struct httpserver *s, const char *want)
+{
+	struct resp r;
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/metrics", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_STREQ(buf_str(&r.body), want);
+	resp_release(&r);
+}
+
+TEST(metrics_built_when_read)
+{
+	struct ondemand o = {.s = start()};
+	pthread_t th;
+
+	atomic_init(&o.calls, 0);
+	atomic_init(&o.stop, 0);
+	sem_init(&o.asked, 0, 0);
+	ASSERT_EQ_INT(pthread_create(&th, NULL, od_builder, &o), 0);
+	httpserver_set_metrics_refresh(o.s, od_ask, &o, 60000, 5000);
+	/* nothing published yet: the first request waits for a page */
+	get_metrics(o.s, "built 1\n");
+	ASSERT_EQ_INT(atomic_load(&o.calls), 1);
+	/* younger than the age: served as it is, nobody asked */
+	get_metrics(o.s, "built 1\n");
+	get_metrics(o.s, "built 1\n");
+	ASSERT_EQ_INT(atomic_load(&o.calls), 1);
+	/* age 0: every request gets a page built for it */
+	httpserver_set_metrics_refresh(o.s, od_ask, &o, 0, 5000);
+	get_metrics(o.s, "built 2\n");
+	get_metrics(o.s, "built 3\n");
+	ASSERT_EQ_INT(atomic_load(&o.calls), 3);
+	/* an owner that does not answer: the old page after the wait */
+	httpserver_set_metrics_refresh(o.s, od_ignore, &o, 0, 200);
+	get_metrics(o.s, "built 3\n");
+	ASSERT_EQ_INT(atomic_load(&o.calls), 4);
+	/* turned off: no call, the last page */
+	httpserver_set_metrics_refresh(o.s, NULL, NULL, 0, 0);
+	get_metrics(o.s, "built 3\n");
+	ASSERT_EQ_INT(atomic_load(&o.calls), 4);
+	atomic_store(&o.stop, 1);
+	sem_post(&o.asked);
+	pthread_join(th, NULL);
+	sem_destroy(&o.asked);
+	httpserver_stop(o.s);
+}
+
 TEST(healthz_follows_the_heartbeat)
 {
 	struct httpserver *s = start();
@@ -529,8 +611,7 @@ TEST(other_methods_are_405)
 	/* With a body and without one; the connection is closed after the
 	 * refusal, and the handle goes on with a new one. */
 	resp_init(&r);
-	ASSERT_EQ_INT(perform(h, httpserver_port(s), "POST", "/metrics", "a=b&c=d", &r),
-		      CURLE_OK);
+	ASSERT_EQ_INT(perform(h, httpserver_port(s), "POST", "/metrics", "a=b&c=d", &r), CURLE_OK);
 	ASSERT_EQ_INT(r.status, 405);
 	ASSERT_CONTAINS(buf_str(&r.headers), "allow: GET, HEAD\r\n");
 	ASSERT_CONTAINS(buf_str(&r.headers), "connection: close\r\n");
