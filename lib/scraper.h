@@ -110,10 +110,10 @@ struct scrape_target {
 	struct scraper *s;
 	size_t heap_idx; /* in s->heap, or SCRAPER_NOT_WAITING */
 	uint64_t last_start_ms;
-	struct promtext parser;
-	struct engine_scrape pending;
-	bool pending_up; /* up and error of the scrape in flight */
-	char pending_error[384];
+	/* the scrape in flight: parser, engine state and result being built,
+	 * allocated at its start and freed when it completes (only
+	 * max_concurrent exist at a time, not one per target) */
+	struct scrape_work *work;
 	struct http_call *metrics_call, *models_call, *info_call;
 	int inflight;
 	bool in_progress, removed, info_due;
