@@ -227,8 +227,9 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 		log_kv(now && k != CHECK_METRICS_MISSING ? LOG_WARN : LOG_INFO,
 		       now ? "check became true" : "check cleared", "namespace", ti->namespace,
 		       "pod", ti->pod, "workload", ti->workload, "check", name, "scrape", nscrape,
-		       "message", now ? t->checks.message[k] : "", NULL);
-		check_changed(c, ti, (enum check_kind)k, now ? 1 : -1, t->checks.message[k]);
+		       "message", scraper_check_message(t, (enum check_kind)k), NULL);
+		check_changed(c, ti, (enum check_kind)k, now ? 1 : -1,
+			      scraper_check_message(t, (enum check_kind)k));
 	}
 	if (!ti->seen || changed) {
 		reconciler_workload_changed(&c->rec, ti->namespace, ti->workload);
@@ -384,7 +385,8 @@ static void runtime_of(void *ctx, const char *ns, const char *pod, struct pod_ru
 							     : ENGINE_MAX_MODELS;
 	for (int k = 0; k < CHECK_COUNT; k++) {
 		out->active[k] = t->checks.active[k];
-		snprintf(out->message[k], sizeof(out->message[k]), "%s", t->checks.message[k]);
+		snprintf(out->message[k], sizeof(out->message[k]), "%s",
+			 scraper_check_message(t, (enum check_kind)k));
 	}
 }
 

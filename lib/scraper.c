@@ -159,6 +159,8 @@ static void target_free(struct scrape_target *t)
 	heap_remove(t->s, t);
 	cancel_calls(t);
 	work_free(t->work);
+	for (int k = 0; k < CHECK_COUNT; k++)
+		im_free(t->checks.message[k]);
 	im_free(t->key);
 	im_free(t->base_url);
 	im_free(t->metrics_path);
@@ -319,8 +321,29 @@ struct scrape_target *scraper_get(struct scraper *s, const char *key)
 	return hmap_get(&s->targets, key);
 }
 
+/* A target keeps the messages of its active checks only (a check_result
+ * holds room for all of them: 2 kB, times thousands of targets). */
+static void keep_checks(struct scrape_target *t, const struct check_result *cr)
+{
+	for (int k = 0; k < CHECK_COUNT; k++) {
+		char **m = &t->checks.message[k];
+
+		t->checks.active[k] = cr->active[k];
+		if (!cr->active[k]) {
+			im_free(*m);
+			*m = NULL;
+		} else if (!*m || strcmp(*m, cr->message[k]) != 0) {
+			im_free(*m);
+			*m = im_xstrdup(cr->message[k]);
+		}
+	}
+	t->checks.saturation = cr->saturation;
+	t->checks.drift = cr->drift;
+}
+
 static void finish(struct scrape_target *t)
 {
+	struct check_result cr;
 	struct scrape_work *w = t->work;
 	struct scraper *s = t->s;
 	uint64_t now = now_ms(s);
@@ -367,8 +390,8 @@ static void finish(struct scrape_target *t)
 	work_free(w);
 	co.drift_tolerance = t->tolerance;
 	limits_resolve(&in, &t->engine, &t->history, &co, &t->limits);
-	checks_evaluate(&co, &t->engine, &t->history, &t->limits, t->up ? NULL : t->error,
-			&t->checks);
+	checks_evaluate(&co, &t->engine, &t->history, &t->limits, t->up ? NULL : t->error, &cr);
+	keep_checks(t, &cr);
 	if (s->cb)
 		s->cb(s->ctx, t); /* the callback may remove t */
 	kick(s);                  /* a slot is free */

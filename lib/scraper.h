@@ -97,9 +97,13 @@ struct scrape_target {
 	bool have_sinfo;
 	double max_model_len;
 	struct resolved_limits limits;
-	struct check_result checks;
-	double duration_s; /* of the metrics request */
-	size_t bytes;      /* of the metrics body */
+	struct {
+		bool active[CHECK_COUNT];
+		char *message[CHECK_COUNT]; /* owned; NULL unless active */
+		double saturation, drift;   /* as in struct check_result */
+	} checks;                           /* the last evaluation */
+	double duration_s;                  /* of the metrics request */
+	size_t bytes;                       /* of the metrics body */
 	uint64_t samples_skipped, lines_malformed;
 	char problem[256]; /* first parser problem of the last scrape */
 	uint64_t scrapes, failures;
@@ -122,6 +126,12 @@ struct scrape_target {
 };
 
 #define SCRAPER_NOT_WAITING ((size_t)-1)
+
+/* Why check k is active on t, "" when it is not. */
+static inline const char *scraper_check_message(const struct scrape_target *t, enum check_kind k)
+{
+	return t->checks.message[k] ? t->checks.message[k] : "";
+}
 
 /* Intervals actually seen between two scrape starts of a target, for
  * targets configured with interval_ms. Bucket bounds are fractions of it. */
