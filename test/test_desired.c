@@ -473,6 +473,34 @@ TEST(desired_spec_from_the_governing_cr_or_defaults)
 	cJSON_Delete(o);
 }
 
+/* The flags' defaults are for pods alone; a CR's absent fields take the
+ * CRD's, as the API server would have written them (render reads CRs the
+ * API server has not seen). */
+TEST(desired_flags_do_not_reach_a_cr)
+{
+	cJSON *o = cr("q", "qwen", NULL, NULL, NULL);
+	const cJSON *crs[] = {o};
+	struct fixture f;
+	struct iwspec s;
+
+	fixture_init(&f, crs, 1);
+	f.defaults.interval = "1s";
+	f.defaults.port = "metrics";
+	f.defaults.path = "/m";
+	desired_spec(&f.in, "llm", "qwen", BACKEND_VLLM, &s);
+	ASSERT_STREQ(s.interval, "15s");
+	ASSERT_STREQ(s.port, "http");
+	ASSERT_STREQ(s.path, "/metrics");
+	iwspec_release(&s);
+	desired_spec(&f.in, "llm", "pods-alone", BACKEND_VLLM, &s);
+	ASSERT_STREQ(s.interval, "1s");
+	ASSERT_STREQ(s.timeout, "1s"); /* no timeout above the interval */
+	ASSERT_STREQ(s.port, "metrics");
+	ASSERT_STREQ(s.path, "/m");
+	iwspec_release(&s);
+	cJSON_Delete(o);
+}
+
 /* ---- shared objects ---- */
 
 static size_t job_members(const cJSON *secret)

@@ -58,9 +58,10 @@ static void usage(FILE *f)
 	      "  --scrape-secret NS/NAME    the shared scrape-config Secret\n"
 	      "                             (default monitoring/infermon-scrape-configs)\n"
 	      "  --scrape-secret-key KEY    its key (default scrape-configs.yaml)\n"
-	      "  --engine-port P            default metrics port for pods without a CR (http)\n"
-	      "  --engine-metrics-path P    default metrics path (/metrics)\n"
-	      "  --scrape-interval D        default interval (15s)\n" DASHBOARD_USAGE
+	      "  --engine-port P            metrics port of workloads without a CR (http)\n"
+	      "  --engine-metrics-path P    their metrics path (/metrics)\n"
+	      "  --scrape-interval D        their interval (15s); a CR's absent fields take\n"
+	      "                             the CRD's defaults, as in the cluster\n" DASHBOARD_USAGE
 	      "  -h, --help                 this text\n"
 	      "\n"
 	      "The dashboard ConfigMap (and GrafanaDashboard) is printed when at least one\n"
