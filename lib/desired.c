@@ -268,36 +268,28 @@ static int cmp_selected(const void *a, const void *b)
 	return c ? c : desired_cr_compare(ca, cb);
 }
 
-static void add_spec(struct desired_shared *out, struct scrape_jobs *jobs, const struct iwspec *s)
-{
-	if (s->scrape_config)
-		scrape_jobs_add(jobs, s);
-	if (s->dashboard)
-		out->dashboard = true;
-}
-
-im_result desired_shared(const struct desired_in *in, const struct desired_workload *wls,
-			 size_t nwls, struct desired_shared *out, struct buf *err)
+/* Calls fn with the spec of every workload: its governing CR's (workloads
+ * whose CR is invalid are skipped), else, for the workloads of pods alone
+ * in wls, the defaults. fn returns false to stop. */
+static void each_spec(const struct desired_in *in, const struct desired_workload *wls, size_t nwls,
+		      bool (*fn)(void *ctx, const struct iwspec *s), void *ctx)
 {
 	const cJSON **crs = im_xcalloc(in->ncrs + 1, sizeof(*crs));
 	size_t n = 0;
 	struct hmap seen;
-	struct scrape_jobs jobs;
-	struct buf key, perr;
-	bool want_dashboard = false;
+	struct buf key, err;
+	bool go = true;
 
-	memset(out, 0, sizeof(*out));
 	hmap_init(&seen);
-	scrape_jobs_init(&jobs);
 	buf_init(&key, BUF_MAX_SMALL);
-	buf_init(&perr, 1024);
+	buf_init(&err, 1024);
 	for (size_t i = 0; i < in->ncrs; i++)
 		if (desired_cr_workload(in->crs[i]) &&
 		    selects(in->crs[i], desired_cr_namespace(in->crs[i]),
 			    desired_cr_workload(in->crs[i])))
 			crs[n++] = in->crs[i];
 	qsort(crs, n, sizeof(*crs), cmp_selected);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && go; i++) {
 		struct iwspec s;
 		buf_reset(&key);
 		buf_printf(&key, "%s/%s", desired_cr_namespace(crs[i]),
@@ -305,13 +297,13 @@ im_result desired_shared(const struct desired_in *in, const struct desired_workl
 		if (hmap_get(&seen, key.ptr))
 			continue; /* a loser */
 		hmap_put(&seen, key.ptr, (void *)1);
-		buf_reset(&perr);
-		if (iwspec_parse(crs[i], in->defaults, &s, &perr) != IM_OK)
+		buf_reset(&err);
+		if (iwspec_parse(crs[i], in->defaults, &s, &err) != IM_OK)
 			continue;
-		add_spec(out, &jobs, &s);
+		go = fn(ctx, &s);
 		iwspec_release(&s);
 	}
-	for (size_t i = 0; i < nwls; i++) {
+	for (size_t i = 0; i < nwls && go; i++) {
 		struct iwspec s;
 		if (!wls[i].npods)
 			continue;
@@ -322,23 +314,49 @@ im_result desired_shared(const struct desired_in *in, const struct desired_workl
 		hmap_put(&seen, key.ptr, (void *)1);
 		iwspec_default(&s, in->defaults, wls[i].namespace, wls[i].workload,
 			       pods_backend(&wls[i]));
-		add_spec(out, &jobs, &s);
+		go = fn(ctx, &s);
 		iwspec_release(&s);
 	}
-	want_dashboard = out->dashboard;
-	out->dashboard = in->rc->dashboard && want_dashboard;
-	out->njobs = jobs.groups.count;
-	out->secret = render_scrape_secret(in->rc, scrape_jobs_render(&jobs), err);
-	scrape_jobs_release(&jobs);
 	hmap_release(&seen);
 	buf_release(&key);
-	buf_release(&perr);
+	buf_release(&err);
 	im_free(crs);
-	return out->secret ? IM_OK : IM_INTERNAL;
 }
 
-void desired_shared_release(struct desired_shared *s)
+static bool add_job(void *ctx, const struct iwspec *s)
 {
-	cJSON_Delete(s->secret);
-	memset(s, 0, sizeof(*s));
+	if (s->scrape_config)
+		scrape_jobs_add(ctx, s);
+	return true;
+}
+
+cJSON *desired_scrape_secret(const struct desired_in *in, const struct desired_workload *wls,
+			     size_t nwls, size_t *njobs, struct buf *err)
+{
+	struct scrape_jobs jobs;
+	cJSON *secret;
+
+	scrape_jobs_init(&jobs);
+	each_spec(in, wls, nwls, add_job, &jobs);
+	*njobs = jobs.groups.count;
+	secret = render_scrape_secret(in->rc, scrape_jobs_render(&jobs), err);
+	scrape_jobs_release(&jobs);
+	return secret;
+}
+
+static bool wants_dashboard(void *ctx, const struct iwspec *s)
+{
+	bool *want = ctx;
+
+	*want = s->dashboard;
+	return !*want; /* the first that wants it decides */
+}
+
+bool desired_dashboard(const struct desired_in *in, const struct desired_workload *wls, size_t nwls)
+{
+	bool want = false;
+
+	if (in->rc->dashboard)
+		each_spec(in, wls, nwls, wants_dashboard, &want);
+	return want;
 }

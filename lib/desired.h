@@ -33,7 +33,6 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "error.h"
 #include "iwspec.h"
 #include "pod.h"
 #include "render.h"
@@ -108,17 +107,20 @@ void desired_compute(const struct desired_in *in, const struct desired_workload 
 void desired_spec(const struct desired_in *in, const char *ns, const char *workload, enum backend b,
 		  struct iwspec *s);
 
-/* The objects shared by every workload, from the governing CR of every
- * selected workload (invalid ones are skipped) and, for workloads of pods
- * alone (wls), the defaults. */
-struct desired_shared {
-	cJSON *secret;  /* the scrape Secret (owned), always built */
-	size_t njobs;   /* its jobs: 0 when no workload wants one */
-	bool dashboard; /* rc->dashboard, and at least one workload wants it */
-};
-/* Fills out; IM_OK, or an internal error in err (out->secret NULL). */
-im_result desired_shared(const struct desired_in *in, const struct desired_workload *wls,
-			 size_t nwls, struct desired_shared *out, struct buf *err);
-void desired_shared_release(struct desired_shared *s);
+/* The objects shared by every workload are computed from the spec of each:
+ * its governing CR's (a workload whose CR is invalid counts for nothing),
+ * else, for the workloads of pods alone in wls, the defaults. */
+
+/* The shared scrape Secret (caller owns it), with every workload's job;
+ * *njobs gets their number (0 when no workload wants one: the Secret is
+ * still built, for the controller to empty a live one). NULL on an
+ * internal error (message in err). */
+cJSON *desired_scrape_secret(const struct desired_in *in, const struct desired_workload *wls,
+			     size_t nwls, size_t *njobs, struct buf *err);
+
+/* Whether the dashboard is wanted: rc->dashboard, and at least one
+ * workload's spec.dashboard.enabled (on by default). */
+bool desired_dashboard(const struct desired_in *in, const struct desired_workload *wls,
+		       size_t nwls);
 
 #endif

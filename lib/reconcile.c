@@ -861,18 +861,23 @@ struct snapshot {
 	const char **prom_keys;
 };
 
-static void snapshot_take(struct reconciler *r, struct snapshot *sn)
+/* The CRs and, with proms, the Prometheus objects (which only a workload's
+ * objects need). */
+static void snapshot_take(struct reconciler *r, struct snapshot *sn, bool proms)
 {
 	size_t ncrs = 0, nproms = 0;
 
+	memset(sn, 0, sizeof(*sn));
 	sn->crs = im_xcalloc(r->crs.objs.count + 1, sizeof(*sn->crs));
 	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e; e = hmap_next(&r->crs.objs, e))
 		sn->crs[ncrs++] = e->value;
 	/* in a stable order: matchPrometheus stamps labels in this order */
-	sn->prom_keys = hmap_sorted_keys(&r->proms.objs);
-	sn->proms = im_xcalloc(r->proms.objs.count + 1, sizeof(*sn->proms));
-	for (size_t i = 0; sn->prom_keys[i]; i++)
-		sn->proms[nproms++] = hmap_get(&r->proms.objs, sn->prom_keys[i]);
+	if (proms) {
+		sn->prom_keys = hmap_sorted_keys(&r->proms.objs);
+		sn->proms = im_xcalloc(r->proms.objs.count + 1, sizeof(*sn->proms));
+		for (size_t i = 0; sn->prom_keys[i]; i++)
+			sn->proms[nproms++] = hmap_get(&r->proms.objs, sn->prom_keys[i]);
+	}
 	sn->in = (struct desired_in){
 		.rc = &r->rc,
 		.defaults = &r->defaults,
@@ -898,7 +903,7 @@ void reconciler_spec(struct reconciler *r, const char *ns, const char *workload,
 {
 	struct snapshot sn;
 
-	snapshot_take(r, &sn);
+	snapshot_take(r, &sn, false);
 	desired_spec(&sn.in, ns, workload, b, s);
 	snapshot_release(&sn);
 }
@@ -973,7 +978,7 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 		dw.pods = pods;
 		im_free(hmap_del(&r->gone_since, key.ptr));
 	}
-	snapshot_take(r, &sn);
+	snapshot_take(r, &sn, true);
 	desired_init(&d);
 	desired_compute(&sn.in, &dw, objcache_get(&r->namespaces, "", ns), &d);
 	if (d.cr) {
@@ -1041,68 +1046,70 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 	buf_release(&id);
 }
 
-/* The shared objects of desired.h from the caches: every CR, and the
- * workloads of labelled pods. */
-static im_result shared_state(struct reconciler *r, struct desired_shared *out, struct buf *err)
+/* The workloads of labelled pods, for the shared objects of desired.h:
+ * *wls and *pods are new arrays (im_free both). */
+static size_t pod_workloads(struct reconciler *r, struct desired_workload **wls,
+			    const struct pod ***pods)
 {
-	struct snapshot sn;
 	size_t nwls = 0, npods = 0, total = 0;
-	struct desired_workload *wls;
-	const struct pod **pods;
-	im_result result;
 
 	for (struct hmap_entry *e = hmap_first(&r->pods->workloads); e;
 	     e = hmap_next(&r->pods->workloads, e))
 		total += ((const struct workload *)e->value)->pods.count;
-	wls = im_xcalloc(r->pods->workloads.count + 1, sizeof(*wls));
-	pods = im_xcalloc(total + 1, sizeof(*pods));
+	*wls = im_xcalloc(r->pods->workloads.count + 1, sizeof(**wls));
+	*pods = im_xcalloc(total + 1, sizeof(**pods));
 	for (struct hmap_entry *e = hmap_first(&r->pods->workloads); e;
 	     e = hmap_next(&r->pods->workloads, e)) {
 		const struct workload *w = e->value;
-		struct desired_workload *dw = &wls[nwls++];
+		struct desired_workload *dw = &(*wls)[nwls++];
 		dw->namespace = w->namespace;
 		dw->workload = w->name;
-		dw->pods = pods + npods;
+		dw->pods = *pods + npods;
 		for (struct hmap_entry *p = hmap_first(&w->pods); p; p = hmap_next(&w->pods, p))
-			pods[npods++] = p->value;
-		dw->npods = (size_t)(pods + npods - dw->pods);
+			(*pods)[npods++] = p->value;
+		dw->npods = w->pods.count;
 	}
-	snapshot_take(r, &sn);
-	result = desired_shared(&sn.in, wls, nwls, out, err);
-	snapshot_release(&sn);
-	im_free(wls);
-	im_free(pods);
-	return result;
+	return nwls;
 }
 
 static void reconcile_secret(struct run *run)
 {
 	struct reconciler *r = run->r;
-	struct desired_shared sh;
+	struct desired_workload *wls;
+	const struct pod **pods;
+	size_t nwls = pod_workloads(r, &wls, &pods), njobs;
+	struct snapshot sn;
 	struct buf err;
+	cJSON *secret;
 
 	buf_init(&err, 1024);
-	if (shared_state(r, &sh, &err) != IM_OK) {
+	snapshot_take(r, &sn, false);
+	secret = desired_scrape_secret(&sn.in, wls, nwls, &njobs, &err);
+	if (!secret)
 		log_kv(LOG_WARN, "cannot build the scrape Secret", "error", buf_str(&err), NULL);
-	} else if (sh.njobs > 0 || objcache_get(&r->owned[OWNED_SECRET], r->rc.secret_namespace,
-						r->rc.secret_name)) {
-		apply(run, sh.secret);
-	}
-	desired_shared_release(&sh);
+	else if (njobs > 0 ||
+		 objcache_get(&r->owned[OWNED_SECRET], r->rc.secret_namespace, r->rc.secret_name))
+		apply(run, secret);
+	cJSON_Delete(secret);
+	snapshot_release(&sn);
+	im_free(wls);
+	im_free(pods);
 	buf_release(&err);
 }
 
-/* Whether any workload wants the dashboard (desired_shared). */
 static bool dashboard_wanted(struct reconciler *r)
 {
-	struct desired_shared sh;
-	struct buf err;
+	struct desired_workload *wls;
+	const struct pod **pods;
+	size_t nwls = pod_workloads(r, &wls, &pods);
+	struct snapshot sn;
 	bool want;
 
-	buf_init(&err, 1024);
-	want = shared_state(r, &sh, &err) == IM_OK && sh.dashboard;
-	desired_shared_release(&sh);
-	buf_release(&err);
+	snapshot_take(r, &sn, false);
+	want = desired_dashboard(&sn.in, wls, nwls);
+	snapshot_release(&sn);
+	im_free(wls);
+	im_free(pods);
 	return want;
 }
 
@@ -1116,7 +1123,7 @@ static void reconcile_dashboard(struct run *run)
 {
 	struct reconciler *r = run->r;
 	const struct render_config *c = &r->rc;
-	bool want = c->dashboard && dashboard_wanted(r);
+	bool want = dashboard_wanted(r);
 	const cJSON *live = objcache_get(&r->owned[OWNED_CONFIGMAP], c->dashboard_namespace,
 					 c->dashboard_name);
 	cJSON *o;

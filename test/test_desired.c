@@ -527,38 +527,43 @@ TEST(desired_shared_jobs_and_dashboard)
 	const cJSON *crs[] = {lose, bad, win};
 	struct desired_workload wls[] = {{"llm", "m", mp, 1}, {"llm", "broken", bp, 1}};
 	struct fixture f;
-	struct desired_shared sh;
 	struct buf err;
+	cJSON *secret;
+	size_t njobs;
 
 	buf_init(&err, 1024);
 	fixture_init(&f, crs, 3);
-	ASSERT_OK(desired_shared(&f.in, wls, 0, &sh, &err));
-	ASSERT_EQ_INT(sh.njobs, 0);
-	ASSERT_TRUE(!sh.dashboard);
-	ASSERT_STREQ(obj_str(sh.secret, "metadata", "name"), "infermon-scrape-configs");
-	desired_shared_release(&sh);
+	secret = desired_scrape_secret(&f.in, wls, 0, &njobs, &err);
+	ASSERT_EQ_INT(njobs, 0);
+	ASSERT_STREQ(obj_str(secret, "metadata", "name"), "infermon-scrape-configs");
+	ASSERT_TRUE(!desired_dashboard(&f.in, wls, 0));
+	cJSON_Delete(secret);
 
 	/* pods of m alone: the defaults want a job and the dashboard; the
 	 * invalid CR's workload gets none, not the defaults */
-	ASSERT_OK(desired_shared(&f.in, wls, 2, &sh, &err));
-	ASSERT_EQ_INT(sh.njobs, 1);
-	ASSERT_EQ_INT(job_members(sh.secret), 1);
-	ASSERT_TRUE(sh.dashboard);
-	desired_shared_release(&sh);
+	secret = desired_scrape_secret(&f.in, wls, 2, &njobs, &err);
+	ASSERT_EQ_INT(njobs, 1);
+	ASSERT_EQ_INT(job_members(secret), 1);
+	ASSERT_CONTAINS(
+		obj_str(path(secret, "stringData", NULL, NULL), "scrape-configs.yaml", NULL),
+		"llm;m;vllm-pd");
+	ASSERT_TRUE(desired_dashboard(&f.in, wls, 2));
+	cJSON_Delete(secret);
 
 	/* --no-dashboard */
 	f.rc.dashboard = false;
-	ASSERT_OK(desired_shared(&f.in, wls, 2, &sh, &err));
-	ASSERT_TRUE(!sh.dashboard);
-	desired_shared_release(&sh);
+	ASSERT_TRUE(!desired_dashboard(&f.in, wls, 2));
 
 	/* without the winner, the loser governs and wants both */
 	f.rc.dashboard = true;
 	f.in.ncrs = 2;
-	ASSERT_OK(desired_shared(&f.in, wls, 0, &sh, &err));
-	ASSERT_EQ_INT(sh.njobs, 1);
-	ASSERT_TRUE(sh.dashboard);
-	desired_shared_release(&sh);
+	secret = desired_scrape_secret(&f.in, wls, 0, &njobs, &err);
+	ASSERT_EQ_INT(njobs, 1);
+	ASSERT_CONTAINS(
+		obj_str(path(secret, "stringData", NULL, NULL), "scrape-configs.yaml", NULL),
+		"llm;qwen;");
+	ASSERT_TRUE(desired_dashboard(&f.in, wls, 0));
+	cJSON_Delete(secret);
 	pod_free(p);
 	pod_free(q);
 	cJSON_Delete(win);

@@ -300,9 +300,9 @@ static int compute(struct state *st, const struct render_config *rc, cJSON *objs
 	const char **keys = NULL, **pkeys = hmap_sorted_keys(&st->proms);
 	const cJSON **proms = im_xcalloc(st->proms.count + 1, sizeof(*proms));
 	struct desired_workload *dws = NULL;
-	struct desired_shared sh = {0};
+	cJSON *secret = NULL;
 	struct desired_in in;
-	size_t nproms = 0, n = 0;
+	size_t nproms = 0, n = 0, njobs;
 	struct buf key;
 	int rc_ = -1;
 
@@ -367,22 +367,23 @@ static int compute(struct state *st, const struct render_config *rc, cJSON *objs
 			cJSON_AddItemToArray(objs, o);
 		desired_release(&d);
 	}
-	if (desired_shared(&in, dws, n, &sh, &st->err) != IM_OK) {
+	secret = desired_scrape_secret(&in, dws, n, &njobs, &st->err);
+	if (!secret) {
 		fprintf(stderr, "infermon render: %s\n", buf_str(&st->err));
 		goto out;
 	}
-	if (sh.njobs > 0) {
-		cJSON_AddItemToArray(objs, sh.secret);
-		sh.secret = NULL;
+	if (njobs > 0) {
+		cJSON_AddItemToArray(objs, secret);
+		secret = NULL;
 	}
-	if (sh.dashboard) {
+	if (desired_dashboard(&in, dws, n)) {
 		cJSON_AddItemToArray(objs, render_dashboard_configmap(rc));
 		if (rc->grafana_operator)
 			cJSON_AddItemToArray(objs, render_grafana_dashboard(rc));
 	}
 	rc_ = 0;
 out:
-	desired_shared_release(&sh);
+	cJSON_Delete(secret);
 	for (struct hmap_entry *e = hmap_first(&wls); e; e = hmap_next(&wls, e)) {
 		struct wl *w = e->value;
 		im_free(w->namespace);
