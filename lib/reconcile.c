@@ -953,6 +953,38 @@ static void report_conflict(struct run *run, const struct desired *d, const cJSO
 	buf_release(&msg);
 }
 
+/* A workload with neither a CR nor pods: its generated objects go at once
+ * when a CR that now selects another workload owns them; when only pod
+ * labels made them, after the grace period. */
+static void prune_undesired(struct run *run, const char *ns, const char *workload, const char *key)
+{
+	struct reconciler *r = run->r;
+	enum owned_state owns = has_owned(r, ns, workload);
+	uint64_t *since, now;
+
+	if (owns == OWNS_FOR_LIVE_CR) {
+		log_kv(LOG_INFO, "workload no longer selected by its InferenceWorkload; pruning",
+		       "namespace", ns, "workload", workload, NULL);
+		prune(run, ns, workload, NULL);
+		return;
+	}
+	if (owns != OWNS_ORPHANS)
+		return;
+	since = hmap_get(&r->gone_since, key);
+	now = now_ms(r);
+	if (!since) {
+		since = im_xmalloc(sizeof(*since));
+		*since = now;
+		hmap_put(&r->gone_since, key, since);
+	}
+	if (now - *since < r->grace_ms) {
+		wq_add_after(&r->q, key, r->grace_ms - (now - *since));
+	} else {
+		prune(run, ns, workload, NULL);
+		im_free(hmap_del(&r->gone_since, key));
+	}
+}
+
 static void reconcile_workload(struct run *run, const char *ns, const char *workload)
 {
 	struct reconciler *r = run->r;
@@ -964,7 +996,6 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 	cJSON *generated = cJSON_CreateArray(), *o;
 	struct hmap keep;
 	const struct pod **pods = NULL;
-	enum owned_state owns;
 
 	buf_init(&key, BUF_MAX_SMALL);
 	buf_init(&id, 1024);
@@ -988,25 +1019,8 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 			       NULL);
 			cr_event(run, true, "InvalidSpec", buf_str(&d.error));
 		}
-	} else if (!d.have_spec && (owns = has_owned(r, ns, workload)) == OWNS_FOR_LIVE_CR) {
-		/* the CR now selects another workload: nothing here is desired */
-		log_kv(LOG_INFO, "workload no longer selected by its InferenceWorkload; pruning",
-		       "namespace", ns, "workload", workload, NULL);
-		prune(run, ns, workload, NULL);
-	} else if (!d.have_spec && owns == OWNS_ORPHANS) {
-		/* only pod labels made this workload: prune after the grace period */
-		uint64_t *since = hmap_get(&r->gone_since, key.ptr), now = now_ms(r);
-		if (!since) {
-			since = im_xmalloc(sizeof(*since));
-			*since = now;
-			hmap_put(&r->gone_since, key.ptr, since);
-		}
-		if (now - *since < r->grace_ms) {
-			wq_add_after(&r->q, key.ptr, r->grace_ms - (now - *since));
-		} else {
-			prune(run, ns, workload, NULL);
-			im_free(hmap_del(&r->gone_since, key.ptr));
-		}
+	} else if (!d.have_spec) {
+		prune_undesired(run, ns, workload, key.ptr);
 	}
 	if (d.have_spec) {
 		cJSON_ArrayForEach(o, d.objects)
