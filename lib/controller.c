@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "desired.h"
 #include "engine.h"
 #include "events.h"
 #include "expo.h"
@@ -413,7 +414,7 @@ static void resync_workload(struct controller *c, const char *ns, const char *wo
 static void on_cr(void *ctx, const cJSON *cr, bool deleted)
 {
 	struct controller *c = ctx;
-	const char *ns = obj_str(cr, "metadata", "namespace"), *w = reconciler_cr_workload(cr);
+	const char *ns = obj_str(cr, "metadata", "namespace"), *w = desired_cr_workload(cr);
 	char *old;
 
 	reconciler_cr_changed(&c->rec, cr, deleted, &old);
