@@ -61,7 +61,10 @@ static void usage(FILE *f)
 	      "  --engine-port P            metrics port of workloads without a CR (http)\n"
 	      "  --engine-metrics-path P    their metrics path (/metrics)\n"
 	      "  --scrape-interval D        their interval (15s); a CR's absent fields take\n"
-	      "                             the CRD's defaults, as in the cluster\n" DASHBOARD_USAGE
+	      "                             the CRD's defaults, as in the cluster\n"
+	      "  --scrape-timeout D         the scrape timeout of every workload (10s; the\n"
+	      "                             CRD leaves it unset, so CRs take it too; never\n"
+	      "                             above the interval), as run's flag\n" DASHBOARD_USAGE
 	      "  -h, --help                 this text\n"
 	      "\n"
 	      "The dashboard ConfigMap (and GrafanaDashboard) is printed when at least one\n"
@@ -460,6 +463,7 @@ int cmd_render(int argc, char **argv)
 		{"engine-port", required_argument, NULL, 'p'},
 		{"engine-metrics-path", required_argument, NULL, 'P'},
 		{"scrape-interval", required_argument, NULL, 'i'},
+		{"scrape-timeout", required_argument, NULL, 't'},
 		DASHBOARD_LONG_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -523,6 +527,9 @@ int cmd_render(int argc, char **argv)
 		case 'i':
 			st.defaults.interval = optarg;
 			break;
+		case 't':
+			st.defaults.timeout = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			rc = 0;
@@ -568,6 +575,7 @@ int cmd_render(int argc, char **argv)
 		cJSON_AddStringToObject(m, "port", st.defaults.port);
 		cJSON_AddStringToObject(m, "path", st.defaults.path);
 		cJSON_AddStringToObject(m, "interval", st.defaults.interval);
+		cJSON_AddStringToObject(m, "scrapeTimeout", st.defaults.timeout);
 		if (iwspec_parse(probe, &st.defaults, &tmp, &st.err)) {
 			fprintf(stderr, "infermon render: %s\n", buf_str(&st.err));
 			cJSON_Delete(probe);

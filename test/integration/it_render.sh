@@ -100,6 +100,17 @@ test_scrape_configs_pass_promtool() {
 	scrape_jobs "$WORK/r.yaml" "$WORK/jobs.yaml"
 	{ echo "scrape_configs:"; sed 's/^/  /' "$WORK/jobs.yaml"; } > "$WORK/prometheus.yml"
 	"$PROMBIN/promtool" check config "$WORK/prometheus.yml" || fail "promtool rejected the scrape configs"
+	# --scrape-timeout as run's flag: every job without its own timeout (CRs
+	# too: the CRD leaves it unset) takes it; the CR that sets 2s keeps it;
+	# a bad value is refused, naming it
+	"$INFERMON_BIN" render -f "$DATA/workloads.yaml" --scrape-timeout 7s > "$WORK/r7.yaml"
+	scrape_jobs "$WORK/r7.yaml" "$WORK/jobs7.yaml"
+	[ "$(grep '^  scrape_timeout:' "$WORK/jobs7.yaml" | sort | uniq -c | awk '{print $1, $3}' | tr '\n' ' ')" = "1 2s 2 7s " ] ||
+		fail "--scrape-timeout 7s: the jobs' timeouts are $(grep '^  scrape_timeout:' "$WORK/jobs7.yaml" | tr '\n' ' ')"
+	if "$INFERMON_BIN" render -f "$DATA/workloads.yaml" --scrape-timeout 7x > /dev/null 2> "$WORK/err7"; then
+		fail "--scrape-timeout 7x was accepted"
+	fi
+	grep -q '"7x"' "$WORK/err7" || fail "the error does not name the bad timeout: $(cat "$WORK/err7")"
 }
 
 # render's promise: the objects the controller applies for the same pods and
