@@ -83,4 +83,69 @@ test_limit_drift_follows_the_live_limit() {
 	kubectl delete ns $ns --wait=false >/dev/null
 }
 
+# A pod's life as a kubelet writes it, which no other test plays: Ready
+# going False and back, a new pod IP, and graceful deletion (the pod lingers
+# with a deletionTimestamp while a finalizer holds it). The controller
+# scrapes a pod only while it is Running, Ready and not being deleted, and
+# always at its current IP. engines.py binds 127.0.0.1 only, so a scrape at
+# 127.0.0.2 fails and says where it went. A second pod on an engine of its
+# own, always Ready, is the clock: its scrapes show the controller at work
+# while the first is checked for having none.
+test_not_ready_new_ip_and_graceful_deletion() {
+	local ns=it-lifecycle port mport mp up g0 m0
+	fresh_ns $ns
+	python3 "$(dirname "$0")/engines.py" --max-seconds 300 vllm-fork vllm-fork-nodev >"$WORK/engines" 2>&1 &
+	CLEANUP_PIDS="${CLEANUP_PIDS:-} $!"
+	wait_for 30 grep -qx ready "$WORK/engines" || fail "engines.py did not start: $(cat "$WORK/engines")"
+	port=$(awk '$1 == "vllm-fork" { print $2 }' "$WORK/engines")
+	mport=$(awk '$1 == "vllm-fork-nodev" { print $2 }' "$WORK/engines")
+	engine_pod $ns p-0 w vllm "$port"
+	engine_pod $ns clock-0 clock vllm "$mport"
+	start_infermon "$WORK/log" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
+		--scrape-interval 1s --log-format json
+	wait_for 30 bash -c "grep -q 'serving /metrics' '$WORK/log'" || fail "no /metrics: $(cat "$WORK/log")"
+	mp=$(metrics_port)
+	up="^infermon_scrape_up{namespace=\"$ns\",pod=\"p-0\",.*}"
+	series() { curl -sf "http://127.0.0.1:$mp/metrics" | grep "$up" || true; }
+	gets() { curl -sf "http://127.0.0.1:$1/_requests" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("/metrics", 0))'; }
+	status() { kubectl -n $ns patch pod p-0 --subresource=status --type=merge -p "$1" >/dev/null; }
+	wait_for 30 bash -c "[ \"\$(curl -sf http://127.0.0.1:$mp/metrics | grep '$up' | awk '{print \$2}')\" = 1 ]" ||
+		fail "p-0 is not scraped: $(series)"
+
+	# NotReady: no longer a target (its series go), and the engine is not asked
+	status '{"status":{"conditions":[{"type":"Ready","status":"False"}]}}'
+	wait_for 30 bash -c "! curl -sf http://127.0.0.1:$mp/metrics | grep -q '$up'" ||
+		fail "a NotReady pod is still a target: $(series)"
+	g0=$(gets "$port") m0=$(gets "$mport")
+	wait_for 30 bash -c "[ \$(curl -sf http://127.0.0.1:$mport/_requests | python3 -c 'import json,sys; print(json.load(sys.stdin).get(\"/metrics\", 0))') -ge $((m0 + 3)) ]" ||
+		fail "the clock pod is not scraped either"
+	[ "$(gets "$port")" = "$g0" ] || fail "a NotReady pod was scraped ($g0, then $(gets "$port") requests)"
+	status '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}'
+	wait_for 30 bash -c "[ \"\$(curl -sf http://127.0.0.1:$mp/metrics | grep '$up' | awk '{print \$2}')\" = 1 ]" ||
+		fail "Ready again, not scraped again: $(series)"
+
+	# a new IP: scraped there (and failing there, where nothing listens)
+	status '{"status":{"podIP":"127.0.0.2","podIPs":[{"ip":"127.0.0.2"}]}}'
+	wait_for 30 grep -q "\"check\":\"ScrapeFailed\".*127.0.0.2:$port" "$WORK/log" ||
+		fail "the new IP is not scraped: $(grep -i scrape "$WORK/log" | tail -5)"
+	wait_for 30 bash -c "[ \"\$(curl -sf http://127.0.0.1:$mp/metrics | grep '$up' | awk '{print \$2}')\" = 0 ]" ||
+		fail "up is not 0 at the new IP: $(series)"
+	status '{"status":{"podIP":"127.0.0.1","podIPs":[{"ip":"127.0.0.1"}]}}'
+	wait_for 30 grep -q '"check cleared".*"pod":"p-0".*"check":"ScrapeFailed"' "$WORK/log" ||
+		fail "back at 127.0.0.1, ScrapeFailed does not clear: $(grep ScrapeFailed "$WORK/log" | tail -3)"
+
+	# graceful deletion: the pod stays (a finalizer), deletionTimestamp set
+	kubectl -n $ns patch pod p-0 --type=merge -p '{"metadata":{"finalizers":["infermon.io/it-hold"]}}' >/dev/null
+	at_exit kubectl -n $ns patch pod p-0 --type=merge -p '{"metadata":{"finalizers":null}}'
+	kubectl -n $ns delete pod p-0 --wait=false >/dev/null
+	[ -n "$(kubectl -n $ns get pod p-0 -o jsonpath='{.metadata.deletionTimestamp}')" ] ||
+		fail "the pod has no deletionTimestamp"
+	wait_for 30 bash -c "! curl -sf http://127.0.0.1:$mp/metrics | grep -q '$up'" ||
+		fail "a pod being deleted is still a target: $(series)"
+	kubectl -n $ns get pod p-0 >/dev/null || fail "the pod went before the check"
+	kubectl -n $ns patch pod p-0 --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
+	stop_infermon
+	kubectl delete ns $ns --wait=false >/dev/null
+}
+
 run_test "$1"
