@@ -148,4 +148,50 @@ test_not_ready_new_ip_and_graceful_deletion() {
 	kubectl delete ns $ns --wait=false >/dev/null
 }
 
+# HTTPS engines (engines.py's vllm-tls: a self-signed certificate for
+# 127.0.0.1). The built-in scraper verifies certificates unless the CR says
+# insecureSkipVerify; an engine whose CA is in a Secret is left to
+# Prometheus (the scraper reads no Secrets), whose monitor carries the CA.
+test_https_engines() {
+	local ns=it-https port mp up
+	fresh_ns $ns
+	python3 "$(dirname "$0")/engines.py" --max-seconds 300 vllm-tls >"$WORK/engines" 2>&1 &
+	CLEANUP_PIDS="${CLEANUP_PIDS:-} $!"
+	wait_for 30 grep -qx ready "$WORK/engines" || fail "engines.py did not start: $(cat "$WORK/engines")"
+	port=$(awk '$1 == "vllm-tls" { print $2 }' "$WORK/engines")
+	kubectl -n $ns create secret generic engine-ca --from-file=ca.crt="$(dirname "$0")/../data/tls/engine.crt" >/dev/null
+	apply_iw $ns skip '{backend: vllm, metrics: {scheme: https, tls: {insecureSkipVerify: true}}}'
+	apply_iw $ns verify '{backend: vllm, metrics: {scheme: https}}'
+	apply_iw $ns ca '{backend: vllm, metrics: {scheme: https, tls: {ca: {secretKeyRef: {name: engine-ca, key: ca.crt}}}}}'
+	engine_pod $ns skip-0 skip vllm "$port"
+	engine_pod $ns verify-0 verify vllm "$port"
+	engine_pod $ns ca-0 ca vllm "$port"
+	start_infermon "$WORK/log" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
+		--scrape-interval 1s --log-format json --log-level debug
+	wait_for 30 bash -c "grep -q 'serving /metrics' '$WORK/log'" || fail "no /metrics: $(cat "$WORK/log")"
+	mp=$(metrics_port)
+	up() { curl -sf "http://127.0.0.1:$mp/metrics" | grep "^infermon_scrape_up{namespace=\"$ns\",pod=\"$1\"," | awk '{print $2}'; }
+	wait_for 30 bash -c "curl -sf http://127.0.0.1:$mp/metrics | grep -q '^infermon_scrape_up{namespace=\"$ns\",pod=\"skip-0\",.*} 1\$'" ||
+		fail "insecureSkipVerify: not scraped over https: $(grep skip-0 "$WORK/log" | tail -3)"
+	wait_for 10 bash -c "curl -sf http://127.0.0.1:$mp/metrics | grep -q '^infermon_engine_max_num_seqs{namespace=\"$ns\",pod=\"skip-0\",.*} 48\$'" ||
+		fail "the limit was not read over https: $(curl -sf "http://127.0.0.1:$mp/metrics" | grep max_num_seqs)"
+	wait_for 30 grep -q '"check became true".*"pod":"verify-0".*"check":"ScrapeFailed".*https://127.0.0.1:'"$port"'.*certificate' "$WORK/log" ||
+		fail "a self-signed engine without insecureSkipVerify was not refused: $(grep verify-0 "$WORK/log" | tail -3)"
+	[ "$(up verify-0)" = 0 ] || fail "verify-0 up: $(up verify-0)"
+	wait_for 30 grep -q '"msg":"engine needs credentials from a Secret.*"pod":"'$ns'/ca-0"' "$WORK/log" ||
+		fail "the CA-from-a-Secret engine is not left to Prometheus: $(grep ca-0 "$WORK/log" | tail -3)"
+	[ -z "$(up ca-0)" ] || fail "the built-in scraper scrapes ca-0"
+	wait_for 30 bash -c "kubectl -n $ns get servicemonitor -o json | python3 -c '
+import json, sys
+for m in json.load(sys.stdin)[\"items\"]:
+    for e in m[\"spec\"][\"endpoints\"]:
+        t = e.get(\"tlsConfig\", {})
+        if e.get(\"scheme\") == \"https\" and t.get(\"ca\", {}).get(\"secret\", {}).get(\"name\") == \"engine-ca\" \
+           and t[\"ca\"][\"secret\"].get(\"key\") == \"ca.crt\":
+            sys.exit(0)
+sys.exit(1)'" || fail "no ServiceMonitor carries the CA: $(kubectl -n $ns get servicemonitor -o yaml | grep -A6 endpoints)"
+	stop_infermon
+	kubectl delete ns $ns --wait=false >/dev/null
+}
+
 run_test "$1"
