@@ -21,6 +21,7 @@
 #include "promselect.h"
 #include "render.h"
 #include "render_dashboard.h"
+#include "strparse.h"
 #include "yamljson.h"
 #include "yamlout.h"
 
@@ -527,9 +528,21 @@ int cmd_render(int argc, char **argv)
 		case 'i':
 			st.defaults.interval = optarg;
 			break;
-		case 't':
+		case 't': {
+			/* as run: a duration, cut to the interval where longer */
+			uint64_t ms;
+			if (strparse_duration_ms(optarg, strlen(optarg), 24ull * 3600 * 1000,
+						 &ms) ||
+			    ms == 0) {
+				fprintf(stderr,
+					"infermon render: --scrape-timeout \"%s\": not a duration "
+					"(e.g. 10s, 1m30s)\n",
+					optarg);
+				goto out;
+			}
 			st.defaults.timeout = optarg;
 			break;
+		}
 		case 'h':
 			usage(stdout);
 			rc = 0;
@@ -575,7 +588,6 @@ int cmd_render(int argc, char **argv)
 		cJSON_AddStringToObject(m, "port", st.defaults.port);
 		cJSON_AddStringToObject(m, "path", st.defaults.path);
 		cJSON_AddStringToObject(m, "interval", st.defaults.interval);
-		cJSON_AddStringToObject(m, "scrapeTimeout", st.defaults.timeout);
 		if (iwspec_parse(probe, &st.defaults, &tmp, &st.err)) {
 			fprintf(stderr, "infermon render: %s\n", buf_str(&st.err));
 			cJSON_Delete(probe);
