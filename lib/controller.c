@@ -68,9 +68,10 @@ struct controller {
 	 * pods of one engine version or one config turn the same check at
 	 * once). */
 	struct hmap reported;
-	/* Taking over: reconciles wait (round_left targets, round_timer) until
+	/* Taking over: CR status waits (round_left targets, round_timer) until
 	 * every engine has been scraped once, so the first status a new leader
-	 * writes is not built from no data. */
+	 * writes is not built from no data; generated objects are applied at
+	 * once (rec.status_held). */
 	size_t round_left;
 	uv_timer_t round_timer;
 	uint64_t scrapes_done;
@@ -562,6 +563,7 @@ static void end_round(struct controller *c, const char *why)
 	if (!c->leading)
 		return;
 	c->rec.stopped = false;
+	c->rec.status_held = false;
 	resync_all(c);
 	snprintf(n, sizeof(n), "%zu", wq_len(&c->rec.q));
 	log_kv(LOG_INFO, "leading: reconciling every key", "keys", n, "after", why, NULL);
@@ -588,10 +590,10 @@ static void round_timeout(uv_timer_t *h)
 }
 
 /* Only the leader scrapes (engines see one controller, however many
- * replicas run). A new leader scrapes every engine at once and reconciles
- * when each has answered or timed out, at most the scrape timeout and a
- * second later: its first status is built from the engines, not from no
- * data. */
+ * replicas run). A new leader applies the generated objects at once,
+ * scrapes every engine, and writes CR status when each has answered or
+ * timed out, at most the scrape timeout and a second later: its first
+ * status is built from the engines, not from no data. */
 static void on_leader(void *ctx, bool leading)
 {
 	struct controller *c = ctx;
@@ -600,6 +602,7 @@ static void on_leader(void *ctx, bool leading)
 	scraper_pause(&c->scraper, !leading);
 	if (!leading) {
 		c->round_left = 0;
+		c->rec.status_held = false;
 		uv_timer_stop(&c->round_timer);
 	} else {
 		forget_reported(c);
@@ -613,7 +616,9 @@ static void on_leader(void *ctx, bool leading)
 			}
 		}
 		if (c->round_left) {
-			c->rec.stopped = true; /* end_round lets reconciles start */
+			/* objects now, status once the engines have answered
+			 * (end_round reconciles every key again) */
+			c->rec.status_held = true;
 			uv_timer_start(&c->round_timer, round_timeout,
 				       c->scraper.opts.timeout_ms + 1000, 0);
 		} else {

@@ -1017,7 +1017,8 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 		if (!d.have_spec) {
 			log_kv(LOG_WARN, "invalid InferenceWorkload", "error", buf_str(&d.error),
 			       NULL);
-			cr_event(run, true, "InvalidSpec", buf_str(&d.error));
+			if (!r->status_held) /* reported with the status, after the round */
+				cr_event(run, true, "InvalidSpec", buf_str(&d.error));
 		}
 	} else if (!d.have_spec) {
 		prune_undesired(run, ns, workload, key.ptr);
@@ -1040,7 +1041,10 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 		}
 		prune(run, ns, workload, &keep);
 	}
-	if (d.cr)
+	/* status, its Events and conflict reports wait for the engines during
+	 * a new leader's first round (status_held; the key is reconciled
+	 * again when it ends) */
+	if (d.cr && !r->status_held)
 		run->status = build_status(
 			r, d.cr, d.have_spec ? &d.spec : NULL, d.have_spec ? NULL : "InvalidSpec",
 			d.have_spec ? NULL : buf_str(&d.error), w, generated, &d.selection);
@@ -1049,7 +1053,7 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 		announce(run, live, run->status, "MonitorSelected");
 		announce(run, live, run->status, "LimitMatchesSpec");
 	}
-	for (size_t i = 0; i < d.nlosers; i++)
+	for (size_t i = 0; i < d.nlosers && !r->status_held; i++)
 		report_conflict(run, &d, d.losers[i], w, workload);
 	desired_release(&d);
 	snapshot_release(&sn);

@@ -106,6 +106,10 @@ struct reconciler {
 	int max_inflight;
 	bool writes_enabled; /* false: compute and log only (follower) */
 	bool stopped;        /* shutting down, or not leading: start no reconcile */
+	/* A new leader's first round: generated objects are applied (they do
+	 * not depend on the engines), CR status waits until every engine has
+	 * been scraped once; the owner then reconciles every key again. */
+	bool status_held;
 	reconcile_runtime_cb runtime;
 	void *runtime_ctx;
 	struct events *events; /* Events about CRs, or NULL */
