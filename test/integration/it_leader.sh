@@ -271,4 +271,33 @@ test_disabled_election_writes_without_a_lease() {
 	kubectl delete ns $ns --wait=false >/dev/null
 }
 
+# A new leader applies the generated objects at once and holds only CR
+# status until every engine has been scraped once: here the one engine
+# never answers (engines.py hang), so the round lasts until its scrape
+# times out (4 s), and the objects must come before its end, the status
+# after it.
+test_objects_at_once_status_after_the_round() {
+	local ns=it-leader-round port created round
+	fresh_ns $ns
+	python3 "$(dirname "$0")/engines.py" --max-seconds 300 hang >"$WORK/engines" 2>&1 &
+	CLEANUP_PIDS="${CLEANUP_PIDS:-} $!"
+	wait_for 30 grep -qx ready "$WORK/engines" || fail "engines.py did not start: $(cat "$WORK/engines")"
+	port=$(awk '$1 == "hang" { print $2 }' "$WORK/engines")
+	apply_iw $ns slow '{backend: vllm}'
+	engine_pod $ns slow-0 slow vllm "$port"
+	replica "$WORK/a.log" $ns --scrape-interval 10s --scrape-timeout 4s
+	wait_for 30 grep -q 'created generated object' "$WORK/a.log" || fail "no object: $(cat "$WORK/a.log")"
+	[ -z "$(kubectl -n $ns get inferenceworkload slow -o jsonpath='{.status.conditions}')" ] ||
+		fail "status written during the takeover round"
+	wait_for 30 grep -q 'leading: reconciling every key' "$WORK/a.log" ||
+		fail "the round did not end by its timeout: $(grep -i 'leading\|takeover' "$WORK/a.log")"
+	created=$(grep -n -m1 'created generated object' "$WORK/a.log" | cut -d: -f1)
+	round=$(grep -n -m1 'leading: reconciling every key' "$WORK/a.log" | cut -d: -f1)
+	[ "$created" -lt "$round" ] || fail "objects only after the round (log lines $created, $round)"
+	wait_for 30 bash -c "[ -n \"\$(kubectl -n $ns get inferenceworkload slow -o jsonpath='{.status.conditions}')\" ]" ||
+		fail "no status after the round"
+	stop_infermon
+	kubectl delete ns $ns --wait=false >/dev/null
+}
+
 run_test "$1"
