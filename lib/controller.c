@@ -365,7 +365,7 @@ static void runtime_of(void *ctx, const char *ns, const char *pod, struct pod_ru
 	struct scrape_target *t;
 
 	buf_init(&key, BUF_MAX_SMALL);
-	buf_printf(&key, "%s/%s", ns, pod);
+	obj_key(&key, ns, pod);
 	t = scraper_get(&c->scraper, key.ptr);
 	buf_release(&key);
 	memset(out, 0, sizeof(*out));
@@ -403,7 +403,7 @@ static void resync_workload(struct controller *c, const char *ns, const char *wo
 	const struct workload *w;
 
 	buf_init(&k, BUF_MAX_SMALL);
-	buf_printf(&k, "%s/%s", ns, workload);
+	obj_key(&k, ns, workload);
 	w = podcache_workload(&c->cache, k.ptr);
 	if (w)
 		for (struct hmap_entry *e = hmap_first(&w->pods); e; e = hmap_next(&w->pods, e))

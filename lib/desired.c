@@ -138,6 +138,7 @@ static void add_owner(cJSON *objs, const cJSON *cr)
 	}
 }
 
+/* Appends "<namespace>/<name>" of prom to a message (not a key: b grows). */
 static void prom_name(const cJSON *prom, struct buf *b)
 {
 	buf_printf(b, "%s/%s", str_or_empty(obj_str(prom, "metadata", "namespace")),
@@ -291,9 +292,7 @@ static void each_spec(const struct desired_in *in, const struct desired_workload
 	qsort(crs, n, sizeof(*crs), cmp_selected);
 	for (size_t i = 0; i < n && go; i++) {
 		struct iwspec s;
-		buf_reset(&key);
-		buf_printf(&key, "%s/%s", desired_cr_namespace(crs[i]),
-			   desired_cr_workload(crs[i]));
+		obj_key(&key, desired_cr_namespace(crs[i]), desired_cr_workload(crs[i]));
 		if (hmap_get(&seen, key.ptr))
 			continue; /* a loser */
 		hmap_put(&seen, key.ptr, (void *)1);
@@ -307,8 +306,7 @@ static void each_spec(const struct desired_in *in, const struct desired_workload
 		struct iwspec s;
 		if (!wls[i].npods)
 			continue;
-		buf_reset(&key);
-		buf_printf(&key, "%s/%s", wls[i].namespace, wls[i].workload);
+		obj_key(&key, wls[i].namespace, wls[i].workload);
 		if (hmap_get(&seen, key.ptr))
 			continue;
 		hmap_put(&seen, key.ptr, (void *)1);

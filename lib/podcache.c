@@ -4,6 +4,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "objcache.h"
 #include "reflector.h"
 
 #define EXISTED ((void *)1)
@@ -52,12 +53,6 @@ void podcache_release(struct podcache *c)
 	hmap_release(&c->dirty);
 }
 
-static void workload_key(struct buf *b, const char *ns, const char *name)
-{
-	buf_reset(b);
-	buf_printf(b, "%s/%s", ns, name);
-}
-
 static void mark(struct podcache *c, const char *wkey)
 {
 	if (!hmap_get(&c->dirty, wkey))
@@ -71,7 +66,7 @@ static void unlink_pod(struct podcache *c, const struct pod *p, const char *pkey
 	struct workload *w;
 
 	buf_init(&wk, BUF_MAX_SMALL);
-	workload_key(&wk, p->namespace, pod_workload(p));
+	obj_key(&wk, p->namespace, pod_workload(p));
 	mark(c, wk.ptr);
 	w = hmap_get(&c->workloads, wk.ptr);
 	if (w) {
@@ -90,7 +85,7 @@ static void link_pod(struct podcache *c, const struct pod *p, const char *pkey)
 	struct workload *w;
 
 	buf_init(&wk, BUF_MAX_SMALL);
-	workload_key(&wk, p->namespace, pod_workload(p));
+	obj_key(&wk, p->namespace, pod_workload(p));
 	mark(c, wk.ptr);
 	w = hmap_get(&c->workloads, wk.ptr);
 	if (!w) {
@@ -192,7 +187,7 @@ void podcache_delete(struct podcache *c, const char *ns, const char *name)
 	struct buf pk;
 
 	buf_init(&pk, BUF_MAX_SMALL);
-	buf_printf(&pk, "%s/%s", ns, name);
+	obj_key(&pk, ns, name);
 	delete_key(c, pk.ptr);
 	buf_release(&pk);
 	flush(c);
@@ -236,7 +231,7 @@ const struct pod *podcache_get(const struct podcache *c, const char *ns, const c
 	const struct pod *p;
 
 	buf_init(&pk, BUF_MAX_SMALL);
-	buf_printf(&pk, "%s/%s", ns, name);
+	obj_key(&pk, ns, name);
 	p = hmap_get(&c->pods, pk.ptr);
 	buf_release(&pk);
 	return p;

@@ -130,7 +130,7 @@ void reconciler_workload_changed(struct reconciler *r, const char *ns, const cha
 	struct buf k;
 
 	buf_init(&k, BUF_MAX_SMALL);
-	buf_printf(&k, "%s/%s", ns, workload);
+	obj_key(&k, ns, workload);
 	wq_add(&r->q, k.ptr);
 	wq_add(&r->q, RECONCILE_SECRET_KEY);
 	wq_add(&r->q, RECONCILE_DASHBOARD_KEY);
@@ -151,7 +151,7 @@ void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted, 
 	reconciler_workload_changed(r, ns, w);
 	/* a CR whose workloadName changed: its old workload loses its objects */
 	buf_init(&k, BUF_MAX_SMALL);
-	buf_printf(&k, "%s/%s", ns, name);
+	obj_key(&k, ns, name);
 	old = hmap_get(&r->cr_workload, k.ptr);
 	if (old && strcmp(old, w) != 0) {
 		reconciler_workload_changed(r, ns, old);
@@ -172,7 +172,7 @@ void reconciler_load_changed(struct reconciler *r, const char *ns, const char *w
 	struct buf k;
 
 	buf_init(&k, BUF_MAX_SMALL);
-	buf_printf(&k, "%s/%s", ns, workload);
+	obj_key(&k, ns, workload);
 	wq_add_after(&r->q, k.ptr, r->status_refresh_ms);
 	buf_release(&k);
 }
@@ -1000,7 +1000,7 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 	buf_init(&key, BUF_MAX_SMALL);
 	buf_init(&id, 1024);
 	hmap_init(&keep);
-	buf_printf(&key, "%s/%s", ns, workload);
+	obj_key(&key, ns, workload);
 	w = podcache_workload(r->pods, key.ptr);
 	if (w) {
 		pods = im_xcalloc(w->pods.count + 1, sizeof(*pods));

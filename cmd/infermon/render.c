@@ -165,7 +165,7 @@ static int add_selector_input(struct state *st, const cJSON *obj, const char *ki
 		return -1;
 	}
 	buf_init(&key, BUF_MAX_SMALL);
-	buf_printf(&key, "%s/%s", is_ns ? "" : (ns && *ns ? ns : "default"), name);
+	obj_key(&key, is_ns ? NULL : (ns && *ns ? ns : "default"), name);
 	if (hmap_get(m, key.ptr)) {
 		fprintf(stderr, "%s: %s %s given twice\n", where, kind, is_ns ? name : key.ptr);
 		buf_release(&key);
@@ -274,7 +274,7 @@ static struct wl *wl_get(struct hmap *wls, const char *ns, const char *workload)
 	struct wl *w;
 
 	buf_init(&key, BUF_MAX_SMALL);
-	buf_printf(&key, "%s/%s", ns, workload);
+	obj_key(&key, ns, workload);
 	w = hmap_get(wls, key.ptr);
 	if (!w) {
 		w = im_xcalloc(1, sizeof(*w));
