@@ -72,9 +72,7 @@ struct ld {
 
 static void add_quoted(struct buf *b, const char *s)
 {
-	buf_addc(b, '"');
-	buf_add_escaped(b, s, strlen(s));
-	buf_addc(b, '"');
+	buf_add_quoted(b, s, strlen(s), 0, 0);
 }
 
 /* Resets the message to `kubeconfig "<source>": ` and returns it. */

@@ -24,9 +24,9 @@ static bool dns_label_ok(const char *s)
 
 static int invalid(struct buf *err, const char *name, const char *v, const char *want)
 {
-	buf_printf(err, "invalid %s \"", name);
-	buf_add_escaped(err, v, strlen(v));
-	buf_printf(err, "\" (%s)", want);
+	buf_printf(err, "invalid %s ", name);
+	buf_add_quoted(err, v, strlen(v), 0, 0);
+	buf_printf(err, " (%s)", want);
 	return -1;
 }
 
