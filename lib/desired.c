@@ -4,6 +4,7 @@
 
 #include "alloc.h"
 #include "hmap.h"
+#include "kube.h"
 #include "objcache.h"
 #include "promselect.h"
 
@@ -128,7 +129,7 @@ static void add_owner(cJSON *objs, const cJSON *cr)
 		cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
 		cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
 		cJSON *ref = cJSON_CreateObject();
-		cJSON_AddStringToObject(ref, "apiVersion", "infermon.io/v1alpha1");
+		cJSON_AddStringToObject(ref, "apiVersion", KUBE_GV_INFERMON);
 		cJSON_AddStringToObject(ref, "kind", "InferenceWorkload");
 		cJSON_AddStringToObject(ref, "name", obj_str(cr, "metadata", "name"));
 		cJSON_AddStringToObject(ref, "uid", uid);

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "render.h"
+#include "render_object.h"
 
 #define RATE_WINDOW "5m"
 #define KV_PRESSURE "0.9"
@@ -144,8 +144,7 @@ cJSON *render_alerts(const struct iwspec *s)
 	struct buf e, group, sum, desc;
 
 	render_object_name(s->workload, name, sizeof(name));
-	o = render_object("monitoring.coreos.com/v1", "PrometheusRule", s->namespace, name,
-			  render_labels(s, true));
+	o = render_object(OWNED_PROMETHEUSRULE, s->namespace, name, render_labels(s, true));
 	spec = cJSON_AddObjectToObject(o, "spec");
 	groups = cJSON_AddArrayToObject(spec, "groups");
 	g = cJSON_CreateObject();

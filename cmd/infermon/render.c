@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "hmap.h"
 #include "iwspec.h"
+#include "kube.h"
 #include "objcache.h"
 #include "pod.h"
 #include "promselect.h"
@@ -192,9 +193,10 @@ static int add_object(struct state *st, cJSON *obj, const char *file, int line,
 		return -1;
 	}
 	if (strcmp(kind, "InferenceWorkload") == 0) {
-		if (!api || strcmp(api, "infermon.io/v1alpha1") != 0) {
+		if (!api || strcmp(api, KUBE_GV_INFERMON) != 0) {
 			fprintf(stderr,
-				"%s: InferenceWorkload apiVersion \"%s\": want infermon.io/v1alpha1\n",
+				"%s: InferenceWorkload apiVersion \"%s\": want " KUBE_GV_INFERMON
+				"\n",
 				where, api ? api : "");
 			return -1;
 		}
@@ -202,9 +204,8 @@ static int add_object(struct state *st, cJSON *obj, const char *file, int line,
 	}
 	if (strcmp(kind, "Pod") == 0)
 		return add_pod(st, obj, where);
-	if ((strcmp(kind, "Prometheus") == 0 && api &&
-	     strcmp(api, "monitoring.coreos.com/v1") == 0) ||
-	    (strcmp(kind, "Namespace") == 0 && api && strcmp(api, "v1") == 0))
+	if ((strcmp(kind, "Prometheus") == 0 && api && strcmp(api, KUBE_GV_MONITORING) == 0) ||
+	    (strcmp(kind, "Namespace") == 0 && api && strcmp(api, KUBE_GV_CORE) == 0))
 		return add_selector_input(st, obj, kind, where);
 	if (strcmp(kind, "List") == 0 || strcmp(kind, "PodList") == 0 ||
 	    strcmp(kind, "InferenceWorkloadList") == 0) {
