@@ -10,6 +10,9 @@
 #ifndef INFERMON_KUBE_H
 #define INFERMON_KUBE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 /* apiVersion values */
 #define KUBE_GV_CORE "v1"
 #define KUBE_GV_INFERMON "infermon.io/v1alpha1"
@@ -49,5 +52,17 @@ extern const struct kube_kind kube_owned[OWNED_COUNT];
 
 /* The owned kind a "kind" value names (NULL allowed), or -1. */
 int kube_owned_kind(const char *kind);
+
+/* Kubernetes' rules for names and labels, the one validator of each (the
+ * spec decoder and the flags call them):
+ *   label value  "" or up to 63 of [A-Za-z0-9._-], alphanumeric at both ends
+ *   label key    [DNS subdomain "/"] name, the name as a non-empty value
+ *   DNS label    (namespace names) 1 to 63 of [a-z0-9-], no '-' at an end
+ *   DNS subdomain (Secret names, key prefixes) p[0..n): 1 to 253 of
+ *                [a-z0-9.-], alphanumeric at both ends */
+bool kube_label_value_ok(const char *v);
+bool kube_label_key_ok(const char *k);
+bool kube_dns_label_ok(const char *s);
+bool kube_dns_subdomain_ok(const char *p, size_t n);
 
 #endif

@@ -35,6 +35,41 @@ TEST(kube_owned_kind_refuses_what_infermon_does_not_write)
 	ASSERT_EQ_INT(kube_owned_kind("PodMonitor"), OWNED_PODMONITOR);
 }
 
+TEST(kube_label_rules)
+{
+	ASSERT_TRUE(kube_label_value_ok(""));
+	ASSERT_TRUE(kube_label_value_ok("qwen-chat_1.5"));
+	ASSERT_TRUE(!kube_label_value_ok("-x"));
+	ASSERT_TRUE(!kube_label_value_ok("x."));
+	ASSERT_TRUE(!kube_label_value_ok("a b"));
+	ASSERT_TRUE(kube_label_value_ok(
+		"a23456789012345678901234567890123456789012345678901234567890123"));
+	ASSERT_TRUE(!kube_label_value_ok(
+		"a234567890123456789012345678901234567890123456789012345678901234"));
+	ASSERT_TRUE(kube_label_key_ok("release"));
+	ASSERT_TRUE(kube_label_key_ok("app.kubernetes.io/managed-by"));
+	ASSERT_TRUE(!kube_label_key_ok(""));
+	ASSERT_TRUE(!kube_label_key_ok("example.com/"));
+	ASSERT_TRUE(!kube_label_key_ok("Example.com/x"));
+	ASSERT_TRUE(!kube_label_key_ok("/x"));
+}
+
+TEST(kube_dns_name_rules)
+{
+	ASSERT_TRUE(kube_dns_label_ok("monitoring"));
+	ASSERT_TRUE(kube_dns_label_ok("a-1"));
+	ASSERT_TRUE(!kube_dns_label_ok(""));
+	ASSERT_TRUE(!kube_dns_label_ok("-a"));
+	ASSERT_TRUE(!kube_dns_label_ok("a-"));
+	ASSERT_TRUE(!kube_dns_label_ok("Monitoring"));
+	ASSERT_TRUE(!kube_dns_label_ok("a.b"));
+	ASSERT_TRUE(kube_dns_subdomain_ok("scrape.secret-1", 15));
+	ASSERT_TRUE(kube_dns_subdomain_ok("a.bX", 3)); /* only p[0..n) counts */
+	ASSERT_TRUE(!kube_dns_subdomain_ok("", 0));
+	ASSERT_TRUE(!kube_dns_subdomain_ok(".a", 2));
+	ASSERT_TRUE(!kube_dns_subdomain_ok("a_b", 3));
+}
+
 int main(int argc, char **argv)
 {
 	return t_run(argc, argv);
