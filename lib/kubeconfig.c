@@ -753,13 +753,32 @@ out:
 	return result;
 }
 
+/* find_named that must find: otherwise `<kind> "<name>" [of context
+ * "<ctx_name>"] not found` and IM_NOTFOUND. */
+static im_result find_ref(struct ld *l, const cJSON *root, const char *list, const char *kind,
+			  const char *name, const char *ctx_name, const cJSON **out)
+{
+	bool found;
+	struct buf *b;
+	im_result result = find_named(l, root, list, kind, name, out, &found);
+
+	if (result || found)
+		return result;
+	b = kerr(l);
+	add_subject(b, kind, name);
+	if (ctx_name) {
+		buf_adds(b, " of ");
+		add_subject(b, "context", ctx_name);
+	}
+	buf_adds(b, " not found");
+	return IM_NOTFOUND;
+}
+
 static im_result load_doc(struct ld *l, const cJSON *root, const char *want_ctx,
 			  struct kubeconfig *n)
 {
 	const cJSON *cur, *ctx, *cl, *u;
 	const char *ctx_name = want_ctx, *cl_name, *u_name, *ns;
-	bool found;
-	struct buf *b;
 	im_result result;
 
 	if (!cJSON_IsObject(root)) {
@@ -778,14 +797,9 @@ static im_result load_doc(struct ld *l, const cJSON *root, const char *want_ctx,
 			return IM_CONFIG;
 		}
 	}
-	result = find_named(l, root, "contexts", "context", ctx_name, &ctx, &found);
+	result = find_ref(l, root, "contexts", "context", ctx_name, NULL, &ctx);
 	if (result)
 		return result;
-	if (!found) {
-		add_subject(kerr(l), "context", ctx_name);
-		buf_adds(l->err, " not found");
-		return IM_NOTFOUND;
-	}
 	result = get_str(l, ctx, "cluster", "context", ctx_name, &cl_name);
 	if (!result)
 		result = get_str(l, ctx, "user", "context", ctx_name, &u_name);
@@ -798,36 +812,16 @@ static im_result load_doc(struct ld *l, const cJSON *root, const char *want_ctx,
 		buf_adds(l->err, " names no cluster");
 		return IM_CONFIG;
 	}
-	result = find_named(l, root, "clusters", "cluster", cl_name, &cl, &found);
+	result = find_ref(l, root, "clusters", "cluster", cl_name, ctx_name, &cl);
+	if (!result)
+		result = load_cluster(l, cl, cl_name, n);
+	if (!result && u_name) {
+		result = find_ref(l, root, "users", "user", u_name, ctx_name, &u);
+		if (!result)
+			result = load_user(l, u, u_name, n);
+	}
 	if (result)
 		return result;
-	if (!found) {
-		b = kerr(l);
-		add_subject(b, "cluster", cl_name);
-		buf_adds(b, " of ");
-		add_subject(b, "context", ctx_name);
-		buf_adds(b, " not found");
-		return IM_NOTFOUND;
-	}
-	result = load_cluster(l, cl, cl_name, n);
-	if (result)
-		return result;
-	if (u_name) {
-		result = find_named(l, root, "users", "user", u_name, &u, &found);
-		if (result)
-			return result;
-		if (!found) {
-			b = kerr(l);
-			add_subject(b, "user", u_name);
-			buf_adds(b, " of ");
-			add_subject(b, "context", ctx_name);
-			buf_adds(b, " not found");
-			return IM_NOTFOUND;
-		}
-		result = load_user(l, u, u_name, n);
-		if (result)
-			return result;
-	}
 	n->namespace = im_xstrdup(ns ? ns : "default");
 	n->context = im_xstrdup(ctx_name);
 	n->source = im_xstrdup(l->source);
