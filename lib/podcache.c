@@ -59,16 +59,22 @@ static void mark(struct podcache *c, const char *wkey)
 		hmap_put(&c->dirty, wkey, hmap_get(&c->workloads, wkey) ? EXISTED : NEW);
 }
 
+/* The workload p belongs to (NULL when it has no pods yet), marked dirty,
+ * with its key in wk (initialised here; the caller releases it). */
+static struct workload *workload_of(struct podcache *c, const struct pod *p, struct buf *wk)
+{
+	buf_init(wk, BUF_MAX_SMALL);
+	obj_key(wk, p->namespace, pod_workload(p));
+	mark(c, wk->ptr);
+	return hmap_get(&c->workloads, wk->ptr);
+}
+
 /* Removes pod (already out of c->pods) from its workload. */
 static void unlink_pod(struct podcache *c, const struct pod *p, const char *pkey)
 {
 	struct buf wk;
-	struct workload *w;
+	struct workload *w = workload_of(c, p, &wk);
 
-	buf_init(&wk, BUF_MAX_SMALL);
-	obj_key(&wk, p->namespace, pod_workload(p));
-	mark(c, wk.ptr);
-	w = hmap_get(&c->workloads, wk.ptr);
 	if (w) {
 		hmap_del(&w->pods, pkey);
 		if (w->pods.count == 0) {
@@ -82,12 +88,8 @@ static void unlink_pod(struct podcache *c, const struct pod *p, const char *pkey
 static void link_pod(struct podcache *c, const struct pod *p, const char *pkey)
 {
 	struct buf wk;
-	struct workload *w;
+	struct workload *w = workload_of(c, p, &wk);
 
-	buf_init(&wk, BUF_MAX_SMALL);
-	obj_key(&wk, p->namespace, pod_workload(p));
-	mark(c, wk.ptr);
-	w = hmap_get(&c->workloads, wk.ptr);
 	if (!w) {
 		w = im_xcalloc(1, sizeof(*w));
 		w->key = im_xstrdup(wk.ptr);
