@@ -168,11 +168,26 @@ static void mark_present(struct engine_scrape *e, const struct presence *t, size
 		}
 }
 
+/* What both engines name alike: the token counters. True when n was one. */
+static bool observe_tokens(struct engine_scrape *e, const char *n, size_t len, double v)
+{
+	if (name_is(n, len, "prompt_tokens_total"))
+		e->prompt_tokens += v;
+	else if (name_is(n, len, "generation_tokens_total"))
+		e->generation_tokens += v;
+	else
+		return false;
+	e->present |= SERIES_TOKENS;
+	return true;
+}
+
 static void observe_vllm(struct engine_scrape *e, const struct promtext_sample *s, const char *n,
 			 size_t len)
 {
 	double v = finite_or_zero(s->value);
 
+	if (observe_tokens(e, n, len, v))
+		return;
 	if (name_is(n, len, "num_requests_running")) {
 		const struct promtext_label *eng = label(s, "engine");
 		uint64_t idx;
@@ -203,12 +218,6 @@ static void observe_vllm(struct engine_scrape *e, const struct promtext_sample *
 		e->preemptions += v;
 		e->preemptions_is_counter = true;
 		e->present |= SERIES_PREEMPTIONS;
-	} else if (name_is(n, len, "prompt_tokens_total")) {
-		e->prompt_tokens += v;
-		e->present |= SERIES_TOKENS;
-	} else if (name_is(n, len, "generation_tokens_total")) {
-		e->generation_tokens += v;
-		e->present |= SERIES_TOKENS;
 	} else if (name_is(n, len, "cache_config_info")) {
 		/* one per engine; capacities add up across DP engines */
 		e->num_gpu_blocks += label_num(s, "num_gpu_blocks");
@@ -242,6 +251,8 @@ static void observe_sglang(struct engine_scrape *e, const struct promtext_sample
 		memcpy(e->engine_type, et->value, et->value_len);
 		e->engine_type[et->value_len] = '\0';
 	}
+	if (observe_tokens(e, n, len, v))
+		return;
 	if (name_is(n, len, "num_running_reqs")) {
 		e->running += v;
 		e->present |= SERIES_RUNNING;
@@ -266,12 +277,6 @@ static void observe_sglang(struct engine_scrape *e, const struct promtext_sample
 		if (!e->preemptions_is_counter)
 			e->preemptions += v;
 		e->present |= SERIES_PREEMPTIONS;
-	} else if (name_is(n, len, "prompt_tokens_total")) {
-		e->prompt_tokens += v;
-		e->present |= SERIES_TOKENS;
-	} else if (name_is(n, len, "generation_tokens_total")) {
-		e->generation_tokens += v;
-		e->present |= SERIES_TOKENS;
 	} else if (name_is(n, len, "num_prefill_bootstrap_queue_reqs") ||
 		   name_is(n, len, "num_prefill_prealloc_queue_reqs") ||
 		   name_is(n, len, "num_prefill_inflight_queue_reqs")) {
