@@ -41,6 +41,14 @@ static void wipe_free(char *p, size_t n)
 	im_free(p);
 }
 
+/* buf_release for a buffer that held a secret (a token, a key). */
+static void wipe_release(struct buf *b)
+{
+	if (b->ptr)
+		explicit_bzero(b->ptr, b->len);
+	buf_release(b);
+}
+
 void kubeconfig_init(struct kubeconfig *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -265,9 +273,7 @@ static im_result read_token(const char *path, char **out, struct buf *err)
 	}
 	*out = im_xstrndup(t, n);
 out:
-	if (b.ptr)
-		explicit_bzero(b.ptr, b.len);
-	buf_release(&b);
+	wipe_release(&b);
 	buf_release(&ferr);
 	return result;
 }
@@ -603,9 +609,7 @@ static im_result load_pem(struct ld *l, const cJSON *obj, const char *field, con
 	*pem_len = pembuf.len;
 	*pem = buf_detach(&pembuf, NULL);
 out:
-	if (pembuf.ptr)
-		explicit_bzero(pembuf.ptr, pembuf.len);
-	buf_release(&pembuf);
+	wipe_release(&pembuf);
 	buf_release(&ferr);
 	im_free(path);
 	return result;
