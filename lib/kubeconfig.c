@@ -673,6 +673,18 @@ static im_result load_cluster(struct ld *l, const cJSON *cl, const char *name, s
 			&n->ca_pem_len, NULL, NULL);
 }
 
+/* `<what> of user "<name>"<why>`, IM_CONFIG. */
+static im_result user_refused(struct ld *l, const char *name, const char *what, const char *why)
+{
+	struct buf *b = kerr(l);
+
+	buf_adds(b, what);
+	buf_adds(b, " of ");
+	add_subject(b, "user", name);
+	buf_adds(b, why);
+	return IM_CONFIG;
+}
+
 static im_result load_user(struct ld *l, const cJSON *u, const char *name, struct kubeconfig *n)
 {
 	static const char *const impersonation[] = {"as", "as-uid", "as-groups", "as-user-extra"};
@@ -703,29 +715,21 @@ static im_result load_user(struct ld *l, const cJSON *u, const char *name, struc
 	if (result)
 		goto out;
 	if (!!cert != !!key) {
-		b = kerr(l);
-		buf_printf(b, "%s of ",
-			   cert ? "client-certificate without client-key"
-				: "client-key without client-certificate");
-		add_subject(b, "user", name);
-		result = IM_CONFIG;
+		result = user_refused(l, name,
+				      cert ? "client-certificate without client-key"
+					   : "client-key without client-certificate",
+				      "");
 		goto out;
 	}
 	if (cert && X509_check_private_key(cert, key) != 1) {
 		ERR_clear_error();
-		b = kerr(l);
-		buf_adds(b, "client-key of ");
-		add_subject(b, "user", name);
-		buf_adds(b, " does not match its client-certificate");
-		result = IM_CONFIG;
+		result = user_refused(l, name, "client-key",
+				      " does not match its client-certificate");
 		goto out;
 	}
 	if (token && !token_chars_ok(token, strlen(token))) {
-		b = kerr(l);
-		buf_adds(b, "token of ");
-		add_subject(b, "user", name);
-		buf_adds(b, " holds characters a bearer token cannot have");
-		result = IM_CONFIG;
+		result = user_refused(l, name, "token",
+				      " holds characters a bearer token cannot have");
 		goto out;
 	}
 	if (token_file) {
