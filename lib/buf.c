@@ -1,5 +1,6 @@
 #include "buf.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -149,6 +150,16 @@ im_result buf_add_quoted(struct buf *b, const char *p, size_t n, size_t max, uns
 		buf_adds(b, "...");
 	buf_addc(b, '"');
 	return b->overflow ? IM_TOOBIG : IM_OK;
+}
+
+im_result buf_add_errno(struct buf *b, int e)
+{
+	char tmp[128];
+	const char *s = strerror_r(e, tmp, sizeof(tmp)); /* GNU: may not use tmp */
+
+	if (s[0])
+		buf_addc(b, (char)tolower((unsigned char)s[0]));
+	return buf_adds(b, s[0] ? s + 1 : "");
 }
 
 void buf_consume(struct buf *b, size_t n)

@@ -70,6 +70,9 @@ enum buf_quote_flags {
  * on a UTF-8 boundary, unless BUF_QUOTE_ASCII) and "..." marks the cut. */
 im_result buf_add_quoted(struct buf *b, const char *p, size_t n, size_t max, unsigned flags);
 
+/* Appends strerror(e) with a lower-case first letter, as our messages are. */
+im_result buf_add_errno(struct buf *b, int e);
+
 /* Removes the first n bytes (n <= len), keeping the rest. */
 void buf_consume(struct buf *b, size_t n);
 

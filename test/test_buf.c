@@ -1,5 +1,7 @@
 #include "t.h"
 
+#include <errno.h>
+
 #include "alloc.h"
 #include "buf.h"
 #include "strparse.h"
@@ -44,6 +46,17 @@ TEST(buf_add_quoted_quotes_escapes_and_cuts)
 	buf_release(&b);
 	buf_init(&b, 4);
 	ASSERT_ERR(buf_add_quoted(&b, "toolong", 7, 0, 0), IM_TOOBIG);
+	buf_release(&b);
+}
+
+TEST(buf_add_errno_lower_cases_the_reason)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_MAX_SMALL);
+	buf_adds(&b, "cannot read: ");
+	ASSERT_OK(buf_add_errno(&b, ENOENT));
+	ASSERT_STREQ(buf_str(&b), "cannot read: no such file or directory");
 	buf_release(&b);
 }
 
