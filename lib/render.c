@@ -194,6 +194,30 @@ static cJSON *namespace_selector(const struct iwspec *s)
 	return ns;
 }
 
+/* The ServiceMonitor's selector: the labels of the Service generated for s. */
+static cJSON *service_selector(const struct iwspec *s)
+{
+	cJSON *sel = cJSON_CreateObject(), *ml = cJSON_AddObjectToObject(sel, "matchLabels");
+
+	cJSON_AddStringToObject(ml, LABEL_MANAGED_BY, MANAGER_NAME);
+	cJSON_AddStringToObject(ml, LABEL_IW_WORKLOAD, s->workload);
+	return sel;
+}
+
+/* A monitor's spec: selector (taken), the namespace selector and one
+ * endpoint in the list named endpoints. The endpoint is returned empty: the
+ * caller writes its port, then add_endpoint_common (key order is output). */
+static cJSON *monitor_endpoint(cJSON *o, const struct iwspec *s, cJSON *selector,
+			       const char *endpoints)
+{
+	cJSON *spec = cJSON_AddObjectToObject(o, "spec"), *ep = cJSON_CreateObject();
+
+	cJSON_AddItemToObject(spec, "selector", selector);
+	cJSON_AddItemToObject(spec, "namespaceSelector", namespace_selector(s));
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(spec, endpoints), ep);
+	return ep;
+}
+
 void render_workload(const struct render_config *c, const struct iwspec *s,
 		     const struct pod *const *pods, size_t npods, cJSON *out)
 {
@@ -224,35 +248,18 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		cJSON_AddItemToArray(out, o);
 
 		o = render_object(OWNED_SERVICEMONITOR, s->namespace, name, render_labels(s, true));
-		spec = cJSON_AddObjectToObject(o, "spec");
-		{
-			cJSON *sel = cJSON_AddObjectToObject(spec, "selector"), *ml;
-			ml = cJSON_AddObjectToObject(sel, "matchLabels");
-			cJSON_AddStringToObject(ml, LABEL_MANAGED_BY, MANAGER_NAME);
-			cJSON_AddStringToObject(ml, LABEL_IW_WORKLOAD, s->workload);
-		}
-		cJSON_AddItemToObject(spec, "namespaceSelector", namespace_selector(s));
-		arr = cJSON_AddArrayToObject(spec, "endpoints");
-		ep = cJSON_CreateObject();
+		ep = monitor_endpoint(o, s, service_selector(s), "endpoints");
 		cJSON_AddStringToObject(ep, "port", "metrics");
-		add_endpoint_common(ep, s);
-		cJSON_AddItemToArray(arr, ep);
-		cJSON_AddItemToArray(out, o);
 	} else {
 		o = render_object(OWNED_PODMONITOR, s->namespace, name, render_labels(s, true));
-		spec = cJSON_AddObjectToObject(o, "spec");
-		cJSON_AddItemToObject(spec, "selector", pod_selector(s));
-		cJSON_AddItemToObject(spec, "namespaceSelector", namespace_selector(s));
-		arr = cJSON_AddArrayToObject(spec, "podMetricsEndpoints");
-		ep = cJSON_CreateObject();
+		ep = monitor_endpoint(o, s, pod_selector(s), "podMetricsEndpoints");
 		if (port_is_number(s->port, &num))
 			cJSON_AddNumberToObject(ep, "portNumber", (double)num);
 		else
 			cJSON_AddStringToObject(ep, "port", s->port);
-		add_endpoint_common(ep, s);
-		cJSON_AddItemToArray(arr, ep);
-		cJSON_AddItemToArray(out, o);
 	}
+	add_endpoint_common(ep, s);
+	cJSON_AddItemToArray(out, o);
 	if (s->scrape_config_resource) {
 		cJSON *sd, *rl;
 		o = render_object(OWNED_SCRAPECONFIG, s->namespace, name, render_labels(s, true));
