@@ -84,6 +84,17 @@ static bool port_is_number(const char *p, uint64_t *n)
 	return strparse_u64(p, strlen(p), 65535, n) == IM_OK && *n > 0;
 }
 
+/* The engine port into o: a number under num_key, a name under name_key. */
+static void add_port(cJSON *o, const char *num_key, const char *name_key, const char *port)
+{
+	uint64_t num;
+
+	if (port_is_number(port, &num))
+		cJSON_AddNumberToObject(o, num_key, (double)num);
+	else
+		cJSON_AddStringToObject(o, name_key, port);
+}
+
 /* The kubernetes_sd config of a workload's pods: Prometheus' own form
  * (snake_case, role "pod") or the ScrapeConfig CR's (role "Pod"). */
 static cJSON *sd_config(const struct iwspec *s, bool prom)
@@ -223,7 +234,6 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 {
 	char name[80];
 	cJSON *o, *spec, *arr, *p, *ep;
-	uint64_t num;
 
 	(void)c;
 	render_object_name(s->workload, name, sizeof(name));
@@ -240,10 +250,7 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		cJSON_AddStringToObject(p, "name", "metrics");
 		cJSON_AddNumberToObject(p, "port", service_port(s, pods, npods));
 		cJSON_AddStringToObject(p, "protocol", "TCP");
-		if (port_is_number(s->port, &num))
-			cJSON_AddNumberToObject(p, "targetPort", (double)num);
-		else
-			cJSON_AddStringToObject(p, "targetPort", s->port);
+		add_port(p, "targetPort", "targetPort", s->port);
 		cJSON_AddItemToArray(arr, p);
 		cJSON_AddItemToArray(out, o);
 
@@ -253,10 +260,7 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 	} else {
 		o = render_object(OWNED_PODMONITOR, s->namespace, name, render_labels(s, true));
 		ep = monitor_endpoint(o, s, pod_selector(s), "podMetricsEndpoints");
-		if (port_is_number(s->port, &num))
-			cJSON_AddNumberToObject(ep, "portNumber", (double)num);
-		else
-			cJSON_AddStringToObject(ep, "port", s->port);
+		add_port(ep, "portNumber", "port", s->port);
 	}
 	add_endpoint_common(ep, s);
 	cJSON_AddItemToArray(out, o);
