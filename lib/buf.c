@@ -1,5 +1,6 @@
 #include "buf.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -112,20 +113,53 @@ im_result buf_printf(struct buf *b, const char *fmt, ...)
 	return result;
 }
 
-im_result buf_add_escaped(struct buf *b, const char *p, size_t n)
+static void add_escaped(struct buf *b, const char *p, size_t n, bool ascii)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
 		if (c == '"' || c == '\\') {
 			buf_addc(b, '\\');
 			buf_addc(b, (char)c);
-		} else if (c < 0x20 || c == 0x7f) {
+		} else if (c < 0x20 || c == 0x7f || (ascii && c >= 0x80)) {
 			buf_printf(b, "\\x%02x", c);
 		} else {
 			buf_addc(b, (char)c);
 		}
 	}
+}
+
+im_result buf_add_escaped(struct buf *b, const char *p, size_t n)
+{
+	add_escaped(b, p, n, false);
 	return b->overflow ? IM_TOOBIG : IM_OK;
+}
+
+im_result buf_add_quoted(struct buf *b, const char *p, size_t n, size_t max, unsigned flags)
+{
+	bool ascii = flags & BUF_QUOTE_ASCII;
+	size_t show = n;
+
+	if (max && n > max) {
+		show = max;
+		while (!ascii && show > 0 && ((unsigned char)p[show] & 0xc0) == 0x80)
+			show--; /* do not cut a UTF-8 sequence */
+	}
+	buf_addc(b, '"');
+	add_escaped(b, p, show, ascii);
+	if (show < n)
+		buf_adds(b, "...");
+	buf_addc(b, '"');
+	return b->overflow ? IM_TOOBIG : IM_OK;
+}
+
+im_result buf_add_errno(struct buf *b, int e)
+{
+	char tmp[128];
+	const char *s = strerror_r(e, tmp, sizeof(tmp)); /* GNU: may not use tmp */
+
+	if (s[0])
+		buf_addc(b, (char)tolower((unsigned char)s[0]));
+	return buf_adds(b, s[0] ? s + 1 : "");
 }
 
 void buf_consume(struct buf *b, size_t n)

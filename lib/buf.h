@@ -49,9 +49,29 @@ im_result buf_addc(struct buf *b, char c);
 im_result buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 im_result buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
-/* Appends p[0..n) for a message: backslash before " and \, other control
- * bytes as \xNN, so a quoted subject cannot break the message's line. */
+/* Escaping for messages, the one place it is written. Other
+ * rules are their own and live with their format: URL path segments in
+ * kubeclient_escape (kubeclient.h), exposition label values and HELP text in
+ * expo.h, logfmt and JSON log values in log.c, YAML scalars in yamlout.c, RE2
+ * literals in render.c's regex_quote.
+ *
+ * Appends p[0..n) for a message: backslash before " and \, other control
+ * bytes as \xNN, so a quoted subject cannot break the message's line. The
+ * result is also the body of a PromQL (Go) double-quoted string literal,
+ * which render_alerts.c relies on. */
 im_result buf_add_escaped(struct buf *b, const char *p, size_t n);
+
+enum buf_quote_flags {
+	BUF_QUOTE_ASCII = 1 /* bytes >= 0x80 as \xNN too (input that may not be UTF-8) */
+};
+/* Appends p[0..n) as a message quotes its subject: "…", escaped as
+ * buf_add_escaped does (with BUF_QUOTE_ASCII, every byte that is not printable
+ * ASCII as \xNN). With max > 0, at most max bytes are shown (fewer, to end
+ * on a UTF-8 boundary, unless BUF_QUOTE_ASCII) and "..." marks the cut. */
+im_result buf_add_quoted(struct buf *b, const char *p, size_t n, size_t max, unsigned flags);
+
+/* Appends strerror(e) with a lower-case first letter, as our messages are. */
+im_result buf_add_errno(struct buf *b, int e);
 
 /* Removes the first n bytes (n <= len), keeping the rest. */
 void buf_consume(struct buf *b, size_t n);

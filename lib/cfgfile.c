@@ -179,9 +179,8 @@ static im_result walk_object(struct walk *w, const cJSON *obj, const char *prefi
 			if ((result = walk_object(w, m, buf_str(&path))) != IM_OK)
 				break;
 		} else {
-			buf_adds(&msg, "unknown key \"");
-			buf_add_escaped(&msg, buf_str(&path), path.len);
-			buf_addc(&msg, '"');
+			buf_adds(&msg, "unknown key ");
+			buf_add_quoted(&msg, buf_str(&path), path.len, 0, 0);
 			result = fail_at(w, m, IM_CONFIG, buf_str(&msg));
 			break;
 		}

@@ -16,6 +16,7 @@
 #include "expo.h"
 #include "http.h"
 #include "httpserver.h"
+#include "kube.h"
 #include "kubeclient.h"
 #include "leader.h"
 #include "log.h"
@@ -187,7 +188,7 @@ static void remove_target(struct controller *c, const char *key)
 static void post_event(struct controller *c, const struct tinfo *ti, bool warning,
 		       const char *reason, const char *note)
 {
-	struct event_ref about = {"v1", "Pod", ti->namespace, ti->pod, ti->uid};
+	struct event_ref about = {KUBE_GV_CORE, "Pod", ti->namespace, ti->pod, ti->uid};
 
 	if (c->o->events && c->leading) /* followers would post duplicates */
 		events_post(&c->events, &about, warning, "Check", reason, note);
@@ -366,7 +367,7 @@ static void runtime_of(void *ctx, const char *ns, const char *pod, struct pod_ru
 	struct scrape_target *t;
 
 	buf_init(&key, BUF_MAX_SMALL);
-	buf_printf(&key, "%s/%s", ns, pod);
+	obj_key(&key, ns, pod);
 	t = scraper_get(&c->scraper, key.ptr);
 	buf_release(&key);
 	memset(out, 0, sizeof(*out));
@@ -404,7 +405,7 @@ static void resync_workload(struct controller *c, const char *ns, const char *wo
 	const struct workload *w;
 
 	buf_init(&k, BUF_MAX_SMALL);
-	buf_printf(&k, "%s/%s", ns, workload);
+	obj_key(&k, ns, workload);
 	w = podcache_workload(&c->cache, k.ptr);
 	if (w)
 		for (struct hmap_entry *e = hmap_first(&w->pods); e; e = hmap_next(&w->pods, e))
@@ -642,7 +643,7 @@ static void start_reconciler(struct controller *c)
 	struct render_config rc;
 	struct reflector_store store;
 	struct buf secret_field;
-	struct reflector_opts ro = {.api = "/apis/infermon.io/v1alpha1",
+	struct reflector_opts ro = {.api = KUBE_PATH(KUBE_GV_INFERMON),
 				    .resource = "inferenceworkloads"};
 
 	iw_defaults_init(&d);
@@ -692,8 +693,8 @@ static void start_reconciler(struct controller *c)
 		for (int k = 0; k < OWNED_COUNT; k++) {
 			const char *own_ns = owned_namespace(&rc, (enum owned_kind)k);
 			struct reflector_opts oo = {
-				.api = owned_api(k),
-				.resource = owned_resource(k),
+				.api = kube_owned[k].path,
+				.resource = kube_owned[k].resource,
 				.label_selector = LABEL_MANAGED_BY "=" MANAGER_NAME,
 				.field_selector = k == OWNED_SECRET ? buf_str(&secret_field) : NULL,
 				.namespace = own_ns ? own_ns : ns};
@@ -707,9 +708,9 @@ static void start_reconciler(struct controller *c)
 	objcache_init(&c->rec.proms, on_prometheus, c);
 	objcache_init(&c->rec.namespaces, on_namespace, c);
 	{
-		struct reflector_opts po = {.api = "/apis/monitoring.coreos.com/v1",
+		struct reflector_opts po = {.api = KUBE_PATH(KUBE_GV_MONITORING),
 					    .resource = "prometheuses"};
-		struct reflector_opts no = {.api = "/api/v1", .resource = "namespaces"};
+		struct reflector_opts no = {.api = KUBE_PATH_CORE, .resource = "namespaces"};
 		objcache_store(&c->rec.proms, &store);
 		reflector_init(&c->prom_refl, &c->kc, &store, &po);
 		reflector_start(&c->prom_refl, NULL, NULL);
@@ -1077,7 +1078,7 @@ static void crd_done(struct http_call *call, im_result transport, void *data)
 	http_call_free(call);
 	if (result == IM_NOTFOUND)
 		log_kv(LOG_WARN,
-		       "InferenceWorkload CRD (infermon.io/v1alpha1) is not installed; "
+		       "InferenceWorkload CRD (" KUBE_GV_INFERMON ") is not installed; "
 		       "handling labelled pods with the controller defaults",
 		       "hint", "kubectl apply -k crds/", NULL);
 	else if (result)
@@ -1284,14 +1285,14 @@ int controller_run(const struct controller_opts *o)
 					       METRICS_MAX_AGE_MS, METRICS_WAIT_MS);
 	}
 
-	c->crd_call = kubeclient_call(&c->kc, "GET", "/apis/infermon.io/v1alpha1");
+	c->crd_call = kubeclient_call(&c->kc, "GET", KUBE_PATH(KUBE_GV_INFERMON));
 	http_call_timeouts(c->crd_call, 10000, 30000, 0);
 	if (http_call_start(c->crd_call, crd_done, c)) {
 		http_call_free(c->crd_call);
 		c->crd_call = NULL;
 	}
 	if (o->dashboard.grafana_operator && !o->dashboard.off) {
-		c->gd_crd_call = kubeclient_call(&c->kc, "GET", "/apis/" GRAFANA_DASHBOARD_API);
+		c->gd_crd_call = kubeclient_call(&c->kc, "GET", KUBE_PATH(KUBE_GV_GRAFANA));
 		http_call_timeouts(c->gd_crd_call, 10000, 30000, 0);
 		if (http_call_start(c->gd_crd_call, gd_crd_done, c)) {
 			http_call_free(c->gd_crd_call);

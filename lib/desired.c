@@ -4,6 +4,7 @@
 
 #include "alloc.h"
 #include "hmap.h"
+#include "kube.h"
 #include "objcache.h"
 #include "promselect.h"
 
@@ -128,7 +129,7 @@ static void add_owner(cJSON *objs, const cJSON *cr)
 		cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
 		cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
 		cJSON *ref = cJSON_CreateObject();
-		cJSON_AddStringToObject(ref, "apiVersion", "infermon.io/v1alpha1");
+		cJSON_AddStringToObject(ref, "apiVersion", KUBE_GV_INFERMON);
 		cJSON_AddStringToObject(ref, "kind", "InferenceWorkload");
 		cJSON_AddStringToObject(ref, "name", obj_str(cr, "metadata", "name"));
 		cJSON_AddStringToObject(ref, "uid", uid);
@@ -138,6 +139,7 @@ static void add_owner(cJSON *objs, const cJSON *cr)
 	}
 }
 
+/* Appends "<namespace>/<name>" of prom to a message (not a key: b grows). */
 static void prom_name(const cJSON *prom, struct buf *b)
 {
 	buf_printf(b, "%s/%s", str_or_empty(obj_str(prom, "metadata", "namespace")),
@@ -291,9 +293,7 @@ static void each_spec(const struct desired_in *in, const struct desired_workload
 	qsort(crs, n, sizeof(*crs), cmp_selected);
 	for (size_t i = 0; i < n && go; i++) {
 		struct iwspec s;
-		buf_reset(&key);
-		buf_printf(&key, "%s/%s", desired_cr_namespace(crs[i]),
-			   desired_cr_workload(crs[i]));
+		obj_key(&key, desired_cr_namespace(crs[i]), desired_cr_workload(crs[i]));
 		if (hmap_get(&seen, key.ptr))
 			continue; /* a loser */
 		hmap_put(&seen, key.ptr, (void *)1);
@@ -307,8 +307,7 @@ static void each_spec(const struct desired_in *in, const struct desired_workload
 		struct iwspec s;
 		if (!wls[i].npods)
 			continue;
-		buf_reset(&key);
-		buf_printf(&key, "%s/%s", wls[i].namespace, wls[i].workload);
+		obj_key(&key, wls[i].namespace, wls[i].workload);
 		if (hmap_get(&seen, key.ptr))
 			continue;
 		hmap_put(&seen, key.ptr, (void *)1);

@@ -122,11 +122,72 @@ static double finite_or_zero(double v)
 	return isfinite(v) ? v : 0;
 }
 
+/* Series of which only presence is read (a histogram family by its prefix,
+ * or a name whose value nothing uses), per engine: looked up after the
+ * series whose values are read, none of whose names begins like these. */
+struct presence {
+	const char *name;
+	bool prefix; /* name is a prefix (a histogram's _bucket, _sum, _count) */
+	unsigned flag;
+};
+
+static const struct presence vllm_presence[] = {
+	{"time_to_first_token_seconds", true, SERIES_TTFT},
+	{"inter_token_latency_seconds", true, SERIES_TPOT},
+	{"time_per_output_token_seconds", true, SERIES_TPOT},
+	{"request_time_per_output_token_seconds", true, SERIES_TPOT},
+	{"e2e_request_latency_seconds", true, SERIES_E2E},
+	{"request_queue_time_seconds", true, SERIES_QUEUE_TIME},
+	{"prefix_cache_queries", true, SERIES_PREFIX_CACHE},
+	{"gpu_prefix_cache_queries", true, SERIES_PREFIX_CACHE},
+	{"gpu_prefix_cache_hit_rate", false, SERIES_PREFIX_CACHE},
+	{"request_success", true, SERIES_SUCCESS},
+	{"nixl_xfer_time_seconds", true, SERIES_PD_TRANSFER},
+	{"nixl_num_pending_sends", false, SERIES_PD_TRANSFER},
+};
+
+static const struct presence sglang_presence[] = {
+	{"gen_throughput", false, SERIES_TOKENS},
+	{"cache_hit_rate", false, SERIES_PREFIX_CACHE},
+	{"cached_tokens_total", false, SERIES_PREFIX_CACHE},
+	{"time_to_first_token_seconds", true, SERIES_TTFT},
+	{"inter_token_latency_seconds", true, SERIES_TPOT},
+	{"time_per_output_token_seconds", true, SERIES_TPOT},
+	{"e2e_request_latency_seconds", true, SERIES_E2E},
+	{"kv_transfer_latency_ms", true, SERIES_PD_TRANSFER},
+	{"kv_transfer_speed_gb_s", true, SERIES_PD_TRANSFER},
+};
+
+static void mark_present(struct engine_scrape *e, const struct presence *t, size_t nt,
+			 const char *n, size_t len)
+{
+	for (size_t i = 0; i < nt; i++)
+		if (t[i].prefix ? strparse_prefix(n, len, t[i].name) : name_is(n, len, t[i].name)) {
+			e->present |= t[i].flag;
+			return;
+		}
+}
+
+/* What both engines name alike: the token counters. True when n was one. */
+static bool observe_tokens(struct engine_scrape *e, const char *n, size_t len, double v)
+{
+	if (name_is(n, len, "prompt_tokens_total"))
+		e->prompt_tokens += v;
+	else if (name_is(n, len, "generation_tokens_total"))
+		e->generation_tokens += v;
+	else
+		return false;
+	e->present |= SERIES_TOKENS;
+	return true;
+}
+
 static void observe_vllm(struct engine_scrape *e, const struct promtext_sample *s, const char *n,
 			 size_t len)
 {
 	double v = finite_or_zero(s->value);
 
+	if (observe_tokens(e, n, len, v))
+		return;
 	if (name_is(n, len, "num_requests_running")) {
 		const struct promtext_label *eng = label(s, "engine");
 		uint64_t idx;
@@ -157,28 +218,6 @@ static void observe_vllm(struct engine_scrape *e, const struct promtext_sample *
 		e->preemptions += v;
 		e->preemptions_is_counter = true;
 		e->present |= SERIES_PREEMPTIONS;
-	} else if (name_is(n, len, "prompt_tokens_total")) {
-		e->prompt_tokens += v;
-		e->present |= SERIES_TOKENS;
-	} else if (name_is(n, len, "generation_tokens_total")) {
-		e->generation_tokens += v;
-		e->present |= SERIES_TOKENS;
-	} else if (strparse_prefix(n, len, "time_to_first_token_seconds")) {
-		e->present |= SERIES_TTFT;
-	} else if (strparse_prefix(n, len, "inter_token_latency_seconds") ||
-		   strparse_prefix(n, len, "time_per_output_token_seconds") ||
-		   strparse_prefix(n, len, "request_time_per_output_token_seconds")) {
-		e->present |= SERIES_TPOT;
-	} else if (strparse_prefix(n, len, "e2e_request_latency_seconds")) {
-		e->present |= SERIES_E2E;
-	} else if (strparse_prefix(n, len, "request_queue_time_seconds")) {
-		e->present |= SERIES_QUEUE_TIME;
-	} else if (strparse_prefix(n, len, "prefix_cache_queries") ||
-		   strparse_prefix(n, len, "gpu_prefix_cache_queries") ||
-		   name_is(n, len, "gpu_prefix_cache_hit_rate")) {
-		e->present |= SERIES_PREFIX_CACHE;
-	} else if (strparse_prefix(n, len, "request_success")) {
-		e->present |= SERIES_SUCCESS;
 	} else if (name_is(n, len, "cache_config_info")) {
 		/* one per engine; capacities add up across DP engines */
 		e->num_gpu_blocks += label_num(s, "num_gpu_blocks");
@@ -191,9 +230,9 @@ static void observe_vllm(struct engine_scrape *e, const struct promtext_sample *
 		double m = label_num(s, "scheduler_config_max_num_seqs");
 		if (m > 0)
 			e->cfg_max_num_seqs = m;
-	} else if (strparse_prefix(n, len, "nixl_xfer_time_seconds") ||
-		   name_is(n, len, "nixl_num_pending_sends")) {
-		e->present |= SERIES_PD_TRANSFER;
+	} else {
+		mark_present(e, vllm_presence, sizeof(vllm_presence) / sizeof(vllm_presence[0]), n,
+			     len);
 	}
 }
 
@@ -212,6 +251,8 @@ static void observe_sglang(struct engine_scrape *e, const struct promtext_sample
 		memcpy(e->engine_type, et->value, et->value_len);
 		e->engine_type[et->value_len] = '\0';
 	}
+	if (observe_tokens(e, n, len, v))
+		return;
 	if (name_is(n, len, "num_running_reqs")) {
 		e->running += v;
 		e->present |= SERIES_RUNNING;
@@ -236,23 +277,6 @@ static void observe_sglang(struct engine_scrape *e, const struct promtext_sample
 		if (!e->preemptions_is_counter)
 			e->preemptions += v;
 		e->present |= SERIES_PREEMPTIONS;
-	} else if (name_is(n, len, "prompt_tokens_total")) {
-		e->prompt_tokens += v;
-		e->present |= SERIES_TOKENS;
-	} else if (name_is(n, len, "generation_tokens_total")) {
-		e->generation_tokens += v;
-		e->present |= SERIES_TOKENS;
-	} else if (name_is(n, len, "gen_throughput")) {
-		e->present |= SERIES_TOKENS;
-	} else if (name_is(n, len, "cache_hit_rate") || name_is(n, len, "cached_tokens_total")) {
-		e->present |= SERIES_PREFIX_CACHE;
-	} else if (strparse_prefix(n, len, "time_to_first_token_seconds")) {
-		e->present |= SERIES_TTFT;
-	} else if (strparse_prefix(n, len, "inter_token_latency_seconds") ||
-		   strparse_prefix(n, len, "time_per_output_token_seconds")) {
-		e->present |= SERIES_TPOT;
-	} else if (strparse_prefix(n, len, "e2e_request_latency_seconds")) {
-		e->present |= SERIES_E2E;
 	} else if (name_is(n, len, "num_prefill_bootstrap_queue_reqs") ||
 		   name_is(n, len, "num_prefill_prealloc_queue_reqs") ||
 		   name_is(n, len, "num_prefill_inflight_queue_reqs")) {
@@ -262,13 +286,13 @@ static void observe_sglang(struct engine_scrape *e, const struct promtext_sample
 		   name_is(n, len, "num_decode_transfer_queue_reqs")) {
 		e->pd_decode_queue += v;
 		e->present |= SERIES_PD_QUEUES;
-	} else if (strparse_prefix(n, len, "kv_transfer_latency_ms") ||
-		   strparse_prefix(n, len, "kv_transfer_speed_gb_s")) {
-		e->present |= SERIES_PD_TRANSFER;
 	} else if (name_is(n, len, "num_bootstrap_failed_reqs_total") ||
 		   name_is(n, len, "num_transfer_failed_reqs_total")) {
 		e->pd_transfer_failures += v;
 		e->present |= SERIES_PD_TRANSFER;
+	} else {
+		mark_present(e, sglang_presence,
+			     sizeof(sglang_presence) / sizeof(sglang_presence[0]), n, len);
 	}
 }
 

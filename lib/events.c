@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "kube.h"
 #include "log.h"
 
 struct event_item {
@@ -96,7 +97,7 @@ static char *body_of(const struct events *e, const struct event_item *it)
 	struct buf s;
 	char *out;
 
-	cJSON_AddStringToObject(ev, "apiVersion", "events.k8s.io/v1");
+	cJSON_AddStringToObject(ev, "apiVersion", KUBE_GV_EVENTS);
 	cJSON_AddStringToObject(ev, "kind", "Event");
 	md = cJSON_AddObjectToObject(ev, "metadata");
 	/* Named as client-go's recorder names them, <object>.<hex ns>:
@@ -202,7 +203,7 @@ static void post(struct events *e, struct event_item *it)
 
 	it->tries++;
 	buf_init(&path, BUF_MAX_SMALL);
-	buf_adds(&path, "/apis/events.k8s.io/v1/namespaces/");
+	buf_adds(&path, KUBE_PATH(KUBE_GV_EVENTS) "/namespaces/");
 	kubeclient_escape(&path, it->namespace);
 	buf_adds(&path, "/events");
 	call = kubeclient_call(e->kc, "POST", buf_str(&path));

@@ -1,21 +1,9 @@
 #include "fileio.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
-
-/* strerror() text with a lower-case first letter, as our messages are. */
-static void add_errno(struct buf *err, int e)
-{
-	char tmp[128];
-	const char *s = strerror_r(e, tmp, sizeof(tmp));
-
-	if (s[0])
-		buf_addc(err, (char)tolower((unsigned char)s[0]));
-	buf_adds(err, s[0] ? s + 1 : "");
-}
 
 im_result fileio_read(const char *path, size_t max, struct buf *out, struct buf *err)
 {
@@ -63,7 +51,7 @@ out:
 			if (result == IM_TOOBIG)
 				buf_printf(err, "larger than %zu bytes", max);
 			else
-				add_errno(err, e);
+				buf_add_errno(err, e);
 		}
 	}
 	return result;

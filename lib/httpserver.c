@@ -513,16 +513,6 @@ static void *server_main(void *arg)
 
 /* ---- start and stop ---------------------------------------------------- */
 
-static void add_errno(struct buf *err, int e)
-{
-	char tmp[128];
-	const char *m = strerror_r(e, tmp, sizeof(tmp));
-
-	if (m[0])
-		buf_addc(err, (char)tolower((unsigned char)m[0]));
-	buf_adds(err, m[0] ? m + 1 : "");
-}
-
 /* Opens the listening socket, so that errors are ours to report (lws 4.1
  * only says that context creation failed) and port 0 can be read back. */
 static im_result open_listener(const char *addr, int port, int *fd_out, int *port_out,
@@ -575,7 +565,7 @@ fail : {
 	int e = errno;
 
 	buf_printf(err, "cannot listen on %s%s%s:%d: ", v6 ? "[" : "", addr, v6 ? "]" : "", port);
-	add_errno(err, e);
+	buf_add_errno(err, e);
 	result = IM_IO;
 }
 out:

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "kube.h"
 #include "strparse.h"
 
 #define MAX_DURATION_MS (24ULL * 3600 * 1000)
@@ -39,47 +40,6 @@ void iwspec_release(struct iwspec *s)
 		im_free(s->monitor_labels[i].value);
 	}
 	memset(s, 0, sizeof(*s));
-}
-
-static bool alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-bool iw_label_value_ok(const char *v)
-{
-	size_t n = strlen(v);
-
-	if (n == 0)
-		return true;
-	if (n > 63 || !alnum(v[0]) || !alnum(v[n - 1]))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!alnum(v[i]) && v[i] != '-' && v[i] != '_' && v[i] != '.')
-			return false;
-	return true;
-}
-
-static bool dns_subdomain_ok(const char *p, size_t n)
-{
-	if (n == 0 || n > 253)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
-			return false;
-	}
-	return alnum(p[0]) && alnum(p[n - 1]);
-}
-
-bool iw_label_key_ok(const char *k)
-{
-	const char *slash = strchr(k, '/');
-	const char *name = slash ? slash + 1 : k;
-
-	if (slash && !dns_subdomain_ok(k, (size_t)(slash - k)))
-		return false;
-	return *name && strlen(name) <= 63 && iw_label_value_ok(name);
 }
 
 static bool port_name_ok(const char *p)
@@ -187,7 +147,7 @@ static im_result secret_ref(struct ctx *c, const cJSON *o, const char *field,
 		buf_printf(c->err, "%s in %s/%s: needs both name and key", field, c->ns, c->name);
 		return IM_CONFIG;
 	}
-	if (!dns_subdomain_ok(name, strlen(name)))
+	if (!kube_dns_subdomain_ok(name, strlen(name)))
 		return bad(c, f, name, "not a valid Secret name");
 	out->name = im_xstrdup(name);
 	out->key = im_xstrdup(key);
@@ -359,10 +319,10 @@ static im_result parse_monitor(struct ctx *c, const cJSON *m, struct iwspec *s)
 					   c->ns, c->name, IW_MAX_LABELS);
 				return IM_CONFIG;
 			}
-			if (!iw_label_key_ok(it->string))
+			if (!kube_label_key_ok(it->string))
 				return bad(c, "spec.monitor.labels key", it->string,
 					   "not a valid label key");
-			if (!cJSON_IsString(it) || !iw_label_value_ok(it->valuestring))
+			if (!cJSON_IsString(it) || !kube_label_value_ok(it->valuestring))
 				return bad(c, "spec.monitor.labels value",
 					   cJSON_IsString(it) ? it->valuestring : "?",
 					   "not a valid label value");
@@ -415,12 +375,12 @@ im_result iwspec_parse(const cJSON *obj, const struct iw_defaults *d, struct iws
 	}
 	if ((result = opt_str(&c, spec, "workloadName", "spec.workloadName", &v)))
 		goto fail;
-	if (v && (!*v || !iw_label_value_ok(v))) {
+	if (v && (!*v || !kube_label_value_ok(v))) {
 		result = bad(&c, "spec.workloadName", v, "not a valid label value");
 		goto fail;
 	}
 	s->workload = im_xstrdup(v ? v : name);
-	if (!v && !iw_label_value_ok(name)) {
+	if (!v && !kube_label_value_ok(name)) {
 		result = bad(&c, "metadata.name", name,
 			     "longer than 63 characters: set spec.workloadName");
 		goto fail;

@@ -84,8 +84,4 @@ void iwspec_default(struct iwspec *s, const struct iw_defaults *d, const char *n
 		    const char *workload, enum backend b);
 void iwspec_release(struct iwspec *s);
 
-/* True when a label key / value is valid for Kubernetes. */
-bool iw_label_key_ok(const char *k);
-bool iw_label_value_ok(const char *v);
-
 #endif

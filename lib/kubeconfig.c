@@ -41,6 +41,14 @@ static void wipe_free(char *p, size_t n)
 	im_free(p);
 }
 
+/* buf_release for a buffer that held a secret (a token, a key). */
+static void wipe_release(struct buf *b)
+{
+	if (b->ptr)
+		explicit_bzero(b->ptr, b->len);
+	buf_release(b);
+}
+
 void kubeconfig_init(struct kubeconfig *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -72,9 +80,7 @@ struct ld {
 
 static void add_quoted(struct buf *b, const char *s)
 {
-	buf_addc(b, '"');
-	buf_add_escaped(b, s, strlen(s));
-	buf_addc(b, '"');
+	buf_add_quoted(b, s, strlen(s), 0, 0);
 }
 
 /* Resets the message to `kubeconfig "<source>": ` and returns it. */
@@ -267,9 +273,7 @@ static im_result read_token(const char *path, char **out, struct buf *err)
 	}
 	*out = im_xstrndup(t, n);
 out:
-	if (b.ptr)
-		explicit_bzero(b.ptr, b.len);
-	buf_release(&b);
+	wipe_release(&b);
 	buf_release(&ferr);
 	return result;
 }
@@ -605,9 +609,7 @@ static im_result load_pem(struct ld *l, const cJSON *obj, const char *field, con
 	*pem_len = pembuf.len;
 	*pem = buf_detach(&pembuf, NULL);
 out:
-	if (pembuf.ptr)
-		explicit_bzero(pembuf.ptr, pembuf.len);
-	buf_release(&pembuf);
+	wipe_release(&pembuf);
 	buf_release(&ferr);
 	im_free(path);
 	return result;
@@ -671,6 +673,18 @@ static im_result load_cluster(struct ld *l, const cJSON *cl, const char *name, s
 			&n->ca_pem_len, NULL, NULL);
 }
 
+/* `<what> of user "<name>"<why>`, IM_CONFIG. */
+static im_result user_refused(struct ld *l, const char *name, const char *what, const char *why)
+{
+	struct buf *b = kerr(l);
+
+	buf_adds(b, what);
+	buf_adds(b, " of ");
+	add_subject(b, "user", name);
+	buf_adds(b, why);
+	return IM_CONFIG;
+}
+
 static im_result load_user(struct ld *l, const cJSON *u, const char *name, struct kubeconfig *n)
 {
 	static const char *const impersonation[] = {"as", "as-uid", "as-groups", "as-user-extra"};
@@ -701,29 +715,21 @@ static im_result load_user(struct ld *l, const cJSON *u, const char *name, struc
 	if (result)
 		goto out;
 	if (!!cert != !!key) {
-		b = kerr(l);
-		buf_printf(b, "%s of ",
-			   cert ? "client-certificate without client-key"
-				: "client-key without client-certificate");
-		add_subject(b, "user", name);
-		result = IM_CONFIG;
+		result = user_refused(l, name,
+				      cert ? "client-certificate without client-key"
+					   : "client-key without client-certificate",
+				      "");
 		goto out;
 	}
 	if (cert && X509_check_private_key(cert, key) != 1) {
 		ERR_clear_error();
-		b = kerr(l);
-		buf_adds(b, "client-key of ");
-		add_subject(b, "user", name);
-		buf_adds(b, " does not match its client-certificate");
-		result = IM_CONFIG;
+		result = user_refused(l, name, "client-key",
+				      " does not match its client-certificate");
 		goto out;
 	}
 	if (token && !token_chars_ok(token, strlen(token))) {
-		b = kerr(l);
-		buf_adds(b, "token of ");
-		add_subject(b, "user", name);
-		buf_adds(b, " holds characters a bearer token cannot have");
-		result = IM_CONFIG;
+		result = user_refused(l, name, "token",
+				      " holds characters a bearer token cannot have");
 		goto out;
 	}
 	if (token_file) {
@@ -755,13 +761,32 @@ out:
 	return result;
 }
 
+/* find_named that must find: otherwise `<kind> "<name>" [of context
+ * "<ctx_name>"] not found` and IM_NOTFOUND. */
+static im_result find_ref(struct ld *l, const cJSON *root, const char *list, const char *kind,
+			  const char *name, const char *ctx_name, const cJSON **out)
+{
+	bool found;
+	struct buf *b;
+	im_result result = find_named(l, root, list, kind, name, out, &found);
+
+	if (result || found)
+		return result;
+	b = kerr(l);
+	add_subject(b, kind, name);
+	if (ctx_name) {
+		buf_adds(b, " of ");
+		add_subject(b, "context", ctx_name);
+	}
+	buf_adds(b, " not found");
+	return IM_NOTFOUND;
+}
+
 static im_result load_doc(struct ld *l, const cJSON *root, const char *want_ctx,
 			  struct kubeconfig *n)
 {
 	const cJSON *cur, *ctx, *cl, *u;
 	const char *ctx_name = want_ctx, *cl_name, *u_name, *ns;
-	bool found;
-	struct buf *b;
 	im_result result;
 
 	if (!cJSON_IsObject(root)) {
@@ -780,14 +805,9 @@ static im_result load_doc(struct ld *l, const cJSON *root, const char *want_ctx,
 			return IM_CONFIG;
 		}
 	}
-	result = find_named(l, root, "contexts", "context", ctx_name, &ctx, &found);
+	result = find_ref(l, root, "contexts", "context", ctx_name, NULL, &ctx);
 	if (result)
 		return result;
-	if (!found) {
-		add_subject(kerr(l), "context", ctx_name);
-		buf_adds(l->err, " not found");
-		return IM_NOTFOUND;
-	}
 	result = get_str(l, ctx, "cluster", "context", ctx_name, &cl_name);
 	if (!result)
 		result = get_str(l, ctx, "user", "context", ctx_name, &u_name);
@@ -800,36 +820,16 @@ static im_result load_doc(struct ld *l, const cJSON *root, const char *want_ctx,
 		buf_adds(l->err, " names no cluster");
 		return IM_CONFIG;
 	}
-	result = find_named(l, root, "clusters", "cluster", cl_name, &cl, &found);
+	result = find_ref(l, root, "clusters", "cluster", cl_name, ctx_name, &cl);
+	if (!result)
+		result = load_cluster(l, cl, cl_name, n);
+	if (!result && u_name) {
+		result = find_ref(l, root, "users", "user", u_name, ctx_name, &u);
+		if (!result)
+			result = load_user(l, u, u_name, n);
+	}
 	if (result)
 		return result;
-	if (!found) {
-		b = kerr(l);
-		add_subject(b, "cluster", cl_name);
-		buf_adds(b, " of ");
-		add_subject(b, "context", ctx_name);
-		buf_adds(b, " not found");
-		return IM_NOTFOUND;
-	}
-	result = load_cluster(l, cl, cl_name, n);
-	if (result)
-		return result;
-	if (u_name) {
-		result = find_named(l, root, "users", "user", u_name, &u, &found);
-		if (result)
-			return result;
-		if (!found) {
-			b = kerr(l);
-			add_subject(b, "user", u_name);
-			buf_adds(b, " of ");
-			add_subject(b, "context", ctx_name);
-			buf_adds(b, " not found");
-			return IM_NOTFOUND;
-		}
-		result = load_user(l, u, u_name, n);
-		if (result)
-			return result;
-	}
 	n->namespace = im_xstrdup(ns ? ns : "default");
 	n->context = im_xstrdup(ctx_name);
 	n->source = im_xstrdup(l->source);

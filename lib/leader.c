@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "kube.h"
 #include "log.h"
 
 /* ---- pure parts ---- */
@@ -214,7 +215,7 @@ static uint64_t now_ms(struct leader *le)
 
 static void lease_path(struct leader *le, struct buf *b, bool with_name)
 {
-	buf_adds(b, "/apis/coordination.k8s.io/v1/namespaces/");
+	buf_adds(b, KUBE_PATH(KUBE_GV_COORDINATION) "/namespaces/");
 	kubeclient_escape(b, le->namespace);
 	buf_adds(b, "/leases");
 	if (with_name) {
@@ -356,7 +357,7 @@ static void write_lease(struct leader *le, bool create)
 	leader_micro_time(now, sizeof(now));
 	if (create || !le->lease) {
 		obj = cJSON_CreateObject();
-		cJSON_AddStringToObject(obj, "apiVersion", "coordination.k8s.io/v1");
+		cJSON_AddStringToObject(obj, "apiVersion", KUBE_GV_COORDINATION);
 		cJSON_AddStringToObject(obj, "kind", "Lease");
 		md = cJSON_AddObjectToObject(obj, "metadata");
 		cJSON_AddStringToObject(md, "name", le->name);

@@ -43,8 +43,15 @@ static bool key_of(const cJSON *o, struct buf *b)
 	buf_reset(b);
 	if (!name)
 		return false;
-	buf_printf(b, "%s/%s", ns ? ns : "", name);
+	obj_key(b, ns, name);
 	return true;
+}
+
+const char *obj_key(struct buf *b, const char *ns, const char *name)
+{
+	buf_reset(b);
+	buf_printf(b, "%s/%s", ns ? ns : "", name ? name : "");
+	return buf_str(b);
 }
 
 static size_t put(struct objcache *c, const cJSON *o)
@@ -159,8 +166,7 @@ const cJSON *objcache_get(const struct objcache *c, const char *ns, const char *
 	const cJSON *o;
 
 	buf_init(&k, BUF_MAX_SMALL);
-	buf_printf(&k, "%s/%s", ns ? ns : "", name);
-	o = hmap_get(&c->objs, k.ptr);
+	o = hmap_get(&c->objs, obj_key(&k, ns, name));
 	buf_release(&k);
 	return o;
 }

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
+#include "buf.h"
 #include "hmap.h"
 
 typedef void (*objcache_cb)(void *ctx, const cJSON *obj, bool deleted);
@@ -34,5 +35,10 @@ const cJSON *objcache_get(const struct objcache *c, const char *ns, const char *
 /* Helpers for any object. */
 const char *obj_str(const cJSON *o, const char *a, const char *b);
 const char *obj_label(const cJSON *o, const char *key);
+
+/* The one spelling of an object's key in every cache, map and queue:
+ * "<namespace>/<name>", a NULL namespace (cluster-scoped) or name written as
+ * "". Empties b first; returns buf_str(b). */
+const char *obj_key(struct buf *b, const char *ns, const char *name);
 
 #endif

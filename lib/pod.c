@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "args.h"
+#include "objcache.h"
 #include "strparse.h"
 
 /* Caps on what one pod may bring: more is an odd pod, rejected by name. */
@@ -227,8 +228,7 @@ const char *pod_label(const struct pod *p, const char *key)
 
 void pod_key(const struct pod *p, struct buf *b)
 {
-	buf_reset(b);
-	buf_printf(b, "%s/%s", p->namespace, p->name);
+	obj_key(b, p->namespace, p->name);
 }
 
 const char *pod_workload(const struct pod *p)

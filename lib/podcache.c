@@ -4,6 +4,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "objcache.h"
 #include "reflector.h"
 
 #define EXISTED ((void *)1)
@@ -52,28 +53,28 @@ void podcache_release(struct podcache *c)
 	hmap_release(&c->dirty);
 }
 
-static void workload_key(struct buf *b, const char *ns, const char *name)
-{
-	buf_reset(b);
-	buf_printf(b, "%s/%s", ns, name);
-}
-
 static void mark(struct podcache *c, const char *wkey)
 {
 	if (!hmap_get(&c->dirty, wkey))
 		hmap_put(&c->dirty, wkey, hmap_get(&c->workloads, wkey) ? EXISTED : NEW);
 }
 
+/* The workload p belongs to (NULL when it has no pods yet), marked dirty,
+ * with its key in wk (initialised here; the caller releases it). */
+static struct workload *workload_of(struct podcache *c, const struct pod *p, struct buf *wk)
+{
+	buf_init(wk, BUF_MAX_SMALL);
+	obj_key(wk, p->namespace, pod_workload(p));
+	mark(c, wk->ptr);
+	return hmap_get(&c->workloads, wk->ptr);
+}
+
 /* Removes pod (already out of c->pods) from its workload. */
 static void unlink_pod(struct podcache *c, const struct pod *p, const char *pkey)
 {
 	struct buf wk;
-	struct workload *w;
+	struct workload *w = workload_of(c, p, &wk);
 
-	buf_init(&wk, BUF_MAX_SMALL);
-	workload_key(&wk, p->namespace, pod_workload(p));
-	mark(c, wk.ptr);
-	w = hmap_get(&c->workloads, wk.ptr);
 	if (w) {
 		hmap_del(&w->pods, pkey);
 		if (w->pods.count == 0) {
@@ -87,12 +88,8 @@ static void unlink_pod(struct podcache *c, const struct pod *p, const char *pkey
 static void link_pod(struct podcache *c, const struct pod *p, const char *pkey)
 {
 	struct buf wk;
-	struct workload *w;
+	struct workload *w = workload_of(c, p, &wk);
 
-	buf_init(&wk, BUF_MAX_SMALL);
-	workload_key(&wk, p->namespace, pod_workload(p));
-	mark(c, wk.ptr);
-	w = hmap_get(&c->workloads, wk.ptr);
 	if (!w) {
 		w = im_xcalloc(1, sizeof(*w));
 		w->key = im_xstrdup(wk.ptr);
@@ -192,7 +189,7 @@ void podcache_delete(struct podcache *c, const char *ns, const char *name)
 	struct buf pk;
 
 	buf_init(&pk, BUF_MAX_SMALL);
-	buf_printf(&pk, "%s/%s", ns, name);
+	obj_key(&pk, ns, name);
 	delete_key(c, pk.ptr);
 	buf_release(&pk);
 	flush(c);
@@ -236,7 +233,7 @@ const struct pod *podcache_get(const struct podcache *c, const char *ns, const c
 	const struct pod *p;
 
 	buf_init(&pk, BUF_MAX_SMALL);
-	buf_printf(&pk, "%s/%s", ns, name);
+	obj_key(&pk, ns, name);
 	p = hmap_get(&c->pods, pk.ptr);
 	buf_release(&pk);
 	return p;

@@ -2,28 +2,31 @@
 
 #include <string.h>
 
+#include "kube.h"
 #include "objcache.h"
 
-static const char *const selector_field[] = {"serviceMonitorSelector", "podMonitorSelector",
-					     "scrapeConfigSelector", "ruleSelector"};
-static const char *const ns_selector_field[] = {
-	"serviceMonitorNamespaceSelector", "podMonitorNamespaceSelector",
-	"scrapeConfigNamespaceSelector", "ruleNamespaceSelector"};
-static const char *const kind_plural[] = {"ServiceMonitors", "PodMonitors", "ScrapeConfigs",
-					  "PrometheusRules"};
+/* What prometheus-operator's Prometheus spec says about each kind it
+ * selects, by enum promsel_kind; the kinds themselves are kube.h's. */
+static const struct {
+	enum owned_kind kind;
+	const char *selector, *ns_selector;
+} sel_kinds[] = {
+	[PROMSEL_SERVICEMONITOR] = {OWNED_SERVICEMONITOR, "serviceMonitorSelector",
+				    "serviceMonitorNamespaceSelector"},
+	[PROMSEL_PODMONITOR] = {OWNED_PODMONITOR, "podMonitorSelector",
+				"podMonitorNamespaceSelector"},
+	[PROMSEL_SCRAPECONFIG] = {OWNED_SCRAPECONFIG, "scrapeConfigSelector",
+				  "scrapeConfigNamespaceSelector"},
+	[PROMSEL_RULE] = {OWNED_PROMETHEUSRULE, "ruleSelector", "ruleNamespaceSelector"},
+};
 
 int promsel_kind_of(const char *kind)
 {
-	if (!kind)
-		return -1;
-	if (strcmp(kind, "ServiceMonitor") == 0)
-		return PROMSEL_SERVICEMONITOR;
-	if (strcmp(kind, "PodMonitor") == 0)
-		return PROMSEL_PODMONITOR;
-	if (strcmp(kind, "ScrapeConfig") == 0)
-		return PROMSEL_SCRAPECONFIG;
-	if (strcmp(kind, "PrometheusRule") == 0)
-		return PROMSEL_RULE;
+	int k = kube_owned_kind(kind);
+
+	for (int i = 0; k >= 0 && i < (int)(sizeof(sel_kinds) / sizeof(sel_kinds[0])); i++)
+		if (sel_kinds[i].kind == (enum owned_kind)k)
+			return i;
 	return -1;
 }
 
@@ -96,7 +99,7 @@ static const cJSON *spec_field(const cJSON *prom, const char *field)
 static bool admits_namespace(const cJSON *prom, enum promsel_kind k, const char *ns,
 			     const cJSON *nsobj)
 {
-	const cJSON *sel = spec_field(prom, ns_selector_field[k]), *labels;
+	const cJSON *sel = spec_field(prom, sel_kinds[k].ns_selector), *labels;
 	const char *pns = obj_str(prom, "metadata", "namespace");
 	cJSON *fallback;
 	bool ok;
@@ -118,13 +121,13 @@ bool promsel_selects(const cJSON *prom, enum promsel_kind k, const char *ns, con
 		     const cJSON *labels)
 {
 	return admits_namespace(prom, k, ns, nsobj) &&
-	       labelsel_matches(spec_field(prom, selector_field[k]), labels);
+	       labelsel_matches(spec_field(prom, sel_kinds[k].selector), labels);
 }
 
 bool promsel_stamp(const cJSON *prom, enum promsel_kind k, const char *ns, const cJSON *nsobj,
 		   cJSON *labels)
 {
-	const cJSON *sel = spec_field(prom, selector_field[k]), *it;
+	const cJSON *sel = spec_field(prom, sel_kinds[k].selector), *it;
 	cJSON *want;
 	bool ok = true;
 
@@ -204,17 +207,18 @@ static void describe_selector(const cJSON *sel, struct buf *out)
 
 void promsel_describe(const cJSON *prom, enum promsel_kind k, struct buf *out)
 {
-	const cJSON *sel = spec_field(prom, selector_field[k]);
-	const cJSON *nssel = spec_field(prom, ns_selector_field[k]);
+	const cJSON *sel = spec_field(prom, sel_kinds[k].selector);
+	const cJSON *nssel = spec_field(prom, sel_kinds[k].ns_selector);
 	const char *pns = obj_str(prom, "metadata", "namespace");
 	const char *name = obj_str(prom, "metadata", "name");
 
 	buf_printf(out, "%s/%s ", pns ? pns : "", name ? name : "");
 	if (!sel || cJSON_IsNull(sel)) {
-		buf_printf(out, "selects no %s (%s is not set)", kind_plural[k], selector_field[k]);
+		buf_printf(out, "selects no %ss (%s is not set)",
+			   kube_owned[sel_kinds[k].kind].kind, sel_kinds[k].selector);
 		return;
 	}
-	buf_printf(out, "selects %s ", kind_plural[k]);
+	buf_printf(out, "selects %ss ", kube_owned[sel_kinds[k].kind].kind);
 	describe_selector(sel, out);
 	if (!nssel || cJSON_IsNull(nssel))
 		buf_printf(out, " in its own namespace %s", pns ? pns : "");

@@ -130,22 +130,11 @@ const struct promtext_label *promtext_label_get(const struct promtext_sample *s,
 
 /* --- problem messages ---------------------------------------------------- */
 
-/* Appends s quoted, escaping what is not printable ASCII, cut at QUOTE_MAX. */
+/* Appends s quoted, escaping what is not printable ASCII (a page need not
+ * be UTF-8), cut at QUOTE_MAX. */
 static void add_quoted(struct buf *b, const char *s, size_t n)
 {
-	buf_addc(b, '"');
-	for (size_t i = 0; i < n && i < QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c >= 0x20 && c < 0x7f)
-			buf_addc(b, (char)c);
-		else
-			buf_printf(b, "\\x%02x", c);
-	}
-	if (n > QUOTE_MAX)
-		buf_adds(b, "...");
-	buf_addc(b, '"');
+	buf_add_quoted(b, s, n, QUOTE_MAX, BUF_QUOTE_ASCII);
 }
 
 /* Names in messages were validated (name characters only); only cut them. */

@@ -14,33 +14,6 @@
 #include "render_dashboard.h"
 #include "yamlout.h"
 
-static const struct {
-	const char *kind, *api, *resource;
-} kinds[OWNED_COUNT] = {
-	[OWNED_SERVICE] = {"Service", "/api/v1", "services"},
-	[OWNED_SERVICEMONITOR] = {"ServiceMonitor", "/apis/monitoring.coreos.com/v1",
-				  "servicemonitors"},
-	[OWNED_PODMONITOR] = {"PodMonitor", "/apis/monitoring.coreos.com/v1", "podmonitors"},
-	[OWNED_SCRAPECONFIG] = {"ScrapeConfig", "/apis/monitoring.coreos.com/v1alpha1",
-				"scrapeconfigs"},
-	[OWNED_SECRET] = {"Secret", "/api/v1", "secrets"},
-	[OWNED_PROMETHEUSRULE] = {"PrometheusRule", "/apis/monitoring.coreos.com/v1",
-				  "prometheusrules"},
-	[OWNED_CONFIGMAP] = {"ConfigMap", "/api/v1", "configmaps"},
-	[OWNED_GRAFANADASHBOARD] = {"GrafanaDashboard", "/apis/" GRAFANA_DASHBOARD_API,
-				    "grafanadashboards"},
-};
-
-const char *owned_resource(enum owned_kind k)
-{
-	return kinds[k].resource;
-}
-
-const char *owned_api(enum owned_kind k)
-{
-	return kinds[k].api;
-}
-
 const char *owned_namespace(const struct render_config *rc, enum owned_kind k)
 {
 	if (k == OWNED_SECRET)
@@ -61,12 +34,7 @@ bool owned_enabled(const struct render_config *rc, enum owned_kind k)
 
 static int kind_of(const cJSON *o)
 {
-	const char *k = obj_str(o, "kind", NULL);
-
-	for (int i = 0; k && i < OWNED_COUNT; i++)
-		if (strcmp(kinds[i].kind, k) == 0)
-			return i;
-	return -1;
+	return kube_owned_kind(obj_str(o, "kind", NULL));
 }
 
 const double reconcile_buckets[RECONCILE_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -130,7 +98,7 @@ void reconciler_workload_changed(struct reconciler *r, const char *ns, const cha
 	struct buf k;
 
 	buf_init(&k, BUF_MAX_SMALL);
-	buf_printf(&k, "%s/%s", ns, workload);
+	obj_key(&k, ns, workload);
 	wq_add(&r->q, k.ptr);
 	wq_add(&r->q, RECONCILE_SECRET_KEY);
 	wq_add(&r->q, RECONCILE_DASHBOARD_KEY);
@@ -151,7 +119,7 @@ void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted, 
 	reconciler_workload_changed(r, ns, w);
 	/* a CR whose workloadName changed: its old workload loses its objects */
 	buf_init(&k, BUF_MAX_SMALL);
-	buf_printf(&k, "%s/%s", ns, name);
+	obj_key(&k, ns, name);
 	old = hmap_get(&r->cr_workload, k.ptr);
 	if (old && strcmp(old, w) != 0) {
 		reconciler_workload_changed(r, ns, old);
@@ -172,7 +140,7 @@ void reconciler_load_changed(struct reconciler *r, const char *ns, const char *w
 	struct buf k;
 
 	buf_init(&k, BUF_MAX_SMALL);
-	buf_printf(&k, "%s/%s", ns, workload);
+	obj_key(&k, ns, workload);
 	wq_add_after(&r->q, k.ptr, r->status_refresh_ms);
 	buf_release(&k);
 }
@@ -329,7 +297,7 @@ static void cr_event_on(struct run *run, const cJSON *cr, bool warning, const ch
 
 	if (!cr || !run->r->events)
 		return;
-	about = (struct event_ref){"infermon.io/v1alpha1", "InferenceWorkload",
+	about = (struct event_ref){KUBE_GV_INFERMON, "InferenceWorkload",
 				   obj_str(cr, "metadata", "namespace"),
 				   obj_str(cr, "metadata", "name"), obj_str(cr, "metadata", "uid")};
 	events_post(run->r->events, &about, warning, "Apply", reason, note);
@@ -405,10 +373,10 @@ static void send_write(struct run *run, const char *method, const char *path, co
 
 static void object_path(struct buf *b, int k, const char *ns, const char *name)
 {
-	buf_adds(b, kinds[k].api);
+	buf_adds(b, kube_owned[k].path);
 	buf_adds(b, "/namespaces/");
 	kubeclient_escape(b, ns);
-	buf_printf(b, "/%s/", kinds[k].resource);
+	buf_printf(b, "/%s/", kube_owned[k].resource);
 	kubeclient_escape(b, name);
 }
 
@@ -434,7 +402,7 @@ static void apply(struct run *run, cJSON *obj)
 	buf_init(&what, 512);
 	object_path(&path, k, ns, name);
 	buf_adds(&path, "?fieldManager=infermon&force=true");
-	buf_printf(&what, "%s %s %s/%s", live ? "update" : "create", kinds[k].kind, ns, name);
+	buf_printf(&what, "%s %s %s/%s", live ? "update" : "create", kube_owned[k].kind, ns, name);
 	if (live) {
 		struct buf d;
 		buf_init(&d, 1024);
@@ -462,8 +430,8 @@ static void delete_obj(struct run *run, int k, const cJSON *live)
 	buf_init(&what, 512);
 	object_path(&path, k, obj_str(live, "metadata", "namespace"),
 		    obj_str(live, "metadata", "name"));
-	buf_printf(&what, "delete %s %s/%s", kinds[k].kind, obj_str(live, "metadata", "namespace"),
-		   obj_str(live, "metadata", "name"));
+	buf_printf(&what, "delete %s %s/%s", kube_owned[k].kind,
+		   obj_str(live, "metadata", "namespace"), obj_str(live, "metadata", "name"));
 	run->r->deletes++;
 	if (run->r->writes_enabled)
 		send_write(run, "DELETE", buf_str(&path), NULL, NULL, buf_str(&what), false, false,
@@ -491,7 +459,8 @@ static void prune(struct run *run, const char *ns, const char *workload, const s
 			if (obj_str(o, "metadata", "deletionTimestamp"))
 				continue;
 			buf_reset(&id);
-			buf_printf(&id, "%s/%s", kinds[k].kind, obj_str(o, "metadata", "name"));
+			buf_printf(&id, "%s/%s", kube_owned[k].kind,
+				   obj_str(o, "metadata", "name"));
 			if (!keep || !hmap_get(keep, id.ptr))
 				delete_obj(run, k, o);
 		}
@@ -826,7 +795,7 @@ static void write_status(struct run *run, const cJSON *cr, cJSON *status, const 
 	if (live && subset(status, live))
 		return;
 	body = cJSON_CreateObject();
-	cJSON_AddStringToObject(body, "apiVersion", "infermon.io/v1alpha1");
+	cJSON_AddStringToObject(body, "apiVersion", KUBE_GV_INFERMON);
 	cJSON_AddStringToObject(body, "kind", "InferenceWorkload");
 	{
 		cJSON *md = cJSON_AddObjectToObject(body, "metadata");
@@ -838,7 +807,7 @@ static void write_status(struct run *run, const cJSON *cr, cJSON *status, const 
 	cJSON_Delete(body);
 	buf_init(&path, BUF_MAX_SMALL);
 	buf_init(&what, 512);
-	buf_adds(&path, "/apis/infermon.io/v1alpha1/namespaces/");
+	buf_adds(&path, KUBE_PATH(KUBE_GV_INFERMON) "/namespaces/");
 	kubeclient_escape(&path, ns);
 	buf_adds(&path, "/inferenceworkloads/");
 	kubeclient_escape(&path, name);
@@ -1000,7 +969,7 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 	buf_init(&key, BUF_MAX_SMALL);
 	buf_init(&id, 1024);
 	hmap_init(&keep);
-	buf_printf(&key, "%s/%s", ns, workload);
+	obj_key(&key, ns, workload);
 	w = podcache_workload(r->pods, key.ptr);
 	if (w) {
 		pods = im_xcalloc(w->pods.count + 1, sizeof(*pods));

@@ -51,6 +51,7 @@
 #include "checks.h"
 #include "events.h"
 #include "iwspec.h"
+#include "kube.h"
 #include "kubeclient.h"
 #include "objcache.h"
 #include "podcache.h"
@@ -74,18 +75,6 @@ struct pod_runtime {
 };
 typedef void (*reconcile_runtime_cb)(void *ctx, const char *ns, const char *pod,
 				     struct pod_runtime *out);
-
-enum owned_kind {
-	OWNED_SERVICE,
-	OWNED_SERVICEMONITOR,
-	OWNED_PODMONITOR,
-	OWNED_SCRAPECONFIG,
-	OWNED_SECRET,
-	OWNED_PROMETHEUSRULE,
-	OWNED_CONFIGMAP,
-	OWNED_GRAFANADASHBOARD,
-	OWNED_COUNT
-};
 
 struct reconciler {
 	struct kubeclient *kc;
@@ -153,9 +142,6 @@ void reconciler_spec(struct reconciler *r, const char *ns, const char *workload,
 /* Upper bounds (seconds) of the duration histogram's buckets. */
 extern const double reconcile_buckets[RECONCILE_BUCKETS];
 
-/* The resource (plural) and API prefix of a generated kind. */
-const char *owned_resource(enum owned_kind k);
-const char *owned_api(enum owned_kind k);
 /* The one namespace a controller-wide kind lives in (the scrape Secret's,
  * the dashboard's), or NULL for the kinds generated per workload. */
 const char *owned_namespace(const struct render_config *rc, enum owned_kind k);

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "kube.h"
 #include "log.h"
 
 static void start_list(struct reflector *r);
@@ -30,7 +31,7 @@ void reflector_init(struct reflector *r, struct kubeclient *kc, const struct ref
 	memset(r, 0, sizeof(*r));
 	r->kc = kc;
 	r->store = *store;
-	r->api = im_xstrdup(o->api ? o->api : "/api/v1");
+	r->api = im_xstrdup(o->api ? o->api : KUBE_PATH_CORE);
 	r->resource = im_xstrdup(o->resource ? o->resource : "pods");
 	r->namespace = o->namespace ? im_xstrdup(o->namespace) : NULL;
 	r->selector = o->label_selector ? im_xstrdup(o->label_selector) : NULL;

@@ -24,66 +24,6 @@ void render_config_init(struct render_config *c)
 	c->ngrafana_instance = 1;
 }
 
-void render_object_name(const char *workload, char *name, size_t len)
-{
-	char clean[64];
-	size_t n = 0;
-	bool changed = false;
-	uint32_t h = 2166136261u;
-
-	for (const char *p = workload; *p; p++) {
-		char ch = *p;
-		h = (h ^ (unsigned char)ch) * 16777619u;
-		if (ch >= 'A' && ch <= 'Z') {
-			ch = (char)(ch - 'A' + 'a');
-			changed = true;
-		} else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')) {
-			ch = '-';
-			changed = true;
-		}
-		if (n < 40)
-			clean[n++] = ch;
-		else
-			changed = true;
-	}
-	while (n > 0 && clean[n - 1] == '-')
-		n--, changed = true;
-	clean[n] = '\0';
-	if (changed)
-		snprintf(name, len, "infermon-%s-%08x", clean, h);
-	else
-		snprintf(name, len, "infermon-%s", clean);
-}
-
-cJSON *render_labels(const struct iwspec *s, bool monitor)
-{
-	cJSON *l = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(l, LABEL_MANAGED_BY, MANAGER_NAME);
-	cJSON_AddStringToObject(l, LABEL_IW_WORKLOAD, s->workload);
-	if (monitor)
-		for (size_t i = 0; i < s->nmonitor_labels; i++)
-			if (!cJSON_GetObjectItemCaseSensitive(l, s->monitor_labels[i].key))
-				cJSON_AddStringToObject(l, s->monitor_labels[i].key,
-							s->monitor_labels[i].value);
-	return l;
-}
-
-cJSON *render_object(const char *api, const char *kind, const char *ns, const char *name,
-		     cJSON *labels)
-{
-	cJSON *o = cJSON_CreateObject(), *md;
-
-	cJSON_AddStringToObject(o, "apiVersion", api);
-	cJSON_AddStringToObject(o, "kind", kind);
-	md = cJSON_AddObjectToObject(o, "metadata");
-	cJSON_AddStringToObject(md, "name", name);
-	if (ns)
-		cJSON_AddStringToObject(md, "namespace", ns);
-	cJSON_AddItemToObject(md, "labels", labels);
-	return o;
-}
-
 /* ---- relabeling, one table for every output ---- */
 
 struct relabel {
@@ -142,6 +82,17 @@ static void add_relabels(cJSON *arr, bool pd, bool prom)
 static bool port_is_number(const char *p, uint64_t *n)
 {
 	return strparse_u64(p, strlen(p), 65535, n) == IM_OK && *n > 0;
+}
+
+/* The engine port into o: a number under num_key, a name under name_key. */
+static void add_port(cJSON *o, const char *num_key, const char *name_key, const char *port)
+{
+	uint64_t num;
+
+	if (port_is_number(port, &num))
+		cJSON_AddNumberToObject(o, num_key, (double)num);
+	else
+		cJSON_AddStringToObject(o, name_key, port);
 }
 
 /* The kubernetes_sd config of a workload's pods: Prometheus' own form
@@ -254,17 +205,40 @@ static cJSON *namespace_selector(const struct iwspec *s)
 	return ns;
 }
 
+/* The ServiceMonitor's selector: the labels of the Service generated for s. */
+static cJSON *service_selector(const struct iwspec *s)
+{
+	cJSON *sel = cJSON_CreateObject(), *ml = cJSON_AddObjectToObject(sel, "matchLabels");
+
+	cJSON_AddStringToObject(ml, LABEL_MANAGED_BY, MANAGER_NAME);
+	cJSON_AddStringToObject(ml, LABEL_IW_WORKLOAD, s->workload);
+	return sel;
+}
+
+/* A monitor's spec: selector (taken), the namespace selector and one
+ * endpoint in the list named endpoints. The endpoint is returned empty: the
+ * caller writes its port, then add_endpoint_common (key order is output). */
+static cJSON *monitor_endpoint(cJSON *o, const struct iwspec *s, cJSON *selector,
+			       const char *endpoints)
+{
+	cJSON *spec = cJSON_AddObjectToObject(o, "spec"), *ep = cJSON_CreateObject();
+
+	cJSON_AddItemToObject(spec, "selector", selector);
+	cJSON_AddItemToObject(spec, "namespaceSelector", namespace_selector(s));
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(spec, endpoints), ep);
+	return ep;
+}
+
 void render_workload(const struct render_config *c, const struct iwspec *s,
 		     const struct pod *const *pods, size_t npods, cJSON *out)
 {
 	char name[80];
 	cJSON *o, *spec, *arr, *p, *ep;
-	uint64_t num;
 
 	(void)c;
 	render_object_name(s->workload, name, sizeof(name));
 	if (s->monitor == MONITOR_SERVICE) {
-		o = render_object("v1", "Service", s->namespace, name, render_labels(s, false));
+		o = render_object(OWNED_SERVICE, s->namespace, name, render_labels(s, false));
 		spec = cJSON_AddObjectToObject(o, "spec");
 		cJSON_AddStringToObject(spec, "clusterIP", "None");
 		{
@@ -276,49 +250,23 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		cJSON_AddStringToObject(p, "name", "metrics");
 		cJSON_AddNumberToObject(p, "port", service_port(s, pods, npods));
 		cJSON_AddStringToObject(p, "protocol", "TCP");
-		if (port_is_number(s->port, &num))
-			cJSON_AddNumberToObject(p, "targetPort", (double)num);
-		else
-			cJSON_AddStringToObject(p, "targetPort", s->port);
+		add_port(p, "targetPort", "targetPort", s->port);
 		cJSON_AddItemToArray(arr, p);
 		cJSON_AddItemToArray(out, o);
 
-		o = render_object("monitoring.coreos.com/v1", "ServiceMonitor", s->namespace, name,
-				  render_labels(s, true));
-		spec = cJSON_AddObjectToObject(o, "spec");
-		{
-			cJSON *sel = cJSON_AddObjectToObject(spec, "selector"), *ml;
-			ml = cJSON_AddObjectToObject(sel, "matchLabels");
-			cJSON_AddStringToObject(ml, LABEL_MANAGED_BY, MANAGER_NAME);
-			cJSON_AddStringToObject(ml, LABEL_IW_WORKLOAD, s->workload);
-		}
-		cJSON_AddItemToObject(spec, "namespaceSelector", namespace_selector(s));
-		arr = cJSON_AddArrayToObject(spec, "endpoints");
-		ep = cJSON_CreateObject();
+		o = render_object(OWNED_SERVICEMONITOR, s->namespace, name, render_labels(s, true));
+		ep = monitor_endpoint(o, s, service_selector(s), "endpoints");
 		cJSON_AddStringToObject(ep, "port", "metrics");
-		add_endpoint_common(ep, s);
-		cJSON_AddItemToArray(arr, ep);
-		cJSON_AddItemToArray(out, o);
 	} else {
-		o = render_object("monitoring.coreos.com/v1", "PodMonitor", s->namespace, name,
-				  render_labels(s, true));
-		spec = cJSON_AddObjectToObject(o, "spec");
-		cJSON_AddItemToObject(spec, "selector", pod_selector(s));
-		cJSON_AddItemToObject(spec, "namespaceSelector", namespace_selector(s));
-		arr = cJSON_AddArrayToObject(spec, "podMetricsEndpoints");
-		ep = cJSON_CreateObject();
-		if (port_is_number(s->port, &num))
-			cJSON_AddNumberToObject(ep, "portNumber", (double)num);
-		else
-			cJSON_AddStringToObject(ep, "port", s->port);
-		add_endpoint_common(ep, s);
-		cJSON_AddItemToArray(arr, ep);
-		cJSON_AddItemToArray(out, o);
+		o = render_object(OWNED_PODMONITOR, s->namespace, name, render_labels(s, true));
+		ep = monitor_endpoint(o, s, pod_selector(s), "podMetricsEndpoints");
+		add_port(ep, "portNumber", "port", s->port);
 	}
+	add_endpoint_common(ep, s);
+	cJSON_AddItemToArray(out, o);
 	if (s->scrape_config_resource) {
 		cJSON *sd, *rl;
-		o = render_object("monitoring.coreos.com/v1alpha1", "ScrapeConfig", s->namespace,
-				  name, render_labels(s, true));
+		o = render_object(OWNED_SCRAPECONFIG, s->namespace, name, render_labels(s, true));
 		spec = cJSON_AddObjectToObject(o, "spec");
 		cJSON_AddStringToObject(spec, "metricsPath", s->path);
 		cJSON_AddStringToObject(spec, "scrapeInterval", s->interval);
@@ -520,15 +468,10 @@ cJSON *render_scrape_secret(const struct render_config *c, cJSON *jobs, struct b
 		buf_release(&text);
 		return NULL;
 	}
-	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "apiVersion", "v1");
-	cJSON_AddStringToObject(o, "kind", "Secret");
 	{
-		cJSON *md = cJSON_AddObjectToObject(o, "metadata"), *l;
-		cJSON_AddStringToObject(md, "name", c->secret_name);
-		cJSON_AddStringToObject(md, "namespace", c->secret_namespace);
-		l = cJSON_AddObjectToObject(md, "labels");
+		cJSON *l = cJSON_CreateObject();
 		cJSON_AddStringToObject(l, LABEL_MANAGED_BY, MANAGER_NAME);
+		o = render_object(OWNED_SECRET, c->secret_namespace, c->secret_name, l);
 	}
 	cJSON_AddStringToObject(o, "type", "Opaque");
 	sd = cJSON_AddObjectToObject(o, "stringData");

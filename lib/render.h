@@ -28,10 +28,7 @@
 #include "hmap.h"
 #include "iwspec.h"
 #include "pod.h"
-
-#define LABEL_MANAGED_BY "app.kubernetes.io/managed-by"
-#define LABEL_IW_WORKLOAD "infermon.io/workload"
-#define MANAGER_NAME "infermon"
+#include "render_object.h"
 
 #define RENDER_MAX_SELECTOR 8
 
@@ -56,25 +53,12 @@ struct render_config {
 };
 void render_config_init(struct render_config *c);
 
-/* Name of the generated objects of a workload: "infermon-<workload>", made a
- * valid DNS-1035 label (with a hash suffix when that changed it). Written
- * into name (at least 64 bytes). */
-void render_object_name(const char *workload, char *name, size_t len);
-
 /* Appends the workload's namespaced objects to out (a cJSON array), in the
  * order Service (ServiceMonitor only), monitor, ScrapeConfig, PrometheusRule. pods may be
  * NULL/0 (offline): the Service port number then falls back to the first
  * pod's port or 8000. */
 void render_workload(const struct render_config *c, const struct iwspec *s,
 		     const struct pod *const *pods, size_t npods, cJSON *out);
-
-/* A new object {apiVersion, kind, metadata {name, namespace (unless NULL),
- * labels}}, taking ownership of labels. */
-cJSON *render_object(const char *api, const char *kind, const char *ns, const char *name,
-		     cJSON *labels);
-/* The labels of a workload's generated objects: managed-by, the workload
- * and, with monitor, spec.monitor.labels (what a Prometheus selects by). */
-cJSON *render_labels(const struct iwspec *s, bool monitor);
 
 /* The shared Prometheus scrape_configs list (snake_case keys), built from
  * every workload that wants one. Workloads whose scrape settings are the

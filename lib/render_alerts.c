@@ -1,23 +1,18 @@
 #include "render_alerts.h"
 
 #include <stdio.h>
+#include <string.h>
 
-#include "render.h"
+#include "render_object.h"
 
 #define RATE_WINDOW "5m"
 #define KV_PRESSURE "0.9"
 
-/* Appends a PromQL string literal's contents (between double quotes). */
+/* Appends a PromQL string literal's contents (between double quotes):
+ * PromQL reads Go's escapes, and buf_add_escaped writes only \" \\ and \xNN. */
 static void promql_str(struct buf *b, const char *s)
 {
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_addc(b, '\\');
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			buf_printf(b, "\\x%02x", (unsigned char)*s);
-		else
-			buf_addc(b, *s);
-	}
+	buf_add_escaped(b, s, strlen(s));
 }
 
 /* namespace="…", workload_name="…" */
@@ -149,8 +144,7 @@ cJSON *render_alerts(const struct iwspec *s)
 	struct buf e, group, sum, desc;
 
 	render_object_name(s->workload, name, sizeof(name));
-	o = render_object("monitoring.coreos.com/v1", "PrometheusRule", s->namespace, name,
-			  render_labels(s, true));
+	o = render_object(OWNED_PROMETHEUSRULE, s->namespace, name, render_labels(s, true));
 	spec = cJSON_AddObjectToObject(o, "spec");
 	groups = cJSON_AddArrayToObject(spec, "groups");
 	g = cJSON_CreateObject();

@@ -42,7 +42,7 @@ static cJSON *labels(const struct render_config *c, bool sidecar)
 
 cJSON *render_dashboard_configmap(const struct render_config *c)
 {
-	cJSON *o = render_object("v1", "ConfigMap", c->dashboard_namespace, c->dashboard_name,
+	cJSON *o = render_object(OWNED_CONFIGMAP, c->dashboard_namespace, c->dashboard_name,
 				 labels(c, true));
 	cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "metadata"), *a, *data;
 
@@ -59,8 +59,8 @@ cJSON *render_dashboard_configmap(const struct render_config *c)
 
 cJSON *render_grafana_dashboard(const struct render_config *c)
 {
-	cJSON *o = render_object(GRAFANA_DASHBOARD_API, "GrafanaDashboard", c->dashboard_namespace,
-				 c->dashboard_name, labels(c, false));
+	cJSON *o = render_object(OWNED_GRAFANADASHBOARD, c->dashboard_namespace, c->dashboard_name,
+				 labels(c, false));
 	cJSON *spec = cJSON_AddObjectToObject(o, "spec"), *sel, *ml, *ref;
 
 	sel = cJSON_AddObjectToObject(spec, "instanceSelector");

@@ -26,8 +26,6 @@
 
 #include "render.h"
 
-#define GRAFANA_DASHBOARD_API "grafana.integreatly.org/v1beta1"
-
 /* What flags say about the dashboard objects (`infermon run` and `render`
  * share them); zero values keep render_config_init's defaults. */
 struct dashboard_opts {

@@ -236,15 +236,7 @@ struct state {
 
 static void add_quoted(struct buf *b, const char *s, size_t n)
 {
-	size_t show = n > 64 ? 64 : n;
-
-	while (show < n && show > 0 && ((unsigned char)s[show] & 0xc0) == 0x80)
-		show--;
-	buf_addc(b, '"');
-	buf_add_escaped(b, s, show);
-	if (show < n)
-		buf_adds(b, "...");
-	buf_addc(b, '"');
+	buf_add_quoted(b, s, n, 64, 0);
 }
 
 /* Resets err to "<source>:<line>:<col>: " and returns it for the rest. */

@@ -1,5 +1,7 @@
 #include "t.h"
 
+#include <errno.h>
+
 #include "alloc.h"
 #include "buf.h"
 #include "strparse.h"
@@ -16,6 +18,45 @@ TEST(buf_appends_and_terminates)
 	ASSERT_EQ_INT(b.len, 6);
 	buf_consume(&b, 2);
 	ASSERT_STREQ(b.ptr, "c-42");
+	buf_release(&b);
+}
+
+TEST(buf_add_quoted_quotes_escapes_and_cuts)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_MAX_SMALL);
+	ASSERT_OK(buf_add_quoted(&b, "a\"b\\c\n\x7f", 7, 0, 0));
+	ASSERT_STREQ(buf_str(&b), "\"a\\\"b\\\\c\\x0a\\x7f\"");
+	/* UTF-8 passes as it is, and a cut does not split a sequence */
+	buf_reset(&b);
+	ASSERT_OK(buf_add_quoted(&b, "ab\xc3\xa9", 4, 3, 0));
+	ASSERT_STREQ(buf_str(&b), "\"ab...\"");
+	buf_reset(&b);
+	ASSERT_OK(buf_add_quoted(&b, "ab\xc3\xa9", 4, 4, 0));
+	ASSERT_STREQ(buf_str(&b), "\"ab\xc3\xa9\"");
+	/* ASCII: every other byte as \xNN, and the cut is at max bytes */
+	buf_reset(&b);
+	ASSERT_OK(buf_add_quoted(&b, "ab\xc3\xa9", 4, 3, BUF_QUOTE_ASCII));
+	ASSERT_STREQ(buf_str(&b), "\"ab\\xc3...\"");
+	/* n bytes, not up to a NUL */
+	buf_reset(&b);
+	ASSERT_OK(buf_add_quoted(&b, "x\0y", 3, 0, 0));
+	ASSERT_STREQ(buf_str(&b), "\"x\\x00y\"");
+	buf_release(&b);
+	buf_init(&b, 4);
+	ASSERT_ERR(buf_add_quoted(&b, "toolong", 7, 0, 0), IM_TOOBIG);
+	buf_release(&b);
+}
+
+TEST(buf_add_errno_lower_cases_the_reason)
+{
+	struct buf b;
+
+	buf_init(&b, BUF_MAX_SMALL);
+	buf_adds(&b, "cannot read: ");
+	ASSERT_OK(buf_add_errno(&b, ENOENT));
+	ASSERT_STREQ(buf_str(&b), "cannot read: no such file or directory");
 	buf_release(&b);
 }
 

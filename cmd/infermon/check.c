@@ -85,12 +85,18 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 	uv_timer_start(&r->wait, again, r->interval_ms, 0);
 }
 
-static int parse_seconds(const char *s, double min, double max, double *out)
+/* A number flag's value in [min, max] (whole with integer); otherwise a
+ * message naming the flag and what it wants, and -1. */
+static int number_flag(const char *flag, const char *s, double min, double max, bool integer,
+		       const char *want, double *out)
 {
 	double d;
 
-	if (strparse_double(s, strlen(s), &d) || !isfinite(d) || d < min || d > max)
+	if (strparse_double(s, strlen(s), &d) || !isfinite(d) || d < min || d > max ||
+	    (integer && d != floor(d))) {
+		fprintf(stderr, "infermon check: invalid --%s \"%s\" (%s)\n", flag, s, want);
 		return -1;
+	}
 	*out = d;
 	return 0;
 }
@@ -226,36 +232,21 @@ int cmd_check(int argc, char **argv)
 			engine_args = optarg;
 			break;
 		case 't':
-			if (parse_seconds(optarg, 0, 100, &tolerance)) {
-				fprintf(stderr,
-					"infermon check: invalid --tolerance \"%s\" (a fraction such as 0.25)\n",
-					optarg);
+			if (number_flag("tolerance", optarg, 0, 100, false,
+					"a fraction such as 0.25", &tolerance))
 				return 2;
-			}
 			break;
 		case 'n':
-			if (parse_seconds(optarg, 1, 100, &samples) || samples != floor(samples)) {
-				fprintf(stderr,
-					"infermon check: invalid --samples \"%s\" (1 to 100)\n",
-					optarg);
+			if (number_flag("samples", optarg, 1, 100, true, "1 to 100", &samples))
 				return 2;
-			}
 			break;
 		case 'i':
-			if (parse_seconds(optarg, 0, 3600, &interval)) {
-				fprintf(stderr,
-					"infermon check: invalid --interval \"%s\" (seconds)\n",
-					optarg);
+			if (number_flag("interval", optarg, 0, 3600, false, "seconds", &interval))
 				return 2;
-			}
 			break;
 		case 'T':
-			if (parse_seconds(optarg, 0.1, 600, &timeout)) {
-				fprintf(stderr,
-					"infermon check: invalid --timeout \"%s\" (seconds)\n",
-					optarg);
+			if (number_flag("timeout", optarg, 0.1, 600, false, "seconds", &timeout))
 				return 2;
-			}
 			break;
 		case 'o':
 			output = optarg;

@@ -7,26 +7,14 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "iwspec.h"
+#include "kube.h"
 #include "render_dashboard.h"
-
-static bool dns_label_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
-}
 
 static int invalid(struct buf *err, const char *name, const char *v, const char *want)
 {
-	buf_printf(err, "invalid %s \"", name);
-	buf_add_escaped(err, v, strlen(v));
-	buf_printf(err, "\" (%s)", want);
+	buf_printf(err, "invalid %s ", name);
+	buf_add_quoted(err, v, strlen(v), 0, 0);
+	buf_printf(err, " (%s)", want);
 	return -1;
 }
 
@@ -39,13 +27,13 @@ static int one_label(const char *name, char *v, struct render_label *out, struct
 	if (!eq)
 		return invalid(err, name, v, "KEY=VALUE");
 	*eq = '\0';
-	if (!iw_label_key_ok(v))
+	if (!kube_label_key_ok(v))
 		rc = -1,
 		buf_printf(err, "invalid %s \"%s=%s\": not a valid label key", name, v, eq + 1);
-	else if (!iw_label_value_ok(eq + 1))
+	else if (!kube_label_value_ok(eq + 1))
 		rc = -1,
 		buf_printf(err, "invalid %s \"%s=%s\": not a valid label value", name, v, eq + 1);
-	else if (strcmp(v, "app.kubernetes.io/managed-by") == 0)
+	else if (strcmp(v, LABEL_MANAGED_BY) == 0)
 		rc = -1, buf_printf(err, "invalid %s \"%s=%s\": infermon sets that label itself",
 				    name, v, eq + 1);
 	if (rc) {
@@ -74,7 +62,7 @@ int dashboard_option(int id, char *v, const char *name, struct dashboard_opts *o
 
 	switch (id) {
 	case DASH_OPT_NAMESPACE:
-		if (!dns_label_ok(v))
+		if (!kube_dns_label_ok(v))
 			return invalid(err, name, v, "a namespace name");
 		o->namespace = v;
 		return 1;

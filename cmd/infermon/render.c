@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "hmap.h"
 #include "iwspec.h"
+#include "kube.h"
 #include "objcache.h"
 #include "pod.h"
 #include "promselect.h"
@@ -166,7 +167,7 @@ static int add_selector_input(struct state *st, const cJSON *obj, const char *ki
 		return -1;
 	}
 	buf_init(&key, BUF_MAX_SMALL);
-	buf_printf(&key, "%s/%s", is_ns ? "" : (ns && *ns ? ns : "default"), name);
+	obj_key(&key, is_ns ? NULL : (ns && *ns ? ns : "default"), name);
 	if (hmap_get(m, key.ptr)) {
 		fprintf(stderr, "%s: %s %s given twice\n", where, kind, is_ns ? name : key.ptr);
 		buf_release(&key);
@@ -193,9 +194,10 @@ static int add_object(struct state *st, cJSON *obj, const char *file, int line,
 		return -1;
 	}
 	if (strcmp(kind, "InferenceWorkload") == 0) {
-		if (!api || strcmp(api, "infermon.io/v1alpha1") != 0) {
+		if (!api || strcmp(api, KUBE_GV_INFERMON) != 0) {
 			fprintf(stderr,
-				"%s: InferenceWorkload apiVersion \"%s\": want infermon.io/v1alpha1\n",
+				"%s: InferenceWorkload apiVersion \"%s\": want " KUBE_GV_INFERMON
+				"\n",
 				where, api ? api : "");
 			return -1;
 		}
@@ -203,9 +205,8 @@ static int add_object(struct state *st, cJSON *obj, const char *file, int line,
 	}
 	if (strcmp(kind, "Pod") == 0)
 		return add_pod(st, obj, where);
-	if ((strcmp(kind, "Prometheus") == 0 && api &&
-	     strcmp(api, "monitoring.coreos.com/v1") == 0) ||
-	    (strcmp(kind, "Namespace") == 0 && api && strcmp(api, "v1") == 0))
+	if ((strcmp(kind, "Prometheus") == 0 && api && strcmp(api, KUBE_GV_MONITORING) == 0) ||
+	    (strcmp(kind, "Namespace") == 0 && api && strcmp(api, KUBE_GV_CORE) == 0))
 		return add_selector_input(st, obj, kind, where);
 	if (strcmp(kind, "List") == 0 || strcmp(kind, "PodList") == 0 ||
 	    strcmp(kind, "InferenceWorkloadList") == 0) {
@@ -275,7 +276,7 @@ static struct wl *wl_get(struct hmap *wls, const char *ns, const char *workload)
 	struct wl *w;
 
 	buf_init(&key, BUF_MAX_SMALL);
-	buf_printf(&key, "%s/%s", ns, workload);
+	obj_key(&key, ns, workload);
 	w = hmap_get(wls, key.ptr);
 	if (!w) {
 		w = im_xcalloc(1, sizeof(*w));

@@ -400,9 +400,9 @@ static im_result set_option(struct run_args *a, int id, char *v, const char *nam
 		return IM_CONFIG;
 	}
 	if (want) {
-		buf_printf(err, "invalid %s \"", name);
-		buf_add_escaped(err, v, strlen(v));
-		buf_printf(err, "\" (%s)", want);
+		buf_printf(err, "invalid %s ", name);
+		buf_add_quoted(err, v, strlen(v), 0, 0);
+		buf_printf(err, " (%s)", want);
 		return IM_CONFIG;
 	}
 	return IM_OK;
