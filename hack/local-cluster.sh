@@ -7,6 +7,15 @@
 #
 #   hack/local-cluster.sh up|down|env|status
 #   hack/local-cluster.sh kill-apiserver|start-apiserver|restart-apiserver
+#   hack/local-cluster.sh dir        the state dir
+#   hack/local-cluster.sh settings   the recorded API server settings, as the
+#                                    environment assignments that give them to up
+#
+# A test that changes the cluster for everyone (test/integration/it.h,
+# it_restore_on_exit) leaves a guard process that puts it back if the test
+# dies; the guard holds a shared flock on $INFERMON_CLUSTER_DIR.guard.lock
+# while it may restore, and env and down wait for it, so the next test (whose
+# with-cluster.sh runs env) and the teardown see the restored cluster.
 #
 # Environment:
 #   INFERMON_CLUSTER_DIR               state dir (default $(infermon_cache)/cluster)
@@ -446,6 +455,14 @@ settings_requested() {
 	[ -z "$changed" ]
 }
 
+# wait_for_guards: waits until no test's restore guard holds the guard lock.
+wait_for_guards() {
+	[ -e "$STATE.guard.lock" ] || return 0
+	exec 8< "$STATE.guard.lock"
+	flock -x -w 300 8 || die "a test's restore of the cluster still runs after 300 s (see $LOGS/it-guard.log)"
+	exec 8<&-
+}
+
 lock() {
 	mkdir -p "$(dirname "$STATE")"
 	exec 9> "$STATE.lock"
@@ -518,6 +535,7 @@ cmd_up() {
 }
 
 cmd_down() {
+	wait_for_guards
 	lock
 	if [ -e "$STATE" ]; then
 		if [ ! -f "$STATE/$MARKER" ] && [ -n "$(ls -A "$STATE")" ]; then
@@ -529,10 +547,11 @@ cmd_down() {
 		rm -rf "$STATE"
 		log "cluster in $STATE removed"
 	fi
-	rm -f "$STATE.lock"
+	rm -f "$STATE.lock" "$STATE.guard.lock"
 }
 
 cmd_env() {
+	wait_for_guards
 	printf 'export KUBECONFIG=%q\n' "$STATE/admin.kubeconfig"
 	# shellcheck disable=SC2016 # $PATH expands where the output is eval'd
 	printf 'export PATH=%q:"$PATH"\n' "$BIN"
@@ -566,6 +585,12 @@ cmd_status() {
 		echo "kube-apiserver: NOT ready"
 		return 1
 	fi
+}
+
+cmd_settings() {
+	load_state
+	printf 'INFERMON_ETCD_COMPACTION_INTERVAL=%q INFERMON_APISERVER_EXTRA_ARGS=%q\n' \
+		"$ETCD_COMPACTION_INTERVAL" "$APISERVER_EXTRA_ARGS"
 }
 
 cmd_kill_apiserver() {
@@ -604,6 +629,8 @@ up) cmd_up ;;
 down) cmd_down ;;
 env) cmd_env ;;
 status) cmd_status ;;
+dir) echo "$STATE" ;;
+settings) cmd_settings ;;
 kill-apiserver) cmd_kill_apiserver ;;
 start-apiserver) cmd_start_apiserver ;;
 restart-apiserver) cmd_restart_apiserver ;;
