@@ -132,12 +132,12 @@ test_dashboard_flags_change_label_folder_and_namespace() {
 	done
 }
 
-# --grafana-operator needs grafana-operator's CRD, which this cluster lacks:
-# a clear error and exit 1; without the flag nothing asks for it.
+# --grafana-operator needs grafana-operator's CRD: without it, a clear error
+# and exit 1. The test removes the CRD if another left it (and puts it back),
+# so it runs whatever ran before.
 test_grafana_operator_without_its_crd_is_a_clear_error() {
 	local ns=it-dash-gop rc=0
-	! kubectl get crd grafanadashboards.grafana.integreatly.org >/dev/null 2>&1 ||
-		{ echo "grafana-operator's CRD is installed here: nothing to test"; exit 77; }
+	without_crd grafanadashboards.grafana.integreatly.org "$ROOT/test/data/crds/grafanadashboards.yaml"
 	fresh_ns $ns
 	"$INFERMON_BIN" run --metrics-bind-address 127.0.0.1:0 --namespace $ns --grafana-operator > "$WORK/gop.log" 2>&1 &
 	local pid=$!
@@ -295,15 +295,12 @@ YAML
 # test/data/crds/, since the module proxy does not serve grafana-operator v5):
 # the GrafanaDashboard refers to the ConfigMap, is restored and repaired, is
 # recreated when the immutable instanceSelector changes, and goes when no
-# workload wants the dashboard. Runs last: it installs the CRD and removes it.
+# workload wants the dashboard. It installs the CRD and removes it on exit.
 test_with_the_crd_a_grafana_dashboard_refers_to_the_configmap() {
 	local ns=it-dash-gd dns=it-dash-gd-mon gd=infermon-llm-inference crd=grafanadashboards.grafana.integreatly.org uid1 uid2
 	fresh_ns $ns
 	fresh_ns $dns
-	trap 'cleanup_pids; kubectl delete crd '$crd' --ignore-not-found --wait=true >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-	kubectl apply -f "$ROOT/test/data/crds/grafanadashboards.yaml" >/dev/null
-	kubectl wait --for condition=established --timeout=30s crd/$crd >/dev/null || fail "CRD not established"
-	wait_for 30 kubectl get grafanadashboards -A || fail "GrafanaDashboards not served"
+	install_crd "$ROOT/test/data/crds/grafanadashboards.yaml" $crd
 	start_scoped $ns $dns --grafana-operator --grafana-instance-selector dashboards=llm
 	apply_iw $ns qwen "{backend: vllm}"
 	wait_for 30 kubectl -n $dns get grafanadashboard $gd || fail "no GrafanaDashboard: $(tail -20 "$WORK/log")"
@@ -344,7 +341,6 @@ PY
 	wait_for 30 bash -c "! kubectl -n $dns get grafanadashboard $gd >/dev/null 2>&1 && ! kubectl -n $dns get cm $CM >/dev/null 2>&1" ||
 		fail "GrafanaDashboard or ConfigMap not pruned"
 	stop_infermon
-	kubectl delete crd $crd --wait=true >/dev/null
 }
 
 run_test "$1"

@@ -101,17 +101,58 @@ api_writes() {
 AT_EXIT=()
 at_exit() { AT_EXIT=("$(printf '%q ' "$@")" "${AT_EXIT[@]}"); }
 
+# run_at_exit: runs them all; fails if one failed (the test then fails: a
+# cluster left changed is a failure of the test that changed it).
 run_at_exit() {
-	local c
-	for c in "${AT_EXIT[@]}"; do eval "$c" || echo "at exit: '$c' failed" >&2; done
+	local c rc=0
+	for c in ${AT_EXIT[@]+"${AT_EXIT[@]}"}; do
+		eval "$c" || { echo "FAIL: at exit: '$c' failed" >&2; rc=1; }
+	done
 	AT_EXIT=()
+	return $rc
+}
+
+# ---- CRDs a test installs or removes on the shared cluster ----
+
+# apply_crd FILE NAME: applies the CRD NAME from FILE; succeeds once it is
+# Established and its resource is served.
+apply_crd() {
+	kubectl apply -f "$1" >/dev/null &&
+		kubectl wait --for condition=established --timeout=60s "crd/$2" >/dev/null &&
+		wait_for 30 kubectl get "$2" -A
+}
+
+# remove_crd NAME: deletes the CRD NAME and succeeds once it is gone and its
+# group version is no longer served (kubectl delete --wait=false would leave
+# it terminating for the next test to trip over).
+remove_crd() {
+	local path
+	path=$(kubectl get crd "$1" -o jsonpath='/apis/{.spec.group}/{.spec.versions[0].name}' 2>/dev/null) ||
+		return 0
+	kubectl delete crd "$1" --wait=true --timeout=120s >/dev/null &&
+		wait_for 30 bash -c "! kubectl get --raw '$path'"
+}
+
+# install_crd FILE NAME: the CRD NAME from FILE for this test; removed again
+# when the test exits, however it exits, unless it was installed before.
+install_crd() {
+	kubectl get crd "$2" >/dev/null 2>&1 || at_exit remove_crd "$2"
+	apply_crd "$1" "$2" || fail "CRD $2 from $1 not established and served"
+}
+
+# without_crd NAME FILE: no CRD NAME for this test; if there was one, it is
+# put back from FILE when the test exits.
+without_crd() {
+	kubectl get crd "$1" >/dev/null 2>&1 || return 0
+	at_exit apply_crd "$2" "$1"
+	remove_crd "$1" || fail "cannot remove CRD $1"
 }
 
 run_test() {
 	local name=$1
 	declare -F "test_$name" >/dev/null || fail "no test named $name"
 	WORK=$(mktemp -d)
-	trap 'cleanup_pids; run_at_exit; rm -rf "$WORK"' EXIT
+	trap 'rc=$?; cleanup_pids; run_at_exit || rc=1; rm -rf "$WORK"; exit $rc' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	"test_$name"
