@@ -1015,9 +1015,14 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 		/* only pod labels made this workload: prune after the grace period */
 		uint64_t *since = hmap_get(&r->gone_since, key.ptr), now = now_ms(r);
 		if (!since) {
+			char grace[32];
 			since = im_xmalloc(sizeof(*since));
 			*since = now;
 			hmap_put(&r->gone_since, key.ptr, since);
+			snprintf(grace, sizeof(grace), "%.3fs", (double)r->grace_ms / 1000.0);
+			log_kv(LOG_INFO,
+			       "workload has no pods; its objects go after the grace period",
+			       "namespace", ns, "workload", workload, "grace", grace, NULL);
 		}
 		if (now - *since < r->grace_ms) {
 			wq_add_after(&r->q, key.ptr, r->grace_ms - (now - *since));
@@ -1243,6 +1248,10 @@ static void finish(struct run *run)
 			cJSON_Delete(status);
 		}
 	}
+	/* with "reconciling", a marker tests wait for before checking that a
+	 * reconcile did not do something */
+	log_kv(LOG_DEBUG, "reconciled", "key", run->key, "result", run->failed ? "failed" : "ok",
+	       NULL);
 	if (run->failed) {
 		wq_add_rate_limited(&r->q, run->key);
 	} else {
@@ -1278,6 +1287,7 @@ void reconciler_pump(struct reconciler *r)
 		buf_init(&run->errors, 2048);
 		r->inflight++;
 		r->reconciles++;
+		log_kv(LOG_DEBUG, "reconciling", "key", key, NULL);
 		run->pending = 1; /* held until the reconcile has queued its writes */
 		if (strcmp(key, RECONCILE_SECRET_KEY) == 0) {
 			reconcile_secret(run);
