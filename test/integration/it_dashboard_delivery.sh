@@ -13,10 +13,19 @@ JSON=$ROOT/dashboards/llm-inference.json
 CM=infermon-llm-inference
 
 # start_scoped NS DASHBOARD-NS ARGS...: the controller watching NS only,
-# its dashboard in DASHBOARD-NS.
+# its dashboard in DASHBOARD-NS; debug logs for reconciled_after_iw.
 start_scoped() {
 	local ns=$1 dns=$2; shift 2
-	start_controller --namespace "$ns" --dashboards-namespace "$dns" "$@"
+	start_controller --namespace "$ns" --dashboards-namespace "$dns" --log-level debug "$@"
+}
+
+# dashboard_reconciled NS CR: the dashboard's reconcile ran after the
+# controller saw CR as it is now (for the checks that it made no ConfigMap)
+dashboard_reconciled() {
+	local rv
+	rv=$(iw_rv "$1" "$2") || fail "no InferenceWorkload $1/$2"
+	wait_for 30 reconciled_after_iw "$WORK/log" "$1" "$2" "$rv" @dashboard ||
+		fail "the dashboard was not reconciled after $1/$2 (resourceVersion $rv): $(grep -E 'InferenceWorkload|reconcil' "$WORK/log" | tail -20)"
 }
 
 ready() { # ready NS CR: the CR's Ready condition is True (its reconcile ran)
@@ -79,7 +88,7 @@ test_dashboard_follows_what_the_workloads_want() {
 	start_scoped $ns $dns
 	apply_iw $ns a "{backend: vllm, dashboard: {enabled: false}}"
 	ready $ns a || fail "CR a never reconciled"
-	sleep 1
+	dashboard_reconciled $ns a
 	! kubectl -n $dns get cm $CM >/dev/null 2>&1 || fail "ConfigMap although no workload wants it"
 	apply_iw $ns b "{backend: vllm}"
 	wait_for 30 kubectl -n $dns get cm $CM || fail "no ConfigMap when CR b wants it"
@@ -98,7 +107,7 @@ test_dashboard_follows_what_the_workloads_want() {
 	start_scoped $ns $dns --no-dashboard
 	apply_iw $ns b "{backend: vllm, dashboard: {enabled: true}}"
 	ready $ns b || fail "CR b never reconciled"
-	sleep 2
+	dashboard_reconciled $ns b
 	! kubectl -n $dns get cm $CM >/dev/null 2>&1 || fail "--no-dashboard delivered a ConfigMap"
 	stop_infermon
 }
@@ -212,7 +221,7 @@ test_idle_means_no_writes_with_dashboard_and_rules() {
 	[ "$w1" = "$w2" ] || fail "idle controller wrote $((w2 - w1)) times in 40 s: $(tail -30 "$WORK/log")"
 	# (a second apply right after the first can happen: the key came back
 	# before the watch showed the new object; never later)
-	n=$(grep -c 'generated object.*ConfigMap' "$WORK/log")
+	n=$(grep -Ec 'msg="(created|wrote) generated object" what="[a-z]+ ConfigMap' "$WORK/log")
 	[ "$n" -le 2 ] || fail "the ConfigMap was written $n times: $(grep ConfigMap "$WORK/log")"
 	stop_infermon
 }
@@ -281,9 +290,9 @@ YAML
 	stop_infermon
 	kubectl -n $dns delete cm $CM >/dev/null
 	printf 'dashboard:\n  namespace: %s\n  enabled: false\n' $dns > "$WORK/off.yaml"
-	start_controller --namespace $ns --config "$WORK/off.yaml"
+	start_controller --namespace $ns --config "$WORK/off.yaml" --log-level debug
 	ready $ns qwen || fail "never reconciled"
-	sleep 2
+	dashboard_reconciled $ns qwen
 	! kubectl -n $dns get cm $CM >/dev/null 2>&1 || fail "dashboard.enabled: false delivered a ConfigMap"
 	stop_infermon
 	printf 'dashboard:\n  label: nolabel\n' > "$WORK/bad.yaml"

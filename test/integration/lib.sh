@@ -83,6 +83,49 @@ scrape_secret_lists() {
 		base64 -d | grep -Eq "(regex: |\|)$1;$2;"
 }
 
+# ---- a positive marker before a negative check ----
+# "X did not happen" checked after a fixed sleep passes on a machine too
+# slow to have done X yet. Wait for the reconcile that would have done X
+# instead, then check.
+
+# iw_rv NS NAME: the InferenceWorkload's resourceVersion now.
+iw_rv() { kubectl -n "$1" get iw "$2" -o jsonpath='{.metadata.resourceVersion}'; }
+
+# saw_iw LOG NS NAME RV: the controller logging to LOG (text, --log-level
+# debug) has seen InferenceWorkload NS/NAME at resourceVersion RV or later.
+saw_iw() {
+	awk -v seen_at="msg=\"InferenceWorkload changed\" namespace=$2 name=$3 resourceVersion=" -v rv="$4" '
+		(i = index($0, seen_at)) && substr($0, i + length(seen_at)) + 0 >= rv + 0 { found = 1; exit }
+		END { exit !found }' "$1"
+}
+
+# reconciled_after_iw LOG NS NAME RV KEY: the controller logging to LOG
+# (text, --log-level debug) has seen InferenceWorkload NS/NAME at
+# resourceVersion RV or later ("InferenceWorkload changed"), and a reconcile
+# of KEY (NS/WORKLOAD, @dashboard, @secret) started after that line
+# ("reconciling") and finished ("reconciled"): that reconcile saw the CR
+# as it is at RV. For wait_for.
+reconciled_after_iw() {
+	awk -v seen_at="msg=\"InferenceWorkload changed\" namespace=$2 name=$3 resourceVersion=" \
+		-v rv="$4" -v start="msg=reconciling key=$5" -v done="msg=reconciled key=$5 result=" '
+		!seen {
+			i = index($0, seen_at)
+			if (i && substr($0, i + length(seen_at)) + 0 >= rv + 0) seen = 1
+			next
+		}
+		!started { if (substr($0, length($0) - length(start) + 1) == start) started = 1; next }
+		index($0, done) { found = 1; exit }
+		END { exit !found }' "$1"
+}
+
+# log_time LOG TEXT: the time of LOG's first line containing TEXT (text
+# format, ts=...), in seconds since the epoch; fails when there is none.
+log_time() {
+	local ts
+	ts=$(grep -m1 -F -- "$2" "$1" | grep -o '^ts=[^ ]*' | cut -d= -f2) && [ -n "$ts" ] &&
+		date -d "$ts" +%s.%3N
+}
+
 # metrics_port: the port of the controller started by start_controller.
 metrics_port() {
 	grep -o 'serving /metrics, /healthz, /readyz.*port=[0-9]*' "$WORK/log" | grep -o '[0-9]*$'
