@@ -164,7 +164,7 @@ TEST(apiserver_kill9_reconnects_and_converges)
 	buf_init(&cmd, BUF_MAX_SMALL);
 	buf_printf(&cmd,
 		   "kill $(cat %s/creator.pid 2>/dev/null) 2>/dev/null; rm -rf %s; "
-		   "hack/local-cluster.sh up >/dev/null",
+		   "hack/local-cluster.sh start-apiserver >/dev/null",
 		   dir, dir);
 	it_restore_on_exit(buf_str(&cmd));
 	buf_release(&cmd);
