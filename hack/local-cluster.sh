@@ -366,6 +366,10 @@ start_apiserver() {
 		return 0
 	fi
 	running etcd || die "etcd is not running; run hack/local-cluster.sh up"
+	# an API server just killed or stopped may hold its port a moment after
+	# its pid looks gone (the kernel releases its memory before its files)
+	local i
+	for ((i = 0; i < 100; i++)); do port_busy "$APISERVER_PORT" || break; sleep 0.1; done
 	port_busy "$APISERVER_PORT" && die "kube-apiserver port $APISERVER_PORT is taken by another process; run down, then up"
 	log "starting kube-apiserver on https://127.0.0.1:$APISERVER_PORT"
 	apiserver_args
