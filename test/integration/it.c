@@ -166,8 +166,9 @@ int it_restore_now(void)
 		return 0;
 	fprintf(stderr, "restoring the cluster: %s\n", restore_cmd);
 	rc = it_sh("%s >&2", restore_cmd);
-	/* 'd' tells the guard not to run it again */
-	if (write(guard_fd, "d", 1) != 1)
+	/* 'd' tells the guard not to run it again; after a failure it gets
+	 * EOF and tries once more (the next test waits for it) */
+	if (rc == 0 && write(guard_fd, "d", 1) != 1)
 		fprintf(stderr, "cannot tell the restore guard it is done\n");
 	close(guard_fd);
 	guard_fd = -1;
@@ -268,6 +269,11 @@ static void read_synced(void *arg)
 	r->synced = r->w->synced;
 }
 
+static void watch_stop_on_fail(void *arg)
+{
+	it_watch_stop(arg);
+}
+
 void it_watch_start(struct it_watch *w, const char *ns, unsigned page_size)
 {
 	struct kubeconfig cfg;
@@ -289,6 +295,9 @@ void it_watch_start(struct it_watch *w, const char *ns, unsigned page_size)
 	w->loop.on_stop = on_stop;
 	w->loop.on_stop_arg = w;
 	pthread_create(&w->thread, NULL, loop_thread, w);
+	/* a failed assert leaves the test's stack, where w lives: stop the
+	 * loop thread first */
+	t_defer(watch_stop_on_fail, w);
 	loop_call_sync(&w->loop, start_on_loop, &a);
 	for (int i = 0; i < 600 && !rd.synced; i++) {
 		usleep(100000);
@@ -300,6 +309,7 @@ void it_watch_start(struct it_watch *w, const char *ns, unsigned page_size)
 
 void it_watch_stop(struct it_watch *w)
 {
+	t_undefer(w);
 	loop_stop(&w->loop);
 	pthread_join(w->thread, NULL);
 	loop_release(&w->loop);

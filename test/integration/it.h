@@ -48,7 +48,8 @@ int it_sh_out(struct buf *out, const char *fmt, ...) __attribute__((format(print
  */
 void it_restore_on_exit(const char *cmd);
 /* Runs the armed command now, its output on stderr, and disarms it; returns
- * its exit status (0 when nothing is armed). */
+ * its exit status (0 when nothing is armed). When it fails, the guard runs
+ * it once more at once (and the next test waits for that). */
 int it_restore_now(void);
 /* The recorded settings of the cluster (hack/local-cluster.sh settings): a
  * prefix of environment assignments that make hack/local-cluster.sh up bring
