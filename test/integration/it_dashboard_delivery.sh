@@ -309,7 +309,7 @@ test_with_the_crd_a_grafana_dashboard_refers_to_the_configmap() {
 	local ns=it-dash-gd dns=it-dash-gd-mon gd=infermon-llm-inference crd=grafanadashboards.grafana.integreatly.org uid1 uid2
 	fresh_ns $ns
 	fresh_ns $dns
-	install_crd "$ROOT/test/data/crds/grafanadashboards.yaml" $crd
+	with_crd $crd "$ROOT/test/data/crds/grafanadashboards.yaml"
 	start_scoped $ns $dns --grafana-operator --grafana-instance-selector dashboards=llm
 	apply_iw $ns qwen "{backend: vllm}"
 	wait_for 30 kubectl -n $dns get grafanadashboard $gd || fail "no GrafanaDashboard: $(tail -20 "$WORK/log")"

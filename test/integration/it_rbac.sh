@@ -247,8 +247,8 @@ test_least_privilege() {
 	kubectl delete pods -A -l alibabacloud.com/inference-workload --wait=false >/dev/null
 	# grafana-operator's GrafanaDashboard CRD (test/data/crds/, as
 	# it_dashboard_delivery.sh installs it), removed again if it was not
-	# here, and waited for until it is gone (install_crd)
-	install_crd "$ROOT/test/data/crds/grafanadashboards.yaml" $GD_CRD
+	# here, and waited for until it is gone (with_crd)
+	with_crd $GD_CRD "$ROOT/test/data/crds/grafanadashboards.yaml"
 	kubectl delete ns $NS --ignore-not-found --wait=true >/dev/null
 	kubectl create ns $NS >/dev/null
 	port=$(free_port)

@@ -176,11 +176,11 @@ remove_crd() {
 		wait_for 30 bash -c "! kubectl get --raw '$path'"
 }
 
-# install_crd FILE NAME: the CRD NAME from FILE for this test; removed again
+# with_crd NAME FILE: the CRD NAME from FILE for this test; removed again
 # when the test exits, however it exits, unless it was installed before.
-install_crd() {
-	kubectl get crd "$2" >/dev/null 2>&1 || at_exit remove_crd "$2"
-	apply_crd "$1" "$2" || fail "CRD $2 from $1 not established and served"
+with_crd() {
+	kubectl get crd "$1" >/dev/null 2>&1 || at_exit remove_crd "$1"
+	apply_crd "$2" "$1" || fail "CRD $1 from $2 not established and served"
 }
 
 # without_crd NAME FILE: no CRD NAME for this test; if there was one, it is
