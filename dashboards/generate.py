@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Generates dashboards/llm-inference.json, infermon's LLM inference
-dashboard, and test/dashboard/panel_claims.json, the list of engine variants
-each query must return data for (test/integration/it_dashboard.sh checks
-both).
+dashboard, and refreshes the queries in test/dashboard/panel_claims.json,
+the list of engine variants each query must return data for
+(test/integration/it_dashboard.sh checks both). The variant lists in that
+file are written by hand: this script fails, naming the query, when the
+code here claims other variants than the reviewed file.
 
     dashboards/generate.py           write both files
     dashboards/generate.py --check   fail when either file is out of date
@@ -718,11 +720,61 @@ def render(obj):
     return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
+def reviewed_claims(generated):
+    """The claims file with each query's expr refreshed from the dashboard.
+
+    Which engine variants a query must return data for is decided by a
+    reviewer in test/dashboard/panel_claims.json, not by this script: a
+    panel whose code here stops covering a variant must not quietly check
+    less. So the variant lists are never written from here; any difference
+    between what the code claims and what the file says is an error naming
+    the query, to be settled by editing the file by hand."""
+    try:
+        with open(CLAIMS, encoding="utf-8") as f:
+            have = json.load(f)
+    except FileNotFoundError:
+        sys.exit("%s is missing: it is written by hand (see docs/dashboard.md)"
+                 % os.path.relpath(CLAIMS, ROOT))
+    reviewed = {}
+    for p in have.get("panels", []):
+        for t in p["targets"]:
+            reviewed[(p["title"], t["refId"])] = t["variants"]
+    problems = []
+    if have.get("variants") != generated["variants"]:
+        problems.append("the variant list differs from VARIANTS")
+    seen = set()
+    for p in generated["panels"]:
+        for t in p["targets"]:
+            key = (p["title"], t["refId"])
+            seen.add(key)
+            if key not in reviewed:
+                problems.append("%s %s: a new query; add its variants by hand" % key)
+            elif sorted(reviewed[key]) != sorted(t["variants"]):
+                lost = sorted(set(reviewed[key]) - set(t["variants"]))
+                gained = sorted(set(t["variants"]) - set(reviewed[key]))
+                problems.append("%s %s: the code claims %s%s%s, the reviewed file %s" % (
+                    key[0], key[1], t["variants"],
+                    "; loses " + ", ".join(lost) if lost else "",
+                    "; gains " + ", ".join(gained) if gained else "",
+                    reviewed[key]))
+            else:
+                t["variants"] = reviewed[key]
+    for key in reviewed:
+        if key not in seen:
+            problems.append("%s %s: in the reviewed file, not in the dashboard" % key)
+    if problems:
+        sys.exit("%s and the dashboard disagree (edit the file by hand once the "
+                 "change is reviewed):\n  " % os.path.relpath(CLAIMS, ROOT)
+                 + "\n  ".join(problems))
+    return generated
+
+
 def main():
     check = sys.argv[1:] == ["--check"]
     if sys.argv[1:] and not check:
         sys.exit("usage: dashboards/generate.py [--check]")
     d, claims = dashboard()
+    claims = reviewed_claims(claims)
     stale = []
     for path, obj in ((DASHBOARD, d), (CLAIMS, claims)):
         text = render(obj)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "desired.h"
 #include "engine.h"
 #include "events.h"
 #include "expo.h"
@@ -227,8 +228,9 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 		log_kv(now && k != CHECK_METRICS_MISSING ? LOG_WARN : LOG_INFO,
 		       now ? "check became true" : "check cleared", "namespace", ti->namespace,
 		       "pod", ti->pod, "workload", ti->workload, "check", name, "scrape", nscrape,
-		       "message", now ? t->checks.message[k] : "", NULL);
-		check_changed(c, ti, (enum check_kind)k, now ? 1 : -1, t->checks.message[k]);
+		       "message", scraper_check_message(t, (enum check_kind)k), NULL);
+		check_changed(c, ti, (enum check_kind)k, now ? 1 : -1,
+			      scraper_check_message(t, (enum check_kind)k));
 	}
 	if (!ti->seen || changed) {
 		reconciler_workload_changed(&c->rec, ti->namespace, ti->workload);
@@ -384,7 +386,8 @@ static void runtime_of(void *ctx, const char *ns, const char *pod, struct pod_ru
 							     : ENGINE_MAX_MODELS;
 	for (int k = 0; k < CHECK_COUNT; k++) {
 		out->active[k] = t->checks.active[k];
-		snprintf(out->message[k], sizeof(out->message[k]), "%s", t->checks.message[k]);
+		snprintf(out->message[k], sizeof(out->message[k]), "%s",
+			 scraper_check_message(t, (enum check_kind)k));
 	}
 }
 
@@ -411,7 +414,7 @@ static void resync_workload(struct controller *c, const char *ns, const char *wo
 static void on_cr(void *ctx, const cJSON *cr, bool deleted)
 {
 	struct controller *c = ctx;
-	const char *ns = obj_str(cr, "metadata", "namespace"), *w = reconciler_cr_workload(cr);
+	const char *ns = obj_str(cr, "metadata", "namespace"), *w = desired_cr_workload(cr);
 	char *old;
 
 	/* the resourceVersion last: tests read it as the line's last field */

@@ -9,6 +9,7 @@
 
 #define MAX_DURATION_MS (24ULL * 3600 * 1000)
 
+/* The CRD schema's defaults (crds/), which are also the flags' defaults. */
 void iw_defaults_init(struct iw_defaults *d)
 {
 	d->port = "http";
@@ -383,6 +384,7 @@ im_result iwspec_parse(const cJSON *obj, const struct iw_defaults *d, struct iws
 	const char *name = cJSON_GetStringValue(get(md, "name"));
 	const char *v;
 	struct ctx c;
+	struct iw_defaults crd;
 	im_result result;
 	double num;
 
@@ -398,7 +400,14 @@ im_result iwspec_parse(const cJSON *obj, const struct iw_defaults *d, struct iws
 	s->uid = v ? im_xstrdup(v) : NULL;
 	if (cJSON_IsNumber(get(md, "generation")))
 		s->generation = (int64_t)get(md, "generation")->valuedouble;
-	set_defaults(s, d);
+	/* A CR's absent fields take the CRD schema's defaults, which the API
+	 * server writes into every CR the controller reads, so that a CR read
+	 * from a file (render) comes out as the same CR read from the cluster.
+	 * d (the flags) is for workloads without a CR, except the timeout: the
+	 * schema has no default for it. */
+	iw_defaults_init(&crd);
+	crd.timeout = d->timeout;
+	set_defaults(s, &crd);
 	if (spec && !cJSON_IsObject(spec)) {
 		buf_printf(err, "spec in %s/%s: must be an object", c.ns, name);
 		result = IM_CONFIG;

@@ -61,7 +61,8 @@ struct iwspec {
 	double slo_ttft_p95, slo_tpot_p95, slo_e2e_p95; /* 0: not given */
 };
 
-/* Controller-wide defaults for workloads without a CR (flags). */
+/* Controller-wide defaults for workloads without a CR (flags);
+ * iw_defaults_init gives the CRD schema's defaults. */
 struct iw_defaults {
 	const char *port;     /* "http" */
 	const char *path;     /* "/metrics" */
@@ -71,8 +72,11 @@ struct iw_defaults {
 };
 void iw_defaults_init(struct iw_defaults *d);
 
-/* Decodes an InferenceWorkload object. On failure returns IM_PARSE or
- * IM_CONFIG with one message in err naming the field; s is then released. */
+/* Decodes an InferenceWorkload object. Absent fields take the CRD schema's
+ * defaults, as the API server fills them in (so a CR from a file decodes as
+ * the same CR from the cluster); of d only the timeout applies, which the
+ * schema leaves unset. On failure returns IM_PARSE or IM_CONFIG with one
+ * message in err naming the field; s is then released. */
 im_result iwspec_parse(const cJSON *obj, const struct iw_defaults *d, struct iwspec *s,
 		       struct buf *err);
 /* The spec of a workload that exists only through pod labels. */

@@ -7,9 +7,9 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "desired.h"
 #include "events.h"
 #include "log.h"
-#include "promselect.h"
 #include "reflector.h"
 #include "render_dashboard.h"
 #include "yamlout.h"
@@ -79,9 +79,11 @@ struct run {
 	uint64_t start_ms;
 	int pending;
 	bool failed;
-	cJSON *status;     /* status to write after the applies, or NULL */
-	cJSON *cr;         /* copy of the CR (for events), or NULL */
-	struct buf errors; /* first failure */
+	cJSON *status;       /* status to write after the applies, or NULL */
+	cJSON *cr;           /* copy of the CR (for events), or NULL */
+	cJSON *losers;       /* copies of the CRs in conflict with cr (desired.h), or NULL */
+	cJSON *loser_status; /* their status, in the same order */
+	struct buf errors;   /* first failure */
 };
 
 static uint64_t now_ms(struct reconciler *r)
@@ -135,15 +137,9 @@ void reconciler_workload_changed(struct reconciler *r, const char *ns, const cha
 	buf_release(&k);
 }
 
-const char *reconciler_cr_workload(const cJSON *cr)
-{
-	const char *w = obj_str(cr, "spec", "workloadName");
-	return w && *w ? w : obj_str(cr, "metadata", "name");
-}
-
 void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted, char **moved_from)
 {
-	const char *ns = obj_str(cr, "metadata", "namespace"), *w = reconciler_cr_workload(cr);
+	const char *ns = obj_str(cr, "metadata", "namespace"), *w = desired_cr_workload(cr);
 	const char *name = obj_str(cr, "metadata", "name");
 	struct buf k;
 	char *old;
@@ -185,8 +181,7 @@ void reconciler_selection_changed(struct reconciler *r)
 {
 	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e; e = hmap_next(&r->crs.objs, e)) {
 		const cJSON *cr = e->value;
-		const char *ns = obj_str(cr, "metadata", "namespace"),
-			   *w = reconciler_cr_workload(cr);
+		const char *ns = obj_str(cr, "metadata", "namespace"), *w = desired_cr_workload(cr);
 		if (ns && w)
 			reconciler_workload_changed(r, ns, w);
 	}
@@ -326,17 +321,24 @@ static void call_done(struct run *run)
 		finish(run);
 }
 
-static void cr_event(struct run *run, bool warning, const char *reason, const char *note)
+/* An Event about InferenceWorkload cr (NULL: none). */
+static void cr_event_on(struct run *run, const cJSON *cr, bool warning, const char *reason,
+			const char *note)
 {
 	struct event_ref about;
 
-	if (!run->cr || !run->r->events)
+	if (!cr || !run->r->events)
 		return;
 	about = (struct event_ref){"infermon.io/v1alpha1", "InferenceWorkload",
-				   obj_str(run->cr, "metadata", "namespace"),
-				   obj_str(run->cr, "metadata", "name"),
-				   obj_str(run->cr, "metadata", "uid")};
+				   obj_str(cr, "metadata", "namespace"),
+				   obj_str(cr, "metadata", "name"), obj_str(cr, "metadata", "uid")};
 	events_post(run->r->events, &about, warning, "Apply", reason, note);
+}
+
+/* An Event about the CR governing the workload being reconciled. */
+static void cr_event(struct run *run, bool warning, const char *reason, const char *note)
+{
+	cr_event_on(run, run->cr, warning, reason, note);
 }
 
 struct call_ctx {
@@ -344,6 +346,7 @@ struct call_ctx {
 	char what[256]; /* "create ServiceMonitor llm/infermon-qwen" */
 	bool created;
 	bool is_status;
+	const cJSON *about; /* the CR the write is about (run->cr or a loser's copy) */
 };
 
 static void write_done(struct http_call *c, im_result transport, void *data)
@@ -361,7 +364,8 @@ static void write_done(struct http_call *c, im_result transport, void *data)
 		       buf_str(&err), NULL);
 		if (!run->errors.len)
 			buf_printf(&run->errors, "%s: %s", cc->what, buf_str(&err));
-		cr_event(run, true, cc->is_status ? "StatusFailed" : "ApplyFailed", buf_str(&err));
+		cr_event_on(run, cc->about, true, cc->is_status ? "StatusFailed" : "ApplyFailed",
+			    buf_str(&err));
 	} else if (!cc->is_status) {
 		log_kv(LOG_INFO,
 		       cc->created ? "created generated object" : "wrote generated object", "what",
@@ -376,7 +380,8 @@ static void write_done(struct http_call *c, im_result transport, void *data)
 }
 
 static void send_write(struct run *run, const char *method, const char *path, const char *ctype,
-		       const char *body, const char *what, bool created, bool is_status)
+		       const char *body, const char *what, bool created, bool is_status,
+		       const cJSON *about)
 {
 	struct http_call *c = kubeclient_call(run->r->kc, method, path);
 	struct call_ctx *cc = im_xcalloc(1, sizeof(*cc));
@@ -384,6 +389,7 @@ static void send_write(struct run *run, const char *method, const char *path, co
 	cc->run = run;
 	cc->created = created;
 	cc->is_status = is_status;
+	cc->about = about ? about : run->cr;
 	snprintf(cc->what, sizeof(cc->what), "%s", what);
 	if (body)
 		kubeclient_set_body(c, ctype, body, strlen(body));
@@ -441,7 +447,7 @@ static void apply(struct run *run, cJSON *obj)
 	if (r->writes_enabled) {
 		body = cJSON_PrintUnformatted(obj);
 		send_write(run, "PATCH", buf_str(&path), "application/apply-patch+yaml", body,
-			   buf_str(&what), !live, false);
+			   buf_str(&what), !live, false, NULL);
 		im_free(body);
 	}
 	buf_release(&path);
@@ -460,7 +466,8 @@ static void delete_obj(struct run *run, int k, const cJSON *live)
 		   obj_str(live, "metadata", "name"));
 	run->r->deletes++;
 	if (run->r->writes_enabled)
-		send_write(run, "DELETE", buf_str(&path), NULL, NULL, buf_str(&what), false, false);
+		send_write(run, "DELETE", buf_str(&path), NULL, NULL, buf_str(&what), false, false,
+			   NULL);
 	buf_release(&path);
 	buf_release(&what);
 }
@@ -590,93 +597,6 @@ static const char *condition_status(const cJSON *status, const char *type)
 	return NULL;
 }
 
-/* ---- is the monitor selected by a Prometheus? ---- */
-
-struct judgement {
-	const char *status; /* NULL: not judged (no monitor, no CR) */
-	const char *reason;
-	struct buf message;
-};
-
-static void judge_selection(struct reconciler *r, const struct iwspec *s, cJSON *objs,
-			    struct judgement *out)
-{
-	cJSON *mon, *labels;
-	const cJSON *nsobj = objcache_get(&r->namespaces, "", s->namespace);
-	const char **keys;
-	const cJSON **proms;
-	enum promsel_kind kind;
-	size_t nproms = 0, nselected = 0;
-	struct buf selected, wants;
-
-	mon = promsel_find_monitor(objs, &kind);
-	if (!mon)
-		return;
-	if (!r->proms_known) {
-		out->status = "Unknown";
-		out->reason = "PrometheusUnknown";
-		buf_adds(&out->message,
-			 "the Prometheus objects could not be listed (is the prometheus-operator "
-			 "CRD installed, and may infermon list prometheuses?)");
-		return;
-	}
-	buf_init(&selected, 1024);
-	buf_init(&wants, 2048);
-	keys = hmap_sorted_keys(&r->proms.objs);
-	proms = im_xcalloc(r->proms.objs.count + 1, sizeof(*proms));
-	for (size_t i = 0; keys[i]; i++)
-		proms[nproms++] = hmap_get(&r->proms.objs, keys[i]);
-	if (s->match_prometheus)
-		promsel_stamp_objects(objs, proms, nproms, s->namespace, nsobj);
-	labels = promsel_monitor_labels(mon);
-	for (size_t i = 0; i < nproms; i++) {
-		if (promsel_selects(proms[i], kind, s->namespace, nsobj, labels)) {
-			buf_printf(&selected, "%s%s", nselected ? ", " : "", keys[i]);
-			nselected++;
-		} else {
-			buf_adds(&wants, "; ");
-			promsel_describe(proms[i], kind, &wants);
-		}
-	}
-	im_free(keys);
-	im_free(proms);
-	if (nselected) {
-		out->status = "True";
-		out->reason = "Selected";
-		buf_printf(&out->message, "%s %s/%s is selected by Prometheus %s",
-			   obj_str(mon, "kind", NULL), s->namespace,
-			   obj_str(mon, "metadata", "name"), buf_str(&selected));
-	} else if (!nproms) {
-		out->status = "False";
-		out->reason = "NoPrometheus";
-		buf_printf(
-			&out->message,
-			"no Prometheus object exists, so no prometheus-operator reads %s %s/%s; a "
-			"Prometheus without the operator can use the scrape-config Secret %s/%s",
-			obj_str(mon, "kind", NULL), s->namespace, obj_str(mon, "metadata", "name"),
-			r->rc.secret_namespace, r->rc.secret_name);
-	} else {
-		cJSON *l;
-		bool first = true;
-		out->status = "False";
-		out->reason = "NotSelected";
-		buf_printf(&out->message, "no Prometheus selects %s %s/%s with labels {",
-			   obj_str(mon, "kind", NULL), s->namespace,
-			   obj_str(mon, "metadata", "name"));
-		cJSON_ArrayForEach(l, labels)
-		{
-			buf_printf(&out->message, "%s%s=%s", first ? "" : ",", l->string,
-				   cJSON_IsString(l) ? l->valuestring : "");
-			first = false;
-		}
-		buf_printf(&out->message, "}%s; add the labels in spec.monitor.labels%s",
-			   buf_str(&wants),
-			   s->match_prometheus ? "" : " or set spec.monitor.matchPrometheus: true");
-	}
-	buf_release(&selected);
-	buf_release(&wants);
-}
-
 /* Warning Event when a condition turns False (reason: the condition's), a
  * Normal one named after the condition when it turns True again. */
 static void announce(struct run *run, const cJSON *live_status, const cJSON *status,
@@ -756,9 +676,11 @@ static void add_pod_status(cJSON *arr, const struct pod *p, const struct pod_run
 	cJSON_AddItemToArray(arr, o);
 }
 
+/* The status of CR cr. With not_ready (a reason: InvalidSpec, Conflict),
+ * Ready is False with that reason and message. */
 static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct iwspec *s,
-			   const char *spec_error, const struct workload *w, const cJSON *generated,
-			   const struct judgement *sel)
+			   const char *not_ready, const char *message, const struct workload *w,
+			   const cJSON *generated, const struct desired_verdict *sel)
 {
 	uint64_t want = s ? s->expected_max_num_seqs : 0;
 	size_t compared = 0;
@@ -860,8 +782,8 @@ static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct i
 	cJSON_AddStringToObject(st, "drift", buf);
 	cJSON_AddItemToObject(st, "generated", cJSON_Duplicate(generated, true));
 	conds = cJSON_AddArrayToObject(st, "conditions");
-	if (spec_error)
-		add_condition(conds, live, gen, "Ready", false, "InvalidSpec", spec_error);
+	if (not_ready)
+		add_condition(conds, live, gen, "Ready", false, not_ready, message);
 	else
 		add_condition(conds, live, gen, "Ready", true, "Reconciled",
 			      "generated objects are applied");
@@ -890,7 +812,9 @@ static cJSON *build_status(struct reconciler *r, const cJSON *cr, const struct i
 	return st;
 }
 
-static void write_status(struct run *run, const cJSON *cr, cJSON *status)
+/* Writes status to cr (the cached CR) unless it holds it already; about is
+ * the run's copy of it, for Events. */
+static void write_status(struct run *run, const cJSON *cr, cJSON *status, const cJSON *about)
 {
 	const cJSON *live = cJSON_GetObjectItemCaseSensitive(cr, "status");
 	cJSON *body;
@@ -923,136 +847,189 @@ static void write_status(struct run *run, const cJSON *cr, cJSON *status)
 	run->r->status_writes++;
 	if (run->r->writes_enabled)
 		send_write(run, "PATCH", buf_str(&path), "application/apply-patch+yaml", text,
-			   buf_str(&what), false, true);
+			   buf_str(&what), false, true, about);
 	im_free(text);
 	buf_release(&path);
 	buf_release(&what);
 }
 
-/* ---- the reconciles ---- */
+/* ---- the snapshot desired.h computes from ---- */
 
-/* The CR selecting ns/workload: the oldest by name when several do. */
-static const cJSON *find_cr(struct reconciler *r, const char *ns, const char *workload)
+struct snapshot {
+	struct desired_in in;
+	const cJSON **crs, **proms;
+	const char **prom_keys;
+};
+
+/* The CRs and, with proms, the Prometheus objects (which only a workload's
+ * objects need). */
+static void snapshot_take(struct reconciler *r, struct snapshot *sn, bool proms)
 {
-	const cJSON *best = NULL;
+	size_t ncrs = 0, nproms = 0;
 
-	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e; e = hmap_next(&r->crs.objs, e)) {
-		const cJSON *cr = e->value;
-		const char *cns = obj_str(cr, "metadata", "namespace"),
-			   *w = reconciler_cr_workload(cr);
-		if (!cns || !w || strcmp(cns, ns) != 0 || strcmp(w, workload) != 0)
-			continue;
-		if (obj_str(cr, "metadata", "deletionTimestamp"))
-			continue;
-		if (!best ||
-		    strcmp(obj_str(cr, "metadata", "name"), obj_str(best, "metadata", "name")) < 0)
-			best = cr;
+	memset(sn, 0, sizeof(*sn));
+	sn->crs = im_xcalloc(r->crs.objs.count + 1, sizeof(*sn->crs));
+	for (struct hmap_entry *e = hmap_first(&r->crs.objs); e; e = hmap_next(&r->crs.objs, e))
+		sn->crs[ncrs++] = e->value;
+	/* in a stable order: matchPrometheus stamps labels in this order */
+	if (proms) {
+		sn->prom_keys = hmap_sorted_keys(&r->proms.objs);
+		sn->proms = im_xcalloc(r->proms.objs.count + 1, sizeof(*sn->proms));
+		for (size_t i = 0; sn->prom_keys[i]; i++)
+			sn->proms[nproms++] = hmap_get(&r->proms.objs, sn->prom_keys[i]);
 	}
-	return best;
+	sn->in = (struct desired_in){
+		.rc = &r->rc,
+		.defaults = &r->defaults,
+		.crs = sn->crs,
+		.ncrs = ncrs,
+		.proms = sn->proms,
+		.nproms = nproms,
+		.proms_known = r->proms_known,
+	};
 }
+
+static void snapshot_release(struct snapshot *sn)
+{
+	im_free(sn->crs);
+	im_free(sn->proms);
+	im_free(sn->prom_keys);
+}
+
+/* ---- the reconciles ---- */
 
 void reconciler_spec(struct reconciler *r, const char *ns, const char *workload, enum backend b,
 		     struct iwspec *s)
 {
-	const cJSON *cr = find_cr(r, ns, workload);
-	struct buf err;
+	struct snapshot sn;
 
-	buf_init(&err, 1024);
-	if (!cr || iwspec_parse(cr, &r->defaults, s, &err) != IM_OK)
-		iwspec_default(s, &r->defaults, ns, workload, b);
-	else if (s->backend == BACKEND_UNKNOWN)
-		s->backend = b;
-	buf_release(&err);
+	snapshot_take(r, &sn, false);
+	desired_spec(&sn.in, ns, workload, b, s);
+	snapshot_release(&sn);
+}
+
+/* A CR that selects the workload another (older) CR governs: Ready=False
+ * reason Conflict on it, and a Warning Event naming the winner when that
+ * condition is new. Its status is written after the applies. */
+static void report_conflict(struct run *run, const struct desired *d, const cJSON *loser,
+			    const struct workload *w, const char *workload)
+{
+	const cJSON *live = cJSON_GetObjectItemCaseSensitive(loser, "status"), *it;
+	const char *winner = obj_str(d->cr, "metadata", "name");
+	cJSON *none = cJSON_CreateArray(), *status;
+	bool known = false;
+	struct buf msg;
+
+	buf_init(&msg, 1024);
+	buf_printf(&msg,
+		   "InferenceWorkload %s/%s selects workload \"%s\" too and is older (created %s); "
+		   "it governs the workload and this one is ignored until it is deleted or selects "
+		   "another workload",
+		   desired_cr_namespace(d->cr), winner, workload,
+		   obj_str(d->cr, "metadata", "creationTimestamp")
+			   ? obj_str(d->cr, "metadata", "creationTimestamp")
+			   : "unknown");
+	log_kv(LOG_WARN, "InferenceWorkloads conflict", "namespace", desired_cr_namespace(loser),
+	       "ignored", obj_str(loser, "metadata", "name"), "governing", winner, "workload",
+	       workload, NULL);
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(live, "conditions"))
+	{
+		const char *t = obj_str(it, "type", NULL), *reason = obj_str(it, "reason", NULL),
+			   *m = obj_str(it, "message", NULL);
+		if (t && strcmp(t, "Ready") == 0 && reason && strcmp(reason, "Conflict") == 0 &&
+		    m && strcmp(m, buf_str(&msg)) == 0)
+			known = true;
+	}
+	if (!known)
+		cr_event_on(run, loser, true, "Conflict", buf_str(&msg));
+	status = build_status(run->r, loser, NULL, "Conflict", buf_str(&msg), w, none, NULL);
+	if (!run->losers) {
+		run->losers = cJSON_CreateArray();
+		run->loser_status = cJSON_CreateArray();
+	}
+	cJSON_AddItemToArray(run->losers, cJSON_Duplicate(loser, true));
+	cJSON_AddItemToArray(run->loser_status, status);
+	cJSON_Delete(none);
+	buf_release(&msg);
+}
+
+/* A workload with neither a CR nor pods: its generated objects go at once
+ * when a CR that now selects another workload owns them; when only pod
+ * labels made them, after the grace period. */
+static void prune_undesired(struct run *run, const char *ns, const char *workload, const char *key)
+{
+	struct reconciler *r = run->r;
+	enum owned_state owns = has_owned(r, ns, workload);
+	uint64_t *since, now;
+
+	if (owns == OWNS_FOR_LIVE_CR) {
+		log_kv(LOG_INFO, "workload no longer selected by its InferenceWorkload; pruning",
+		       "namespace", ns, "workload", workload, NULL);
+		prune(run, ns, workload, NULL);
+		return;
+	}
+	if (owns != OWNS_ORPHANS)
+		return;
+	since = hmap_get(&r->gone_since, key);
+	now = now_ms(r);
+	if (!since) {
+		char grace[32];
+		since = im_xmalloc(sizeof(*since));
+		*since = now;
+		hmap_put(&r->gone_since, key, since);
+		snprintf(grace, sizeof(grace), "%.3fs", (double)r->grace_ms / 1000.0);
+		log_kv(LOG_INFO, "workload has no pods; its objects go after the grace period",
+		       "namespace", ns, "workload", workload, "grace", grace, NULL);
+	}
+	if (now - *since < r->grace_ms) {
+		wq_add_after(&r->q, key, r->grace_ms - (now - *since));
+	} else {
+		prune(run, ns, workload, NULL);
+		im_free(hmap_del(&r->gone_since, key));
+	}
 }
 
 static void reconcile_workload(struct run *run, const char *ns, const char *workload)
 {
 	struct reconciler *r = run->r;
-	const cJSON *cr = find_cr(r, ns, workload);
 	const struct workload *w;
-	struct iwspec spec;
-	bool have_spec = false;
-	struct buf key, err;
-	cJSON *objs = NULL, *generated = cJSON_CreateArray(), *o;
+	struct desired_workload dw = {.namespace = ns, .workload = workload};
+	struct desired d;
+	struct snapshot sn;
+	struct buf key, id;
+	cJSON *generated = cJSON_CreateArray(), *o;
 	struct hmap keep;
 	const struct pod **pods = NULL;
-	size_t npods = 0;
-	enum owned_state owns;
-	struct judgement sel = {0};
 
 	buf_init(&key, BUF_MAX_SMALL);
-	buf_init(&err, 1024);
-	buf_init(&sel.message, 2048);
+	buf_init(&id, 1024);
 	hmap_init(&keep);
 	buf_printf(&key, "%s/%s", ns, workload);
 	w = podcache_workload(r->pods, key.ptr);
 	if (w) {
-		const char **keys = hmap_sorted_keys(&w->pods);
 		pods = im_xcalloc(w->pods.count + 1, sizeof(*pods));
-		for (size_t i = 0; keys[i]; i++)
-			pods[npods++] = hmap_get(&w->pods, keys[i]);
-		im_free(keys);
+		for (struct hmap_entry *e = hmap_first(&w->pods); e; e = hmap_next(&w->pods, e))
+			pods[dw.npods++] = e->value;
+		dw.pods = pods;
 		im_free(hmap_del(&r->gone_since, key.ptr));
 	}
-	if (cr) {
-		run->cr = cJSON_Duplicate(cr, true);
-		if (iwspec_parse(cr, &r->defaults, &spec, &err) == IM_OK) {
-			have_spec = true;
-		} else {
-			log_kv(LOG_WARN, "invalid InferenceWorkload", "error", buf_str(&err), NULL);
-			cr_event(run, true, "InvalidSpec", buf_str(&err));
+	snapshot_take(r, &sn, true);
+	desired_init(&d);
+	desired_compute(&sn.in, &dw, objcache_get(&r->namespaces, "", ns), &d);
+	if (d.cr) {
+		run->cr = cJSON_Duplicate(d.cr, true);
+		if (!d.have_spec) {
+			log_kv(LOG_WARN, "invalid InferenceWorkload", "error", buf_str(&d.error),
+			       NULL);
+			cr_event(run, true, "InvalidSpec", buf_str(&d.error));
 		}
-	} else if (w) {
-		iwspec_default(&spec, &r->defaults, ns, workload,
-			       backend_parse(pod_backend(pods[0])));
-		have_spec = true;
-	} else if ((owns = has_owned(r, ns, workload)) == OWNS_FOR_LIVE_CR) {
-		/* the CR now selects another workload: nothing here is desired */
-		log_kv(LOG_INFO, "workload no longer selected by its InferenceWorkload; pruning",
-		       "namespace", ns, "workload", workload, NULL);
-		prune(run, ns, workload, NULL);
-	} else if (owns == OWNS_ORPHANS) {
-		/* only pod labels made this workload: prune after the grace period */
-		uint64_t *since = hmap_get(&r->gone_since, key.ptr), now = now_ms(r);
-		if (!since) {
-			char grace[32];
-			since = im_xmalloc(sizeof(*since));
-			*since = now;
-			hmap_put(&r->gone_since, key.ptr, since);
-			snprintf(grace, sizeof(grace), "%.3fs", (double)r->grace_ms / 1000.0);
-			log_kv(LOG_INFO,
-			       "workload has no pods; its objects go after the grace period",
-			       "namespace", ns, "workload", workload, "grace", grace, NULL);
-		}
-		if (now - *since < r->grace_ms) {
-			wq_add_after(&r->q, key.ptr, r->grace_ms - (now - *since));
-		} else {
-			prune(run, ns, workload, NULL);
-			im_free(hmap_del(&r->gone_since, key.ptr));
-		}
+	} else if (!d.have_spec) {
+		prune_undesired(run, ns, workload, key.ptr);
 	}
-	if (have_spec) {
-		struct buf id;
-		buf_init(&id, 1024);
-		objs = cJSON_CreateArray();
-		render_workload(&r->rc, &spec, pods, npods, objs);
-		if (cr)
-			judge_selection(r, &spec, objs, &sel);
-		cJSON_ArrayForEach(o, objs)
+	if (d.have_spec) {
+		cJSON_ArrayForEach(o, d.objects)
 		{
-			cJSON *ref, *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
-			if (cr && obj_str(cr, "metadata", "uid")) {
-				cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
-				ref = cJSON_CreateObject();
-				cJSON_AddStringToObject(ref, "apiVersion", "infermon.io/v1alpha1");
-				cJSON_AddStringToObject(ref, "kind", "InferenceWorkload");
-				cJSON_AddStringToObject(ref, "name",
-							obj_str(cr, "metadata", "name"));
-				cJSON_AddStringToObject(ref, "uid", obj_str(cr, "metadata", "uid"));
-				cJSON_AddBoolToObject(ref, "controller", true);
-				cJSON_AddBoolToObject(ref, "blockOwnerDeletion", true);
-				cJSON_AddItemToArray(refs, ref);
-			}
+			cJSON *ref;
 			buf_reset(&id);
 			buf_printf(&id, "%s/%s", obj_str(o, "kind", NULL),
 				   obj_str(o, "metadata", "name"));
@@ -1065,123 +1042,92 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 			cJSON_AddItemToArray(generated, ref);
 			apply(run, o);
 		}
-		buf_release(&id);
 		prune(run, ns, workload, &keep);
 	}
-	if (cr)
-		run->status = build_status(r, cr, have_spec ? &spec : NULL,
-					   have_spec ? NULL : buf_str(&err), w, generated, &sel);
+	if (d.cr)
+		run->status = build_status(
+			r, d.cr, d.have_spec ? &d.spec : NULL, d.have_spec ? NULL : "InvalidSpec",
+			d.have_spec ? NULL : buf_str(&d.error), w, generated, &d.selection);
 	if (run->status) {
-		const cJSON *live = cJSON_GetObjectItemCaseSensitive(cr, "status");
+		const cJSON *live = cJSON_GetObjectItemCaseSensitive(d.cr, "status");
 		announce(run, live, run->status, "MonitorSelected");
 		announce(run, live, run->status, "LimitMatchesSpec");
 	}
-	if (have_spec)
-		iwspec_release(&spec);
-	cJSON_Delete(objs);
+	for (size_t i = 0; i < d.nlosers; i++)
+		report_conflict(run, &d, d.losers[i], w, workload);
+	desired_release(&d);
+	snapshot_release(&sn);
 	cJSON_Delete(generated);
 	hmap_release(&keep);
 	im_free(pods);
 	buf_release(&key);
-	buf_release(&err);
-	buf_release(&sel.message);
+	buf_release(&id);
 }
 
-/* Calls fn with the spec of every workload: the CR selecting it (as
- * find_cr picks it; invalid CRs are skipped), else the defaults for
- * workloads of labelled pods alone. fn returns false to stop. */
-static void each_workload_spec(struct reconciler *r, bool (*fn)(void *ctx, const struct iwspec *s),
-			       void *ctx)
+/* The workloads of labelled pods, for the shared objects of desired.h:
+ * *wls and *pods are new arrays (im_free both). */
+static size_t pod_workloads(struct reconciler *r, struct desired_workload **wls,
+			    const struct pod ***pods)
 {
-	struct hmap seen;
-	struct buf key, err;
-	const char **keys = hmap_sorted_keys(&r->crs.objs);
-	bool go = true;
+	size_t nwls = 0, npods = 0, total = 0;
 
-	hmap_init(&seen);
-	buf_init(&key, BUF_MAX_SMALL);
-	buf_init(&err, 1024);
-	for (size_t i = 0; keys[i] && go; i++) {
-		const cJSON *cr = hmap_get(&r->crs.objs, keys[i]);
-		const char *ns = obj_str(cr, "metadata", "namespace"),
-			   *w = reconciler_cr_workload(cr);
-		struct iwspec s;
-		if (!ns || !w || obj_str(cr, "metadata", "deletionTimestamp"))
-			continue;
-		buf_reset(&key);
-		buf_printf(&key, "%s/%s", ns, w);
-		if (hmap_get(&seen, key.ptr))
-			continue;
-		hmap_put(&seen, key.ptr, (void *)1);
-		buf_reset(&err);
-		if (iwspec_parse(find_cr(r, ns, w), &r->defaults, &s, &err) != IM_OK)
-			continue;
-		go = fn(ctx, &s);
-		iwspec_release(&s);
-	}
-	im_free(keys);
-	for (struct hmap_entry *e = hmap_first(&r->pods->workloads); e && go;
+	for (struct hmap_entry *e = hmap_first(&r->pods->workloads); e;
+	     e = hmap_next(&r->pods->workloads, e))
+		total += ((const struct workload *)e->value)->pods.count;
+	*wls = im_xcalloc(r->pods->workloads.count + 1, sizeof(**wls));
+	*pods = im_xcalloc(total + 1, sizeof(**pods));
+	for (struct hmap_entry *e = hmap_first(&r->pods->workloads); e;
 	     e = hmap_next(&r->pods->workloads, e)) {
 		const struct workload *w = e->value;
-		const struct pod *p;
-		struct iwspec s;
-		if (hmap_get(&seen, w->key) || !hmap_first(&w->pods))
-			continue;
-		p = hmap_first(&w->pods)->value;
-		iwspec_default(&s, &r->defaults, w->namespace, w->name,
-			       backend_parse(pod_backend(p)));
-		go = fn(ctx, &s);
-		iwspec_release(&s);
+		struct desired_workload *dw = &(*wls)[nwls++];
+		dw->namespace = w->namespace;
+		dw->workload = w->name;
+		dw->pods = *pods + npods;
+		for (struct hmap_entry *p = hmap_first(&w->pods); p; p = hmap_next(&w->pods, p))
+			(*pods)[npods++] = p->value;
+		dw->npods = w->pods.count;
 	}
-	hmap_release(&seen);
-	buf_release(&key);
-	buf_release(&err);
-}
-
-static bool add_job(void *ctx, const struct iwspec *s)
-{
-	if (s->scrape_config)
-		scrape_jobs_add(ctx, s);
-	return true;
+	return nwls;
 }
 
 static void reconcile_secret(struct run *run)
 {
 	struct reconciler *r = run->r;
-	struct scrape_jobs jobs;
+	struct desired_workload *wls;
+	const struct pod **pods;
+	size_t nwls = pod_workloads(r, &wls, &pods), njobs;
+	struct snapshot sn;
 	struct buf err;
 	cJSON *secret;
 
 	buf_init(&err, 1024);
-	scrape_jobs_init(&jobs);
-	each_workload_spec(r, add_job, &jobs);
-	if (jobs.groups.count > 0 ||
-	    objcache_get(&r->owned[OWNED_SECRET], r->rc.secret_namespace, r->rc.secret_name)) {
-		secret = render_scrape_secret(&r->rc, scrape_jobs_render(&jobs), &err);
-		if (secret) {
-			apply(run, secret);
-			cJSON_Delete(secret);
-		}
-	}
-	scrape_jobs_release(&jobs);
+	snapshot_take(r, &sn, false);
+	secret = desired_scrape_secret(&sn.in, wls, nwls, &njobs, &err);
+	if (!secret)
+		log_kv(LOG_WARN, "cannot build the scrape Secret", "error", buf_str(&err), NULL);
+	else if (njobs > 0 ||
+		 objcache_get(&r->owned[OWNED_SECRET], r->rc.secret_namespace, r->rc.secret_name))
+		apply(run, secret);
+	cJSON_Delete(secret);
+	snapshot_release(&sn);
+	im_free(wls);
+	im_free(pods);
 	buf_release(&err);
 }
 
-static bool check_dashboard(void *ctx, const struct iwspec *s)
-{
-	bool *want = ctx;
-
-	*want = s->dashboard;
-	return !*want; /* stop at the first that wants it */
-}
-
-/* Whether any workload wants the dashboard: a CR's spec.dashboard.enabled,
- * the controller default (on) for workloads of pod labels alone. */
 static bool dashboard_wanted(struct reconciler *r)
 {
-	bool want = false;
+	struct desired_workload *wls;
+	const struct pod **pods;
+	size_t nwls = pod_workloads(r, &wls, &pods);
+	struct snapshot sn;
+	bool want;
 
-	each_workload_spec(r, check_dashboard, &want);
+	snapshot_take(r, &sn, false);
+	want = desired_dashboard(&sn.in, wls, nwls);
+	snapshot_release(&sn);
+	im_free(wls);
+	im_free(pods);
 	return want;
 }
 
@@ -1195,7 +1141,7 @@ static void reconcile_dashboard(struct run *run)
 {
 	struct reconciler *r = run->r;
 	const struct render_config *c = &r->rc;
-	bool want = c->dashboard && dashboard_wanted(r);
+	bool want = dashboard_wanted(r);
 	const cJSON *live = objcache_get(&r->owned[OWNED_CONFIGMAP], c->dashboard_namespace,
 					 c->dashboard_name);
 	cJSON *o;
@@ -1227,26 +1173,37 @@ static void reconcile_dashboard(struct run *run)
 	cJSON_Delete(o);
 }
 
+/* Writes status to the CR copy is a copy of, compared with the newest
+ * cached CR (it may have changed meanwhile, or be gone). */
+static void status_of(struct run *run, const cJSON *copy, cJSON *status)
+{
+	const cJSON *cr = objcache_get(&run->r->crs, obj_str(copy, "metadata", "namespace"),
+				       obj_str(copy, "metadata", "name"));
+
+	if (cr)
+		write_status(run, cr, status, copy);
+}
+
 static void finish(struct run *run)
 {
 	struct reconciler *r = run->r;
 
-	if (run->status && !run->failed) {
-		cJSON *status = run->status;
-		const cJSON *cr;
+	if ((run->status || run->loser_status) && !run->failed) {
+		cJSON *status = run->status, *losers = run->loser_status, *it;
+		const cJSON *about = run->losers ? run->losers->child : NULL;
 		run->status = NULL;
-		/* the live CR may have changed meanwhile: compare with the newest */
-		cr = run->cr ? objcache_get(&r->crs, obj_str(run->cr, "metadata", "namespace"),
-					    obj_str(run->cr, "metadata", "name"))
-			     : NULL;
-		if (cr) {
-			write_status(run, cr, status);
-			cJSON_Delete(status);
-			if (run->pending > 0)
-				return; /* finish runs again when the status write is done */
-		} else {
-			cJSON_Delete(status);
+		run->loser_status = NULL;
+		if (status)
+			status_of(run, run->cr, status);
+		cJSON_ArrayForEach(it, losers)
+		{
+			status_of(run, about, it);
+			about = about->next;
 		}
+		cJSON_Delete(status);
+		cJSON_Delete(losers);
+		if (run->pending > 0)
+			return; /* finish runs again when the status writes are done */
 	}
 	/* with "reconciling", a marker tests wait for before checking that a
 	 * reconcile did not do something */
@@ -1269,6 +1226,8 @@ static void finish(struct run *run)
 	}
 	cJSON_Delete(run->status);
 	cJSON_Delete(run->cr);
+	cJSON_Delete(run->losers);
+	cJSON_Delete(run->loser_status);
 	buf_release(&run->errors);
 	im_free(run->key);
 	im_free(run);
@@ -1301,7 +1260,7 @@ void reconciler_pump(struct reconciler *r)
 				im_free(ns);
 			}
 		}
-		if (run->pending == 1 && !run->status)
+		if (run->pending == 1 && !run->status && !run->loser_status)
 			r->noops++;
 		call_done(run);
 	}

@@ -7,9 +7,13 @@
  * applied while at least one workload wants it (spec.dashboard.enabled; on
  * for workloads of pod labels alone) and deleted when none does, or never
  * written with rc.dashboard off. For a workload key the reconciler
- *   - takes the spec from the InferenceWorkload selecting the workload, or
- *     the controller defaults when only labelled pods exist;
- *   - renders the desired objects (render.h) and server-side applies
+ *   - computes the desired state from a snapshot of the caches (desired.h,
+ *     which `infermon render` calls too): the governing InferenceWorkload's
+ *     spec, or the controller defaults when only labelled pods exist;
+ *   - when several InferenceWorkloads select the workload, follows the
+ *     oldest and marks every other one Ready=False reason Conflict, with a
+ *     Warning Event naming the one followed (desired.h has the rule);
+ *   - server-side applies the desired objects
  *     (application/apply-patch+yaml, field manager "infermon", force) each
  *     one whose live copy does not already hold every desired field: a
  *     no-op reconcile writes nothing;
@@ -125,8 +129,6 @@ void reconciler_workload_changed(struct reconciler *r, const char *ns, const cha
 /* moved_from (may be NULL) gets the workload the CR selected before, when
  * its spec.workloadName changed (im_free it), else NULL. */
 void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted, char **moved_from);
-/* The workload a CR selects: spec.workloadName, else metadata.name. */
-const char *reconciler_cr_workload(const cJSON *cr);
 void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool deleted);
 /* A Prometheus or Namespace changed (or the Prometheus objects were listed):
  * every CR's MonitorSelected condition may change. */
@@ -136,8 +138,8 @@ void reconciler_selection_changed(struct reconciler *r);
  * once per that period however often it is called. */
 void reconciler_load_changed(struct reconciler *r, const char *ns, const char *workload);
 
-/* The spec observing ns/workload: its InferenceWorkload's when one selects
- * it and is valid, else the controller defaults with backend b. Release s
+/* The spec observing ns/workload (desired_spec): its governing
+ * InferenceWorkload's when valid, else the controller defaults with backend b. Release s
  * with iwspec_release. Used by the scraper wiring, so that a CR's metrics
  * port, path, scheme, interval, timeout and drift tolerance apply to the
  * built-in scraper as to the generated monitors. */

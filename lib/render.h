@@ -1,8 +1,9 @@
 /*
  * render.h - the objects infermon keeps for a workload: pure functions from
- * (spec, pods, config) to Kubernetes objects as cJSON, shared by the
- * controller (which server-side applies them) and `infermon render` (which
- * prints them). Same input, same bytes: keys are emitted in a fixed order
+ * (spec, pods, config) to Kubernetes objects as cJSON, called by desired.h,
+ * which decides the spec and what else an object needs (ownerReferences,
+ * matchPrometheus labels) for both the controller (which server-side applies
+ * them) and `infermon render` (which prints them). Same input, same bytes: keys are emitted in a fixed order
  * and lists are sorted.
  *
  * Per workload, in its namespace:

@@ -128,11 +128,39 @@ static void heap_remove(struct scraper *s, struct scrape_target *t)
 	heap_down(s, s->heap[i]->heap_idx);
 }
 
+struct scrape_work {
+	struct promtext parser;
+	struct engine_scrape pending;
+	bool up; /* up and error of the scrape in flight */
+	char error[384];
+};
+
+static struct scrape_work *work_new(const struct scraper *s, enum backend b)
+{
+	struct scrape_work *w = im_xcalloc(1, sizeof(*w));
+	struct promtext_opts po = {.max_body = s->opts.max_body,
+				   .max_label_value = s->opts.max_label_value};
+
+	engine_scrape_init(&w->pending, b);
+	promtext_init(&w->parser, &po, engine_observe, &w->pending);
+	return w;
+}
+
+static void work_free(struct scrape_work *w)
+{
+	if (!w)
+		return;
+	promtext_release(&w->parser);
+	im_free(w);
+}
+
 static void target_free(struct scrape_target *t)
 {
 	heap_remove(t->s, t);
 	cancel_calls(t);
-	promtext_release(&t->parser);
+	work_free(t->work);
+	for (int k = 0; k < CHECK_COUNT; k++)
+		im_free(t->checks.message[k]);
 	im_free(t->key);
 	im_free(t->base_url);
 	im_free(t->metrics_path);
@@ -246,8 +274,6 @@ struct scrape_target *scraper_set_target(struct scraper *s, const char *key, con
 					 double args_max_num_seqs)
 {
 	struct scrape_target *t = hmap_get(&s->targets, key);
-	struct promtext_opts po = {.max_body = s->opts.max_body,
-				   .max_label_value = s->opts.max_label_value};
 
 	if (t && str_eq(t->base_url, base_url) && str_eq(t->metrics_path, metrics_path) &&
 	    t->backend == b) {
@@ -274,7 +300,6 @@ struct scrape_target *scraper_set_target(struct scraper *s, const char *key, con
 	t->info_due = true;
 	history_init(&t->history);
 	engine_scrape_init(&t->engine, b);
-	promtext_init(&t->parser, &po, engine_observe, &t->pending);
 	/* a random phase within the first interval */
 	t->next_ms = now_ms(s) + backoff_rand(&s->rng, 0, s->opts.interval_ms);
 	hmap_put(&s->targets, key, t);
@@ -296,8 +321,30 @@ struct scrape_target *scraper_get(struct scraper *s, const char *key)
 	return hmap_get(&s->targets, key);
 }
 
+/* A target keeps the messages of its active checks only (a check_result
+ * holds room for all of them: 2 kB, times thousands of targets). */
+static void keep_checks(struct scrape_target *t, const struct check_result *cr)
+{
+	for (int k = 0; k < CHECK_COUNT; k++) {
+		char **m = &t->checks.message[k];
+
+		t->checks.active[k] = cr->active[k];
+		if (!cr->active[k]) {
+			im_free(*m);
+			*m = NULL;
+		} else if (!*m || strcmp(*m, cr->message[k]) != 0) {
+			im_free(*m);
+			*m = im_xstrdup(cr->message[k]);
+		}
+	}
+	t->checks.saturation = cr->saturation;
+	t->checks.drift = cr->drift;
+}
+
 static void finish(struct scrape_target *t)
 {
+	struct check_result cr;
+	struct scrape_work *w = t->work;
 	struct scraper *s = t->s;
 	uint64_t now = now_ms(s);
 	struct limit_inputs in = {
@@ -313,8 +360,8 @@ static void finish(struct scrape_target *t)
 	t->in_progress = false;
 	s->inflight--;
 	/* published only now: readers see the last completed scrape */
-	t->up = t->pending_up;
-	memcpy(t->error, t->pending_error, sizeof(t->error));
+	t->up = w->up;
+	memcpy(t->error, w->error, sizeof(t->error));
 	t->scrapes++;
 	t->last_ms = now;
 	t->epoch = s->epoch;
@@ -322,35 +369,29 @@ static void finish(struct scrape_target *t)
 	t->next_ms = t->last_start_ms + (t->interval_ms ? t->interval_ms : s->opts.interval_ms);
 	if (!s->stopped)
 		heap_push(s, t);
-	t->samples_skipped = t->parser.stats.skipped_oversized;
-	t->lines_malformed = t->parser.stats.malformed;
-	snprintf(t->problem, sizeof(t->problem), "%s", promtext_problem(&t->parser));
-	{
-		/* only max_concurrent parsers are busy at a time: the buffers of
-		 * the other thousands of targets go back rather than wait for
-		 * their next scrape */
-		struct promtext_opts po = t->parser.opts;
-		promtext_release(&t->parser);
-		promtext_init(&t->parser, &po, engine_observe, &t->pending);
-	}
+	t->samples_skipped = w->parser.stats.skipped_oversized;
+	t->lines_malformed = w->parser.stats.malformed;
+	snprintf(t->problem, sizeof(t->problem), "%s", promtext_problem(&w->parser));
 	if (t->up) {
-		engine_scrape_end(&t->pending);
+		engine_scrape_end(&w->pending);
 		/* back after failing, or its counters went back: the engine may
 		 * have restarted with other limits; ask its info endpoints at the
 		 * next scrape rather than at the next info_every_ms */
 		if (t->history.n &&
-		    (!was_up || t->pending.prompt_tokens < t->engine.prompt_tokens ||
-		     t->pending.generation_tokens < t->engine.generation_tokens))
+		    (!was_up || w->pending.prompt_tokens < t->engine.prompt_tokens ||
+		     w->pending.generation_tokens < t->engine.generation_tokens))
 			t->info_due = true;
-		t->engine = t->pending;
+		t->engine = w->pending;
 		history_push(&t->history, now, &t->engine);
 	} else {
 		t->failures++;
 	}
+	t->work = NULL;
+	work_free(w);
 	co.drift_tolerance = t->tolerance;
 	limits_resolve(&in, &t->engine, &t->history, &co, &t->limits);
-	checks_evaluate(&co, &t->engine, &t->history, &t->limits, t->up ? NULL : t->error,
-			&t->checks);
+	checks_evaluate(&co, &t->engine, &t->history, &t->limits, t->up ? NULL : t->error, &cr);
+	keep_checks(t, &cr);
 	if (s->cb)
 		s->cb(s->ctx, t); /* the callback may remove t */
 	kick(s);                  /* a slot is free */
@@ -370,31 +411,32 @@ static im_result metrics_chunk(struct http_call *c, const char *p, size_t n, voi
 	curl_easy_getinfo(http_call_easy(c), CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200)
 		return IM_OK; /* an error page: not metrics */
-	return promtext_feed(&t->parser, p, n);
+	return promtext_feed(&t->work->parser, p, n);
 }
 
 static void metrics_done(struct http_call *c, im_result result, void *data)
 {
 	struct scrape_target *t = data;
+	struct scrape_work *w = t->work;
 	long status = http_call_status(c);
-	char *err = t->pending_error;
-	size_t n = sizeof(t->pending_error);
+	char *err = w->error;
+	size_t n = sizeof(w->error);
 
 	t->duration_s = http_call_seconds(c);
 	t->bytes = http_call_bytes(c);
 	if (result == IM_OK && status == 200)
-		result = promtext_finish(&t->parser);
-	if (result == IM_OK && status == 200 && t->pending.samples > 0) {
-		t->pending_up = true;
+		result = promtext_finish(&w->parser);
+	if (result == IM_OK && status == 200 && w->pending.samples > 0) {
+		w->up = true;
 		err[0] = '\0';
 	} else if (result == IM_OK && status == 200) {
 		snprintf(err, n, "GET %s: no samples in the response%s%s", http_call_url(c),
-			 promtext_problem(&t->parser)[0] ? ": " : "", promtext_problem(&t->parser));
+			 promtext_problem(&w->parser)[0] ? ": " : "", promtext_problem(&w->parser));
 	} else if (result == IM_OK) {
 		snprintf(err, n, "GET %s: HTTP %ld", http_call_url(c), status);
 	} else if (result == IM_TOOBIG) {
 		snprintf(err, n, "GET %s: %s", http_call_url(c),
-			 promtext_problem(&t->parser)[0] ? promtext_problem(&t->parser)
+			 promtext_problem(&w->parser)[0] ? promtext_problem(&w->parser)
 							 : "response larger than its cap");
 	} else {
 		snprintf(err, n, "GET %s: %s: %s", http_call_url(c), im_strerror(result),
@@ -527,17 +569,16 @@ static void start_scrape(struct scrape_target *t)
 	t->last_start_ms = now;
 	t->in_progress = true;
 	s->inflight++;
-	t->pending_up = false;
 	t->inflight = 0;
-	promtext_reset(&t->parser);
-	engine_scrape_init(&t->pending, t->backend);
+	work_free(t->work); /* none: a scrape completes before the next starts */
+	t->work = work_new(s, t->backend);
 
 	c = get(t, t->metrics_path, s->opts.max_body);
 	http_call_stream(c, metrics_chunk);
 	http_call_header(c, "Accept: text/plain;version=0.0.4;q=1,*/*;q=0.1");
 	start_call(t, &t->metrics_call, c, metrics_done);
 	if (!t->metrics_call)
-		snprintf(t->pending_error, sizeof(t->pending_error),
+		snprintf(t->work->error, sizeof(t->work->error),
 			 "GET %s%s: cannot start the request", t->base_url, t->metrics_path);
 
 	if (t->info_due || now >= t->info_next_ms) {

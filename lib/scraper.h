@@ -97,9 +97,13 @@ struct scrape_target {
 	bool have_sinfo;
 	double max_model_len;
 	struct resolved_limits limits;
-	struct check_result checks;
-	double duration_s; /* of the metrics request */
-	size_t bytes;      /* of the metrics body */
+	struct {
+		bool active[CHECK_COUNT];
+		char *message[CHECK_COUNT]; /* owned; NULL unless active */
+		double saturation, drift;   /* as in struct check_result */
+	} checks;                           /* the last evaluation */
+	double duration_s;                  /* of the metrics request */
+	size_t bytes;                       /* of the metrics body */
 	uint64_t samples_skipped, lines_malformed;
 	char problem[256]; /* first parser problem of the last scrape */
 	uint64_t scrapes, failures;
@@ -110,10 +114,10 @@ struct scrape_target {
 	struct scraper *s;
 	size_t heap_idx; /* in s->heap, or SCRAPER_NOT_WAITING */
 	uint64_t last_start_ms;
-	struct promtext parser;
-	struct engine_scrape pending;
-	bool pending_up; /* up and error of the scrape in flight */
-	char pending_error[384];
+	/* the scrape in flight: parser, engine state and result being built,
+	 * allocated at its start and freed when it completes (only
+	 * max_concurrent exist at a time, not one per target) */
+	struct scrape_work *work;
 	struct http_call *metrics_call, *models_call, *info_call;
 	int inflight;
 	bool in_progress, removed, info_due;
@@ -122,6 +126,12 @@ struct scrape_target {
 };
 
 #define SCRAPER_NOT_WAITING ((size_t)-1)
+
+/* Why check k is active on t, "" when it is not. */
+static inline const char *scraper_check_message(const struct scrape_target *t, enum check_kind k)
+{
+	return t->checks.message[k] ? t->checks.message[k] : "";
+}
 
 /* Intervals actually seen between two scrape starts of a target, for
  * targets configured with interval_ms. Bucket bounds are fractions of it. */

@@ -2,6 +2,13 @@
 
 #include "checks.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "promtext.h"
+
 static void mk(struct engine_scrape *e, double running, double waiting, double kv, double preempt)
 {
 	engine_scrape_init(e, BACKEND_VLLM);
@@ -12,7 +19,12 @@ static void mk(struct engine_scrape *e, double running, double waiting, double k
 	e->preemptions_is_counter = true;
 	e->num_gpu_blocks = 557;
 	e->block_size = 16;
-	e->present = engine_series_expected(BACKEND_VLLM);
+	/* what a complete vLLM 0.11 page carries (docs/metrics.md), written out
+	 * rather than engine_series_expected(), which would keep MetricsMissing
+	 * off by construction */
+	e->present = SERIES_RUNNING | SERIES_WAITING | SERIES_KV_USAGE | SERIES_PREEMPTIONS |
+		     SERIES_TOKENS | SERIES_TTFT | SERIES_TPOT | SERIES_E2E | SERIES_QUEUE_TIME |
+		     SERIES_PREFIX_CACHE | SERIES_KV_CAPACITY | SERIES_SUCCESS;
 }
 
 /* The incident: max-num-seqs 2 in the manifest, KV room for ~8.70. */
@@ -23,7 +35,8 @@ TEST(checks_incident_drift_saturation_admission_bound)
 	struct engine_scrape e;
 	struct resolved_limits lim;
 	struct check_result r;
-	struct limit_inputs in = {.backend = BACKEND_VLLM, .args_max_num_seqs = 2, .max_model_len = 1024};
+	struct limit_inputs in = {
+		.backend = BACKEND_VLLM, .args_max_num_seqs = 2, .max_model_len = 1024};
 
 	check_opts_default(&o);
 	history_init(&h);
@@ -49,7 +62,8 @@ TEST(checks_incident_drift_saturation_admission_bound)
 	ASSERT_TRUE(!r.active[CHECK_KV_PRESSURE]);
 	ASSERT_TRUE(!r.active[CHECK_PREEMPTING]);
 	ASSERT_TRUE(!r.active[CHECK_METRICS_MISSING]);
-	ASSERT_TRUE(check_is_failure(CHECK_LIMIT_DRIFT) && !check_is_failure(CHECK_METRICS_MISSING));
+	ASSERT_TRUE(check_is_failure(CHECK_LIMIT_DRIFT) &&
+		    !check_is_failure(CHECK_METRICS_MISSING));
 }
 
 TEST(checks_within_tolerance_and_overcommit)
@@ -59,7 +73,8 @@ TEST(checks_within_tolerance_and_overcommit)
 	struct engine_scrape e;
 	struct resolved_limits lim;
 	struct check_result r;
-	struct limit_inputs in = {.backend = BACKEND_VLLM, .args_max_num_seqs = 8, .max_model_len = 1024};
+	struct limit_inputs in = {
+		.backend = BACKEND_VLLM, .args_max_num_seqs = 8, .max_model_len = 1024};
 
 	check_opts_default(&o);
 	history_init(&h);
@@ -86,7 +101,8 @@ TEST(checks_pressure_preemption_missing_scrape)
 	struct engine_scrape e;
 	struct resolved_limits lim;
 	struct check_result r;
-	struct limit_inputs in = {.backend = BACKEND_VLLM, .args_max_num_seqs = 8, .max_model_len = 1024};
+	struct limit_inputs in = {
+		.backend = BACKEND_VLLM, .args_max_num_seqs = 8, .max_model_len = 1024};
 
 	check_opts_default(&o);
 	history_init(&h);
@@ -114,25 +130,30 @@ TEST(checks_metrics_missing_waits_for_traffic)
 	struct engine_scrape e;
 	struct resolved_limits lim;
 	struct check_result r;
-	struct limit_inputs in = {.backend = BACKEND_VLLM, .args_max_num_seqs = 8, .max_model_len = 1024};
+	struct limit_inputs in = {
+		.backend = BACKEND_VLLM, .args_max_num_seqs = 8, .max_model_len = 1024};
 
 	check_opts_default(&o);
 	history_init(&h);
 	mk(&e, 0, 0, 0, 0);
-	e.present = SERIES_RUNNING | SERIES_WAITING | SERIES_KV_USAGE | SERIES_KV_CAPACITY | SERIES_PREEMPTIONS;
+	e.present = SERIES_RUNNING | SERIES_WAITING | SERIES_KV_USAGE | SERIES_KV_CAPACITY |
+		    SERIES_PREEMPTIONS;
 	history_push(&h, 1000, &e);
 	limits_resolve(&in, &e, &h, &o, &lim);
 	checks_evaluate(&o, &e, &h, &lim, NULL, &r);
 	ASSERT_TRUE(!r.active[CHECK_METRICS_MISSING]);
 	/* after traffic, a series this version lacks is reported */
-	e.present |= SERIES_TTFT | SERIES_TPOT | SERIES_E2E | SERIES_TOKENS | SERIES_SUCCESS | SERIES_QUEUE_TIME;
+	e.present |= SERIES_TTFT | SERIES_TPOT | SERIES_E2E | SERIES_TOKENS | SERIES_SUCCESS |
+		     SERIES_QUEUE_TIME;
 	checks_evaluate(&o, &e, &h, &lim, NULL, &r);
 	ASSERT_TRUE(r.active[CHECK_METRICS_MISSING]);
-	ASSERT_STREQ(r.message[CHECK_METRICS_MISSING], "series absent for this engine version: prefix_cache");
+	ASSERT_STREQ(r.message[CHECK_METRICS_MISSING],
+		     "series absent for this engine version: prefix_cache");
 	/* the always-there gauges are judged from the first scrape */
 	e.present = SERIES_RUNNING;
 	checks_evaluate(&o, &e, &h, &lim, NULL, &r);
-	ASSERT_CONTAINS(r.message[CHECK_METRICS_MISSING], "waiting, kv_usage, preemptions, kv_capacity");
+	ASSERT_CONTAINS(r.message[CHECK_METRICS_MISSING],
+			"waiting, kv_usage, preemptions, kv_capacity");
 }
 
 TEST(checks_default_is_replaced_by_observed_ceiling)
@@ -175,7 +196,8 @@ TEST(checks_vllm_data_parallel_cap_is_per_engine_times_engines)
 	struct engine_scrape e;
 	struct resolved_limits lim;
 	struct check_result r;
-	struct limit_inputs in = {.backend = BACKEND_VLLM, .args_max_num_seqs = 8, .max_model_len = 1024};
+	struct limit_inputs in = {
+		.backend = BACKEND_VLLM, .args_max_num_seqs = 8, .max_model_len = 1024};
 
 	check_opts_default(&o);
 	history_init(&h);
@@ -199,8 +221,10 @@ TEST(checks_sglang_effective_limit_and_kv_pool)
 	struct resolved_limits lim;
 	struct sglang_server_info si = {.max_running = {192, LIMIT_GET_SERVER_INFO},
 					.context_length = {32768, LIMIT_GET_SERVER_INFO},
-					.max_total_num_tokens = 500000, .dp_size = 4};
-	struct limit_inputs in = {.backend = BACKEND_SGLANG, .sglang_info = &si, .args_max_num_seqs = 256};
+					.max_total_num_tokens = 500000,
+					.dp_size = 4};
+	struct limit_inputs in = {
+		.backend = BACKEND_SGLANG, .sglang_info = &si, .args_max_num_seqs = 256};
 
 	check_opts_default(&o);
 	history_init(&h);
@@ -215,6 +239,88 @@ TEST(checks_sglang_effective_limit_and_kv_pool)
 	in.sglang_info = NULL;
 	limits_resolve(&in, &e, &h, &o, &lim);
 	ASSERT_STREQ(limit_source_name(lim.max_num_seqs.source), "pod_args");
+}
+
+/* MetricsMissing judged on recorded pages (test/data/promtext) against
+ * what docs/metrics.md says each engine exports, the expectation written
+ * here by hand from reading the page. */
+static const struct {
+	const char *page;
+	enum backend backend;
+	const char *missing; /* NULL: the check stays off */
+} pages[] = {
+	{"vllm_v1_dp.txt", BACKEND_VLLM, NULL},
+	/* the simulator exports no preemption series */
+	{"inference_sim.txt", BACKEND_VLLM, "preemptions"},
+	{"sglang_colon.txt", BACKEND_SGLANG, NULL},
+};
+
+static void judge_page(const char *name, enum backend b, struct check_result *r)
+{
+	const char *dir = getenv("INFERMON_TEST_DATA");
+	struct buf path;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	struct promtext p;
+	struct engine_scrape e;
+	struct engine_history h;
+	struct check_opts o;
+	struct resolved_limits lim;
+	struct limit_inputs in = {.backend = b, .args_max_num_seqs = 8, .max_model_len = 1024};
+
+	buf_init(&path, 4096);
+	buf_printf(&path, "%s/promtext/%s", dir ? dir : "test/data", name);
+	f = fopen(buf_str(&path), "rb");
+	if (!f)
+		t_fail(__FILE__, __LINE__, "cannot open %s (INFERMON_TEST_DATA?)", buf_str(&path));
+	buf_release(&path);
+	{
+		struct buf body;
+		char tmp[65536];
+		size_t n;
+		buf_init(&body, BUF_MAX_LARGE);
+		while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+			buf_add(&body, tmp, n);
+		fclose(f);
+		text = buf_detach(&body, &len);
+	}
+	engine_scrape_init(&e, b);
+	promtext_init(&p, NULL, engine_observe, &e);
+	ASSERT_OK(promtext_feed(&p, text, len));
+	ASSERT_OK(promtext_finish(&p));
+	promtext_release(&p);
+	im_free(text);
+	engine_scrape_end(&e);
+	check_opts_default(&o);
+	history_init(&h);
+	history_push(&h, 1000, &e);
+	limits_resolve(&in, &e, &h, &o, &lim);
+	checks_evaluate(&o, &e, &h, &lim, NULL, r);
+}
+
+TEST(metrics_missing_on_recorded_pages)
+{
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		struct check_result r;
+
+		judge_page(pages[i].page, pages[i].backend, &r);
+		if (!pages[i].missing) {
+			if (r.active[CHECK_METRICS_MISSING])
+				t_fail(__FILE__, __LINE__, "%s: MetricsMissing: %s", pages[i].page,
+				       r.message[CHECK_METRICS_MISSING]);
+			continue;
+		}
+		if (!r.active[CHECK_METRICS_MISSING])
+			t_fail(__FILE__, __LINE__, "%s: MetricsMissing is off, want %s",
+			       pages[i].page, pages[i].missing);
+		{
+			char want[256];
+			snprintf(want, sizeof(want), "series absent for this engine version: %s",
+				 pages[i].missing);
+			ASSERT_STREQ(r.message[CHECK_METRICS_MISSING], want);
+		}
+	}
 }
 
 int main(int argc, char **argv)

@@ -15,20 +15,19 @@
 
 #define KEYS 32
 
-static const char metrics_page[] =
-	"# TYPE vllm:num_requests_running gauge\n"
-	"vllm:num_requests_running{model_name=\"m\"} 1\n"
-	"# TYPE vllm:num_requests_waiting gauge\n"
-	"vllm:num_requests_waiting{model_name=\"m\"} 0\n"
-	"# TYPE vllm:kv_cache_usage_perc gauge\n"
-	"vllm:kv_cache_usage_perc{model_name=\"m\"} 0.1\n";
+static const char metrics_page[] = "# TYPE vllm:num_requests_running gauge\n"
+				   "vllm:num_requests_running{model_name=\"m\"} 1\n"
+				   "# TYPE vllm:num_requests_waiting gauge\n"
+				   "vllm:num_requests_waiting{model_name=\"m\"} 0\n"
+				   "# TYPE vllm:kv_cache_usage_perc gauge\n"
+				   "vllm:kv_cache_usage_perc{model_name=\"m\"} 0.1\n";
 
 static const char models_page[] =
 	"{\"object\":\"list\",\"data\":[{\"id\":\"m\",\"object\":\"model\",\"max_model_len\":1024}]}";
 
 /* metrics paths a target may point at, and what its scrape then ends as */
-static const char *const paths[] = {"/metrics", "/metrics", "/hang", "/reset",
-				     "/slow?ms=2&chunks=3", "/nope"};
+static const char *const paths[] = {
+	"/metrics", "/metrics", "/hang", "/reset", "/slow?ms=2&chunks=3", "/nope"};
 #define NPATHS (sizeof(paths) / sizeof(paths[0]))
 
 struct churn {
@@ -193,8 +192,11 @@ static void watchdog_cb(uv_timer_t *t)
 static void run_churn(uint64_t seed, int steps)
 {
 	static struct churn k;
-	struct scraper_opts o = {.interval_ms = 50, .timeout_ms = 150, .max_concurrent = 6,
-				 .info_every_ms = 200, .seed = (uint32_t)seed};
+	struct scraper_opts o = {.interval_ms = 50,
+				 .timeout_ms = 150,
+				 .max_concurrent = 6,
+				 .info_every_ms = 200,
+				 .seed = (uint32_t)seed};
 
 	memset(&k, 0, sizeof(k));
 	k.rng = seed;
@@ -296,8 +298,8 @@ static void steady_watchdog(uv_timer_t *t)
 TEST(slots_refill_as_scrapes_finish_and_intervals_are_counted)
 {
 	static struct steady k;
-	struct scraper_opts o = {.interval_ms = 100, .timeout_ms = 2000, .max_concurrent = 4,
-				 .seed = 5};
+	struct scraper_opts o = {
+		.interval_ms = 100, .timeout_ms = 2000, .max_concurrent = 4, .seed = 5};
 	char key[32], base[64];
 	const int n = 300;
 
@@ -356,7 +358,7 @@ static void resume_now(uv_timer_t *t)
 		struct scrape_target *tg = e->value;
 		struct engine_scrape old = {0};
 		k->heap_bad += scraper_current(&k->s, tg); /* never scraped */
-		history_push(&tg->history, 1, &old); /* from "before the pause" */
+		history_push(&tg->history, 1, &old);       /* from "before the pause" */
 	}
 	uv_close((uv_handle_t *)t, NULL);
 	scraper_pause(&k->s, false);
@@ -365,8 +367,8 @@ static void resume_now(uv_timer_t *t)
 
 TEST(paused_scraper_starts_nothing_and_resumed_scrapes_every_target_at_once)
 {
-	struct scraper_opts o = {.interval_ms = 60000, .timeout_ms = 2000, .max_concurrent = 4,
-				 .seed = 9};
+	struct scraper_opts o = {
+		.interval_ms = 60000, .timeout_ms = 2000, .max_concurrent = 4, .seed = 9};
 	uv_timer_t resume;
 	char key[32], base[64];
 	const int n = 40;
@@ -439,8 +441,8 @@ static void restart_done(void *ctx, struct scrape_target *t)
 
 TEST(info_endpoints_are_asked_again_after_a_restart)
 {
-	struct scraper_opts o = {.interval_ms = 50, .timeout_ms = 2000, .info_every_ms = 3600000,
-				 .seed = 3};
+	struct scraper_opts o = {
+		.interval_ms = 50, .timeout_ms = 2000, .info_every_ms = 3600000, .seed = 3};
 	char base[64];
 
 	memset(&rk, 0, sizeof(rk));
@@ -464,6 +466,64 @@ TEST(info_endpoints_are_asked_again_after_a_restart)
 	ASSERT_TRUE(rk_len[4] == 2048); /* and scrape 4 asks again */
 	scraper_release(&rk.s);
 	loop_release(&rk.loop);
+}
+
+/* A target keeps the message of an active check, and none once it clears
+ * (messages are the target's own strings, not room for every check). */
+static struct steady mk;
+static char mk_msg[4][256];
+static bool mk_active[4];
+
+static void messages_done(void *ctx, struct scrape_target *t)
+{
+	struct steady *k = ctx;
+
+	if (t->scrapes <= 3) {
+		mk_active[t->scrapes] = t->checks.active[CHECK_SCRAPE_FAILED];
+		snprintf(mk_msg[t->scrapes], sizeof(mk_msg[0]), "%s",
+			 scraper_check_message(t, CHECK_SCRAPE_FAILED));
+	}
+	if (t->scrapes == 1)
+		k->d.metrics_body = NULL; /* 404 from now on */
+	if (t->scrapes == 2)
+		k->d.metrics_body = page_before;
+	if (t->scrapes == 3) {
+		mk_active[0] = t->checks.message[CHECK_SCRAPE_FAILED] == NULL;
+		steady_stop(k);
+	}
+}
+
+TEST(check_messages_kept_while_active_only)
+{
+	struct scraper_opts o = {.interval_ms = 50, .timeout_ms = 2000, .seed = 4};
+	char base[64];
+
+	memset(&mk, 0, sizeof(mk));
+	ASSERT_OK(loop_init(&mk.loop));
+	ASSERT_OK(http_init(&mk.http, &mk.loop));
+	mk.d.metrics_body = page_before;
+	mk.d.models_body = models_page;
+	ASSERT_EQ_INT(t_httpd_start(&mk.d, &mk.loop.uv), 0);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", mk.d.port);
+	scraper_init(&mk.s, &mk.http, &o, messages_done, &mk);
+	scraper_set_target(&mk.s, "ns/pod-0", base, "/metrics", BACKEND_VLLM, 0);
+	scraper_start(&mk.s);
+	uv_timer_init(&mk.loop.uv, &mk.watchdog);
+	mk.watchdog.data = &mk;
+	uv_timer_start(&mk.watchdog, steady_watchdog, 20000, 0);
+	loop_run(&mk.loop);
+
+	ASSERT_TRUE(!mk.timed_out);
+	ASSERT_TRUE(!mk_active[1]);
+	ASSERT_STREQ(mk_msg[1], "");
+	ASSERT_TRUE(mk_active[2]);
+	ASSERT_CONTAINS(mk_msg[2], "scrape failed: GET http://127.0.0.1:");
+	ASSERT_CONTAINS(mk_msg[2], "HTTP 404");
+	ASSERT_TRUE(!mk_active[3]);
+	ASSERT_STREQ(mk_msg[3], "");
+	ASSERT_TRUE(mk_active[0]); /* the string was freed, not kept empty */
+	scraper_release(&mk.s);
+	loop_release(&mk.loop);
 }
 
 int main(int argc, char **argv)

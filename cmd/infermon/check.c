@@ -132,7 +132,8 @@ static void print_text(const struct scrape_target *t, bool healthy)
 		if (!t->checks.active[k])
 			continue;
 		any = true;
-		printf("  %-16s %s%s\n", check_name((enum check_kind)k), t->checks.message[k],
+		printf("  %-16s %s%s\n", check_name((enum check_kind)k),
+		       scraper_check_message(t, (enum check_kind)k),
 		       check_is_failure((enum check_kind)k) ? "" : " (informational)");
 	}
 	if (!any)
@@ -180,7 +181,7 @@ static void print_json(const struct scrape_target *t, bool healthy)
 		cJSON *c = cJSON_CreateObject();
 		cJSON_AddStringToObject(c, "type", check_name((enum check_kind)k));
 		cJSON_AddStringToObject(c, "status", t->checks.active[k] ? "True" : "False");
-		cJSON_AddStringToObject(c, "message", t->checks.message[k]);
+		cJSON_AddStringToObject(c, "message", scraper_check_message(t, (enum check_kind)k));
 		cJSON_AddItemToArray(checks, c);
 	}
 	cJSON_AddNumberToObject(o, "scrapes", (double)t->scrapes);

@@ -1,7 +1,8 @@
 /*
  * infermon render -f FILE... [-o DIR] - prints, offline and byte for byte
  * the same on every run, every object the controller would apply for the
- * InferenceWorkloads and labelled Pods in the files.
+ * InferenceWorkloads and labelled Pods in the files: it reads them and
+ * prints what desired.h computes, as the controller applies it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +12,7 @@
 
 #include "alloc.h"
 #include "cmd.h"
+#include "desired.h"
 #include "fileio.h"
 #include "hmap.h"
 #include "iwspec.h"
@@ -25,16 +27,10 @@
 #define MAX_FILES 256
 #define MAX_INPUT ((size_t)16 * 1024 * 1024)
 
-struct wl {
-	struct iwspec spec;
-	bool from_cr;
-	char *where; /* file:line of the CR, for messages */
-	const struct pod **pods;
-	size_t npods;
-};
-
 struct state {
-	struct hmap wls; /* ns/workload -> struct wl* */
+	cJSON **crs;  /* the InferenceWorkloads read (owned copies) */
+	char **where; /* file:line of each, for messages */
+	size_t ncrs;
 	struct pod **pods;
 	size_t npods;
 	struct iw_defaults defaults;
@@ -62,24 +58,22 @@ static void usage(FILE *f)
 	      "  --scrape-secret NS/NAME    the shared scrape-config Secret\n"
 	      "                             (default monitoring/infermon-scrape-configs)\n"
 	      "  --scrape-secret-key KEY    its key (default scrape-configs.yaml)\n"
-	      "  --engine-port P            default metrics port for pods without a CR (http)\n"
-	      "  --engine-metrics-path P    default metrics path (/metrics)\n"
-	      "  --scrape-interval D        default interval (15s)\n" DASHBOARD_USAGE
+	      "  --engine-port P            metrics port of workloads without a CR (http)\n"
+	      "  --engine-metrics-path P    their metrics path (/metrics)\n"
+	      "  --scrape-interval D        their interval (15s); a CR's absent fields take\n"
+	      "                             the CRD's defaults, as in the cluster\n"
+	      "  --scrape-timeout D         the scrape timeout of every workload (10s; the\n"
+	      "                             CRD leaves it unset, so CRs take it too; never\n"
+	      "                             above the interval), as run's flag\n" DASHBOARD_USAGE
 	      "  -h, --help                 this text\n"
 	      "\n"
 	      "The dashboard ConfigMap (and GrafanaDashboard) is printed when at least one\n"
 	      "workload wants it (spec.dashboard.enabled; on for workloads without a CR).\n"
+	      "Two InferenceWorkloads selecting one workload are refused, both named (the\n"
+	      "controller follows the older and reports the other).\n"
 	      "\n"
 	      "exit status: 0 done, 2 invalid input or usage (nothing is printed then)\n",
 	      f);
-}
-
-static void wl_free(struct wl *w)
-{
-	iwspec_release(&w->spec);
-	im_free(w->where);
-	im_free(w->pods);
-	im_free(w);
 }
 
 /* Spec errors start with the field path ("spec.metrics.interval …"): the
@@ -106,35 +100,24 @@ static int field_line(const struct yamljson_doc *doc, const cJSON *obj, const ch
 	return line > 0 ? line : (doc ? doc->line : 0);
 }
 
+/* Checks the CR's spec here, where its file and line are known, and keeps
+ * a copy for desired.h. */
 static int add_cr(struct state *st, const cJSON *obj, const char *where,
 		  const struct yamljson_doc *doc, const char *file)
 {
-	struct wl *w = im_xcalloc(1, sizeof(*w)), *old;
-	struct buf key;
+	struct iwspec spec;
 
 	buf_reset(&st->err);
-	if (iwspec_parse(obj, &st->defaults, &w->spec, &st->err)) {
+	if (iwspec_parse(obj, &st->defaults, &spec, &st->err)) {
 		fprintf(stderr, "%s:%d: %s\n", file, field_line(doc, obj, buf_str(&st->err)),
 			buf_str(&st->err));
-		im_free(w);
 		return -1;
 	}
-	w->from_cr = true;
-	w->where = im_xstrdup(where);
-	buf_init(&key, BUF_MAX_SMALL);
-	buf_printf(&key, "%s/%s", w->spec.namespace, w->spec.workload);
-	old = hmap_get(&st->wls, key.ptr);
-	if (old) {
-		fprintf(stderr,
-			"%s: InferenceWorkload %s/%s selects workload \"%s\", as %s/%s does (%s)\n",
-			where, w->spec.namespace, w->spec.name, w->spec.workload,
-			old->spec.namespace, old->spec.name, old->where);
-		buf_release(&key);
-		wl_free(w);
-		return -1;
-	}
-	hmap_put(&st->wls, key.ptr, w);
-	buf_release(&key);
+	iwspec_release(&spec);
+	st->crs = im_xrealloc(st->crs, (st->ncrs + 1) * sizeof(*st->crs));
+	st->where = im_xrealloc(st->where, (st->ncrs + 1) * sizeof(*st->where));
+	st->crs[st->ncrs] = cJSON_Duplicate(obj, true);
+	st->where[st->ncrs++] = im_xstrdup(where);
 	return 0;
 }
 
@@ -195,42 +178,6 @@ static int add_selector_input(struct state *st, const cJSON *obj, const char *ki
 	hmap_put(m, key.ptr, copy);
 	buf_release(&key);
 	return 0;
-}
-
-/* matchPrometheus, and a note when no Prometheus given selects the monitor. */
-static void judge_monitor(struct state *st, const struct wl *w, cJSON *wobjs)
-{
-	enum promsel_kind k;
-	cJSON *mon = promsel_find_monitor(wobjs, &k);
-	const char **keys;
-	const cJSON **proms;
-	const cJSON *nsobj;
-	size_t n = 0;
-	bool selected = false;
-	struct buf key;
-
-	if (!mon || st->proms.count == 0)
-		return;
-	buf_init(&key, BUF_MAX_SMALL);
-	buf_printf(&key, "/%s", w->spec.namespace);
-	nsobj = hmap_get(&st->nss, key.ptr);
-	buf_release(&key);
-	keys = hmap_sorted_keys(&st->proms);
-	proms = im_xcalloc(st->proms.count + 1, sizeof(*proms));
-	for (size_t i = 0; keys[i]; i++)
-		proms[n++] = hmap_get(&st->proms, keys[i]);
-	if (w->from_cr && w->spec.match_prometheus)
-		promsel_stamp_objects(wobjs, proms, n, w->spec.namespace, nsobj);
-	for (size_t i = 0; i < n && !selected; i++)
-		selected = promsel_selects(proms[i], k, w->spec.namespace, nsobj,
-					   promsel_monitor_labels(mon));
-	if (!selected)
-		fprintf(stderr,
-			"infermon render: note: no Prometheus in the input selects %s %s/%s\n",
-			obj_str(mon, "kind", NULL), w->spec.namespace,
-			obj_str(mon, "metadata", "name"));
-	im_free(keys);
-	im_free(proms);
 }
 
 static int add_object(struct state *st, cJSON *obj, const char *file, int line,
@@ -314,28 +261,146 @@ out:
 	return rc;
 }
 
-/* Groups pods into workloads; workloads without a CR get the defaults. */
-static void group(struct state *st)
+/* A workload of the input: its pods (in file order). */
+struct wl {
+	char *namespace, *workload;
+	const struct pod **pods;
+	size_t npods;
+};
+
+static struct wl *wl_get(struct hmap *wls, const char *ns, const char *workload)
 {
 	struct buf key;
+	struct wl *w;
 
 	buf_init(&key, BUF_MAX_SMALL);
-	for (size_t i = 0; i < st->npods; i++) {
-		const struct pod *p = st->pods[i];
-		struct wl *w;
-		buf_reset(&key);
-		buf_printf(&key, "%s/%s", p->namespace, pod_workload(p));
-		w = hmap_get(&st->wls, key.ptr);
-		if (!w) {
-			w = im_xcalloc(1, sizeof(*w));
-			iwspec_default(&w->spec, &st->defaults, p->namespace, pod_workload(p),
-				       backend_parse(pod_backend(p)));
-			hmap_put(&st->wls, key.ptr, w);
-		}
-		w->pods = im_xrealloc(w->pods, (w->npods + 1) * sizeof(*w->pods));
-		w->pods[w->npods++] = p;
+	buf_printf(&key, "%s/%s", ns, workload);
+	w = hmap_get(wls, key.ptr);
+	if (!w) {
+		w = im_xcalloc(1, sizeof(*w));
+		w->namespace = im_xstrdup(ns);
+		w->workload = im_xstrdup(workload);
+		hmap_put(wls, key.ptr, w);
 	}
 	buf_release(&key);
+	return w;
+}
+
+static const char *where_of(const struct state *st, const cJSON *cr)
+{
+	for (size_t i = 0; i < st->ncrs; i++)
+		if (st->crs[i] == cr)
+			return st->where[i];
+	return "?";
+}
+
+/* Appends to objs what desired.h wants for the input: every workload's
+ * objects in namespace/workload order, then the shared Secret and the
+ * dashboard. Two CRs selecting one workload are an error naming both. */
+static int compute(struct state *st, const struct render_config *rc, cJSON *objs)
+{
+	struct hmap wls;
+	const char **keys = NULL, **pkeys = hmap_sorted_keys(&st->proms);
+	const cJSON **proms = im_xcalloc(st->proms.count + 1, sizeof(*proms));
+	struct desired_workload *dws = NULL;
+	cJSON *secret = NULL;
+	struct desired_in in;
+	size_t nproms = 0, n = 0, njobs;
+	struct buf key;
+	int rc_ = -1;
+
+	hmap_init(&wls);
+	buf_init(&key, BUF_MAX_SMALL);
+	for (size_t i = 0; pkeys[i]; i++)
+		proms[nproms++] = hmap_get(&st->proms, pkeys[i]);
+	in = (struct desired_in){
+		.rc = rc,
+		.defaults = &st->defaults,
+		.crs = (const cJSON *const *)st->crs,
+		.ncrs = st->ncrs,
+		.proms = proms,
+		.nproms = nproms,
+		/* no Prometheus in the input: nothing to judge */
+		.proms_known = nproms > 0,
+	};
+	for (size_t i = 0; i < st->ncrs; i++)
+		wl_get(&wls, desired_cr_namespace(st->crs[i]), desired_cr_workload(st->crs[i]));
+	for (size_t i = 0; i < st->npods; i++) {
+		struct wl *w = wl_get(&wls, st->pods[i]->namespace, pod_workload(st->pods[i]));
+		w->pods = im_xrealloc(w->pods, (w->npods + 1) * sizeof(*w->pods));
+		w->pods[w->npods++] = st->pods[i];
+	}
+	keys = hmap_sorted_keys(&wls);
+	dws = im_xcalloc(wls.count + 1, sizeof(*dws));
+	for (size_t i = 0; keys[i]; i++) {
+		const struct wl *w = hmap_get(&wls, keys[i]);
+		struct desired_workload *dw = &dws[n++];
+		struct desired d;
+		cJSON *o;
+		*dw = (struct desired_workload){w->namespace, w->workload, w->pods, w->npods};
+		buf_reset(&key);
+		buf_printf(&key, "/%s", w->namespace);
+		desired_init(&d);
+		desired_compute(&in, dw, hmap_get(&st->nss, key.ptr), &d);
+		if (d.nlosers) {
+			fprintf(stderr,
+				"%s: InferenceWorkload %s/%s selects workload \"%s\", as %s/%s does "
+				"(%s); one workload takes one InferenceWorkload\n",
+				where_of(st, d.losers[0]), desired_cr_namespace(d.losers[0]),
+				obj_str(d.losers[0], "metadata", "name"), w->workload,
+				desired_cr_namespace(d.cr), obj_str(d.cr, "metadata", "name"),
+				where_of(st, d.cr));
+			desired_release(&d);
+			goto out;
+		}
+		if (d.cr && !d.have_spec) { /* add_cr checked it: not expected */
+			fprintf(stderr, "%s: %s\n", where_of(st, d.cr), buf_str(&d.error));
+			desired_release(&d);
+			goto out;
+		}
+		if (d.selection.status && strcmp(d.selection.status, "False") == 0) {
+			enum promsel_kind k;
+			const cJSON *mon = promsel_find_monitor(d.objects, &k);
+			fprintf(stderr,
+				"infermon render: note: no Prometheus in the input selects %s %s/%s\n",
+				obj_str(mon, "kind", NULL), w->namespace,
+				obj_str(mon, "metadata", "name"));
+		}
+		while ((o = cJSON_DetachItemFromArray(d.objects, 0)) != NULL)
+			cJSON_AddItemToArray(objs, o);
+		desired_release(&d);
+	}
+	secret = desired_scrape_secret(&in, dws, n, &njobs, &st->err);
+	if (!secret) {
+		fprintf(stderr, "infermon render: %s\n", buf_str(&st->err));
+		goto out;
+	}
+	if (njobs > 0) {
+		cJSON_AddItemToArray(objs, secret);
+		secret = NULL;
+	}
+	if (desired_dashboard(&in, dws, n)) {
+		cJSON_AddItemToArray(objs, render_dashboard_configmap(rc));
+		if (rc->grafana_operator)
+			cJSON_AddItemToArray(objs, render_grafana_dashboard(rc));
+	}
+	rc_ = 0;
+out:
+	cJSON_Delete(secret);
+	for (struct hmap_entry *e = hmap_first(&wls); e; e = hmap_next(&wls, e)) {
+		struct wl *w = e->value;
+		im_free(w->namespace);
+		im_free(w->workload);
+		im_free(w->pods);
+		im_free(w);
+	}
+	hmap_release(&wls);
+	im_free(keys);
+	im_free(pkeys);
+	im_free(proms);
+	im_free(dws);
+	buf_release(&key);
+	return rc_;
 }
 
 static int write_dir(const char *dir, const cJSON *objs)
@@ -398,6 +463,7 @@ int cmd_render(int argc, char **argv)
 		{"engine-port", required_argument, NULL, 'p'},
 		{"engine-metrics-path", required_argument, NULL, 'P'},
 		{"scrape-interval", required_argument, NULL, 'i'},
+		{"scrape-timeout", required_argument, NULL, 't'},
 		DASHBOARD_LONG_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -407,17 +473,12 @@ int cmd_render(int argc, char **argv)
 	struct state st;
 	struct render_config rc_cfg;
 	struct dashboard_opts dash = {0};
-	bool want_dashboard = false;
 	char secret_ns[254] = "", secret_name[254] = "";
-	cJSON *objs = NULL, *secret;
-	struct scrape_jobs jobs;
-	const char **keys = NULL;
+	cJSON *objs = NULL;
 	struct buf out;
 	int c, rc = 2;
 
 	memset(&st, 0, sizeof(st));
-	scrape_jobs_init(&jobs);
-	hmap_init(&st.wls);
 	hmap_init(&st.proms);
 	hmap_init(&st.nss);
 	iw_defaults_init(&st.defaults);
@@ -466,6 +527,9 @@ int cmd_render(int argc, char **argv)
 		case 'i':
 			st.defaults.interval = optarg;
 			break;
+		case 't':
+			st.defaults.timeout = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			rc = 0;
@@ -511,6 +575,7 @@ int cmd_render(int argc, char **argv)
 		cJSON_AddStringToObject(m, "port", st.defaults.port);
 		cJSON_AddStringToObject(m, "path", st.defaults.path);
 		cJSON_AddStringToObject(m, "interval", st.defaults.interval);
+		cJSON_AddStringToObject(m, "scrapeTimeout", st.defaults.timeout);
 		if (iwspec_parse(probe, &st.defaults, &tmp, &st.err)) {
 			fprintf(stderr, "infermon render: %s\n", buf_str(&st.err));
 			cJSON_Delete(probe);
@@ -522,35 +587,9 @@ int cmd_render(int argc, char **argv)
 	for (size_t i = 0; i < nfiles; i++)
 		if (read_file(&st, files[i]))
 			goto out;
-	group(&st);
-
 	objs = cJSON_CreateArray();
-	keys = hmap_sorted_keys(&st.wls);
-	for (size_t i = 0; keys[i]; i++) {
-		struct wl *w = hmap_get(&st.wls, keys[i]);
-		cJSON *wobjs = cJSON_CreateArray(), *o;
-		render_workload(&rc_cfg, &w->spec, w->pods, w->npods, wobjs);
-		judge_monitor(&st, w, wobjs);
-		while ((o = cJSON_DetachItemFromArray(wobjs, 0)) != NULL)
-			cJSON_AddItemToArray(objs, o);
-		cJSON_Delete(wobjs);
-		if (w->spec.scrape_config)
-			scrape_jobs_add(&jobs, &w->spec);
-		want_dashboard = want_dashboard || w->spec.dashboard;
-	}
-	if (jobs.groups.count > 0) {
-		secret = render_scrape_secret(&rc_cfg, scrape_jobs_render(&jobs), &st.err);
-		if (!secret) {
-			fprintf(stderr, "infermon render: %s\n", buf_str(&st.err));
-			goto out;
-		}
-		cJSON_AddItemToArray(objs, secret);
-	}
-	if (rc_cfg.dashboard && want_dashboard) {
-		cJSON_AddItemToArray(objs, render_dashboard_configmap(&rc_cfg));
-		if (rc_cfg.grafana_operator)
-			cJSON_AddItemToArray(objs, render_grafana_dashboard(&rc_cfg));
-	}
+	if (compute(&st, &rc_cfg, objs))
+		goto out;
 	if (outdir) {
 		if (write_dir(outdir, objs))
 			goto out;
@@ -568,12 +607,13 @@ int cmd_render(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	im_free(keys);
 	cJSON_Delete(objs);
-	scrape_jobs_release(&jobs);
-	for (struct hmap_entry *e = hmap_first(&st.wls); e; e = hmap_next(&st.wls, e))
-		wl_free(e->value);
-	hmap_release(&st.wls);
+	for (size_t i = 0; i < st.ncrs; i++) {
+		cJSON_Delete(st.crs[i]);
+		im_free(st.where[i]);
+	}
+	im_free(st.crs);
+	im_free(st.where);
 	for (struct hmap_entry *e = hmap_first(&st.proms); e; e = hmap_next(&st.proms, e))
 		cJSON_Delete(e->value);
 	hmap_release(&st.proms);

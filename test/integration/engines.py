@@ -23,6 +23,8 @@ the paths asked on that port, so a test can see what was fetched):
                      (scheduler_config_max_num_seqs="48"); /server_info
                      answers as in VLLM_SERVER_DEV_MODE=1
   vllm-fork-nodev    the same fork without dev mode: /server_info is 404
+  vllm-tls           the vllm-fork page over HTTPS, with the self-signed
+                     certificate for 127.0.0.1 in test/data/tls
   sluggish           the vllm-fork page, each /metrics answered after 1 s
   once               the vllm-fork page for the first /metrics; then the port
                      closes (an engine that dies while it is being checked)
@@ -46,6 +48,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -352,7 +355,7 @@ class Engine:
             self.pages["/metrics"] = (200, text, vllm_old_page().encode())
             self.pages["/v1/models"] = (200, "application/json",
                                         j(vllm_models(VLLM_OLD["max_len"])))
-        elif mode in ("vllm-fork", "vllm-fork-nodev", "sluggish", "once"):
+        elif mode in ("vllm-fork", "vllm-fork-nodev", "sluggish", "once", "vllm-tls"):
             self.pages["/metrics"] = (200, text, vllm_fork_page().encode())
             self.pages["/v1/models"] = (200, "application/json",
                                         j(vllm_models(VLLM_FORK["max_len"])))
@@ -488,7 +491,7 @@ def main():
     ap.add_argument("modes", nargs="+")
     a = ap.parse_args()
 
-    known = {"sglang", "sglang-underscore", "vllm-old", "vllm-fork", "vllm-fork-nodev",
+    known = {"sglang", "sglang-underscore", "vllm-old", "vllm-fork", "vllm-fork-nodev", "vllm-tls",
              "sluggish", "once", "slow", "hang", "dead", "garbage", "html", "oversized", "hugelabel"}
     for m in a.modes:
         if m not in known:
@@ -509,6 +512,11 @@ def main():
             ports.append((m, s.getsockname()[1]))
             continue
         srv = Server(("127.0.0.1", 0), Handler)
+        if m == "vllm-tls":
+            tls = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "tls")
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(os.path.join(tls, "engine.crt"), os.path.join(tls, "engine.key"))
+            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
         srv.engine = Engine(m, a.big_mb)
         threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2},
                          daemon=True).start()

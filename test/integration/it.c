@@ -184,7 +184,8 @@ void it_cluster_settings(struct buf *out)
 
 void it_namespace(const char *ns)
 {
-	it_sh("kubectl delete namespace %s --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1", ns);
+	it_sh("kubectl delete namespace %s --ignore-not-found --wait=true --timeout=60s >/dev/null 2>&1",
+	      ns);
 	if (it_sh("kubectl create namespace %s >/dev/null", ns) != 0)
 		t_fail(__FILE__, __LINE__, "cannot create namespace %s", ns);
 }
@@ -243,14 +244,18 @@ static void on_stop(void *arg)
 struct start_args {
 	struct it_watch *w;
 	const char *ns;
-	unsigned page;
+	unsigned page, watch_s;
 };
 
 static void start_on_loop(void *arg)
 {
 	struct start_args *a = arg;
-	struct reflector_opts o = {.namespace = a->ns, .page_size = a->page, .seed = 12345,
-				   .label_selector = POD_SELECTOR};
+	struct reflector_opts o = {.namespace = a->ns,
+				   .page_size = a->page,
+				   .seed = 12345,
+				   .label_selector = POD_SELECTOR,
+				   .watch_min_s = a->watch_s,
+				   .watch_max_s = a->watch_s};
 	struct reflector_store store;
 
 	podcache_store(&a->w->cache, &store);
@@ -276,9 +281,14 @@ static void watch_stop_on_fail(void *arg)
 
 void it_watch_start(struct it_watch *w, const char *ns, unsigned page_size)
 {
+	it_watch_start_opts(w, ns, page_size, 0);
+}
+
+void it_watch_start_opts(struct it_watch *w, const char *ns, unsigned page_size, unsigned watch_s)
+{
 	struct kubeconfig cfg;
 	struct buf err;
-	struct start_args a = {w, ns, page_size};
+	struct start_args a = {w, ns, page_size, watch_s};
 	struct int_read rd = {w, 0};
 
 	memset(w, 0, sizeof(*w));
@@ -382,10 +392,11 @@ int it_wait_converged(struct it_watch *w, const char *ns, int timeout_s, struct 
 		      struct buf *actual)
 {
 	for (int i = 0; i < timeout_s * 4; i++) {
-		it_sh_out(actual,
-			  "kubectl get pods -n %s -l alibabacloud.com/inference-workload,"
-			  "alibabacloud.com/inference-backend -o name | sed 's#^pod/##' | LC_ALL=C sort",
-			  ns);
+		it_sh_out(
+			actual,
+			"kubectl get pods -n %s -l alibabacloud.com/inference-workload,"
+			"alibabacloud.com/inference-backend -o name | sed 's#^pod/##' | LC_ALL=C sort",
+			ns);
 		it_watch_names(w, ns, cached);
 		if (strcmp(buf_str(cached), buf_str(actual)) == 0)
 			return 1;

@@ -69,13 +69,16 @@ struct it_watch {
 	struct podcache cache;
 	struct reflector refl;
 	pthread_t thread;
-	int events;   /* workload events seen */
-	int synced;   /* completed lists */
+	int events; /* workload events seen */
+	int synced; /* completed lists */
 };
 
 /* Starts a reflector for namespace ns (NULL = all) on its own loop thread,
  * with the admin kubeconfig; waits for the first list to complete. */
 void it_watch_start(struct it_watch *w, const char *ns, unsigned page_size);
+/* The same with every watch asking for timeoutSeconds watch_s (0: the
+ * reflector's 300-600 s), so a test sees the server end watches. */
+void it_watch_start_opts(struct it_watch *w, const char *ns, unsigned page_size, unsigned watch_s);
 void it_watch_stop(struct it_watch *w);
 
 /* Pod names in the cache for namespace ns, sorted, one per line. */

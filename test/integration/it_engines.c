@@ -220,8 +220,8 @@ void it_engines_start(struct it_engines *e, const char *modes, int big_mb)
 	if (!ready) {
 		stop_child(e->pid);
 		e->pid = 0;
-		t_fail(__FILE__, __LINE__, "%s did not report its ports within 30 s (python3 on PATH?)",
-		       engines_py());
+		t_fail(__FILE__, __LINE__,
+		       "%s did not report its ports within 30 s (python3 on PATH?)", engines_py());
 	}
 }
 
@@ -306,8 +306,10 @@ void it_sim_start(struct it_sim *s, const char *const *args)
 
 	memset(s, 0, sizeof(*s));
 	if (access(sim_path(), X_OK) != 0)
-		t_fail(__FILE__, __LINE__, "no simulator at %s: run hack/tools/build.sh sim (or set "
-		       "INFERMON_SIM)", sim_path());
+		t_fail(__FILE__, __LINE__,
+		       "no simulator at %s: run hack/tools/build.sh sim (or set "
+		       "INFERMON_SIM)",
+		       sim_path());
 	s->port = free_port();
 	snprintf(port, sizeof(port), "%d", s->port);
 	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
@@ -330,8 +332,10 @@ void it_sim_start(struct it_sim *s, const char *const *args)
 	buf_release(&body);
 	if (!up) {
 		it_sim_stop(s);
-		t_fail(__FILE__, __LINE__, "the simulator did not answer on port %s within 30 s "
-		       "(IT_DEBUG=1 shows its log)", port);
+		t_fail(__FILE__, __LINE__,
+		       "the simulator did not answer on port %s within 30 s "
+		       "(IT_DEBUG=1 shows its log)",
+		       port);
 	}
 }
 
@@ -423,8 +427,18 @@ static void scraper_get_on_loop(void *arg)
 	struct scrape_target *t = scraper_get(&a->w->s, a->key);
 
 	if (t) {
+		struct it_scraper *w = a->w;
+
 		a->t = *t;
 		a->found = true;
+		for (int k = 0; k < CHECK_COUNT; k++) {
+			/* "" rather than NULL, as scraper_check_message */
+			char *m = im_xstrdup(scraper_check_message(t, (enum check_kind)k));
+
+			w->copies = im_xrealloc(w->copies, (w->ncopies + 1) * sizeof(*w->copies));
+			w->copies[w->ncopies++] = m;
+			a->t.checks.message[k] = m;
+		}
 	}
 }
 
@@ -445,6 +459,9 @@ void it_scraper_free(struct it_scraper *w)
 	pthread_join(w->thread, NULL);
 	loop_release(&w->loop);
 	scraper_release(&w->s);
+	for (size_t i = 0; i < w->ncopies; i++)
+		im_free(w->copies[i]);
+	im_free(w->copies);
 	im_free(w);
 }
 

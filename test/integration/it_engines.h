@@ -71,6 +71,10 @@ struct it_scraper {
 	struct http http;
 	struct scraper s;
 	pthread_t thread;
+	/* copies of check messages handed out by it_scraper_get, freed with
+	 * the scraper (the target's own change with every scrape) */
+	char **copies;
+	size_t ncopies;
 };
 
 /* Starts a scraper; free it with it_scraper_free. Heap-allocated because a
@@ -79,7 +83,8 @@ struct it_scraper *it_scraper_new(const struct scraper_opts *o);
 void it_scraper_add(struct it_scraper *w, const char *key, const char *url, enum backend b,
 		    double args_max_num_seqs);
 /* A copy of the target's state: read only the results (up, error, engine,
- * limits, checks, counters); its pointers belong to the scraper. */
+ * limits, checks, counters); its pointers belong to the scraper, except
+ * checks.message[], copies kept until it_scraper_free. */
 struct scrape_target it_scraper_get(struct it_scraper *w, const char *key);
 /* Stops the loop thread and frees everything. */
 void it_scraper_free(struct it_scraper *w);

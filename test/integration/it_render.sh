@@ -78,7 +78,8 @@ test_bad_input_names_file_and_line() {
 	local f out
 	for f in bad-interval:16:'spec.metrics.interval "15x" in llm/qwen-chat: not a duration' \
 		bad-syntax:6:"did not find expected" \
-		bad-kind:1:'unsupported kind "Deployment"'; do
+		bad-kind:1:'unsupported kind "Deployment"' \
+		conflict:2:'InferenceWorkload it-render/qwen-dup selects workload "qwen-chat", as it-render/qwen-chat does ('"$DATA"'/workloads.yaml:2)'; do
 		local file=${f%%:*} rest=${f#*:}
 		local line=${rest%%:*} msg=${rest#*:}
 		set +e
@@ -99,6 +100,122 @@ test_scrape_configs_pass_promtool() {
 	scrape_jobs "$WORK/r.yaml" "$WORK/jobs.yaml"
 	{ echo "scrape_configs:"; sed 's/^/  /' "$WORK/jobs.yaml"; } > "$WORK/prometheus.yml"
 	"$PROMBIN/promtool" check config "$WORK/prometheus.yml" || fail "promtool rejected the scrape configs"
+	# --scrape-timeout as run's flag: every job without its own timeout (CRs
+	# too: the CRD leaves it unset) takes it; the CR that sets 2s keeps it;
+	# a bad value is refused, naming it
+	"$INFERMON_BIN" render -f "$DATA/workloads.yaml" --scrape-timeout 7s > "$WORK/r7.yaml"
+	scrape_jobs "$WORK/r7.yaml" "$WORK/jobs7.yaml"
+	[ "$(grep '^  scrape_timeout:' "$WORK/jobs7.yaml" | sort | uniq -c | awk '{print $1, $3}' | tr '\n' ' ')" = "1 2s 2 7s " ] ||
+		fail "--scrape-timeout 7s: the jobs' timeouts are $(grep '^  scrape_timeout:' "$WORK/jobs7.yaml" | tr '\n' ' ')"
+	if "$INFERMON_BIN" render -f "$DATA/workloads.yaml" --scrape-timeout 7x > /dev/null 2> "$WORK/err7"; then
+		fail "--scrape-timeout 7x was accepted"
+	fi
+	grep -q '"7x"' "$WORK/err7" || fail "the error does not name the bad timeout: $(cat "$WORK/err7")"
+}
+
+# render's promise: the objects the controller applies for the same pods and
+# CRs, field for field (applied_vs_render.py: the fields the controller's
+# field manager owns, so nothing the API server defaults or sets; no
+# ownerReferences), for vllm, sglang, vllm-pd and sglang-pd with a
+# ServiceMonitor (and Service), a PodMonitor, a ScrapeConfig, a
+# PrometheusRule, pod labels alone, a CR without a backend and one with
+# matchPrometheus; and the scrape Secret's jobs and the dashboard ConfigMap.
+# render reads the cluster's Prometheus objects and the Namespace, as the
+# README tells CI to.
+test_render_matches_what_the_controller_applies() {
+	local ns=it-render-cmp cr cmp
+	cmp=$(dirname "$0")/applied_vs_render.py
+	fresh_ns $ns
+	kubectl apply -f - >/dev/null <<YAML
+apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata: {name: it-render-cmp, namespace: monitoring}
+spec: {serviceMonitorSelector: {matchLabels: {release: cmp}}, serviceMonitorNamespaceSelector: {}, ruleSelector: {matchLabels: {role: cmp-rules}}, ruleNamespaceSelector: {}}
+YAML
+	at_exit kubectl -n monitoring delete prometheus it-render-cmp --ignore-not-found
+	kubectl apply -f "$DATA/compare.yaml" >/dev/null
+	start_controller
+	kubectl get prometheus -A -o yaml > "$WORK/proms.yaml"
+	kubectl get ns $ns -o yaml > "$WORK/ns.yaml"
+	# the controller's --scrape-interval 1s (start_controller) is the default interval
+	"$INFERMON_BIN" render --scrape-interval 1s -f "$DATA/compare.yaml" -f "$WORK/proms.yaml" \
+		-f "$WORK/ns.yaml" > "$WORK/r.yaml" 2> "$WORK/render.err" || fail "render: $(cat "$WORK/render.err")"
+	for cr in $(kubectl -n $ns get iw -o jsonpath='{.items[*].metadata.name}'); do
+		wait_for 60 iw_condition_is $ns "$cr" Ready True ||
+			fail "$cr never Ready: $(kubectl -n $ns get iw "$cr" -o yaml)"
+	done
+	# the controller converges: compare until it has applied everything
+	wait_for 60 bash -c "kubectl get -f '$WORK/r.yaml' --ignore-not-found --show-managed-fields -o json > '$WORK/live.json' &&
+		python3 '$cmp' '$WORK/r.yaml' '$WORK/live.json' $ns" ||
+		fail "the controller applied other objects than render prints: $(python3 "$cmp" "$WORK/r.yaml" "$WORK/live.json" $ns)"
+	python3 "$cmp" "$WORK/r.yaml" "$WORK/live.json" $ns
+	# every backend and kind was there to compare
+	python3 - "$WORK/r.yaml" <<'EOF' || fail "the input does not cover every backend and kind"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+kinds = {d["kind"] for d in docs}
+assert kinds == {"Service", "ServiceMonitor", "PodMonitor", "ScrapeConfig", "PrometheusRule", "Secret", "ConfigMap"}, kinds
+names = {d["metadata"]["name"] for d in docs}
+for b in ("vllm", "sglang", "vllm-pd", "sglang-pd"):
+    assert {"infermon-sm-" + b, "infermon-pm-" + b, "infermon-po-" + b} <= names, (b, names)
+sm = [d for d in docs if d["kind"] == "ServiceMonitor" and d["metadata"]["name"] == "infermon-auto"][0]
+assert sm["metadata"]["labels"].get("release") == "cmp", sm["metadata"]["labels"]  # matchPrometheus
+EOF
+	# and the controller holds nothing in the namespace that render does not print
+	python3 - "$WORK/r.yaml" $ns <<'EOF' | sort > "$WORK/want"
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["metadata"].get("namespace") == sys.argv[2]:
+        print("%s/%s" % (d["kind"].lower(), d["metadata"]["name"]))
+EOF
+	kubectl -n $ns get service,servicemonitor,podmonitor,scrapeconfig,prometheusrule \
+		-l app.kubernetes.io/managed-by=infermon -o jsonpath='{range .items[*]}{.kind}/{.metadata.name}{"\n"}{end}' |
+		tr 'A-Z' 'a-z' | sort > "$WORK/have"
+	diff "$WORK/have" "$WORK/want" || fail "the controller holds objects render does not print (<) or lacks some (>)"
+	stop_infermon
+}
+
+# Two InferenceWorkloads selecting one workload: render refuses the input
+# (test_bad_input_names_file_and_line); the controller follows the older,
+# whatever the names, and marks the other Ready=False Conflict with a
+# Warning Event naming the one it follows; deleting that one hands the
+# workload over.
+test_controller_follows_the_older_of_two_crs_and_reports_the_other() {
+	local ns=it-render-conflict
+	fresh_ns $ns
+	start_controller
+	apply_iw $ns zz-first "{workloadName: qwen, backend: vllm}"
+	wait_for 30 iw_condition_is $ns zz-first Ready True || fail "zz-first never Ready"
+	sleep 1.1 # creationTimestamp has one-second resolution
+	apply_iw $ns aa-second "{workloadName: qwen, backend: vllm, monitor: {kind: PodMonitor}}"
+	wait_for 30 iw_condition_is $ns aa-second Ready False ||
+		fail "no conflict reported: $(kubectl -n $ns get iw aa-second -o yaml)"
+	[ "$(kubectl -n $ns get iw aa-second -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}')" = Conflict ] ||
+		fail "reason: $(kubectl -n $ns get iw aa-second -o yaml)"
+	kubectl -n $ns get iw aa-second -o jsonpath='{.status.conditions[?(@.type=="Ready")].message}' |
+		grep -qF "InferenceWorkload $ns/zz-first selects workload \"qwen\" too and is older" ||
+		fail "message: $(kubectl -n $ns get iw aa-second -o yaml)"
+	wait_for 30 iw_has_event $ns aa-second 'Warning Conflict' || fail "no Warning Conflict event"
+	kubectl -n $ns get events.events.k8s.io --field-selector regarding.name=aa-second -o jsonpath='{.items[*].note}' |
+		grep -qF "$ns/zz-first" || fail "the event does not name the CR followed"
+	# the older one governs: its ServiceMonitor, not the younger's PodMonitor
+	[ "$(kubectl -n $ns get servicemonitor infermon-qwen -o jsonpath='{.metadata.ownerReferences[0].name}')" = zz-first ] ||
+		fail "ServiceMonitor not owned by zz-first"
+	! kubectl -n $ns get podmonitor infermon-qwen >/dev/null 2>&1 || fail "the younger CR's PodMonitor was applied"
+	iw_condition_is $ns zz-first Ready True || fail "the older CR lost Ready"
+	# reconciles go on: still one Conflict event
+	kubectl -n $ns label iw aa-second touched=1 >/dev/null
+	sleep 2
+	[ "$(kubectl -n $ns get events.events.k8s.io --field-selector regarding.name=aa-second,reason=Conflict -o name | wc -l)" -eq 1 ] ||
+		fail "Conflict event repeated: $(kubectl -n $ns get events.events.k8s.io --field-selector regarding.name=aa-second -o yaml)"
+	# the older goes: the younger takes the workload over
+	kubectl -n $ns delete iw zz-first >/dev/null
+	wait_for 30 iw_condition_is $ns aa-second Ready True ||
+		fail "aa-second did not take over: $(kubectl -n $ns get iw aa-second -o yaml)"
+	wait_for 30 kubectl -n $ns get podmonitor infermon-qwen || fail "no PodMonitor after the hand-over"
+	wait_for 60 bash -c "! kubectl -n $ns get servicemonitor infermon-qwen >/dev/null 2>&1" ||
+		fail "zz-first's ServiceMonitor stayed"
+	stop_infermon
 }
 
 # A fleet of 5,000 single-pod workloads in 10 namespaces (every seventh a

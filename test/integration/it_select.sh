@@ -14,6 +14,10 @@ cond_msg() {
 	kubectl -n "$1" get iw "$2" -o jsonpath="{.status.conditions[?(@.type==\"$3\")].message}"
 }
 
+msg_has() { # msg_has NS NAME TYPE TEXT: the condition's message holds TEXT; for wait_for
+	cond_msg "$1" "$2" "$3" | grep -qF "$4"
+}
+
 events_of() { # events_of NS NAME: "type reason" lines of the CR's events
 	kubectl -n "$1" get events.events.k8s.io --field-selector "regarding.name=$2,regarding.kind=InferenceWorkload" \
 		-o jsonpath='{range .items[*]}{.type} {.reason}{"\n"}{end}'
@@ -64,7 +68,9 @@ test_monitor_selected_condition_and_match_prometheus() {
 	apply_iw $ns qwen "{backend: vllm, monitor: {kind: PodMonitor, matchPrometheus: true}}"
 	wait_for 30 iw_condition_is $ns qwen MonitorSelected False ||
 		fail "selected although the namespace is not admitted: $(cond_msg $ns qwen MonitorSelected)"
-	cond_msg $ns qwen MonitorSelected | grep -q 'in namespaces {team=ml}' || fail "message: $(cond_msg $ns qwen MonitorSelected)"
+	# (False already held for the ServiceMonitor: wait for the PodMonitor's message)
+	wait_for 30 msg_has $ns qwen MonitorSelected 'in namespaces {team=ml}' ||
+		fail "message: $(cond_msg $ns qwen MonitorSelected)"
 	kubectl label ns $ns team=ml >/dev/null
 	wait_for 30 iw_condition_is $ns qwen MonitorSelected True ||
 		fail "namespace label not seen: $(cond_msg $ns qwen MonitorSelected)"

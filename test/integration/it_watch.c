@@ -25,8 +25,9 @@ static void assert_converged(struct it_watch *w, const char *ns, int timeout_s)
 	buf_init(&cached, BUF_MAX_LARGE);
 	buf_init(&actual, BUF_MAX_LARGE);
 	if (!it_wait_converged(w, ns, timeout_s, &cached, &actual))
-		t_fail(__FILE__, __LINE__, "cache never matched the API server in %s:\ncached:\n%sactual:\n%s",
-		       ns, buf_str(&cached), buf_str(&actual));
+		t_fail(__FILE__, __LINE__,
+		       "cache never matched the API server in %s:\ncached:\n%sactual:\n%s", ns,
+		       buf_str(&cached), buf_str(&actual));
 	buf_release(&cached);
 	buf_release(&actual);
 }
@@ -77,7 +78,9 @@ TEST(create_relabel_delete_are_reflected)
 	/* unlabelled, and half-labelled pods never enter */
 	ASSERT_EQ_INT(it_sh("kubectl -n %s run plain --image=x --restart=Never >/dev/null", ns), 0);
 	ASSERT_EQ_INT(it_sh("kubectl -n %s run half --image=x --restart=Never "
-			    "--labels=alibabacloud.com/inference-workload=qwen >/dev/null", ns), 0);
+			    "--labels=alibabacloud.com/inference-workload=qwen >/dev/null",
+			    ns),
+		      0);
 	assert_converged(&w, ns, 30);
 	{
 		struct buf names;
@@ -90,9 +93,12 @@ TEST(create_relabel_delete_are_reflected)
 	ASSERT_EQ_INT(probe(&w, ns, "half").present, 0);
 
 	/* status updates (what a kubelet would write) reach the cache */
-	ASSERT_EQ_INT(it_sh("kubectl -n %s patch pod qwen-0 --subresource=status --type=merge -p "
-			    "'{\"status\":{\"phase\":\"Running\",\"podIP\":\"127.0.0.1\",\"podIPs\":[{\"ip\":\"127.0.0.1\"}],"
-			    "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}' >/dev/null", ns), 0);
+	ASSERT_EQ_INT(
+		it_sh("kubectl -n %s patch pod qwen-0 --subresource=status --type=merge -p "
+		      "'{\"status\":{\"phase\":\"Running\",\"podIP\":\"127.0.0.1\",\"podIPs\":[{\"ip\":\"127.0.0.1\"}],"
+		      "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}' >/dev/null",
+		      ns),
+		0);
 	for (int i = 0; i < 120 && !(p = probe(&w, ns, "qwen-0")).ready; i++)
 		usleep(250000);
 	ASSERT_EQ_INT(p.ready, 1);
@@ -100,13 +106,21 @@ TEST(create_relabel_delete_are_reflected)
 
 	/* relabel into another workload */
 	ASSERT_EQ_INT(it_sh("kubectl -n %s label pod qwen-1 --overwrite "
-			    "alibabacloud.com/inference-workload=llama >/dev/null", ns), 0);
+			    "alibabacloud.com/inference-workload=llama >/dev/null",
+			    ns),
+		      0);
 	for (int i = 0; i < 120 && strcmp((p = probe(&w, ns, "qwen-1")).workload, "llama"); i++)
 		usleep(250000);
 	ASSERT_STREQ(p.workload, "llama");
 	/* a pod gaining both labels enters; losing one leaves */
-	ASSERT_EQ_INT(it_sh("kubectl -n %s label pod half alibabacloud.com/inference-backend=vllm >/dev/null", ns), 0);
-	ASSERT_EQ_INT(it_sh("kubectl -n %s label pod llama-0 alibabacloud.com/inference-backend- >/dev/null", ns), 0);
+	ASSERT_EQ_INT(
+		it_sh("kubectl -n %s label pod half alibabacloud.com/inference-backend=vllm >/dev/null",
+		      ns),
+		0);
+	ASSERT_EQ_INT(
+		it_sh("kubectl -n %s label pod llama-0 alibabacloud.com/inference-backend- >/dev/null",
+		      ns),
+		0);
 	assert_converged(&w, ns, 30);
 	ASSERT_EQ_INT(probe(&w, ns, "half").present, 1);
 	ASSERT_EQ_INT(probe(&w, ns, "llama-0").present, 0);
@@ -251,6 +265,51 @@ TEST(gone_410_leads_to_relist_and_correct_cache)
 	it_watch_stop(&w);
 	it_sh("kubectl delete namespace %s --wait=false >/dev/null 2>&1", ns);
 	ASSERT_EQ_INT(it_restore_now(), 0);
+}
+
+/* The server ends every watch at timeoutSeconds (2 s here, 300-600 s in
+ * production): the reflector resumes from its resourceVersion, without a
+ * new list, and pods created while one watch ended and the next began are
+ * not lost. */
+TEST(watch_timeouts_resume_without_relisting)
+{
+	struct it_watch w;
+	struct reflector_stats before, after;
+	const char *ns = "it-resume";
+
+	it_namespace(ns);
+	it_watch_start_opts(&w, ns, 0, 2);
+	before = it_watch_stats(&w);
+	for (int i = 0; i < 8; i++) {
+		ASSERT_EQ_INT(it_sh("kubectl -n %s run r-%d --image=x --restart=Never "
+				    "--labels=alibabacloud.com/inference-workload=r,"
+				    "alibabacloud.com/inference-backend=vllm >/dev/null",
+				    ns, i),
+			      0);
+		usleep(700000);
+	}
+	for (int i = 0; i < 120; i++) {
+		after = it_watch_stats(&w);
+		if (after.watches >= before.watches + 3)
+			break;
+		usleep(250000);
+	}
+	ASSERT_TRUE(after.watches >= before.watches + 3); /* watches ended and resumed */
+	assert_converged(&w, ns, 30);
+	after = it_watch_stats(&w);
+	ASSERT_EQ_INT(after.lists, before.lists); /* resumed, never listed again */
+	ASSERT_EQ_INT(after.relists, before.relists);
+	ASSERT_EQ_INT(after.gone, before.gone);
+	ASSERT_EQ_INT(after.failures, before.failures);
+	{
+		struct buf names;
+		buf_init(&names, BUF_MAX_SMALL);
+		it_watch_names(&w, ns, &names);
+		ASSERT_STREQ(buf_str(&names), "r-0\nr-1\nr-2\nr-3\nr-4\nr-5\nr-6\nr-7\n");
+		buf_release(&names);
+	}
+	it_watch_stop(&w);
+	it_sh("kubectl delete namespace %s --wait=false >/dev/null 2>&1", ns);
 }
 
 int main(int argc, char **argv)
