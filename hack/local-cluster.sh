@@ -7,6 +7,15 @@
 #
 #   hack/local-cluster.sh up|down|env|status
 #   hack/local-cluster.sh kill-apiserver|start-apiserver|restart-apiserver
+#   hack/local-cluster.sh dir        the state dir
+#   hack/local-cluster.sh settings   the recorded API server settings, as the
+#                                    environment assignments that give them to up
+#
+# A test that changes the cluster for everyone (test/integration/it.h,
+# it_restore_on_exit) leaves a guard process that puts it back if the test
+# dies; the guard holds a shared flock on $INFERMON_CLUSTER_DIR.guard.lock
+# while it may restore, and env and down wait for it, so the next test (whose
+# with-cluster.sh runs env) and the teardown see the restored cluster.
 #
 # Environment:
 #   INFERMON_CLUSTER_DIR               state dir (default $(infermon_cache)/cluster)
@@ -357,6 +366,10 @@ start_apiserver() {
 		return 0
 	fi
 	running etcd || die "etcd is not running; run hack/local-cluster.sh up"
+	# an API server just killed or stopped may hold its port a moment after
+	# its pid looks gone (the kernel releases its memory before its files)
+	local i
+	for ((i = 0; i < 100; i++)); do port_busy "$APISERVER_PORT" || break; sleep 0.1; done
 	port_busy "$APISERVER_PORT" && die "kube-apiserver port $APISERVER_PORT is taken by another process; run down, then up"
 	log "starting kube-apiserver on https://127.0.0.1:$APISERVER_PORT"
 	apiserver_args
@@ -446,6 +459,14 @@ settings_requested() {
 	[ -z "$changed" ]
 }
 
+# wait_for_guards: waits until no test's restore guard holds the guard lock.
+wait_for_guards() {
+	[ -e "$STATE.guard.lock" ] || return 0
+	exec 8< "$STATE.guard.lock"
+	flock -x -w 300 8 || die "a test's restore of the cluster still runs after 300 s (see $LOGS/it-guard.log)"
+	exec 8<&-
+}
+
 lock() {
 	mkdir -p "$(dirname "$STATE")"
 	exec 9> "$STATE.lock"
@@ -518,6 +539,7 @@ cmd_up() {
 }
 
 cmd_down() {
+	wait_for_guards
 	lock
 	if [ -e "$STATE" ]; then
 		if [ ! -f "$STATE/$MARKER" ] && [ -n "$(ls -A "$STATE")" ]; then
@@ -529,10 +551,11 @@ cmd_down() {
 		rm -rf "$STATE"
 		log "cluster in $STATE removed"
 	fi
-	rm -f "$STATE.lock"
+	rm -f "$STATE.lock" "$STATE.guard.lock"
 }
 
 cmd_env() {
+	wait_for_guards
 	printf 'export KUBECONFIG=%q\n' "$STATE/admin.kubeconfig"
 	# shellcheck disable=SC2016 # $PATH expands where the output is eval'd
 	printf 'export PATH=%q:"$PATH"\n' "$BIN"
@@ -566,6 +589,12 @@ cmd_status() {
 		echo "kube-apiserver: NOT ready"
 		return 1
 	fi
+}
+
+cmd_settings() {
+	load_state
+	printf 'INFERMON_ETCD_COMPACTION_INTERVAL=%q INFERMON_APISERVER_EXTRA_ARGS=%q\n' \
+		"$ETCD_COMPACTION_INTERVAL" "$APISERVER_EXTRA_ARGS"
 }
 
 cmd_kill_apiserver() {
@@ -604,6 +633,8 @@ up) cmd_up ;;
 down) cmd_down ;;
 env) cmd_env ;;
 status) cmd_status ;;
+dir) echo "$STATE" ;;
+settings) cmd_settings ;;
 kill-apiserver) cmd_kill_apiserver ;;
 start-apiserver) cmd_start_apiserver ;;
 restart-apiserver) cmd_restart_apiserver ;;

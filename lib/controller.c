@@ -419,6 +419,10 @@ static void on_cr(void *ctx, const cJSON *cr, bool deleted)
 	const char *ns = obj_str(cr, "metadata", "namespace"), *w = desired_cr_workload(cr);
 	char *old;
 
+	/* the resourceVersion last: tests read it as the line's last field */
+	log_kv(LOG_DEBUG, deleted ? "InferenceWorkload deleted" : "InferenceWorkload changed",
+	       "namespace", ns, "name", obj_str(cr, "metadata", "name"), "resourceVersion",
+	       obj_str(cr, "metadata", "resourceVersion"), NULL);
 	reconciler_cr_changed(&c->rec, cr, deleted, &old);
 	if (ns && w)
 		resync_workload(c, ns, w);

@@ -942,9 +942,13 @@ static void prune_undesired(struct run *run, const char *ns, const char *workloa
 	since = hmap_get(&r->gone_since, key);
 	now = now_ms(r);
 	if (!since) {
+		char grace[32];
 		since = im_xmalloc(sizeof(*since));
 		*since = now;
 		hmap_put(&r->gone_since, key, since);
+		snprintf(grace, sizeof(grace), "%.3fs", (double)r->grace_ms / 1000.0);
+		log_kv(LOG_INFO, "workload has no pods; its objects go after the grace period",
+		       "namespace", ns, "workload", workload, "grace", grace, NULL);
 	}
 	if (now - *since < r->grace_ms) {
 		wq_add_after(&r->q, key, r->grace_ms - (now - *since));
@@ -1174,6 +1178,10 @@ static void finish(struct run *run)
 		if (run->pending > 0)
 			return; /* finish runs again when the status writes are done */
 	}
+	/* with "reconciling", a marker tests wait for before checking that a
+	 * reconcile did not do something */
+	log_kv(LOG_DEBUG, "reconciled", "key", run->key, "result", run->failed ? "failed" : "ok",
+	       NULL);
 	if (run->failed) {
 		wq_add_rate_limited(&r->q, run->key);
 	} else {
@@ -1211,6 +1219,7 @@ void reconciler_pump(struct reconciler *r)
 		buf_init(&run->errors, 2048);
 		r->inflight++;
 		r->reconciles++;
+		log_kv(LOG_DEBUG, "reconciling", "key", key, NULL);
 		run->pending = 1; /* held until the reconcile has queued its writes */
 		if (strcmp(key, RECONCILE_SECRET_KEY) == 0) {
 			reconcile_secret(run);

@@ -13,6 +13,31 @@ struct t_case {
 static struct t_case cases[512];
 static int ncases;
 static jmp_buf fail_jmp;
+static struct {
+	void (*fn)(void *);
+	void *arg;
+} deferred[16];
+static int ndeferred;
+
+void t_defer(void (*fn)(void *), void *arg)
+{
+	if (ndeferred == (int)(sizeof(deferred) / sizeof(deferred[0]))) {
+		fprintf(stderr, "t_defer: more than 16 entries\n");
+		abort();
+	}
+	deferred[ndeferred].fn = fn;
+	deferred[ndeferred++].arg = arg;
+}
+
+void t_undefer(void *arg)
+{
+	int n = 0;
+
+	for (int i = 0; i < ndeferred; i++)
+		if (deferred[i].arg != arg)
+			deferred[n++] = deferred[i];
+	ndeferred = n;
+}
 
 void t_register(const char *name, t_fn fn)
 {
@@ -29,6 +54,10 @@ void t_fail(const char *file, int line, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	while (ndeferred > 0) {
+		ndeferred--;
+		deferred[ndeferred].fn(deferred[ndeferred].arg);
+	}
 	longjmp(fail_jmp, 1);
 }
 
@@ -43,6 +72,7 @@ int t_run(int argc, char **argv)
 			continue;
 		ran++;
 		before = im_alloc_live();
+		ndeferred = 0;
 		if (setjmp(fail_jmp) == 0) {
 			cases[i].fn();
 			if (im_alloc_live() != before) {

@@ -21,6 +21,12 @@ void t_register(const char *name, t_fn fn);
 int t_run(int argc, char **argv);
 void t_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
+/* Runs fn(arg) when the running test fails, before t_fail leaves it (the
+ * last registered first): for what must not outlive the test's stack, such
+ * as a thread using a struct on it. t_undefer(arg) drops the entries for arg
+ * when the test undoes it itself. Test thread only; at most 16 at a time. */
+void t_defer(void (*fn)(void *), void *arg);
+void t_undefer(void *arg);
 
 #define TEST(name)                                                             \
 	static void test_##name(void);                                         \

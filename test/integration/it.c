@@ -1,8 +1,12 @@
 #include "it.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -51,6 +55,131 @@ int it_sh_out(struct buf *out, const char *fmt, ...)
 	rc = vsh(out, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+/* ---- putting the shared cluster back ---- */
+
+static char restore_cmd[4096];
+static int guard_fd = -1; /* write end of the guard's pipe; -1: none armed */
+
+/* Drops the trailing newlines of a command's output. */
+static void chomp(struct buf *b)
+{
+	while (b->len && b->ptr[b->len - 1] == '\n')
+		b->ptr[--b->len] = '\0';
+}
+
+/* The guard, in a session of its own: waits for the test's end (EOF on in)
+ * and runs the command unless the test said it was done ('d'); it holds the
+ * lock (inherited) until the command has finished. */
+static void guard_run(int in, const char *dir)
+{
+	char path[4096], c;
+	int log, status;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/logs/it-guard.log", dir);
+	log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (log < 0)
+		log = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	dup2(log, STDOUT_FILENO);
+	dup2(log, STDERR_FILENO);
+	close(STDIN_FILENO);
+	while ((n = read(in, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n == 1 && c == 'd')
+		_exit(0);
+	fprintf(stderr, "it-guard: the test ended without restoring the cluster; running: %s\n",
+		restore_cmd);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", restore_cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		status = -1;
+	fprintf(stderr, "it-guard: restore %s (status %d)\n", status == 0 ? "done" : "FAILED",
+		status);
+	_exit(status == 0 ? 0 : 1);
+}
+
+static void restore_at_exit(void)
+{
+	if (guard_fd >= 0 && it_restore_now() != 0)
+		fprintf(stderr, "could not restore the cluster: %s\n", restore_cmd);
+}
+
+void it_restore_on_exit(const char *cmd)
+{
+	static int registered;
+	struct buf dir;
+	int fds[2], lock, status;
+	pid_t pid;
+
+	if (guard_fd >= 0)
+		t_fail(__FILE__, __LINE__, "a restore is armed already: %s", restore_cmd);
+	if ((size_t)snprintf(restore_cmd, sizeof(restore_cmd), "%s", cmd) >= sizeof(restore_cmd))
+		t_fail(__FILE__, __LINE__, "restore command too long");
+	buf_init(&dir, BUF_MAX_SMALL);
+	if (it_sh_out(&dir, "hack/local-cluster.sh dir") != 0 || dir.len < 2)
+		t_fail(__FILE__, __LINE__, "hack/local-cluster.sh dir failed");
+	chomp(&dir);
+	/* the write end only here: no child of the test keeps the guard waiting */
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		t_fail(__FILE__, __LINE__, "pipe2 failed");
+	pid = fork();
+	if (pid < 0)
+		t_fail(__FILE__, __LINE__, "fork failed");
+	if (pid == 0) {
+		/* the lock is taken before the guard exists, so it is held from
+		 * the moment this function returns; the guard inherits it */
+		char path[4096];
+		close(fds[1]);
+		snprintf(path, sizeof(path), "%s.guard.lock", buf_str(&dir));
+		lock = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (lock < 0 || flock(lock, LOCK_SH) != 0)
+			_exit(1);
+		setsid();
+		pid = fork();
+		if (pid == 0)
+			guard_run(fds[0], buf_str(&dir));
+		_exit(pid > 0 ? 0 : 1);
+	}
+	close(fds[0]);
+	buf_release(&dir);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		close(fds[1]);
+		t_fail(__FILE__, __LINE__, "cannot start the restore guard");
+	}
+	guard_fd = fds[1];
+	if (!registered++)
+		atexit(restore_at_exit);
+}
+
+int it_restore_now(void)
+{
+	int rc;
+
+	if (guard_fd < 0)
+		return 0;
+	fprintf(stderr, "restoring the cluster: %s\n", restore_cmd);
+	rc = it_sh("%s >&2", restore_cmd);
+	/* 'd' tells the guard not to run it again; after a failure it gets
+	 * EOF and tries once more (the next test waits for it) */
+	if (rc == 0 && write(guard_fd, "d", 1) != 1)
+		fprintf(stderr, "cannot tell the restore guard it is done\n");
+	close(guard_fd);
+	guard_fd = -1;
+	return rc;
+}
+
+void it_cluster_settings(struct buf *out)
+{
+	if (it_sh_out(out, "hack/local-cluster.sh settings") != 0 || !out->len)
+		t_fail(__FILE__, __LINE__, "hack/local-cluster.sh settings failed");
+	chomp(out);
 }
 
 void it_namespace(const char *ns)
@@ -145,6 +274,11 @@ static void read_synced(void *arg)
 	r->synced = r->w->synced;
 }
 
+static void watch_stop_on_fail(void *arg)
+{
+	it_watch_stop(arg);
+}
+
 void it_watch_start(struct it_watch *w, const char *ns, unsigned page_size)
 {
 	it_watch_start_opts(w, ns, page_size, 0);
@@ -171,6 +305,9 @@ void it_watch_start_opts(struct it_watch *w, const char *ns, unsigned page_size,
 	w->loop.on_stop = on_stop;
 	w->loop.on_stop_arg = w;
 	pthread_create(&w->thread, NULL, loop_thread, w);
+	/* a failed assert leaves the test's stack, where w lives: stop the
+	 * loop thread first */
+	t_defer(watch_stop_on_fail, w);
 	loop_call_sync(&w->loop, start_on_loop, &a);
 	for (int i = 0; i < 600 && !rd.synced; i++) {
 		usleep(100000);
@@ -182,6 +319,7 @@ void it_watch_start_opts(struct it_watch *w, const char *ns, unsigned page_size,
 
 void it_watch_stop(struct it_watch *w)
 {
+	t_undefer(w);
 	loop_stop(&w->loop);
 	pthread_join(w->thread, NULL);
 	loop_release(&w->loop);

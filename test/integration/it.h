@@ -25,6 +25,37 @@ int it_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, capturing stdout into out (reset first). */
 int it_sh_out(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Putting the shared cluster back. A test that changes the cluster every
+ * later test uses (restarts the API server with other flags, kills it) arms
+ * a restore command first; the command then runs once when the test ends,
+ * however it ends:
+ *   - it_restore_now() runs it at the test's end and disarms (the test
+ *     asserts its result);
+ *   - on exit() or a return from main (a failed ASSERT jumps back to t_run,
+ *     which returns) an atexit handler runs it before the process is gone;
+ *   - when the process dies without exiting (a signal, SIGKILL by ctest's
+ *     timeout, a sanitizer's _exit) a guard process runs it. The guard is
+ *     started by it_restore_on_exit, is no child of the test (ctest kills
+ *     the test's process tree), sees the test's end as EOF on a pipe, and
+ *     holds a shared flock on "$INFERMON_CLUSTER_DIR.guard.lock" until it
+ *     is done; hack/local-cluster.sh env (so with-cluster.sh, which starts
+ *     every cluster test) and down wait for that lock, so the next test
+ *     starts on the restored cluster. It logs to
+ *     "$INFERMON_CLUSTER_DIR/logs/it-guard.log".
+ * cmd runs under /bin/sh in the test's working directory (the checkout's
+ * root). One command may be armed at a time; arming a second fails the test.
+ */
+void it_restore_on_exit(const char *cmd);
+/* Runs the armed command now, its output on stderr, and disarms it; returns
+ * its exit status (0 when nothing is armed). When it fails, the guard runs
+ * it once more at once (and the next test waits for that). */
+int it_restore_now(void);
+/* The recorded settings of the cluster (hack/local-cluster.sh settings): a
+ * prefix of environment assignments that make hack/local-cluster.sh up bring
+ * the API server back to them. Into out (reset first). */
+void it_cluster_settings(struct buf *out);
+
 /* Creates namespace ns (deleting a leftover one first). */
 void it_namespace(const char *ns);
 /* Writes n labelled pod manifests (a List) for workload w into path. */

@@ -13,10 +13,19 @@ JSON=$ROOT/dashboards/llm-inference.json
 CM=infermon-llm-inference
 
 # start_scoped NS DASHBOARD-NS ARGS...: the controller watching NS only,
-# its dashboard in DASHBOARD-NS.
+# its dashboard in DASHBOARD-NS; debug logs for reconciled_after_iw.
 start_scoped() {
 	local ns=$1 dns=$2; shift 2
-	start_controller --namespace "$ns" --dashboards-namespace "$dns" "$@"
+	start_controller --namespace "$ns" --dashboards-namespace "$dns" --log-level debug "$@"
+}
+
+# dashboard_reconciled NS CR: the dashboard's reconcile ran after the
+# controller saw CR as it is now (for the checks that it made no ConfigMap)
+dashboard_reconciled() {
+	local rv
+	rv=$(iw_rv "$1" "$2") || fail "no InferenceWorkload $1/$2"
+	wait_for 30 reconciled_after_iw "$WORK/log" "$1" "$2" "$rv" @dashboard ||
+		fail "the dashboard was not reconciled after $1/$2 (resourceVersion $rv): $(grep -E 'InferenceWorkload|reconcil' "$WORK/log" | tail -20)"
 }
 
 ready() { # ready NS CR: the CR's Ready condition is True (its reconcile ran)
@@ -79,7 +88,7 @@ test_dashboard_follows_what_the_workloads_want() {
 	start_scoped $ns $dns
 	apply_iw $ns a "{backend: vllm, dashboard: {enabled: false}}"
 	ready $ns a || fail "CR a never reconciled"
-	sleep 1
+	dashboard_reconciled $ns a
 	! kubectl -n $dns get cm $CM >/dev/null 2>&1 || fail "ConfigMap although no workload wants it"
 	apply_iw $ns b "{backend: vllm}"
 	wait_for 30 kubectl -n $dns get cm $CM || fail "no ConfigMap when CR b wants it"
@@ -98,7 +107,7 @@ test_dashboard_follows_what_the_workloads_want() {
 	start_scoped $ns $dns --no-dashboard
 	apply_iw $ns b "{backend: vllm, dashboard: {enabled: true}}"
 	ready $ns b || fail "CR b never reconciled"
-	sleep 2
+	dashboard_reconciled $ns b
 	! kubectl -n $dns get cm $CM >/dev/null 2>&1 || fail "--no-dashboard delivered a ConfigMap"
 	stop_infermon
 }
@@ -132,12 +141,12 @@ test_dashboard_flags_change_label_folder_and_namespace() {
 	done
 }
 
-# --grafana-operator needs grafana-operator's CRD, which this cluster lacks:
-# a clear error and exit 1; without the flag nothing asks for it.
+# --grafana-operator needs grafana-operator's CRD: without it, a clear error
+# and exit 1. The test removes the CRD if another left it (and puts it back),
+# so it runs whatever ran before.
 test_grafana_operator_without_its_crd_is_a_clear_error() {
 	local ns=it-dash-gop rc=0
-	! kubectl get crd grafanadashboards.grafana.integreatly.org >/dev/null 2>&1 ||
-		{ echo "grafana-operator's CRD is installed here: nothing to test"; exit 77; }
+	without_crd grafanadashboards.grafana.integreatly.org "$ROOT/test/data/crds/grafanadashboards.yaml"
 	fresh_ns $ns
 	"$INFERMON_BIN" run --metrics-bind-address 127.0.0.1:0 --namespace $ns --grafana-operator > "$WORK/gop.log" 2>&1 &
 	local pid=$!
@@ -212,7 +221,7 @@ test_idle_means_no_writes_with_dashboard_and_rules() {
 	[ "$w1" = "$w2" ] || fail "idle controller wrote $((w2 - w1)) times in 40 s: $(tail -30 "$WORK/log")"
 	# (a second apply right after the first can happen: the key came back
 	# before the watch showed the new object; never later)
-	n=$(grep -c 'generated object.*ConfigMap' "$WORK/log")
+	n=$(grep -Ec 'msg="(created|wrote) generated object" what="[a-z]+ ConfigMap' "$WORK/log")
 	[ "$n" -le 2 ] || fail "the ConfigMap was written $n times: $(grep ConfigMap "$WORK/log")"
 	stop_infermon
 }
@@ -281,9 +290,9 @@ YAML
 	stop_infermon
 	kubectl -n $dns delete cm $CM >/dev/null
 	printf 'dashboard:\n  namespace: %s\n  enabled: false\n' $dns > "$WORK/off.yaml"
-	start_controller --namespace $ns --config "$WORK/off.yaml"
+	start_controller --namespace $ns --config "$WORK/off.yaml" --log-level debug
 	ready $ns qwen || fail "never reconciled"
-	sleep 2
+	dashboard_reconciled $ns qwen
 	! kubectl -n $dns get cm $CM >/dev/null 2>&1 || fail "dashboard.enabled: false delivered a ConfigMap"
 	stop_infermon
 	printf 'dashboard:\n  label: nolabel\n' > "$WORK/bad.yaml"
@@ -295,15 +304,12 @@ YAML
 # test/data/crds/, since the module proxy does not serve grafana-operator v5):
 # the GrafanaDashboard refers to the ConfigMap, is restored and repaired, is
 # recreated when the immutable instanceSelector changes, and goes when no
-# workload wants the dashboard. Runs last: it installs the CRD and removes it.
+# workload wants the dashboard. It installs the CRD and removes it on exit.
 test_with_the_crd_a_grafana_dashboard_refers_to_the_configmap() {
 	local ns=it-dash-gd dns=it-dash-gd-mon gd=infermon-llm-inference crd=grafanadashboards.grafana.integreatly.org uid1 uid2
 	fresh_ns $ns
 	fresh_ns $dns
-	trap 'cleanup_pids; kubectl delete crd '$crd' --ignore-not-found --wait=true >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-	kubectl apply -f "$ROOT/test/data/crds/grafanadashboards.yaml" >/dev/null
-	kubectl wait --for condition=established --timeout=30s crd/$crd >/dev/null || fail "CRD not established"
-	wait_for 30 kubectl get grafanadashboards -A || fail "GrafanaDashboards not served"
+	with_crd $crd "$ROOT/test/data/crds/grafanadashboards.yaml"
 	start_scoped $ns $dns --grafana-operator --grafana-instance-selector dashboards=llm
 	apply_iw $ns qwen "{backend: vllm}"
 	wait_for 30 kubectl -n $dns get grafanadashboard $gd || fail "no GrafanaDashboard: $(tail -20 "$WORK/log")"
@@ -344,7 +350,6 @@ PY
 	wait_for 30 bash -c "! kubectl -n $dns get grafanadashboard $gd >/dev/null 2>&1 && ! kubectl -n $dns get cm $CM >/dev/null 2>&1" ||
 		fail "GrafanaDashboard or ConfigMap not pruned"
 	stop_infermon
-	kubectl delete crd $crd --wait=true >/dev/null
 }
 
 run_test "$1"

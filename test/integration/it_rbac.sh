@@ -246,13 +246,9 @@ test_least_privilege() {
 	kubectl delete inferenceworkloads -A --all --wait=false >/dev/null
 	kubectl delete pods -A -l alibabacloud.com/inference-workload --wait=false >/dev/null
 	# grafana-operator's GrafanaDashboard CRD (test/data/crds/, as
-	# it_dashboard_delivery.sh installs it), removed again if it was not here
-	if ! kubectl get crd $GD_CRD >/dev/null 2>&1; then
-		trap 'cleanup_pids; kubectl delete crd '$GD_CRD' --ignore-not-found --wait=false >/dev/null 2>&1; rm -rf "$WORK"' EXIT
-		kubectl apply -f "$ROOT/test/data/crds/grafanadashboards.yaml" >/dev/null
-		kubectl wait --for condition=established --timeout=30s crd/$GD_CRD >/dev/null || fail "GrafanaDashboard CRD not established"
-		wait_for 30 kubectl get $GD_CRD -A || fail "GrafanaDashboards not served"
-	fi
+	# it_dashboard_delivery.sh installs it), removed again if it was not
+	# here, and waited for until it is gone (with_crd)
+	with_crd $GD_CRD "$ROOT/test/data/crds/grafanadashboards.yaml"
 	kubectl delete ns $NS --ignore-not-found --wait=true >/dev/null
 	kubectl create ns $NS >/dev/null
 	port=$(free_port)

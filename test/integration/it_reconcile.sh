@@ -75,9 +75,11 @@ test_spec_changes_update_and_prune() {
 }
 
 # Labelled pods without a CR get the defaults; their objects go a grace
-# period after the last pod.
+# period after the last pod. Not before: judged on the controller's own
+# clock (its log), not by looking once after a sleep, which a slow machine
+# passes whatever the controller does.
 test_pod_only_workload_is_pruned_after_grace() {
-	local ns=it-rec-pods port
+	local ns=it-rec-pods port t0 t1
 	fresh_ns $ns
 	port=$(free_port)
 	start_sim "$port" m --max-num-seqs 8
@@ -85,10 +87,20 @@ test_pod_only_workload_is_pruned_after_grace() {
 	engine_pod $ns solo-0 solo vllm "$port" --max-num-seqs 8
 	wait_for 30 kubectl -n $ns get servicemonitor infermon-solo || fail "no ServiceMonitor for a labelled pod"
 	kubectl -n $ns delete pod solo-0 --wait=false >/dev/null
-	sleep 1
-	kubectl -n $ns get servicemonitor infermon-solo >/dev/null || fail "pruned before the grace period"
+	# the reconcile that saw the last pod go starts the grace period
+	wait_for 30 grep -q "msg=\"workload has no pods; its objects go after the grace period\" namespace=$ns workload=solo grace=3.000s" "$WORK/log" ||
+		fail "the grace period did not start: $(tail -20 "$WORK/log")"
 	wait_for 30 bash -c "! kubectl -n $ns get servicemonitor infermon-solo >/dev/null 2>&1" ||
 		fail "not pruned after the grace period"
+	t0=$(log_time "$WORK/log" "msg=\"workload has no pods;") || fail "no time for the grace period's start"
+	t1=$(log_time "$WORK/log" "what=\"delete ServiceMonitor $ns/infermon-solo\"") ||
+		fail "the ServiceMonitor's deletion is not logged: $(grep 'generated object' "$WORK/log")"
+	echo "ServiceMonitor deleted $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s after the grace period started (grace 3 s)"
+	# 0.5 s below the grace: the controller times the grace on its loop's
+	# cached clock, which lags the log's clock by up to one loop iteration;
+	# pruning at once or at half the grace still fails
+	awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 2.5) }' ||
+		fail "pruned $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s after the grace period started, before its 3 s"
 	stop_infermon
 }
 

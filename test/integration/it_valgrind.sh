@@ -8,9 +8,9 @@ set -euo pipefail
 
 test_controller_run_has_no_leaks() {
 	local ns=it-valgrind port mp
-	[ -n "${INFERMON_RELEASE_BIN:-}" ] && [ -x "$INFERMON_RELEASE_BIN" ] || {
-		echo "skipped: no release build (INFERMON_RELEASE_BIN)"; exit 77; }
-	command -v valgrind >/dev/null || { echo "skipped: no valgrind"; exit 77; }
+	[ -n "${INFERMON_RELEASE_BIN:-}" ] && [ -x "$INFERMON_RELEASE_BIN" ] ||
+		fail "no release build (INFERMON_RELEASE_BIN=${INFERMON_RELEASE_BIN:-}); hack/build-trees.sh builds build/release"
+	command -v valgrind >/dev/null || fail "no valgrind (Debian: valgrind, in hack/lib.sh's test packages)"
 	port=$(free_port)
 	start_sim "$port" qwen3-26b --max-num-seqs 2 --max-model-len 1024 --block-size 16 --kv-cache-size 557
 	start_clients "$port" qwen3-26b 3

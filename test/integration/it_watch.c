@@ -168,8 +168,20 @@ TEST(apiserver_kill9_reconnects_and_converges)
 	struct it_watch w;
 	struct reflector_stats s;
 	const char *ns = "it-chaos";
-	struct buf names;
+	struct buf names, cmd;
+	char dir[] = "/tmp/it-chaos-XXXXXX", done[64];
 
+	if (!mkdtemp(dir))
+		t_fail(__FILE__, __LINE__, "mkdtemp %s", dir);
+	/* the API server is killed below: bring it back however this ends, and
+	 * stop the creator if it still runs */
+	buf_init(&cmd, BUF_MAX_SMALL);
+	buf_printf(&cmd,
+		   "kill $(cat %s/creator.pid 2>/dev/null) 2>/dev/null; rm -rf %s; "
+		   "hack/local-cluster.sh start-apiserver >/dev/null",
+		   dir, dir);
+	it_restore_on_exit(buf_str(&cmd));
+	buf_release(&cmd);
 	it_namespace(ns);
 	it_watch_start(&w, ns, 0);
 	/* A bounded creator: 60 pods, each retried (at most 200 times) while
@@ -179,18 +191,18 @@ TEST(apiserver_kill9_reconnects_and_converges)
 		      "--restart=Never --labels=alibabacloud.com/inference-workload=chaos,"
 		      "alibabacloud.com/inference-backend=vllm >/dev/null 2>&1 || "
 		      "kubectl -n %s get pod c-$i >/dev/null 2>&1; do n=$((n+1)); "
-		      "[ $n -ge 200 ] && break; sleep 0.2; done; done; touch /tmp/it-chaos.done ) "
-		      ">/dev/null 2>&1 &",
-		      ns, ns),
+		      "[ $n -ge 200 ] && break; sleep 0.2; done; done; touch %s/done ) "
+		      ">/dev/null 2>&1 & echo $! > %s/creator.pid",
+		      ns, ns, dir, dir),
 		0);
 	sleep(2);
 	ASSERT_EQ_INT(it_sh("hack/local-cluster.sh kill-apiserver >/dev/null"), 0);
 	sleep(4);
 	ASSERT_EQ_INT(it_sh("hack/local-cluster.sh start-apiserver >/dev/null"), 0);
-	for (int i = 0; i < 240 && access("/tmp/it-chaos.done", F_OK) != 0; i++)
+	snprintf(done, sizeof(done), "%s/done", dir);
+	for (int i = 0; i < 240 && access(done, F_OK) != 0; i++)
 		usleep(500000);
-	ASSERT_EQ_INT(access("/tmp/it-chaos.done", F_OK), 0);
-	unlink("/tmp/it-chaos.done");
+	ASSERT_EQ_INT(access(done, F_OK), 0);
 	assert_converged(&w, ns, 60);
 	buf_init(&names, BUF_MAX_SMALL);
 	it_watch_names(&w, ns, &names);
@@ -200,6 +212,7 @@ TEST(apiserver_kill9_reconnects_and_converges)
 	ASSERT_TRUE(s.failures >= 1); /* it saw the outage ... */
 	ASSERT_TRUE(s.watches >= 2);  /* ... and watched again */
 	it_watch_stop(&w);
+	ASSERT_EQ_INT(it_restore_now(), 0);
 	it_sh("kubectl delete namespace %s --wait=false >/dev/null 2>&1", ns);
 }
 
@@ -207,7 +220,7 @@ TEST(gone_410_leads_to_relist_and_correct_cache)
 {
 	struct it_watch w;
 	struct reflector_stats before, after;
-	struct buf rv;
+	struct buf rv, cmd;
 	const char *ns = "it-gone";
 	char path[] = "/tmp/it-gone-XXXXXX";
 	int fd = mkstemp(path);
@@ -216,7 +229,13 @@ TEST(gone_410_leads_to_relist_and_correct_cache)
 	/* A watch from a compacted version gets 410 when the API server serves
 	 * it from etcd; from its watch cache it may not. Run this test against
 	 * an API server without the watch cache and with a 2 s compaction
-	 * interval; the cluster's settings are restored at the end. */
+	 * interval; the cluster's own settings come back however the test ends
+	 * (it_restore_on_exit), or every later test would run on this server. */
+	buf_init(&cmd, BUF_MAX_SMALL);
+	it_cluster_settings(&cmd);
+	buf_printf(&cmd, " hack/local-cluster.sh up >/dev/null; rm -f %s", path);
+	it_restore_on_exit(buf_str(&cmd));
+	buf_release(&cmd);
 	ASSERT_EQ_INT(
 		it_sh("INFERMON_APISERVER_EXTRA_ARGS=--watch-cache=false "
 		      "INFERMON_ETCD_COMPACTION_INTERVAL=2s hack/local-cluster.sh up >/dev/null"),
@@ -243,12 +262,9 @@ TEST(gone_410_leads_to_relist_and_correct_cache)
 	ASSERT_EQ_INT(probe(&w, ns, "g-3").present, 0);
 	ASSERT_EQ_INT(probe(&w, ns, "g-5").present, 1);
 	buf_release(&rv);
-	unlink(path);
 	it_watch_stop(&w);
 	it_sh("kubectl delete namespace %s --wait=false >/dev/null 2>&1", ns);
-	ASSERT_EQ_INT(it_sh("INFERMON_APISERVER_EXTRA_ARGS= INFERMON_ETCD_COMPACTION_INTERVAL=5m "
-			    "hack/local-cluster.sh up >/dev/null"),
-		      0);
+	ASSERT_EQ_INT(it_restore_now(), 0);
 }
 
 /* The server ends every watch at timeoutSeconds (2 s here, 300-600 s in

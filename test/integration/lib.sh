@@ -83,6 +83,49 @@ scrape_secret_lists() {
 		base64 -d | grep -Eq "(regex: |\|)$1;$2;"
 }
 
+# ---- a positive marker before a negative check ----
+# "X did not happen" checked after a fixed sleep passes on a machine too
+# slow to have done X yet. Wait for the reconcile that would have done X
+# instead, then check.
+
+# iw_rv NS NAME: the InferenceWorkload's resourceVersion now.
+iw_rv() { kubectl -n "$1" get iw "$2" -o jsonpath='{.metadata.resourceVersion}'; }
+
+# saw_iw LOG NS NAME RV: the controller logging to LOG (text, --log-level
+# debug) has seen InferenceWorkload NS/NAME at resourceVersion RV or later.
+saw_iw() {
+	awk -v seen_at="msg=\"InferenceWorkload changed\" namespace=$2 name=$3 resourceVersion=" -v rv="$4" '
+		(i = index($0, seen_at)) && substr($0, i + length(seen_at)) + 0 >= rv + 0 { found = 1; exit }
+		END { exit !found }' "$1"
+}
+
+# reconciled_after_iw LOG NS NAME RV KEY: the controller logging to LOG
+# (text, --log-level debug) has seen InferenceWorkload NS/NAME at
+# resourceVersion RV or later ("InferenceWorkload changed"), and a reconcile
+# of KEY (NS/WORKLOAD, @dashboard, @secret) started after that line
+# ("reconciling") and finished ("reconciled"): that reconcile saw the CR
+# as it is at RV. For wait_for.
+reconciled_after_iw() {
+	awk -v seen_at="msg=\"InferenceWorkload changed\" namespace=$2 name=$3 resourceVersion=" \
+		-v rv="$4" -v start="msg=reconciling key=$5" -v done="msg=reconciled key=$5 result=" '
+		!seen {
+			i = index($0, seen_at)
+			if (i && substr($0, i + length(seen_at)) + 0 >= rv + 0) seen = 1
+			next
+		}
+		!started { if (substr($0, length($0) - length(start) + 1) == start) started = 1; next }
+		index($0, done) { found = 1; exit }
+		END { exit !found }' "$1"
+}
+
+# log_time LOG TEXT: the time of LOG's first line containing TEXT (text
+# format, ts=...), in seconds since the epoch; fails when there is none.
+log_time() {
+	local ts
+	ts=$(grep -m1 -F -- "$2" "$1" | grep -o '^ts=[^ ]*' | cut -d= -f2) && [ -n "$ts" ] &&
+		date -d "$ts" +%s.%3N
+}
+
 # metrics_port: the port of the controller started by start_controller.
 metrics_port() {
 	grep -o 'serving /metrics, /healthz, /readyz.*port=[0-9]*' "$WORK/log" | grep -o '[0-9]*$'
@@ -101,17 +144,58 @@ api_writes() {
 AT_EXIT=()
 at_exit() { AT_EXIT=("$(printf '%q ' "$@")" "${AT_EXIT[@]}"); }
 
+# run_at_exit: runs them all; fails if one failed (the test then fails: a
+# cluster left changed is a failure of the test that changed it).
 run_at_exit() {
-	local c
-	for c in "${AT_EXIT[@]}"; do eval "$c" || echo "at exit: '$c' failed" >&2; done
+	local c rc=0
+	for c in ${AT_EXIT[@]+"${AT_EXIT[@]}"}; do
+		eval "$c" || { echo "FAIL: at exit: '$c' failed" >&2; rc=1; }
+	done
 	AT_EXIT=()
+	return $rc
+}
+
+# ---- CRDs a test installs or removes on the shared cluster ----
+
+# apply_crd FILE NAME: applies the CRD NAME from FILE; succeeds once it is
+# Established and its resource is served.
+apply_crd() {
+	kubectl apply -f "$1" >/dev/null &&
+		kubectl wait --for condition=established --timeout=60s "crd/$2" >/dev/null &&
+		wait_for 30 kubectl get "$2" -A
+}
+
+# remove_crd NAME: deletes the CRD NAME and succeeds once it is gone and its
+# group version is no longer served (kubectl delete --wait=false would leave
+# it terminating for the next test to trip over).
+remove_crd() {
+	local path
+	path=$(kubectl get crd "$1" -o jsonpath='/apis/{.spec.group}/{.spec.versions[0].name}' 2>/dev/null) ||
+		return 0
+	kubectl delete crd "$1" --wait=true --timeout=120s >/dev/null &&
+		wait_for 30 bash -c "! kubectl get --raw '$path'"
+}
+
+# with_crd NAME FILE: the CRD NAME from FILE for this test; removed again
+# when the test exits, however it exits, unless it was installed before.
+with_crd() {
+	kubectl get crd "$1" >/dev/null 2>&1 || at_exit remove_crd "$1"
+	apply_crd "$2" "$1" || fail "CRD $1 from $2 not established and served"
+}
+
+# without_crd NAME FILE: no CRD NAME for this test; if there was one, it is
+# put back from FILE when the test exits.
+without_crd() {
+	kubectl get crd "$1" >/dev/null 2>&1 || return 0
+	at_exit apply_crd "$2" "$1"
+	remove_crd "$1" || fail "cannot remove CRD $1"
 }
 
 run_test() {
 	local name=$1
 	declare -F "test_$name" >/dev/null || fail "no test named $name"
 	WORK=$(mktemp -d)
-	trap 'cleanup_pids; run_at_exit; rm -rf "$WORK"' EXIT
+	trap 'rc=$?; cleanup_pids; run_at_exit || rc=1; rm -rf "$WORK"; exit $rc' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	"test_$name"

@@ -3,6 +3,9 @@
 # first on PATH (INFERMON_CLUSTER_DIR picks the cluster).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-eval "$("$root/hack/local-cluster.sh" env)"
+# (env waits for a restore of the cluster a failed test left running; a
+# failure of it must stop this, which eval "$(...)" would not)
+env=$("$root/hack/local-cluster.sh" env)
+eval "$env"
 cd "$root"
 exec "$@"
