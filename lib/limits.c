@@ -35,8 +35,11 @@ static const cJSON *get(const cJSON *o, const char *k)
 	return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
-/* A positive finite number, or a string holding one. */
-static bool positive(const cJSON *v, double *out)
+/* A count: every field read here (sequences, tokens, ranks, model
+ * lengths) is a whole number of something, so a positive integer up to
+ * 1e12; anything else (a fraction such as a dp_size of 0.5, which would
+ * halve the live cap) is treated as absent. */
+static bool count(const cJSON *v, double *out)
 {
 	double d;
 
@@ -44,7 +47,7 @@ static bool positive(const cJSON *v, double *out)
 		d = v->valuedouble;
 	else
 		return false;
-	if (!isfinite(d) || d <= 0 || d > 1e12)
+	if (!isfinite(d) || d < 1 || d > 1e12 || d != floor(d))
 		return false;
 	*out = d;
 	return true;
@@ -76,9 +79,9 @@ im_result limits_parse_vllm_server_info(const char *json, size_t n, struct vllm_
 		cJSON_Delete(root);
 		return IM_PARSE;
 	}
-	if (positive(get(get(cfg, "scheduler_config"), "max_num_seqs"), &d))
+	if (count(get(get(cfg, "scheduler_config"), "max_num_seqs"), &d))
 		out->max_num_seqs = (struct limit){d, LIMIT_SERVER_INFO};
-	if (positive(get(get(cfg, "model_config"), "max_model_len"), &d))
+	if (count(get(get(cfg, "model_config"), "max_model_len"), &d))
 		out->max_model_len = (struct limit){d, LIMIT_SERVER_INFO};
 	cJSON_Delete(parsed);
 	cJSON_Delete(root);
@@ -102,14 +105,14 @@ im_result limits_parse_sglang_server_info(const char *json, size_t n,
 		cJSON_Delete(root);
 		return IM_PARSE;
 	}
-	if (positive(get(root, "dp_size"), &d))
+	if (count(get(root, "dp_size"), &d))
 		dp = d;
 	out->dp_size = dp;
-	if (positive(get(root, "context_length"), &d))
+	if (count(get(root, "context_length"), &d))
 		out->context_length = (struct limit){d, LIMIT_GET_SERVER_INFO};
-	if (positive(get(root, "max_total_num_tokens"), &d))
+	if (count(get(root, "max_total_num_tokens"), &d))
 		out->max_total_num_tokens = d;
-	if (positive(get(root, "max_running_requests"), &d))
+	if (count(get(root, "max_running_requests"), &d))
 		out->configured_max_running = d;
 	mode = get(root, "disaggregation_mode");
 	if (cJSON_IsString(mode) && strlen(mode->valuestring) < sizeof(out->disaggregation_mode))
@@ -119,11 +122,11 @@ im_result limits_parse_sglang_server_info(const char *json, size_t n,
 	st = get(root, "internal_states");
 	if (cJSON_IsArray(st) && cJSON_GetArraySize(st) > 0) {
 		const cJSON *first = cJSON_GetArrayItem(st, 0);
-		if (positive(get(first, "effective_max_running_requests_per_dp"), &d))
+		if (count(get(first, "effective_max_running_requests_per_dp"), &d))
 			per_dp = d;
-		if (!out->max_total_num_tokens && positive(get(first, "max_total_num_tokens"), &d))
+		if (!out->max_total_num_tokens && count(get(first, "max_total_num_tokens"), &d))
 			out->max_total_num_tokens = d;
-	} else if (positive(get(root, "effective_max_running_requests_per_dp"), &d)) {
+	} else if (count(get(root, "effective_max_running_requests_per_dp"), &d)) {
 		per_dp = d;
 	}
 	cJSON_Delete(root);
@@ -151,7 +154,7 @@ im_result limits_parse_models(const char *json, size_t n, limits_model_cb cb, vo
 		double d = 0;
 		if (!cJSON_IsString(id) || seen >= 64)
 			continue;
-		positive(get(it, "max_model_len"), &d);
+		count(get(it, "max_model_len"), &d);
 		cb(ctx, id->valuestring, d);
 		seen++;
 	}

@@ -6,9 +6,11 @@ TEST(limits_vllm_server_info)
 {
 	struct vllm_server_info si;
 	struct buf err;
-	const char *j = "{\"vllm_config\":{\"model_config\":{\"max_model_len\":4096},"
-			"\"scheduler_config\":{\"max_num_seqs\":2,\"max_num_batched_tokens\":8192}}}";
-	const char *s = "{\"vllm_config\":\"{\\\"scheduler_config\\\":{\\\"max_num_seqs\\\":64}}\"}";
+	const char *j =
+		"{\"vllm_config\":{\"model_config\":{\"max_model_len\":4096},"
+		"\"scheduler_config\":{\"max_num_seqs\":2,\"max_num_batched_tokens\":8192}}}";
+	const char *s =
+		"{\"vllm_config\":\"{\\\"scheduler_config\\\":{\\\"max_num_seqs\\\":64}}\"}";
 	const char *bad = "{\"vllm_config\":{\"scheduler_config\":{}}}";
 
 	buf_init(&err, 1024);
@@ -29,10 +31,11 @@ TEST(limits_sglang_effective_times_dp)
 {
 	struct sglang_server_info si;
 	struct buf err;
-	const char *j = "{\"model_path\":\"m\",\"max_running_requests\":null,\"context_length\":32768,"
-			"\"dp_size\":4,\"disaggregation_mode\":\"decode\",\"max_total_num_tokens\":500000,"
-			"\"internal_states\":[{\"effective_max_running_requests_per_dp\":48},"
-			"{\"effective_max_running_requests_per_dp\":48}]}";
+	const char *j =
+		"{\"model_path\":\"m\",\"max_running_requests\":null,\"context_length\":32768,"
+		"\"dp_size\":4,\"disaggregation_mode\":\"decode\",\"max_total_num_tokens\":500000,"
+		"\"internal_states\":[{\"effective_max_running_requests_per_dp\":48},"
+		"{\"effective_max_running_requests_per_dp\":48}]}";
 	const char *old = "{\"dp_size\":1,\"max_running_requests\":128,"
 			  "\"effective_max_running_requests_per_dp\":100}";
 
@@ -47,6 +50,35 @@ TEST(limits_sglang_effective_times_dp)
 	ASSERT_OK(limits_parse_sglang_server_info(old, strlen(old), &si, &err));
 	ASSERT_EQ_DBL(si.max_running.value, 100, 0); /* lower than the flag: the live one wins */
 	ASSERT_EQ_DBL(si.configured_max_running, 128, 0);
+	buf_release(&err);
+}
+
+/* Found by fuzz_limits: cJSON reads 00.5039847718 as 0.5, and a dp_size
+ * of 0.5 halved the live cap. Every field read is a count: fractions and
+ * values below 1 are absent, whatever the field. */
+TEST(limits_counts_are_whole_numbers)
+{
+	struct sglang_server_info si;
+	struct vllm_server_info vi;
+	struct buf err;
+	const char *fuzzed = "{\"dp_size\":00.5039847718}";
+	const char *half = "{\"dp_size\":0.5,\"effective_max_running_requests_per_dp\":48}";
+	const char *frac = "{\"dp_size\":2,\"context_length\":1.5,"
+			   "\"effective_max_running_requests_per_dp\":47.5}";
+	const char *vfrac = "{\"vllm_config\":{\"model_config\":{\"max_model_len\":4096.5},"
+			    "\"scheduler_config\":{\"max_num_seqs\":2.25}}}";
+
+	buf_init(&err, 1024);
+	ASSERT_OK(limits_parse_sglang_server_info(fuzzed, strlen(fuzzed), &si, &err));
+	ASSERT_EQ_DBL(si.dp_size, 1, 0);
+	ASSERT_OK(limits_parse_sglang_server_info(half, strlen(half), &si, &err));
+	ASSERT_EQ_DBL(si.dp_size, 1, 0);
+	ASSERT_EQ_DBL(si.max_running.value, 48, 0);
+	ASSERT_OK(limits_parse_sglang_server_info(frac, strlen(frac), &si, &err));
+	ASSERT_EQ_INT(si.max_running.source, LIMIT_NONE);
+	ASSERT_EQ_INT(si.context_length.source, LIMIT_NONE);
+	ASSERT_ERR(limits_parse_vllm_server_info(vfrac, strlen(vfrac), &vi, &err), IM_NOTFOUND);
+	ASSERT_EQ_INT(vi.max_model_len.source, LIMIT_NONE);
 	buf_release(&err);
 }
 
