@@ -1,9 +1,11 @@
 #include "t.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 
 #include "../lib/alloc.h"
+#include "../lib/buf.h"
 
 struct t_case {
 	const char *name;
@@ -18,6 +20,33 @@ static struct {
 	void *arg;
 } deferred[16];
 static int ndeferred;
+
+char *t_read_data(const char *rel, size_t *len)
+{
+	const char *dir = getenv("INFERMON_TEST_DATA");
+	struct buf path, body;
+	char tmp[65536];
+	size_t n;
+	FILE *f;
+
+	buf_init(&path, 4096);
+	buf_init(&body, BUF_MAX_LARGE);
+	buf_printf(&path, "%s/%s", dir ? dir : "test/data", rel);
+	f = fopen(buf_str(&path), "rb");
+	if (!f) {
+		int e = errno;
+		buf_release(&path);
+		t_fail(__FILE__, __LINE__, "cannot open test data %s: %s (INFERMON_TEST_DATA?)",
+		       rel, strerror(e));
+	}
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		buf_add(&body, tmp, n);
+	fclose(f);
+	buf_release(&path);
+	if (body.overflow)
+		t_fail(__FILE__, __LINE__, "test data %s is larger than %zu bytes", rel, body.max);
+	return buf_detach(&body, len);
+}
 
 void t_defer(void (*fn)(void *), void *arg)
 {

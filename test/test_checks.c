@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include "alloc.h"
-#include "buf.h"
 #include "promtext.h"
 
 static void mk(struct engine_scrape *e, double running, double waiting, double kv, double preempt)
@@ -257,11 +256,8 @@ static const struct {
 
 static void judge_page(const char *name, enum backend b, struct check_result *r)
 {
-	const char *dir = getenv("INFERMON_TEST_DATA");
-	struct buf path;
-	char *text = NULL;
+	char rel[256], *text;
 	size_t len = 0;
-	FILE *f;
 	struct promtext p;
 	struct engine_scrape e;
 	struct engine_history h;
@@ -269,22 +265,8 @@ static void judge_page(const char *name, enum backend b, struct check_result *r)
 	struct resolved_limits lim;
 	struct limit_inputs in = {.backend = b, .args_max_num_seqs = 8, .max_model_len = 1024};
 
-	buf_init(&path, 4096);
-	buf_printf(&path, "%s/promtext/%s", dir ? dir : "test/data", name);
-	f = fopen(buf_str(&path), "rb");
-	if (!f)
-		t_fail(__FILE__, __LINE__, "cannot open %s (INFERMON_TEST_DATA?)", buf_str(&path));
-	buf_release(&path);
-	{
-		struct buf body;
-		char tmp[65536];
-		size_t n;
-		buf_init(&body, BUF_MAX_LARGE);
-		while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-			buf_add(&body, tmp, n);
-		fclose(f);
-		text = buf_detach(&body, &len);
-	}
+	snprintf(rel, sizeof(rel), "promtext/%s", name);
+	text = t_read_data(rel, &len);
 	engine_scrape_init(&e, b);
 	promtext_init(&p, NULL, engine_observe, &e);
 	ASSERT_OK(promtext_feed(&p, text, len));

@@ -78,8 +78,8 @@ static im_result record(void *ctx, const struct promtext_sample *s)
 	if (r->stop_after && r->n == r->stop_after)
 		return IM_CANCELED;
 	r->n++;
-	buf_printf(&r->out, "%s %.*s | %.*s", promtext_type_name(f->type), (int)f->name_len, f->name,
-		   (int)s->name_len, s->name);
+	buf_printf(&r->out, "%s %.*s | %.*s", promtext_type_name(f->type), (int)f->name_len,
+		   f->name, (int)s->name_len, s->name);
 	if (s->nlabels) {
 		buf_addc(&r->out, '{');
 		for (size_t i = 0; i < s->nlabels; i++) {
@@ -120,8 +120,8 @@ struct run {
 
 /* Parses data cut at the given offsets (ascending), or in `step`-byte pieces
  * when step > 0. */
-static void run_parse(struct run *run, const struct promtext_opts *opts, const char *data, size_t len,
-		      const size_t *cuts, size_t ncuts, size_t step)
+static void run_parse(struct run *run, const struct promtext_opts *opts, const char *data,
+		      size_t len, const size_t *cuts, size_t ncuts, size_t step)
 {
 	struct promtext p;
 	size_t off = 0, k = 0;
@@ -179,34 +179,20 @@ static void parse_str(struct run *run, const struct promtext_opts *opts, const c
 
 static char *load_fixture(const char *name, size_t *len)
 {
-	const char *dir = getenv("INFERMON_TEST_DATA");
-	struct buf path, body;
-	char tmp[65536];
-	size_t n;
-	FILE *f;
+	char rel[256];
 
-	buf_init(&path, 4096);
-	buf_init(&body, BUF_MAX_LARGE);
-	buf_printf(&path, "%s/promtext/%s", dir ? dir : "test/data", name);
-	f = fopen(path.ptr, "rb");
-	if (!f) {
-		buf_release(&path);
-		t_fail(__FILE__, __LINE__, "cannot open fixture %s: %s (INFERMON_TEST_DATA?)", name,
-		       strerror(errno));
-	}
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		buf_add(&body, tmp, n);
-	fclose(f);
-	buf_release(&path);
-	return buf_detach(&body, len);
+	snprintf(rel, sizeof(rel), "promtext/%s", name);
+	return t_read_data(rel, len);
 }
 
 static const char *const fixtures[] = {
-	"vllm_v1_dp.txt",          "vllm_v1_nixl_prefill.txt",  "vllm_v1_early.txt",
-	"vllm_v0.txt",             "inference_sim.txt",         "vllm_fork_config_info.txt",
-	"sglang_colon.txt",        "sglang_underscore.txt",     "sglang_pd_prefill.txt",
-	"sglang_pd_prefill_old.txt", "sglang_pd_decode.txt",    "dcgm_exporter.txt",
-	"edge_cases.txt",          "openmetrics.om.txt",
+	"vllm_v1_dp.txt",        "vllm_v1_nixl_prefill.txt",
+	"vllm_v1_early.txt",     "vllm_v0.txt",
+	"inference_sim.txt",     "vllm_fork_config_info.txt",
+	"sglang_colon.txt",      "sglang_underscore.txt",
+	"sglang_pd_prefill.txt", "sglang_pd_prefill_old.txt",
+	"sglang_pd_decode.txt",  "dcgm_exporter.txt",
+	"edge_cases.txt",        "openmetrics.om.txt",
 };
 #define NFIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 
@@ -254,31 +240,64 @@ TEST(promtext_vllm_v1_data_parallel)
 	parse_fixture(&run, "vllm_v1_dp.txt");
 	o = buf_str(&run.rec.out);
 	ASSERT_EQ_INT(run.stats.samples, 718);
-	ASSERT_CONTAINS(o, "gauge vllm:kv_cache_usage_perc | vllm:kv_cache_usage_perc{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"0\"} 0.0213\n");
-	ASSERT_CONTAINS(o, "gauge vllm:kv_cache_usage_perc | vllm:kv_cache_usage_perc{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"1\"} 0.0189\n");
-	ASSERT_CONTAINS(o, "gauge vllm:num_requests_running | vllm:num_requests_running{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"1\"} 2\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:kv_cache_usage_perc | vllm:kv_cache_usage_perc{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"0\"} 0.0213\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:kv_cache_usage_perc | vllm:kv_cache_usage_perc{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"1\"} 0.0189\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:num_requests_running | vllm:num_requests_running{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"1\"} 2\n");
 	/* counters as prometheus_client writes 0.0.4: family foo_total, and
 	 * foo_created as a gauge family of its own */
-	ASSERT_CONTAINS(o, "counter vllm:request_success_total | vllm:request_success_total{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"0\",finished_reason=\"length\"} 12\n");
-	ASSERT_CONTAINS(o, "gauge vllm:request_success_created | vllm:request_success_created{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"1\",finished_reason=\"abort\"} 1763924400.25\n");
+	ASSERT_CONTAINS(
+		o,
+		"counter vllm:request_success_total | vllm:request_success_total{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"0\",finished_reason=\"length\"} 12\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:request_success_created | vllm:request_success_created{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"1\",finished_reason=\"abort\"} 1763924400.25\n");
 	ASSERT_CONTAINS(o, "counter vllm:prefix_cache_hits_total | vllm:prefix_cache_hits_total{");
 	ASSERT_CONTAINS(o, "counter vllm:num_preemptions_total | vllm:num_preemptions_total{");
 	/* histograms: buckets up to +Inf, _count, _sum, _created */
-	ASSERT_CONTAINS(o, "histogram vllm:inter_token_latency_seconds | vllm:inter_token_latency_seconds_bucket{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"1\",le=\"+Inf\"} 400\n");
-	ASSERT_CONTAINS(o, "histogram vllm:inter_token_latency_seconds | vllm:inter_token_latency_seconds_count{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"1\"} 400\n");
-	ASSERT_CONTAINS(o, "histogram vllm:time_to_first_token_seconds | vllm:time_to_first_token_seconds_bucket{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"0\",le=\"2560.0\"} 110\n");
-	ASSERT_CONTAINS(o, "histogram vllm:time_to_first_token_seconds | vllm:time_to_first_token_seconds_sum{");
-	ASSERT_CONTAINS(o, "gauge vllm:time_to_first_token_seconds_created | vllm:time_to_first_token_seconds_created{");
+	ASSERT_CONTAINS(
+		o,
+		"histogram vllm:inter_token_latency_seconds | vllm:inter_token_latency_seconds_bucket{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"1\",le=\"+Inf\"} 400\n");
+	ASSERT_CONTAINS(
+		o,
+		"histogram vllm:inter_token_latency_seconds | vllm:inter_token_latency_seconds_count{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"1\"} 400\n");
+	ASSERT_CONTAINS(
+		o,
+		"histogram vllm:time_to_first_token_seconds | vllm:time_to_first_token_seconds_bucket{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"0\",le=\"2560.0\"} 110\n");
+	ASSERT_CONTAINS(
+		o,
+		"histogram vllm:time_to_first_token_seconds | vllm:time_to_first_token_seconds_sum{");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:time_to_first_token_seconds_created | vllm:time_to_first_token_seconds_created{");
 	/* the top finite length bucket reveals max_model_len */
-	ASSERT_CONTAINS(o, "vllm:request_prompt_tokens_bucket{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"0\",le=\"20000.0\"}");
-	ASSERT_CONTAINS(o, "gauge vllm:num_requests_waiting_by_reason | vllm:num_requests_waiting_by_reason{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"0\",reason=\"capacity\"} 1\n");
-	ASSERT_CONTAINS(o, "vllm:lora_requests_info{max_lora=\"0\",running_lora_adapters=\"\",waiting_lora_adapters=\"\"} 1763924433.2177112\n");
+	ASSERT_CONTAINS(
+		o,
+		"vllm:request_prompt_tokens_bucket{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"0\",le=\"20000.0\"}");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:num_requests_waiting_by_reason | vllm:num_requests_waiting_by_reason{model_name=\"Qwen/Qwen3-30B-A3B-Instruct-2507\",engine=\"0\",reason=\"capacity\"} 1\n");
+	ASSERT_CONTAINS(
+		o,
+		"vllm:lora_requests_info{max_lora=\"0\",running_lora_adapters=\"\",waiting_lora_adapters=\"\"} 1763924433.2177112\n");
 	/* cache_config_info: ~40 labels, engine but no model_name */
-	ASSERT_CONTAINS(o, "gauge vllm:cache_config_info | vllm:cache_config_info{block_size=\"16\",");
-	ASSERT_CONTAINS(o, ",engine=\"1\",gpu_memory_utilization=\"0.9\",is_attention_free=\"False\",kv_cache_max_concurrency=\"8.73\",kv_cache_memory_bytes=\"None\",kv_cache_size_tokens=\"286064\",");
+	ASSERT_CONTAINS(o,
+			"gauge vllm:cache_config_info | vllm:cache_config_info{block_size=\"16\",");
+	ASSERT_CONTAINS(
+		o,
+		",engine=\"1\",gpu_memory_utilization=\"0.9\",is_attention_free=\"False\",kv_cache_max_concurrency=\"8.73\",kv_cache_memory_bytes=\"None\",kv_cache_size_tokens=\"286064\",");
 	ASSERT_CONTAINS(o, "num_gpu_blocks=\"17879\"");
-	ASSERT_CONTAINS(o, "counter python_gc_objects_collected_total | python_gc_objects_collected_total{generation=\"2\"} 1021\n");
-	ASSERT_CONTAINS(o, "gauge process_virtual_memory_bytes | process_virtual_memory_bytes 137246832640\n");
+	ASSERT_CONTAINS(
+		o,
+		"counter python_gc_objects_collected_total | python_gc_objects_collected_total{generation=\"2\"} 1021\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge process_virtual_memory_bytes | process_virtual_memory_bytes 137246832640\n");
 	run_release(&run);
 }
 
@@ -317,26 +336,46 @@ TEST(promtext_vllm_nixl_and_old_names)
 
 	parse_fixture(&run, "vllm_v1_nixl_prefill.txt");
 	o = buf_str(&run.rec.out);
-	ASSERT_CONTAINS(o, "histogram vllm:nixl_xfer_time_seconds | vllm:nixl_xfer_time_seconds_bucket{model_name=\"meta-llama/Llama-3.1-8B-Instruct\",engine=\"0\",le=\"+Inf\"} 60\n");
-	ASSERT_CONTAINS(o, "gauge vllm:nixl_num_pending_sends | vllm:nixl_num_pending_sends{model_name=\"meta-llama/Llama-3.1-8B-Instruct\",engine=\"0\"} 2\n");
+	ASSERT_CONTAINS(
+		o,
+		"histogram vllm:nixl_xfer_time_seconds | vllm:nixl_xfer_time_seconds_bucket{model_name=\"meta-llama/Llama-3.1-8B-Instruct\",engine=\"0\",le=\"+Inf\"} 60\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:nixl_num_pending_sends | vllm:nixl_num_pending_sends{model_name=\"meta-llama/Llama-3.1-8B-Instruct\",engine=\"0\"} 2\n");
 	ASSERT_CONTAINS(o, "kv_role=\"kv_producer\"");
 	run_release(&run);
 
 	parse_fixture(&run, "vllm_v1_early.txt");
 	o = buf_str(&run.rec.out);
-	ASSERT_CONTAINS(o, "gauge vllm:gpu_cache_usage_perc | vllm:gpu_cache_usage_perc{model_name=\"Qwen/Qwen2.5-7B-Instruct\",engine=\"0\"} 0.0831\n");
-	ASSERT_CONTAINS(o, "counter vllm:gpu_prefix_cache_queries_total | vllm:gpu_prefix_cache_queries_total{model_name=\"Qwen/Qwen2.5-7B-Instruct\",engine=\"0\"} 5230\n");
-	ASSERT_CONTAINS(o, "counter vllm:gpu_prefix_cache_hits_total | vllm:gpu_prefix_cache_hits_total{model_name=\"Qwen/Qwen2.5-7B-Instruct\",engine=\"0\"} 2214\n");
-	ASSERT_CONTAINS(o, "histogram vllm:time_per_output_token_seconds | vllm:time_per_output_token_seconds_bucket{");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:gpu_cache_usage_perc | vllm:gpu_cache_usage_perc{model_name=\"Qwen/Qwen2.5-7B-Instruct\",engine=\"0\"} 0.0831\n");
+	ASSERT_CONTAINS(
+		o,
+		"counter vllm:gpu_prefix_cache_queries_total | vllm:gpu_prefix_cache_queries_total{model_name=\"Qwen/Qwen2.5-7B-Instruct\",engine=\"0\"} 5230\n");
+	ASSERT_CONTAINS(
+		o,
+		"counter vllm:gpu_prefix_cache_hits_total | vllm:gpu_prefix_cache_hits_total{model_name=\"Qwen/Qwen2.5-7B-Instruct\",engine=\"0\"} 2214\n");
+	ASSERT_CONTAINS(
+		o,
+		"histogram vllm:time_per_output_token_seconds | vllm:time_per_output_token_seconds_bucket{");
 	ASSERT_TRUE(!strstr(o, "kv_cache_size_tokens"));
 	run_release(&run);
 
 	parse_fixture(&run, "vllm_v0.txt");
 	o = buf_str(&run.rec.out);
-	ASSERT_CONTAINS(o, "gauge vllm:gpu_cache_usage_perc | vllm:gpu_cache_usage_perc{model_name=\"mistralai/Mistral-7B-Instruct-v0.3\"} 0.0642\n");
-	ASSERT_CONTAINS(o, "gauge vllm:num_requests_swapped | vllm:num_requests_swapped{model_name=\"mistralai/Mistral-7B-Instruct-v0.3\"} 0\n");
-	ASSERT_CONTAINS(o, "gauge vllm:gpu_prefix_cache_hit_rate | vllm:gpu_prefix_cache_hit_rate{model_name=\"mistralai/Mistral-7B-Instruct-v0.3\"} 0.4173\n");
-	ASSERT_CONTAINS(o, "gauge vllm:cpu_prefix_cache_hit_rate | vllm:cpu_prefix_cache_hit_rate{model_name=\"mistralai/Mistral-7B-Instruct-v0.3\"} -1\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:gpu_cache_usage_perc | vllm:gpu_cache_usage_perc{model_name=\"mistralai/Mistral-7B-Instruct-v0.3\"} 0.0642\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:num_requests_swapped | vllm:num_requests_swapped{model_name=\"mistralai/Mistral-7B-Instruct-v0.3\"} 0\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:gpu_prefix_cache_hit_rate | vllm:gpu_prefix_cache_hit_rate{model_name=\"mistralai/Mistral-7B-Instruct-v0.3\"} 0.4173\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:cpu_prefix_cache_hit_rate | vllm:cpu_prefix_cache_hit_rate{model_name=\"mistralai/Mistral-7B-Instruct-v0.3\"} -1\n");
 	ASSERT_TRUE(!strstr(o, "engine=")); /* V0: no engine label */
 	run_release(&run);
 }
@@ -351,11 +390,21 @@ TEST(promtext_inference_sim_shape)
 	ASSERT_TRUE(!strstr(o, "engine="));
 	ASSERT_TRUE(!strstr(o, "_created"));
 	ASSERT_TRUE(!strstr(o, "preemption"));
-	ASSERT_CONTAINS(o, "gauge vllm:cache_config_info | vllm:cache_config_info{block_size=\"16\",num_gpu_blocks=\"1024\"} 1\n");
-	ASSERT_CONTAINS(o, "gauge vllm:num_requests_running | vllm:num_requests_running{model_name=\"qwen-chat\"} 5\n");
-	ASSERT_CONTAINS(o, "histogram vllm:max_num_generation_tokens | vllm:max_num_generation_tokens_bucket{le=\"1000\",model_name=\"qwen-chat\"}");
-	ASSERT_CONTAINS(o, "histogram vllm:max_num_generation_tokens | vllm:max_num_generation_tokens_count{model_name=\"qwen-chat\"} 57\n");
-	ASSERT_CONTAINS(o, "gauge vllm:lora_requests_info | vllm:lora_requests_info{max_lora=\"1\",running_lora_adapters=\"\",waiting_lora_adapters=\"\"} 1763924455\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:cache_config_info | vllm:cache_config_info{block_size=\"16\",num_gpu_blocks=\"1024\"} 1\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:num_requests_running | vllm:num_requests_running{model_name=\"qwen-chat\"} 5\n");
+	ASSERT_CONTAINS(
+		o,
+		"histogram vllm:max_num_generation_tokens | vllm:max_num_generation_tokens_bucket{le=\"1000\",model_name=\"qwen-chat\"}");
+	ASSERT_CONTAINS(
+		o,
+		"histogram vllm:max_num_generation_tokens | vllm:max_num_generation_tokens_count{model_name=\"qwen-chat\"} 57\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:lora_requests_info | vllm:lora_requests_info{max_lora=\"1\",running_lora_adapters=\"\",waiting_lora_adapters=\"\"} 1763924455\n");
 	run_release(&run);
 }
 
@@ -366,7 +415,9 @@ TEST(promtext_fork_config_info)
 
 	parse_fixture(&run, "vllm_fork_config_info.txt");
 	o = buf_str(&run.rec.out);
-	ASSERT_CONTAINS(o, "gauge vllm:vllm_config_info | vllm:vllm_config_info{model_config_model=\"/models/Qwen3-32B\",");
+	ASSERT_CONTAINS(
+		o,
+		"gauge vllm:vllm_config_info | vllm:vllm_config_info{model_config_model=\"/models/Qwen3-32B\",");
 	ASSERT_CONTAINS(o, ",scheduler_config_max_num_seqs=\"256\",");
 	/* escapes undone: \" in JSON, \\ in a path, \n in a banner (re-escaped
 	 * by this test's printer) */
@@ -383,39 +434,72 @@ TEST(promtext_sglang_both_prefixes_and_pd)
 
 	parse_fixture(&run, "sglang_colon.txt");
 	o = buf_str(&run.rec.out);
-	ASSERT_CONTAINS(o, "gauge sglang:num_running_reqs | sglang:num_running_reqs{model_name=\"deepseek-ai/DeepSeek-R1-Distill-Qwen-7B\"} 7\n");
-	ASSERT_CONTAINS(o, "gauge sglang:token_usage | sglang:token_usage{model_name=\"deepseek-ai/DeepSeek-R1-Distill-Qwen-7B\"} 0.16\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge sglang:num_running_reqs | sglang:num_running_reqs{model_name=\"deepseek-ai/DeepSeek-R1-Distill-Qwen-7B\"} 7\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge sglang:token_usage | sglang:token_usage{model_name=\"deepseek-ai/DeepSeek-R1-Distill-Qwen-7B\"} 0.16\n");
 	ASSERT_CONTAINS(o, "gauge sglang:num_retracted_reqs | sglang:num_retracted_reqs{");
-	ASSERT_CONTAINS(o, "histogram sglang:time_per_output_token_seconds | sglang:time_per_output_token_seconds_bucket{");
+	ASSERT_CONTAINS(
+		o,
+		"histogram sglang:time_per_output_token_seconds | sglang:time_per_output_token_seconds_bucket{");
 	run_release(&run);
 
 	parse_fixture(&run, "sglang_underscore.txt");
 	o = buf_str(&run.rec.out);
-	ASSERT_CONTAINS(o, "gauge sglang_num_running_reqs | sglang_num_running_reqs{model_name=\"Qwen/Qwen3-235B-A22B-FP8\",dp_rank=\"1\",engine_type=\"unified\",pp_rank=\"0\",tp_rank=\"0\"} 5\n");
-	ASSERT_CONTAINS(o, "gauge sglang_max_total_num_tokens | sglang_max_total_num_tokens{model_name=\"Qwen/Qwen3-235B-A22B-FP8\",dp_rank=\"0\",engine_type=\"unified\",pp_rank=\"0\",tp_rank=\"0\"} 320000\n");
-	ASSERT_CONTAINS(o, "counter sglang_num_retracted_requests_total | sglang_num_retracted_requests_total{");
-	ASSERT_CONTAINS(o, "histogram sglang_inter_token_latency_seconds | sglang_inter_token_latency_seconds_bucket{");
-	ASSERT_CONTAINS(o, "counter sglang_prompt_tokens_total | sglang_prompt_tokens_total{model_name=\"Qwen/Qwen3-235B-A22B-FP8\",dp_rank=\"0\",engine_type=\"unified\",pp_rank=\"0\",tp_rank=\"0\"} 1902120\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge sglang_num_running_reqs | sglang_num_running_reqs{model_name=\"Qwen/Qwen3-235B-A22B-FP8\",dp_rank=\"1\",engine_type=\"unified\",pp_rank=\"0\",tp_rank=\"0\"} 5\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge sglang_max_total_num_tokens | sglang_max_total_num_tokens{model_name=\"Qwen/Qwen3-235B-A22B-FP8\",dp_rank=\"0\",engine_type=\"unified\",pp_rank=\"0\",tp_rank=\"0\"} 320000\n");
+	ASSERT_CONTAINS(
+		o,
+		"counter sglang_num_retracted_requests_total | sglang_num_retracted_requests_total{");
+	ASSERT_CONTAINS(
+		o,
+		"histogram sglang_inter_token_latency_seconds | sglang_inter_token_latency_seconds_bucket{");
+	ASSERT_CONTAINS(
+		o,
+		"counter sglang_prompt_tokens_total | sglang_prompt_tokens_total{model_name=\"Qwen/Qwen3-235B-A22B-FP8\",dp_rank=\"0\",engine_type=\"unified\",pp_rank=\"0\",tp_rank=\"0\"} 1902120\n");
 	run_release(&run);
 
 	parse_fixture(&run, "sglang_pd_prefill.txt");
 	o = buf_str(&run.rec.out);
-	ASSERT_CONTAINS(o, "gauge sglang:num_prefill_bootstrap_queue_reqs | sglang:num_prefill_bootstrap_queue_reqs{model_name=\"deepseek-ai/DeepSeek-V3\",engine_type=\"prefill\",pp_rank=\"0\",tp_rank=\"0\"} 2\n");
-	ASSERT_CONTAINS(o, "gauge sglang:num_prefill_inflight_queue_reqs | sglang:num_prefill_inflight_queue_reqs{");
-	ASSERT_CONTAINS(o, "histogram sglang:kv_transfer_latency_ms | sglang:kv_transfer_latency_ms_bucket{");
-	ASSERT_CONTAINS(o, "histogram sglang:kv_transfer_speed_gb_s | sglang:kv_transfer_speed_gb_s_sum{");
-	ASSERT_CONTAINS(o, "counter sglang:num_bootstrap_failed_reqs_total | sglang:num_bootstrap_failed_reqs_total{");
+	ASSERT_CONTAINS(
+		o,
+		"gauge sglang:num_prefill_bootstrap_queue_reqs | sglang:num_prefill_bootstrap_queue_reqs{model_name=\"deepseek-ai/DeepSeek-V3\",engine_type=\"prefill\",pp_rank=\"0\",tp_rank=\"0\"} 2\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge sglang:num_prefill_inflight_queue_reqs | sglang:num_prefill_inflight_queue_reqs{");
+	ASSERT_CONTAINS(
+		o,
+		"histogram sglang:kv_transfer_latency_ms | sglang:kv_transfer_latency_ms_bucket{");
+	ASSERT_CONTAINS(
+		o, "histogram sglang:kv_transfer_speed_gb_s | sglang:kv_transfer_speed_gb_s_sum{");
+	ASSERT_CONTAINS(
+		o,
+		"counter sglang:num_bootstrap_failed_reqs_total | sglang:num_bootstrap_failed_reqs_total{");
 	run_release(&run);
 
 	parse_fixture(&run, "sglang_pd_prefill_old.txt");
-	ASSERT_CONTAINS(buf_str(&run.rec.out), "gauge sglang:num_prefill_prealloc_queue_reqs | sglang:num_prefill_prealloc_queue_reqs{model_name=\"deepseek-ai/DeepSeek-V3\"} 2\n");
+	ASSERT_CONTAINS(
+		buf_str(&run.rec.out),
+		"gauge sglang:num_prefill_prealloc_queue_reqs | sglang:num_prefill_prealloc_queue_reqs{model_name=\"deepseek-ai/DeepSeek-V3\"} 2\n");
 	run_release(&run);
 
 	parse_fixture(&run, "sglang_pd_decode.txt");
 	o = buf_str(&run.rec.out);
-	ASSERT_CONTAINS(o, "gauge sglang_num_decode_prealloc_queue_reqs | sglang_num_decode_prealloc_queue_reqs{model_name=\"deepseek-ai/DeepSeek-V3\",engine_type=\"decode\",pp_rank=\"0\",tp_rank=\"0\"} 4\n");
-	ASSERT_CONTAINS(o, "gauge sglang_num_decode_transfer_queue_reqs | sglang_num_decode_transfer_queue_reqs{");
-	ASSERT_CONTAINS(o, "counter sglang_num_transfer_failed_reqs_total | sglang_num_transfer_failed_reqs_total{model_name=\"deepseek-ai/DeepSeek-V3\",engine_type=\"decode\",pp_rank=\"0\",tp_rank=\"0\"} 1\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge sglang_num_decode_prealloc_queue_reqs | sglang_num_decode_prealloc_queue_reqs{model_name=\"deepseek-ai/DeepSeek-V3\",engine_type=\"decode\",pp_rank=\"0\",tp_rank=\"0\"} 4\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge sglang_num_decode_transfer_queue_reqs | sglang_num_decode_transfer_queue_reqs{");
+	ASSERT_CONTAINS(
+		o,
+		"counter sglang_num_transfer_failed_reqs_total | sglang_num_transfer_failed_reqs_total{model_name=\"deepseek-ai/DeepSeek-V3\",engine_type=\"decode\",pp_rank=\"0\",tp_rank=\"0\"} 1\n");
 	run_release(&run);
 }
 
@@ -427,12 +511,21 @@ TEST(promtext_dcgm_exporter)
 	parse_fixture(&run, "dcgm_exporter.txt");
 	o = buf_str(&run.rec.out);
 	ASSERT_EQ_INT(run.stats.samples, 14 * 8);
-	ASSERT_CONTAINS(o, "gauge DCGM_FI_DEV_GPU_UTIL | DCGM_FI_DEV_GPU_UTIL{gpu=\"0\",UUID=\"GPU-");
-	ASSERT_CONTAINS(o, ",modelName=\"NVIDIA H100 80GB HBM3\",Hostname=\"gpu-node-7\",DCGM_FI_DRIVER_VERSION=\"570.172.08\",container=\"vllm\",namespace=\"llm\",pod=\"qwen3-30b-1\"} 96\n");
-	ASSERT_CONTAINS(o, ",device=\"nvidia5\",modelName=\"NVIDIA H100 80GB HBM3\",Hostname=\"gpu-node-7\",DCGM_FI_DRIVER_VERSION=\"570.172.08\"} 0\n");
-	ASSERT_CONTAINS(o, "gauge DCGM_FI_PROF_PIPE_TENSOR_ACTIVE | DCGM_FI_PROF_PIPE_TENSOR_ACTIVE{gpu=\"3\",");
+	ASSERT_CONTAINS(o,
+			"gauge DCGM_FI_DEV_GPU_UTIL | DCGM_FI_DEV_GPU_UTIL{gpu=\"0\",UUID=\"GPU-");
+	ASSERT_CONTAINS(
+		o,
+		",modelName=\"NVIDIA H100 80GB HBM3\",Hostname=\"gpu-node-7\",DCGM_FI_DRIVER_VERSION=\"570.172.08\",container=\"vllm\",namespace=\"llm\",pod=\"qwen3-30b-1\"} 96\n");
+	ASSERT_CONTAINS(
+		o,
+		",device=\"nvidia5\",modelName=\"NVIDIA H100 80GB HBM3\",Hostname=\"gpu-node-7\",DCGM_FI_DRIVER_VERSION=\"570.172.08\"} 0\n");
+	ASSERT_CONTAINS(
+		o,
+		"gauge DCGM_FI_PROF_PIPE_TENSOR_ACTIVE | DCGM_FI_PROF_PIPE_TENSOR_ACTIVE{gpu=\"3\",");
 	ASSERT_CONTAINS(o, "pod=\"qwen3-30b-1\"} 0.212901\n");
-	ASSERT_CONTAINS(o, "counter DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION | DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{");
+	ASSERT_CONTAINS(
+		o,
+		"counter DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION | DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{");
 	ASSERT_CONTAINS(o, "err_msg=\"No Error\"");
 	run_release(&run);
 }
@@ -541,7 +634,9 @@ TEST(promtext_escapes_in_labels_and_help)
 	run_parse(&run, &o, body, len, NULL, 0, 0);
 	out = buf_str(&run.rec.out);
 	/* the printer re-escapes \ " and newline */
-	ASSERT_CONTAINS(out, "gauge escapes_help | escapes_help{path=\"C:\\\\models\\\\qwen\",quote=\"say \\\"hi\\\"\",nl=\"one\\ntwo\",odd=\"x\\\\ty\\\\q\"} 1\n");
+	ASSERT_CONTAINS(
+		out,
+		"gauge escapes_help | escapes_help{path=\"C:\\\\models\\\\qwen\",quote=\"say \\\"hi\\\"\",nl=\"one\\ntwo\",odd=\"x\\\\ty\\\\q\"} 1\n");
 	ASSERT_CONTAINS(out, "escapes_help{punct=\"a,b}c{d=e # f\",empty=\"\"} 2\n");
 	run_release(&run);
 	im_free(body);
@@ -589,8 +684,11 @@ TEST(promtext_values_and_timestamps)
 	ASSERT_CONTAINS(out, "stamped_total{pod=\"a\"} 17 @1763924400123\n");
 	ASSERT_CONTAINS(out, "stamped_total{pod=\"b\"} 18 @-1000\n");
 	ASSERT_CONTAINS(out, "stamped_total{pod=\"c\"} 19\n");
-	ASSERT_CONTAINS(out, "histogram latency_seconds | latency_seconds_bucket{le=\"+Inf\"} 144320\n");
-	ASSERT_CONTAINS(out, "summary rpc_duration_seconds | rpc_duration_seconds{quantile=\"0.99\"} NaN\n");
+	ASSERT_CONTAINS(out,
+			"histogram latency_seconds | latency_seconds_bucket{le=\"+Inf\"} 144320\n");
+	ASSERT_CONTAINS(
+		out,
+		"summary rpc_duration_seconds | rpc_duration_seconds{quantile=\"0.99\"} NaN\n");
 	ASSERT_CONTAINS(out, "summary rpc_duration_seconds | rpc_duration_seconds_count 2693\n");
 	/* whitespace: spaces inside braces, a trailing comma, tabs, indent */
 	ASSERT_CONTAINS(out, "gauge spaced | spaced{a=\"1\",b=\"2\"} 3.5\n");
@@ -607,11 +705,13 @@ TEST(promtext_values_and_timestamps)
 	im_free(body);
 
 	/* 0.0.4 timestamps are integers (ms); +sign and int64 range */
-	parse_str(&run, NULL, "a 1 +5\nb 1 9223372036854775807\nc 1 9223372036854775808\nd 1 1.5\n");
+	parse_str(&run, NULL,
+		  "a 1 +5\nb 1 9223372036854775807\nc 1 9223372036854775808\nd 1 1.5\n");
 	ASSERT_CONTAINS(buf_str(&run.rec.out), "untyped a | a 1 @5\n");
 	ASSERT_CONTAINS(buf_str(&run.rec.out), "untyped b | b 1 @9223372036854775807\n");
 	ASSERT_EQ_INT(run.stats.malformed, 2);
-	ASSERT_STREQ(buf_str(&run.problem), "line 3: invalid timestamp \"9223372036854775808\" for c");
+	ASSERT_STREQ(buf_str(&run.problem),
+		     "line 3: invalid timestamp \"9223372036854775808\" for c");
 	run_release(&run);
 }
 
@@ -620,17 +720,18 @@ TEST(promtext_families_and_types)
 	struct run run;
 	const char *out;
 
-	parse_str(&run, NULL,
-		  "# TYPE foo_total counter\nfoo_total 1\nfoo_created 2\n"  /* python 0.0.4 */
-		  "# TYPE bar counter\nbar_total 3\nbar_created 4\nbar 5\n"  /* OpenMetrics names */
-		  "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\nh_sum 0.5\nh_created 9\nh 7\n"
-		  "# TYPE g gauge\ng 1\ng_bucket 2\n"
-		  "# HELP onlyhelp no TYPE line\nonlyhelp 1\n"
-		  "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 2\ns_count 3\n"
-		  "# TYPE u unknown\nu 1\n"
-		  "# TYPE i info\ni_info{v=\"1\"} 1\n"
-		  "# TYPE gh gaugehistogram\ngh_bucket{le=\"+Inf\"} 1\ngh_gsum 1\ngh_gcount 1\n"
-		  "# TYPE late gauge\n# TYPE other gauge\nlate 1\n");
+	parse_str(
+		&run, NULL,
+		"# TYPE foo_total counter\nfoo_total 1\nfoo_created 2\n"  /* python 0.0.4 */
+		"# TYPE bar counter\nbar_total 3\nbar_created 4\nbar 5\n" /* OpenMetrics names */
+		"# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\nh_sum 0.5\nh_created 9\nh 7\n"
+		"# TYPE g gauge\ng 1\ng_bucket 2\n"
+		"# HELP onlyhelp no TYPE line\nonlyhelp 1\n"
+		"# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 2\ns_count 3\n"
+		"# TYPE u unknown\nu 1\n"
+		"# TYPE i info\ni_info{v=\"1\"} 1\n"
+		"# TYPE gh gaugehistogram\ngh_bucket{le=\"+Inf\"} 1\ngh_gsum 1\ngh_gcount 1\n"
+		"# TYPE late gauge\n# TYPE other gauge\nlate 1\n");
 	out = buf_str(&run.rec.out);
 	ASSERT_CONTAINS(out, "counter foo_total | foo_total 1\n");
 	ASSERT_CONTAINS(out, "counter foo_total | foo_created 2\n");
@@ -669,15 +770,26 @@ TEST(promtext_openmetrics)
 	ASSERT_EQ_INT(run.stats.malformed, 0);
 	ASSERT_EQ_INT(run.stats.samples, 18);
 	/* float seconds become milliseconds */
-	ASSERT_CONTAINS(out, "gauge vllm:num_requests_running | vllm:num_requests_running{model_name=\"qwen-chat\",engine=\"1\"} 1 @1763924400250\n");
+	ASSERT_CONTAINS(
+		out,
+		"gauge vllm:num_requests_running | vllm:num_requests_running{model_name=\"qwen-chat\",engine=\"1\"} 1 @1763924400250\n");
 	/* exemplars skipped, _total/_created in the counter family */
-	ASSERT_CONTAINS(out, "counter vllm:prompt_tokens | vllm:prompt_tokens_total{model_name=\"qwen-chat\",engine=\"0\"} 48211\n");
-	ASSERT_CONTAINS(out, "counter vllm:prompt_tokens | vllm:prompt_tokens_created{model_name=\"qwen-chat\",engine=\"0\"} 1763924400\n");
-	ASSERT_CONTAINS(out, "histogram vllm:time_to_first_token_seconds | vllm:time_to_first_token_seconds_bucket{model_name=\"qwen-chat\",engine=\"0\",le=\"0.25\"} 9\n");
-	ASSERT_CONTAINS(out, "histogram vllm:time_to_first_token_seconds | vllm:time_to_first_token_seconds_created{");
+	ASSERT_CONTAINS(
+		out,
+		"counter vllm:prompt_tokens | vllm:prompt_tokens_total{model_name=\"qwen-chat\",engine=\"0\"} 48211\n");
+	ASSERT_CONTAINS(
+		out,
+		"counter vllm:prompt_tokens | vllm:prompt_tokens_created{model_name=\"qwen-chat\",engine=\"0\"} 1763924400\n");
+	ASSERT_CONTAINS(
+		out,
+		"histogram vllm:time_to_first_token_seconds | vllm:time_to_first_token_seconds_bucket{model_name=\"qwen-chat\",engine=\"0\",le=\"0.25\"} 9\n");
+	ASSERT_CONTAINS(
+		out,
+		"histogram vllm:time_to_first_token_seconds | vllm:time_to_first_token_seconds_created{");
 	ASSERT_CONTAINS(out, "info vllm:cache_config | vllm:cache_config_info{block_size=\"16\",");
 	ASSERT_CONTAINS(out, "note=\"quote \\\" backslash \\\\ newline \\n\"} 1\n");
-	ASSERT_CONTAINS(out, "summary rpc_latency_seconds | rpc_latency_seconds_created 1763924000.5\n");
+	ASSERT_CONTAINS(out,
+			"summary rpc_latency_seconds | rpc_latency_seconds_created 1763924000.5\n");
 	ASSERT_CONTAINS(out, "untyped build | build{version=\"1.2.3\"} 1\n");
 	run_release(&run);
 	im_free(body);
@@ -686,7 +798,8 @@ TEST(promtext_openmetrics)
 	rec_init(&run.rec);
 	{
 		struct promtext p;
-		static const char page[] = "# TYPE x_seconds gauge\n# UNIT x_seconds seconds\n# HELP x_seconds X.\nx_seconds 1\n# EOF\n";
+		static const char page[] =
+			"# TYPE x_seconds gauge\n# UNIT x_seconds seconds\n# HELP x_seconds X.\nx_seconds 1\n# EOF\n";
 		run.rec.help_of = "x_seconds";
 		promtext_init(&p, &om, record, &run.rec);
 		ASSERT_OK(promtext_feed(&p, page, sizeof(page) - 1));
@@ -731,8 +844,11 @@ TEST(promtext_malformed_lines_reported_and_skipped)
 
 	parse_str(&run, NULL, bad_page);
 	out = buf_str(&run.rec.out);
-	ASSERT_STREQ(buf_str(&run.problem), "line 3: invalid value \"abc\" for vllm:num_requests_running");
-	ASSERT_CONTAINS(out, "gauge vllm:num_requests_running | vllm:num_requests_running{model_name=\"m\",engine=\"0\"} 3\n");
+	ASSERT_STREQ(buf_str(&run.problem),
+		     "line 3: invalid value \"abc\" for vllm:num_requests_running");
+	ASSERT_CONTAINS(
+		out,
+		"gauge vllm:num_requests_running | vllm:num_requests_running{model_name=\"m\",engine=\"0\"} 3\n");
 	ASSERT_CONTAINS(out, "untyped vllm:vllm_config_info | vllm:vllm_config_info{blob=");
 	ASSERT_CONTAINS(out, "untyped ok_after_bad | ok_after_bad 1\n");
 	ASSERT_CONTAINS(out, "untyped last | last{engine=\"0\"} 4\n");
@@ -780,9 +896,11 @@ TEST(promtext_problem_messages)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct run run;
 		parse_str(&run, NULL, cases[i].page);
-		if (strcmp(buf_str(&run.problem), cases[i].problem) != 0 || run.stats.malformed != 1)
-			t_fail(__FILE__, __LINE__, "case %zu: problem \"%s\" (malformed %" PRIu64 "), want \"%s\"",
-			       i, buf_str(&run.problem), run.stats.malformed, cases[i].problem);
+		if (strcmp(buf_str(&run.problem), cases[i].problem) != 0 ||
+		    run.stats.malformed != 1)
+			t_fail(__FILE__, __LINE__,
+			       "case %zu: problem \"%s\" (malformed %" PRIu64 "), want \"%s\"", i,
+			       buf_str(&run.problem), run.stats.malformed, cases[i].problem);
 		ASSERT_OK(run.result);
 		run_release(&run);
 	}
@@ -817,15 +935,19 @@ static char *huge_label_page(size_t value_len, size_t *len)
 	buf_init(&b, BUF_MAX_LARGE);
 	buf_adds(&b, "# TYPE vllm:num_requests_running gauge\n");
 	for (int i = 0; i < 100; i++)
-		buf_printf(&b, "vllm:num_requests_running{model_name=\"m\",engine=\"%d\"} %d\n", i, i);
+		buf_printf(&b, "vllm:num_requests_running{model_name=\"m\",engine=\"%d\"} %d\n", i,
+			   i);
 	buf_adds(&b, "# TYPE vllm:vllm_config_info gauge\n");
-	buf_adds(&b, "vllm:vllm_config_info{scheduler_config_max_num_seqs=\"256\",model_config_blob=\"");
+	buf_adds(
+		&b,
+		"vllm:vllm_config_info{scheduler_config_max_num_seqs=\"256\",model_config_blob=\"");
 	for (size_t i = 0; i < value_len; i++)
 		buf_addc(&b, (char)('a' + i % 26));
 	buf_adds(&b, "\"} 1\n");
 	buf_adds(&b, "# TYPE vllm:num_requests_waiting gauge\n");
 	for (int i = 0; i < 100; i++)
-		buf_printf(&b, "vllm:num_requests_waiting{model_name=\"m\",engine=\"%d\"} %d\n", i, i);
+		buf_printf(&b, "vllm:num_requests_waiting{model_name=\"m\",engine=\"%d\"} %d\n", i,
+			   i);
 	return buf_detach(&b, len);
 }
 
@@ -844,9 +966,12 @@ TEST(promtext_huge_label_value_skipped_memory_bounded)
 	ASSERT_EQ_INT(chunked.stats.skipped_oversized, 1);
 	ASSERT_EQ_INT(chunked.stats.malformed, 0);
 	ASSERT_EQ_INT(chunked.stats.lines, 204);
-	ASSERT_STREQ(buf_str(&chunked.problem),
-		     "line 103: sample vllm:vllm_config_info skipped: line longer than the 1048576-byte cap");
-	ASSERT_CONTAINS(buf_str(&chunked.rec.out), "gauge vllm:num_requests_waiting | vllm:num_requests_waiting{model_name=\"m\",engine=\"99\"} 99\n");
+	ASSERT_STREQ(
+		buf_str(&chunked.problem),
+		"line 103: sample vllm:vllm_config_info skipped: line longer than the 1048576-byte cap");
+	ASSERT_CONTAINS(
+		buf_str(&chunked.rec.out),
+		"gauge vllm:num_requests_waiting | vllm:num_requests_waiting{model_name=\"m\",engine=\"99\"} 99\n");
 	/* the carried line never outgrew the line cap */
 	ASSERT_TRUE(chunked.max_carry_cap <= PROMTEXT_MAX_LINE + 1);
 	/* in one piece (zero copy) the result is the same */
@@ -860,8 +985,9 @@ TEST(promtext_huge_label_value_skipped_memory_bounded)
 	run_parse(&chunked, &long_lines, page, len, NULL, 0, 16384);
 	ASSERT_EQ_INT(chunked.stats.samples, 200);
 	ASSERT_EQ_INT(chunked.stats.skipped_oversized, 1);
-	ASSERT_STREQ(buf_str(&chunked.problem),
-		     "line 103: sample vllm:vllm_config_info skipped: value of label \"model_config_blob\" has 5242880 bytes, over the 65536-byte cap");
+	ASSERT_STREQ(
+		buf_str(&chunked.problem),
+		"line 103: sample vllm:vllm_config_info skipped: value of label \"model_config_blob\" has 5242880 bytes, over the 65536-byte cap");
 	run_release(&chunked);
 
 	/* with both caps raised the sample is read whole */
@@ -869,7 +995,9 @@ TEST(promtext_huge_label_value_skipped_memory_bounded)
 	ASSERT_EQ_INT(chunked.stats.samples, 201);
 	ASSERT_EQ_INT(chunked.stats.skipped_oversized, 0);
 	ASSERT_EQ_INT(chunked.rec.longest_value, value_len);
-	ASSERT_CONTAINS(buf_str(&chunked.rec.out), "vllm:vllm_config_info{scheduler_config_max_num_seqs=\"256\",model_config_blob=\"<5242880 bytes>\"} 1\n");
+	ASSERT_CONTAINS(
+		buf_str(&chunked.rec.out),
+		"vllm:vllm_config_info{scheduler_config_max_num_seqs=\"256\",model_config_blob=\"<5242880 bytes>\"} 1\n");
 	run_release(&chunked);
 	im_free(page);
 }
@@ -894,9 +1022,10 @@ TEST(promtext_body_cap)
 
 	buf_init(&b, BUF_MAX_LARGE);
 	while (b.len < target) {
-		buf_printf(&b,
-			   "vllm:time_to_first_token_seconds_bucket{model_name=\"Qwen/Qwen3-30B-A3B\",engine=\"%llu\",le=\"0.25\"} %llu\n",
-			   (unsigned long long)(lines % 8), (unsigned long long)lines);
+		buf_printf(
+			&b,
+			"vllm:time_to_first_token_seconds_bucket{model_name=\"Qwen/Qwen3-30B-A3B\",engine=\"%llu\",le=\"0.25\"} %llu\n",
+			(unsigned long long)(lines % 8), (unsigned long long)lines);
 		lines++;
 	}
 	body = buf_detach(&b, &len);
