@@ -292,6 +292,32 @@ static void steady_watchdog(uv_timer_t *t)
 	steady_stop(k);
 }
 
+/* k afresh: a loop, an http and a t_httpd serving metrics and models, the
+ * scraper made with o and cb (ctx k); base gets the server's URL. */
+static void steady_setup(struct steady *k, const struct scraper_opts *o, scraper_done_cb cb,
+			 const char *metrics, const char *models, char *base, size_t nbase)
+{
+	memset(k, 0, sizeof(*k));
+	ASSERT_OK(loop_init(&k->loop));
+	ASSERT_OK(http_init(&k->http, &k->loop));
+	k->d.metrics_body = metrics;
+	k->d.models_body = models;
+	ASSERT_EQ_INT(t_httpd_start(&k->d, &k->loop.uv), 0);
+	snprintf(base, nbase, "http://127.0.0.1:%d", k->d.port);
+	scraper_init(&k->s, &k->http, o, cb, k);
+}
+
+/* Starts the scraper and runs the loop until the callback stops it, or the
+ * watchdog does after watchdog_ms (then k->timed_out). */
+static void steady_run(struct steady *k, uint64_t watchdog_ms)
+{
+	scraper_start(&k->s);
+	uv_timer_init(&k->loop.uv, &k->watchdog);
+	k->watchdog.data = k;
+	uv_timer_start(&k->watchdog, steady_watchdog, watchdog_ms, 0);
+	loop_run(&k->loop);
+}
+
 /* 300 targets through 4 slots: every one is scraped again and again (no
  * tick caps the starts), each start is counted once in the interval
  * histogram of its interval, and the heap stays a heap. */
@@ -303,25 +329,14 @@ TEST(slots_refill_as_scrapes_finish_and_intervals_are_counted)
 	char key[32], base[64];
 	const int n = 300;
 
-	memset(&k, 0, sizeof(k));
+	steady_setup(&k, &o, steady_done, metrics_page, models_page, base, sizeof(base));
 	k.want = 3;
-	ASSERT_OK(loop_init(&k.loop));
-	ASSERT_OK(http_init(&k.http, &k.loop));
-	k.d.metrics_body = metrics_page;
-	k.d.models_body = models_page;
-	ASSERT_EQ_INT(t_httpd_start(&k.d, &k.loop.uv), 0);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", k.d.port);
-	scraper_init(&k.s, &k.http, &o, steady_done, &k);
 	for (int i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "ns/pod-%d", i);
 		scraper_set_target(&k.s, key, base, "/metrics", BACKEND_VLLM, 0);
 	}
 	ASSERT_EQ_INT(k.s.nheap, n);
-	scraper_start(&k.s);
-	uv_timer_init(&k.loop.uv, &k.watchdog);
-	k.watchdog.data = &k;
-	uv_timer_start(&k.watchdog, steady_watchdog, 120000, 0);
-	loop_run(&k.loop);
+	steady_run(&k, 120000);
 
 	fprintf(stderr, "  %llu scrapes started, %llu late, %llu intervals seen\n",
 		(unsigned long long)k.s.started, (unsigned long long)k.s.late,
@@ -373,31 +388,20 @@ TEST(paused_scraper_starts_nothing_and_resumed_scrapes_every_target_at_once)
 	char key[32], base[64];
 	const int n = 40;
 
-	memset(&pk, 0, sizeof(pk));
+	steady_setup(&pk, &o, steady_done, metrics_page, models_page, base, sizeof(base));
 	pk.want = 1;
-	ASSERT_OK(loop_init(&pk.loop));
-	ASSERT_OK(http_init(&pk.http, &pk.loop));
-	pk.d.metrics_body = metrics_page;
-	pk.d.models_body = models_page;
-	ASSERT_EQ_INT(t_httpd_start(&pk.d, &pk.loop.uv), 0);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", pk.d.port);
-	scraper_init(&pk.s, &pk.http, &o, steady_done, &pk);
 	scraper_pause(&pk.s, true);
 	for (int i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "ns/pod-%d", i);
 		/* due at once (all keys 0: still a heap) */
 		scraper_set_target(&pk.s, key, base, "/metrics", BACKEND_VLLM, 0)->next_ms = 0;
 	}
-	scraper_start(&pk.s);
 	uv_timer_init(&pk.loop.uv, &resume);
 	resume.data = &pk;
 	uv_timer_start(&resume, resume_now, 300, 0);
-	uv_timer_init(&pk.loop.uv, &pk.watchdog);
-	pk.watchdog.data = &pk;
 	/* the interval is a minute: only a resume that makes every target due
-	 * at once finishes before this */
-	uv_timer_start(&pk.watchdog, steady_watchdog, 20000, 0);
-	loop_run(&pk.loop);
+	 * at once finishes before the watchdog */
+	steady_run(&pk, 20000);
 
 	ASSERT_TRUE(!pk.timed_out);
 	ASSERT_EQ_INT(pk.heap_bad, 0);
@@ -445,20 +449,10 @@ TEST(info_endpoints_are_asked_again_after_a_restart)
 		.interval_ms = 50, .timeout_ms = 2000, .info_every_ms = 3600000, .seed = 3};
 	char base[64];
 
-	memset(&rk, 0, sizeof(rk));
-	ASSERT_OK(loop_init(&rk.loop));
-	ASSERT_OK(http_init(&rk.http, &rk.loop));
-	rk.d.metrics_body = page_before;
-	rk.d.models_body = models_page; /* max_model_len 1024 */
-	ASSERT_EQ_INT(t_httpd_start(&rk.d, &rk.loop.uv), 0);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", rk.d.port);
-	scraper_init(&rk.s, &rk.http, &o, restart_done, &rk);
+	/* models_page: max_model_len 1024 */
+	steady_setup(&rk, &o, restart_done, page_before, models_page, base, sizeof(base));
 	scraper_set_target(&rk.s, "ns/pod-0", base, "/metrics", BACKEND_VLLM, 0);
-	scraper_start(&rk.s);
-	uv_timer_init(&rk.loop.uv, &rk.watchdog);
-	rk.watchdog.data = &rk;
-	uv_timer_start(&rk.watchdog, steady_watchdog, 20000, 0);
-	loop_run(&rk.loop);
+	steady_run(&rk, 20000);
 
 	ASSERT_TRUE(!rk.timed_out);
 	ASSERT_TRUE(rk_len[1] == 1024); /* asked on the first scrape */
@@ -498,20 +492,9 @@ TEST(check_messages_kept_while_active_only)
 	struct scraper_opts o = {.interval_ms = 50, .timeout_ms = 2000, .seed = 4};
 	char base[64];
 
-	memset(&mk, 0, sizeof(mk));
-	ASSERT_OK(loop_init(&mk.loop));
-	ASSERT_OK(http_init(&mk.http, &mk.loop));
-	mk.d.metrics_body = page_before;
-	mk.d.models_body = models_page;
-	ASSERT_EQ_INT(t_httpd_start(&mk.d, &mk.loop.uv), 0);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", mk.d.port);
-	scraper_init(&mk.s, &mk.http, &o, messages_done, &mk);
+	steady_setup(&mk, &o, messages_done, page_before, models_page, base, sizeof(base));
 	scraper_set_target(&mk.s, "ns/pod-0", base, "/metrics", BACKEND_VLLM, 0);
-	scraper_start(&mk.s);
-	uv_timer_init(&mk.loop.uv, &mk.watchdog);
-	mk.watchdog.data = &mk;
-	uv_timer_start(&mk.watchdog, steady_watchdog, 20000, 0);
-	loop_run(&mk.loop);
+	steady_run(&mk, 20000);
 
 	ASSERT_TRUE(!mk.timed_out);
 	ASSERT_TRUE(!mk_active[1]);
