@@ -100,44 +100,38 @@ unhold_pod() {
 # own, always Ready, is the clock: its scrapes show the controller at work
 # while the first is checked for having none.
 test_not_ready_new_ip_and_graceful_deletion() {
-	local ns=it-lifecycle port mport mp up g0 m0
+	local ns=it-lifecycle port mport mp g0 m0
 	fresh_ns $ns
-	python3 "$(dirname "$0")/engines.py" --max-seconds 300 vllm-fork vllm-fork-nodev >"$WORK/engines" 2>&1 &
-	CLEANUP_PIDS="${CLEANUP_PIDS:-} $!"
-	wait_for 30 grep -qx ready "$WORK/engines" || fail "engines.py did not start: $(cat "$WORK/engines")"
-	port=$(awk '$1 == "vllm-fork" { print $2 }' "$WORK/engines")
-	mport=$(awk '$1 == "vllm-fork-nodev" { print $2 }' "$WORK/engines")
+	start_engines vllm-fork vllm-fork-nodev
+	port=$(engine_port vllm-fork)
+	mport=$(engine_port vllm-fork-nodev)
 	engine_pod $ns p-0 w vllm "$port"
 	engine_pod $ns clock-0 clock vllm "$mport"
 	start_infermon "$WORK/log" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 1s --log-format json
 	wait_for 30 bash -c "grep -q 'serving /metrics' '$WORK/log'" || fail "no /metrics: $(cat "$WORK/log")"
 	mp=$(metrics_port)
-	up="^infermon_scrape_up{namespace=\"$ns\",pod=\"p-0\",.*}"
-	series() { curl -sf "http://127.0.0.1:$mp/metrics" | grep "$up" || true; }
-	gets() { curl -sf "http://127.0.0.1:$1/_requests" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("/metrics", 0))'; }
 	status() { kubectl -n $ns patch pod p-0 --subresource=status --type=merge -p "$1" >/dev/null; }
-	wait_for 30 bash -c "[ \"\$(curl -sf http://127.0.0.1:$mp/metrics | grep '$up' | awk '{print \$2}')\" = 1 ]" ||
-		fail "p-0 is not scraped: $(series)"
+	clock_ticked() { [ "$(engine_gets "$mport")" -ge $((m0 + 3)) ]; }
+	wait_for 30 scrape_up_is "$mp" $ns p-0 1 || fail "p-0 is not scraped: up=$(scrape_up "$mp" $ns p-0)"
 
 	# NotReady: no longer a target (its series go), and the engine is not asked
 	status '{"status":{"conditions":[{"type":"Ready","status":"False"}]}}'
-	wait_for 30 bash -c "! curl -sf http://127.0.0.1:$mp/metrics | grep -q '$up'" ||
-		fail "a NotReady pod is still a target: $(series)"
-	g0=$(gets "$port") m0=$(gets "$mport")
-	wait_for 30 bash -c "[ \$(curl -sf http://127.0.0.1:$mport/_requests | python3 -c 'import json,sys; print(json.load(sys.stdin).get(\"/metrics\", 0))') -ge $((m0 + 3)) ]" ||
-		fail "the clock pod is not scraped either"
-	[ "$(gets "$port")" = "$g0" ] || fail "a NotReady pod was scraped ($g0, then $(gets "$port") requests)"
+	wait_for 30 scrape_up_is "$mp" $ns p-0 "" ||
+		fail "a NotReady pod is still a target: up=$(scrape_up "$mp" $ns p-0)"
+	g0=$(engine_gets "$port") m0=$(engine_gets "$mport")
+	wait_for 30 clock_ticked || fail "the clock pod is not scraped either"
+	[ "$(engine_gets "$port")" = "$g0" ] ||
+		fail "a NotReady pod was scraped ($g0, then $(engine_gets "$port") requests)"
 	status '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}'
-	wait_for 30 bash -c "[ \"\$(curl -sf http://127.0.0.1:$mp/metrics | grep '$up' | awk '{print \$2}')\" = 1 ]" ||
-		fail "Ready again, not scraped again: $(series)"
+	wait_for 30 scrape_up_is "$mp" $ns p-0 1 ||
+		fail "Ready again, not scraped again: up=$(scrape_up "$mp" $ns p-0)"
 
 	# a new IP: scraped there (and failing there, where nothing listens)
 	status '{"status":{"podIP":"127.0.0.2","podIPs":[{"ip":"127.0.0.2"}]}}'
 	wait_for 30 grep -q "\"check\":\"ScrapeFailed\".*127.0.0.2:$port" "$WORK/log" ||
 		fail "the new IP is not scraped: $(grep -i scrape "$WORK/log" | tail -5)"
-	wait_for 30 bash -c "[ \"\$(curl -sf http://127.0.0.1:$mp/metrics | grep '$up' | awk '{print \$2}')\" = 0 ]" ||
-		fail "up is not 0 at the new IP: $(series)"
+	wait_for 30 scrape_up_is "$mp" $ns p-0 0 || fail "up is not 0 at the new IP: up=$(scrape_up "$mp" $ns p-0)"
 	status '{"status":{"podIP":"127.0.0.1","podIPs":[{"ip":"127.0.0.1"}]}}'
 	wait_for 30 grep -q '"check cleared".*"pod":"p-0".*"check":"ScrapeFailed"' "$WORK/log" ||
 		fail "back at 127.0.0.1, ScrapeFailed does not clear: $(grep ScrapeFailed "$WORK/log" | tail -3)"
@@ -148,8 +142,8 @@ test_not_ready_new_ip_and_graceful_deletion() {
 	kubectl -n $ns delete pod p-0 --wait=false >/dev/null
 	[ -n "$(kubectl -n $ns get pod p-0 -o jsonpath='{.metadata.deletionTimestamp}')" ] ||
 		fail "the pod has no deletionTimestamp"
-	wait_for 30 bash -c "! curl -sf http://127.0.0.1:$mp/metrics | grep -q '$up'" ||
-		fail "a pod being deleted is still a target: $(series)"
+	wait_for 30 scrape_up_is "$mp" $ns p-0 "" ||
+		fail "a pod being deleted is still a target: up=$(scrape_up "$mp" $ns p-0)"
 	kubectl -n $ns get pod p-0 >/dev/null || fail "the pod went before the check"
 	kubectl -n $ns patch pod p-0 --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
 	stop_infermon
@@ -161,12 +155,10 @@ test_not_ready_new_ip_and_graceful_deletion() {
 # insecureSkipVerify; an engine whose CA is in a Secret is left to
 # Prometheus (the scraper reads no Secrets), whose monitor carries the CA.
 test_https_engines() {
-	local ns=it-https port mp up
+	local ns=it-https port mp
 	fresh_ns $ns
-	python3 "$(dirname "$0")/engines.py" --max-seconds 300 vllm-tls >"$WORK/engines" 2>&1 &
-	CLEANUP_PIDS="${CLEANUP_PIDS:-} $!"
-	wait_for 30 grep -qx ready "$WORK/engines" || fail "engines.py did not start: $(cat "$WORK/engines")"
-	port=$(awk '$1 == "vllm-tls" { print $2 }' "$WORK/engines")
+	start_engines vllm-tls
+	port=$(engine_port vllm-tls)
 	kubectl -n $ns create secret generic engine-ca --from-file=ca.crt="$(dirname "$0")/../data/tls/engine.crt" >/dev/null
 	apply_iw $ns skip '{backend: vllm, metrics: {scheme: https, tls: {insecureSkipVerify: true}}}'
 	apply_iw $ns verify '{backend: vllm, metrics: {scheme: https}}'
@@ -178,19 +170,17 @@ test_https_engines() {
 		--scrape-interval 1s --log-format json --log-level debug
 	wait_for 30 bash -c "grep -q 'serving /metrics' '$WORK/log'" || fail "no /metrics: $(cat "$WORK/log")"
 	mp=$(metrics_port)
-	up() { curl -sf "http://127.0.0.1:$mp/metrics" | grep "^infermon_scrape_up{namespace=\"$ns\",pod=\"$1\"," | awk '{print $2}'; }
-	wait_for 30 bash -c "curl -sf http://127.0.0.1:$mp/metrics | grep -q '^infermon_scrape_up{namespace=\"$ns\",pod=\"skip-0\",.*} 1\$'" ||
+	wait_for 30 scrape_up_is "$mp" $ns skip-0 1 ||
 		fail "insecureSkipVerify: not scraped over https: $(grep skip-0 "$WORK/log" | tail -3)"
 	wait_for 10 bash -c "curl -sf http://127.0.0.1:$mp/metrics | grep -q '^infermon_engine_max_num_seqs{namespace=\"$ns\",pod=\"skip-0\",.*} 48\$'" ||
 		fail "the limit was not read over https: $(curl -sf "http://127.0.0.1:$mp/metrics" | grep max_num_seqs)"
 	wait_for 30 grep -q '"check became true".*"pod":"verify-0".*"check":"ScrapeFailed".*https://127.0.0.1:'"$port"'.*certificate' "$WORK/log" ||
 		fail "a self-signed engine without insecureSkipVerify was not refused: $(grep verify-0 "$WORK/log" | tail -3)"
 	# the page is at most a second old: wait for the one after that scrape
-	wait_for 10 bash -c "curl -sf http://127.0.0.1:$mp/metrics | grep -q '^infermon_scrape_up{namespace=\"$ns\",pod=\"verify-0\",.*} 0\$'" ||
-		fail "verify-0 up: $(up verify-0)"
+	wait_for 10 scrape_up_is "$mp" $ns verify-0 0 || fail "verify-0 up: $(scrape_up "$mp" $ns verify-0)"
 	wait_for 30 grep -q '"msg":"engine needs credentials from a Secret.*"pod":"'$ns'/ca-0"' "$WORK/log" ||
 		fail "the CA-from-a-Secret engine is not left to Prometheus: $(grep ca-0 "$WORK/log" | tail -3)"
-	[ -z "$(up ca-0)" ] || fail "the built-in scraper scrapes ca-0"
+	[ -z "$(scrape_up "$mp" $ns ca-0)" ] || fail "the built-in scraper scrapes ca-0"
 	wait_for 30 bash -c "kubectl -n $ns get servicemonitor -o json | python3 -c '
 import json, sys
 for m in json.load(sys.stdin)[\"items\"]:

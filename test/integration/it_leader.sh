@@ -239,10 +239,8 @@ test_partitioned_leader_stops_writing_before_a_takeover() {
 test_only_the_leader_scrapes() {
 	local ns=it-leader-scrape port pa pb L F Fpid c0 c1 w=6 got want
 	fresh_ns $ns
-	python3 "$(dirname "$0")/engines.py" --max-seconds 300 vllm-fork >"$WORK/engines" 2>&1 &
-	CLEANUP_PIDS="${CLEANUP_PIDS:-} $!"
-	wait_for 30 grep -qx ready "$WORK/engines" || fail "engines.py did not start: $(cat "$WORK/engines")"
-	port=$(awk '$1 == "vllm-fork" { print $2 }' "$WORK/engines")
+	start_engines vllm-fork
+	port=$(engine_port vllm-fork)
 	engine_pod $ns fork-0 fork vllm "$port"
 	replica "$WORK/a.log" $ns; pa=$INFERMON_PID
 	replica "$WORK/b.log" $ns; pb=$INFERMON_PID
@@ -251,12 +249,11 @@ test_only_the_leader_scrapes() {
 	if grep -q 'became leader' "$WORK/a.log"; then L=$WORK/a.log F=$WORK/b.log Fpid=$pb; else
 		L=$WORK/b.log F=$WORK/a.log Fpid=$pa; fi
 	wait_for 30 grep -q 'following leader' "$F" || fail "no follower: $(cat "$F")"
-	wait_for 30 bash -c "curl -sf http://127.0.0.1:$(mport "$L")/metrics | grep -q '^infermon_scrape_up{namespace=\"$ns\",pod=\"fork-0\".*} 1\$'" ||
+	wait_for 30 scrape_up_is "$(mport "$L")" $ns fork-0 1 ||
 		fail "the leader does not scrape: $(tail -20 "$L")"
-	engine_gets() { curl -sf "http://127.0.0.1:$port/_requests" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("/metrics", 0))'; }
-	c0=$(engine_gets)
+	c0=$(engine_gets "$port")
 	sleep $w
-	c1=$(engine_gets)
+	c1=$(engine_gets "$port")
 	got=$((c1 - c0)) want=$((w + 2))
 	echo "engine /metrics requests in $w s with two replicas at a 1 s interval: $got"
 	[ "$got" -ge 1 ] && [ "$got" -le "$want" ] || fail "$got requests in $w s: more than one replica scrapes (at most $want)"
@@ -268,7 +265,7 @@ test_only_the_leader_scrapes() {
 	wait_for 30 grep -q 'became leader' "$F" || fail "no takeover: $(tail -20 "$F")"
 	wait_for 30 grep -q 'leading: reconciling every key.*after="every engine scraped once"' "$F" ||
 		fail "the new leader did not reconcile after scraping: $(tail -20 "$F")"
-	wait_for 30 bash -c "curl -sf http://127.0.0.1:$(mport "$F")/metrics | grep -q '^infermon_scrape_up{namespace=\"$ns\",pod=\"fork-0\".*} 1\$'" ||
+	wait_for 30 scrape_up_is "$(mport "$F")" $ns fork-0 1 ||
 		fail "the new leader does not scrape: $(tail -20 "$F")"
 	stop_replica "$Fpid" "$F"
 	kubectl delete ns $ns --wait=false >/dev/null
@@ -315,10 +312,8 @@ test_disabled_election_writes_without_a_lease() {
 test_objects_at_once_status_after_the_round() {
 	local ns=it-leader-round port created round
 	fresh_ns $ns
-	python3 "$(dirname "$0")/engines.py" --max-seconds 300 hang >"$WORK/engines" 2>&1 &
-	CLEANUP_PIDS="${CLEANUP_PIDS:-} $!"
-	wait_for 30 grep -qx ready "$WORK/engines" || fail "engines.py did not start: $(cat "$WORK/engines")"
-	port=$(awk '$1 == "hang" { print $2 }' "$WORK/engines")
+	start_engines hang
+	port=$(engine_port hang)
 	apply_iw $ns slow '{backend: vllm}'
 	engine_pod $ns slow-0 slow vllm "$port"
 	replica "$WORK/a.log" $ns --scrape-interval 10s --scrape-timeout 4s

@@ -137,6 +137,29 @@ api_writes() {
 		sed -n 's/^infermon_api_requests_total{verb="write"} //p'
 }
 
+# start_engines MODE...: test/integration/engines.py serving each MODE on a
+# port of its own on 127.0.0.1 (stopped when the test ends); engine_port
+# MODE prints its port, engine_gets PORT how many /metrics it has answered.
+start_engines() {
+	python3 "$(dirname "${BASH_SOURCE[0]}")/engines.py" --max-seconds 300 "$@" >"$WORK/engines" 2>&1 &
+	CLEANUP_PIDS="${CLEANUP_PIDS:-} $!"
+	wait_for 30 grep -qx ready "$WORK/engines" || fail "engines.py did not start: $(cat "$WORK/engines")"
+}
+engine_port() { awk -v m="$1" '$1 == m { print $2 }' "$WORK/engines"; }
+engine_gets() {
+	curl -sf "http://127.0.0.1:$1/_requests" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin).get("/metrics", 0))'
+}
+
+# scrape_up MP NS POD: POD's infermon_scrape_up on the controller's /metrics
+# at 127.0.0.1:MP, empty when it has none; scrape_up_is MP NS POD V for
+# wait_for (awk reads the whole page: no early exit to fail curl).
+scrape_up() {
+	curl -sf "http://127.0.0.1:$1/metrics" |
+		awk -v p="infermon_scrape_up{namespace=\"$2\",pod=\"$3\"," 'index($0, p) == 1 { print $2 }'
+}
+scrape_up_is() { [ "$(scrape_up "$1" "$2" "$3")" = "$4" ]; }
+
 # at_exit COMMAND...: runs COMMAND when the test exits, however it exits
 # (pass, fail, an error under set -e, SIGTERM/SIGINT), after the processes
 # it started are stopped; the last registered runs first. For changes to
