@@ -2,10 +2,24 @@
 #ifndef INFERMON_CMD_H
 #define INFERMON_CMD_H
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "strparse.h"
+
 int cmd_run(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+
+/* The duration flags of run (scrape and leader-election timings) and
+ * render's --scrape-timeout: one rule. */
+#define DURATION_FLAG_RULE "a duration such as 15s, at least 100ms"
+static inline bool duration_flag_ok(const char *v, uint64_t *ms)
+{
+	return strparse_duration_ms(v, strlen(v), 3600000, ms) == IM_OK && *ms >= 100;
+}
 
 /* The dashboard settings of run and render: put DASHBOARD_LONG_OPTIONS in
  * the getopt_long table and pass every option to dashboard_option with its

@@ -22,7 +22,6 @@
 #include "promselect.h"
 #include "render.h"
 #include "render_dashboard.h"
-#include "strparse.h"
 #include "yamljson.h"
 #include "yamlout.h"
 
@@ -530,15 +529,12 @@ int cmd_render(int argc, char **argv)
 			st.defaults.interval = optarg;
 			break;
 		case 't': {
-			/* as run: a duration, cut to the interval where longer */
+			/* as run's flag; cut to the interval where longer */
 			uint64_t ms;
-			if (strparse_duration_ms(optarg, strlen(optarg), 24ull * 3600 * 1000,
-						 &ms) ||
-			    ms == 0) {
+			if (!duration_flag_ok(optarg, &ms)) {
 				fprintf(stderr,
-					"infermon render: --scrape-timeout \"%s\": not a duration "
-					"(e.g. 10s, 1m30s)\n",
-					optarg);
+					"infermon render: invalid --scrape-timeout \"%s\" (%s)\n",
+					optarg, DURATION_FLAG_RULE);
 				goto out;
 			}
 			st.defaults.timeout = optarg;

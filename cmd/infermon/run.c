@@ -318,8 +318,8 @@ static im_result set_option(struct run_args *a, int id, char *v, const char *nam
 		break;
 	case OPT_SCRAPE_INTERVAL:
 	case OPT_SCRAPE_TIMEOUT:
-		if (strparse_duration_ms(v, strlen(v), 3600000, &ms) || ms < 100)
-			want = "a duration such as 15s, at least 100ms";
+		if (!duration_flag_ok(v, &ms))
+			want = DURATION_FLAG_RULE;
 		else
 			*(id == OPT_SCRAPE_INTERVAL ? &o->scrape_interval_ms
 						    : &o->scrape_timeout_ms) = ms;
@@ -374,8 +374,8 @@ static im_result set_option(struct run_args *a, int id, char *v, const char *nam
 	case OPT_LEASE_DURATION:
 	case OPT_RENEW_DEADLINE:
 	case OPT_RETRY_PERIOD:
-		if (strparse_duration_ms(v, strlen(v), 3600000, &ms) || ms < 100)
-			want = "a duration such as 15s, at least 100ms";
+		if (!duration_flag_ok(v, &ms))
+			want = DURATION_FLAG_RULE;
 		else
 			*(id == OPT_LEASE_DURATION   ? &o->lease_duration_ms
 			  : id == OPT_RENEW_DEADLINE ? &o->renew_deadline_ms
