@@ -75,6 +75,7 @@ struct controller {
 	 * once (rec.status_held). */
 	size_t round_left;
 	uv_timer_t round_timer;
+	bool takeover_pending; /* leading before the caches synced */
 	uint64_t scrapes_done;
 	uint64_t publishes;
 	struct reconciler rec;
@@ -481,6 +482,8 @@ static bool caches_synced(struct controller *c)
 	return true;
 }
 
+static void take_over(struct controller *c);
+
 static void pump(uv_prepare_t *h)
 {
 	struct controller *c = h->data;
@@ -497,6 +500,10 @@ static void pump(uv_prepare_t *h)
 		log_kv(LOG_INFO,
 		       c->leading ? "caches synced; reconciling" : "caches synced; following",
 		       NULL);
+		if (c->takeover_pending) {
+			c->takeover_pending = false;
+			take_over(c);
+		}
 	}
 	if (c->leading) /* a follower's keys wait in the queue */
 		reconciler_pump(&c->rec);
@@ -599,36 +606,48 @@ static void round_timeout(uv_timer_t *h)
  * scrapes every engine, and writes CR status when each has answered or
  * timed out, at most the scrape timeout and a second later: its first
  * status is built from the engines, not from no data. */
+static void take_over(struct controller *c)
+{
+	scraper_pause(&c->scraper, false);
+	forget_reported(c);
+	c->round_left = 0;
+	for (struct hmap_entry *e = hmap_first(&c->scraper.targets); e;
+	     e = hmap_next(&c->scraper.targets, e)) {
+		struct tinfo *ti = ((struct scrape_target *)e->value)->data;
+		if (ti) {
+			ti->awaited = true;
+			c->round_left++;
+		}
+	}
+	if (c->round_left) {
+		/* objects now, status once the engines have answered
+		 * (end_round reconciles every key again) */
+		c->rec.status_held = true;
+		uv_timer_start(&c->round_timer, round_timeout, c->scraper.opts.timeout_ms + 1000,
+			       0);
+	} else {
+		end_round(c, "no engine to scrape");
+	}
+}
+
 static void on_leader(void *ctx, bool leading)
 {
 	struct controller *c = ctx;
 
 	set_leading(c, leading);
-	scraper_pause(&c->scraper, !leading);
 	if (!leading) {
+		c->takeover_pending = false;
+		scraper_pause(&c->scraper, true);
 		c->round_left = 0;
 		c->rec.status_held = false;
 		uv_timer_stop(&c->round_timer);
+	} else if (!c->synced) {
+		/* the Lease came before the caches: the round needs every
+		 * engine known, so pump takes over once they are synced
+		 * (nothing reconciles before that anyway) */
+		c->takeover_pending = true;
 	} else {
-		forget_reported(c);
-		c->round_left = 0;
-		for (struct hmap_entry *e = hmap_first(&c->scraper.targets); e;
-		     e = hmap_next(&c->scraper.targets, e)) {
-			struct tinfo *ti = ((struct scrape_target *)e->value)->data;
-			if (ti) {
-				ti->awaited = true;
-				c->round_left++;
-			}
-		}
-		if (c->round_left) {
-			/* objects now, status once the engines have answered
-			 * (end_round reconciles every key again) */
-			c->rec.status_held = true;
-			uv_timer_start(&c->round_timer, round_timeout,
-				       c->scraper.opts.timeout_ms + 1000, 0);
-		} else {
-			end_round(c, "no engine to scrape");
-		}
+		take_over(c);
 	}
 }
 
