@@ -29,11 +29,19 @@ build_kube() {
 	if stamp_ok kube "${pins[@]}"; then return 0; fi
 	grep -q "k8s.io/kubernetes $KUBERNETES_VERSION\$" "$m/go.mod" ||
 		die "hack/tools/kube/go.mod does not pin $KUBERNETES_VERSION: run hack/tools/kube/update.sh"
-	log "building kube-apiserver, kube-controller-manager, kubectl, etcd ($KUBERNETES_VERSION, etcd $ETCD_VERSION); this takes a while once"
+	log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl, etcd ($KUBERNETES_VERSION, etcd $ETCD_VERSION); this takes a while once"
+	# the version the components report (a Node's kubeletVersion, kubectl
+	# version) is stamped in, as Kubernetes' own build does
+	local ver="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
+	ver="$ver -X k8s.io/component-base/version.gitTreeState=clean"
+	ver="$ver -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION"
 	(cd "$m" &&
-		go build -trimpath -ldflags="-s -w" -o "$bin/" \
+		go build -trimpath -ldflags="-s -w $ver" -o "$bin/" \
 			k8s.io/kubernetes/cmd/kube-apiserver \
 			k8s.io/kubernetes/cmd/kube-controller-manager \
+			k8s.io/kubernetes/cmd/kube-scheduler \
+			k8s.io/kubernetes/cmd/kubelet \
+			k8s.io/kubernetes/cmd/kube-proxy \
 			k8s.io/kubernetes/cmd/kubectl &&
 		go build -trimpath -ldflags="-s -w" -o "$bin/etcd" ./cmd/etcd)
 	stamp_set kube "${pins[@]}"
