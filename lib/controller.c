@@ -124,41 +124,69 @@ static void tinfo_free(struct tinfo *ti)
 static void post_event(struct controller *c, const struct tinfo *ti, bool warning,
 		       const char *reason, const char *note);
 
-/* Check k of one pod turned true (+1) or cleared (-1). The Event goes to
- * the first pod of the workload that shows it (Warning, or Normal for
- * MetricsMissing, a fact about the engine version), and <check>Resolved
- * when no pod of the workload has it any more. Which pods have it is in
- * the logs, the CR's status and infermon_check_active. */
+/* Check k of one pod turned true (+1) or cleared (-1), or the pod that had
+ * it went away (-1, dropped). The Event goes to the first pod of the
+ * workload that shows it (Warning, or Normal for MetricsMissing, a fact
+ * about the engine version), and <check>Resolved when a scrape finds that
+ * no pod of the workload has it any more. Which pods have it is in the
+ * logs, the CR's status and infermon_check_active.
+ *
+ * A pod that goes away did not clear the check: when the last pod showing
+ * it is dropped (a rolling restart, a scale-down), the workload's entry
+ * stays, orphaned, and no Event is posted about the pod being deleted. The
+ * next pod of the workload to show the check carries the same fact on
+ * without a new Event; the next one first scraped without it resolves it.
+ * The entry's value is the count of pods showing it, shifted left by one,
+ * with the orphaned flag in bit 0. */
+#define REPORTED_ORPHAN 1u
+
 static void check_changed(struct controller *c, const struct tinfo *ti, enum check_kind k,
-			  int delta, const char *message)
+			  int delta, const char *message, bool dropped)
 {
 	struct buf key, note;
-	uintptr_t n;
+	uintptr_t v, n;
+	bool orphan;
 	const char *name = check_name(k);
 
 	buf_init(&key, BUF_MAX_SMALL);
 	buf_printf(&key, "%s/%s/%s", ti->namespace, ti->workload, name);
-	n = (uintptr_t)hmap_get(&c->reported, key.ptr);
+	v = (uintptr_t)hmap_get(&c->reported, key.ptr);
+	n = v >> 1;
+	orphan = v & REPORTED_ORPHAN;
+	buf_init(&note, 1024);
+	if (delta == 0) {
+		/* first scrape of a pod, without the check */
+		if (orphan && n == 0) {
+			hmap_del(&c->reported, key.ptr);
+			goto resolved;
+		}
+		goto out;
+	}
 	if (delta < 0 && n == 0)
 		goto out; /* never counted */
 	n = delta > 0 ? n + 1 : n - 1;
-	if (n)
-		hmap_put(&c->reported, key.ptr, (void *)n);
+	if (delta < 0 && n == 0 && dropped)
+		orphan = true;
+	else if (delta > 0)
+		orphan = false;
+	if (n || orphan)
+		hmap_put(&c->reported, key.ptr,
+			 (void *)((n << 1) | (orphan ? REPORTED_ORPHAN : 0)));
 	else
 		hmap_del(&c->reported, key.ptr);
-	buf_init(&note, 1024);
-	if (delta > 0 && n == 1) {
+	if (delta > 0 && n == 1 && !(v & REPORTED_ORPHAN)) {
 		buf_printf(&note, "%s (workload %s: one Event while any of its pods has it)",
 			   message, ti->workload);
 		post_event(c, ti, k != CHECK_METRICS_MISSING, name, buf_str(&note));
-	} else if (delta < 0 && n == 0) {
+	} else if (delta < 0 && n == 0 && !orphan) {
+	resolved:;
 		char reason[64];
 		snprintf(reason, sizeof(reason), "%sResolved", name);
 		buf_printf(&note, "no pod of workload %s has %s any more", ti->workload, name);
 		post_event(c, ti, false, reason, buf_str(&note));
 	}
-	buf_release(&note);
 out:
+	buf_release(&note);
 	buf_release(&key);
 }
 
@@ -170,7 +198,7 @@ static void tinfo_drop(struct controller *c, struct tinfo *ti)
 {
 	for (int k = 0; ti && k < CHECK_COUNT; k++)
 		if (ti->active[k])
-			check_changed(c, ti, (enum check_kind)k, -1, NULL);
+			check_changed(c, ti, (enum check_kind)k, -1, NULL, true);
 	round_scraped(c, ti);
 	tinfo_free(ti);
 }
@@ -223,6 +251,7 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 			continue;
 		if (!ti->seen && !now) {
 			ti->active[k] = false;
+			check_changed(c, ti, (enum check_kind)k, 0, NULL, false);
 			continue;
 		}
 		ti->active[k] = now;
@@ -233,7 +262,7 @@ static void on_scrape(void *ctx, struct scrape_target *t)
 		       "pod", ti->pod, "workload", ti->workload, "check", name, "scrape", nscrape,
 		       "message", scraper_check_message(t, (enum check_kind)k), NULL);
 		check_changed(c, ti, (enum check_kind)k, now ? 1 : -1,
-			      scraper_check_message(t, (enum check_kind)k));
+			      scraper_check_message(t, (enum check_kind)k), false);
 	}
 	if (!ti->seen || changed) {
 		reconciler_workload_changed(&c->rec, ti->namespace, ti->workload);
