@@ -43,36 +43,13 @@ for c in mmdebstrap chroot mount umount flock; do
 	command -v "$c" >/dev/null || die "fresh-machine: no $c on this host, and installing mmdebstrap did not bring it"
 done
 
-# This host's Debian sources for bookworm, and its apt settings for reaching
-# them (a proxy, Check-Valid-Until for a snapshot mirror). A source signed
-# with a key other than Debian's is left out: the chroot does not have it.
-sources=() aptopts=()
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-	[ -f "$f" ] && grep -qE '^[^#]*bookworm' "$f" || continue
-	grep -iE '^[^#]*signed-by' "$f" | grep -qv debian-archive-keyring && continue
-	sources+=("$f")
-done
-[ ${#sources[@]} -gt 0 ] || die "fresh-machine: no apt source for bookworm signed by Debian's key in /etc/apt"
-for f in /etc/apt/apt.conf /etc/apt/apt.conf.d/*; do
-	[ -f "$f" ] && grep -qE '^[[:space:]]*Acquire' "$f" && aptopts+=("--aptopt=$f")
-done
-
 cache=$(infermon_cache)/fresh-machine
 mkdir -p "$cache/archives/partial"
 # One run at a time: the base tarball and the downloaded packages are shared.
 exec 9>"$cache/lock"
 flock -w 1500 9 || die "fresh-machine: another run has held $cache/lock for 25 minutes"
 
-key=$( (echo "minbase bookworm $(date +%Y-%m)"; cat "${sources[@]}" "${aptopts[@]#--aptopt=}") |
-	sha256sum | cut -c1-16)
-base=$cache/base-bookworm-minbase-$key.tar
-if [ ! -f "$base" ]; then
-	log "fresh-machine: making a bare bookworm root file system (mmdebstrap --variant=minbase) into $base"
-	mmdebstrap --quiet --variant=minbase --format=tar "${aptopts[@]}" bookworm "$base.new" "${sources[@]}" ||
-		die "fresh-machine: mmdebstrap could not make a bookworm root file system (output above)"
-	mv "$base.new" "$base"
-	find "$cache" -maxdepth 1 -name 'base-bookworm-minbase-*.tar' ! -name "${base##*/}" -delete
-fi
+base=$(bookworm_base_tar) || die "fresh-machine: no bookworm root file system (output above)"
 
 # The chroot lives in the cache dir, one at a time (the lock above).
 work=$cache/run

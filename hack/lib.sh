@@ -66,6 +66,47 @@ install_debs() {
 	esac
 }
 
+# bookworm_base_tar: prints the path of a bare Debian bookworm root file
+# system (mmdebstrap --variant=minbase, a tarball) made from this host's own
+# apt sources and settings: a source signed with a key other than Debian's is
+# left out, and apt settings that say how to reach the mirror (Acquire::) go
+# along. Cached under $(infermon_cache)/base, one a month (the key holds the
+# month and the sources). hack/fresh-machine.sh builds inside it; hack/images.sh
+# makes the images' debian:bookworm and debian:bookworm-slim from it.
+bookworm_base_tar() {
+	local sources=() aptopts=() f key dir base
+	if ! command -v mmdebstrap >/dev/null; then ensure_debs mmdebstrap; fi
+	# shellcheck source=/dev/null
+	[ "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" = bookworm ] ||
+		{ echo "error: a bookworm root file system is made from this host's apt sources; this host is not bookworm" >&2; return 1; }
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] && grep -qE '^[^#]*bookworm' "$f" || continue
+		grep -iE '^[^#]*signed-by' "$f" | grep -qv debian-archive-keyring && continue
+		sources+=("$f")
+	done
+	[ ${#sources[@]} -gt 0 ] ||
+		{ echo "error: no apt source for bookworm signed by Debian's key in /etc/apt" >&2; return 1; }
+	for f in /etc/apt/apt.conf /etc/apt/apt.conf.d/*; do
+		[ -f "$f" ] && grep -qE '^[[:space:]]*Acquire' "$f" && aptopts+=("--aptopt=$f")
+	done
+	dir=$(infermon_cache)/base
+	mkdir -p "$dir"
+	key=$( (echo "minbase bookworm $(date +%Y-%m)"; cat "${sources[@]}" "${aptopts[@]#--aptopt=}") |
+		sha256sum | cut -c1-16)
+	base=$dir/bookworm-minbase-$key.tar
+	(
+		exec 8>"$dir/lock"
+		flock -w 600 8 || { echo "error: another run has held $dir/lock for 10 minutes" >&2; exit 1; }
+		[ -f "$base" ] && exit 0
+		log "making a bare bookworm root file system (mmdebstrap --variant=minbase) into $base"
+		mmdebstrap --quiet --variant=minbase --format=tar "${aptopts[@]}" bookworm "$base.new" "${sources[@]}" ||
+			{ echo "error: mmdebstrap could not make a bookworm root file system (output above)" >&2; exit 1; }
+		mv "$base.new" "$base"
+		find "$dir" -maxdepth 1 -name 'bookworm-minbase-*.tar' ! -name "${base##*/}" -delete
+	) || return 1
+	echo "$base"
+}
+
 # State dir of the local control plane hack/local-cluster.sh runs (certs,
 # kubeconfigs, etcd data, logs, pids, ports); INFERMON_CLUSTER_DIR overrides.
 infermon_cluster_dir() {

@@ -15,6 +15,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 export GOFLAGS=-mod=readonly
 bin=$(infermon_cache)/bin
 mkdir -p "$bin"
+# one build at a time: two clusters' ups and hack/images.sh may ask at once
+exec 9>"$bin/.build.lock"
+flock -w 3600 9 || die "build.sh: another build has held $bin/.build.lock for an hour"
 
 # stamp_ok NAME FILES... : true when NAME was built from these exact files.
 stamp_hash() { cat "$@" | sha256sum | cut -d' ' -f1; }
