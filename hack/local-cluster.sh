@@ -5,9 +5,17 @@
 # endpoint slices). No kubelet, no scheduler: pods are API objects whose
 # status tests patch themselves. See docs/local-cluster.md.
 #
+# With INFERMON_CLUSTER_NODE=1 at its first up, the cluster has a real node
+# instead (docs/real-node.md): everything runs inside a network namespace
+# of its own (198.18.0.0/15), with kube-scheduler, containerd, a kubelet,
+# kube-proxy and the controllers Deployments need; pods really run. Run
+# commands against it inside that namespace: hack/local-cluster.sh exec CMD.
+#
 #   hack/local-cluster.sh up|down|env|status
 #   hack/local-cluster.sh kill-apiserver|start-apiserver|restart-apiserver
 #   hack/local-cluster.sh dir        the state dir
+#   hack/local-cluster.sh exec CMD.. runs CMD with the cluster's KUBECONFIG
+#                                    (inside its network namespace, if any)
 #   hack/local-cluster.sh settings   the recorded API server settings, as the
 #                                    environment assignments that give them to up
 #
@@ -22,6 +30,7 @@
 #   INFERMON_ETCD_COMPACTION_INTERVAL  kube-apiserver --etcd-compaction-interval (default 5m)
 #   INFERMON_APISERVER_EXTRA_ARGS      extra kube-apiserver flags, split on spaces
 #   INFERMON_CLUSTER_TIMEOUT           seconds any single wait may take (default 120)
+#   INFERMON_CLUSTER_NODE=1            a new cluster gets the real node
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=hack/lib.sh
@@ -37,6 +46,10 @@ COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 # The kube-controller-manager controllers the tests rely on (names as
 # `kube-controller-manager --help` lists them for this version).
 KCM_CONTROLLERS=garbage-collector-controller,endpointslice-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller
+# and on the real node: the node's not-ready taint lifted once it is Ready, and
+# what Deployments, kubectl rollout status, the pods'
+# kube-api-access volumes and the PodDisruptionBudget need
+KCM_NODE_CONTROLLERS=node-lifecycle-controller,deployment-controller,replicaset-controller,root-ca-certificate-publisher-controller,endpoints-controller,disruption-controller,pod-garbage-collector-controller,ttl-after-finished-controller
 SERVICE_CIDR=10.96.0.0/12
 FIRST_SERVICE_IP=10.96.0.1
 ISSUER=https://kubernetes.default.svc.cluster.local
@@ -47,6 +60,24 @@ if [ -z "$STATE" ] || [ "$STATE" = / ]; then die "INFERMON_CLUSTER_DIR must not 
 PKI=$STATE/pki
 LOGS=$STATE/logs
 RUN=$STATE/run
+
+# shellcheck source=hack/node.sh
+. "$here/node.sh"
+node_names
+# NODE: 1 when this cluster has the real node (recorded in cluster.env by
+# its first up, from INFERMON_CLUSTER_NODE)
+NODE=
+if [ -f "$STATE/cluster.env" ]; then
+	NODE=$(sed -n 's/^NODE=//p' "$STATE/cluster.env")
+elif [ "${INFERMON_CLUSTER_NODE:-}" = 1 ]; then
+	NODE=1
+fi
+if [ "$NODE" = 1 ]; then
+	COMPONENTS+=(kube-scheduler containerd kubelet kube-proxy)
+	KCM_CONTROLLERS=$KCM_CONTROLLERS,$KCM_NODE_CONTROLLERS
+	SERVICE_CIDR=$NODE_SERVICE_CIDR
+	FIRST_SERVICE_IP=$NODE_FIRST_SERVICE_IP
+fi
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
@@ -82,8 +113,15 @@ running() { pid_of "$1" > /dev/null; }
 # passed down must not be held open by a daemon). The process writes its own
 # pid file before exec, so the pid is right whether or not setsid forks.
 launch() {
-	local name=$1 pidf=$RUN/$1.pid log=$LOGS/$1.log i
+	local name=$1
 	shift
+	launch_path "$name" "$BIN/$name" "$@"
+}
+
+# launch_path NAME PATH ARGS...: launch, for a binary not in $BIN.
+launch_path() {
+	local name=$1 path=$2 pidf=$RUN/$1.pid log=$LOGS/$1.log i
+	shift 2
 	mkdir -p "$RUN" "$LOGS"
 	rm -f "$pidf"
 	printf '==== %s starting %s\n' "$(date '+%F %T')" "$name" >> "$log"
@@ -95,7 +133,7 @@ launch() {
 			if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi
 		done
 		echo $$ > "$0.tmp" && mv "$0.tmp" "$0"
-		exec "$@"' "$pidf" "$BIN/$name" "$@" < /dev/null >> "$log" 2>&1 &
+		exec "$@"' "$pidf" "$path" "$@" < /dev/null >> "$log" 2>&1 &
 	# Done once the pid file's process runs the binary (exec happened) or
 	# is already gone (then the caller's wait reports its log).
 	local pid=
@@ -170,6 +208,7 @@ save_state() {
 			"$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT"
 		printf 'ETCD_COMPACTION_INTERVAL=%q\nAPISERVER_EXTRA_ARGS=%q\n' \
 			"$ETCD_COMPACTION_INTERVAL" "$APISERVER_EXTRA_ARGS"
+		printf 'NODE=%q\n' "$NODE"
 	} > "$STATE/cluster.env.tmp"
 	mv "$STATE/cluster.env.tmp" "$STATE/cluster.env"
 }
@@ -242,7 +281,7 @@ keyUsage = critical,digitalSignature
 authorityKeyIdentifier = keyid'
 	sign apiserver "/CN=kube-apiserver" "$common
 extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,IP:::1,IP:$FIRST_SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName = IP:127.0.0.1,IP:::1,IP:$FIRST_SERVICE_IP,${NODE:+IP:$NODE_IP,}DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 	sign admin "/O=system:masters/CN=kubernetes-admin" "$common
 extendedKeyUsage = clientAuth"
 	sign kube-controller-manager "/CN=system:kube-controller-manager" "$common
@@ -252,6 +291,7 @@ extendedKeyUsage = clientAuth"
 	# ConfigMap, which kube-controller-manager's delegated authn reads.
 	sign front-proxy-client "/CN=front-proxy-client" "$common
 extendedKeyUsage = clientAuth" front-proxy-ca
+	if [ "$NODE" = 1 ]; then node_pki; fi
 	# ServiceAccount token signing key pair (RS256).
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
 	openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -346,6 +386,28 @@ apiserver_args() {
 		--profiling=false
 		--cert-dir="$STATE/apiserver-certs"
 	)
+	if [ "$NODE" = 1 ]; then
+		# pods reach it through the kubernetes Service at its advertised
+		# node address; the kubelet's pods get their ServiceAccount token
+		# volume (admission plugin ServiceAccount); kubelets are authorized
+		# by the Node authorizer; logs and exec go to the node's InternalIP
+		local a keep=()
+		for a in "${APISERVER_ARGS[@]}"; do
+			case $a in
+			--bind-address=* | --advertise-address=* | --disable-admission-plugins=* | \
+				--endpoint-reconciler-type=* | --authorization-mode=*) ;;
+			*) keep+=("$a") ;;
+			esac
+		done
+		APISERVER_ARGS=("${keep[@]}"
+			--bind-address=0.0.0.0
+			--advertise-address="$NODE_IP"
+			--authorization-mode=Node,RBAC
+			--enable-admission-plugins=NodeRestriction
+			--kubelet-preferred-address-types=InternalIP
+			--kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt"
+			--kubelet-client-key="$PKI/apiserver-kubelet-client.key")
+	fi
 	if [ -n "$APISERVER_EXTRA_ARGS" ]; then
 		local extra
 		read -r -a extra <<< "$APISERVER_EXTRA_ARGS"
@@ -440,7 +502,10 @@ ensure_controller_namespace() {
 default_sa_exists() { kctl --request-timeout=5s -n default get serviceaccount default > /dev/null 2>&1; }
 
 healthy() {
-	running etcd && running kube-apiserver && running kube-controller-manager && apiserver_ready
+	local c
+	for c in "${COMPONENTS[@]}"; do running "$c" || return 1; done
+	apiserver_ready || return 1
+	[ "$NODE" != 1 ] || node_ready
 }
 
 # settings_requested: sets ETCD_COMPACTION_INTERVAL / APISERVER_EXTRA_ARGS
@@ -494,6 +559,8 @@ cmd_up() {
 			# the checkout's CRDs may be newer than the running cluster's
 			apply_crds
 			ensure_controller_namespace
+			# and its images may be newer than the node's
+			if [ "$NODE" = 1 ]; then node_import_images; fi
 			log "cluster in $STATE is already up (https://127.0.0.1:$APISERVER_PORT)"
 			return 0
 		fi
@@ -525,6 +592,7 @@ cmd_up() {
 	make_pki
 	write_kubeconfig "$STATE/admin.kubeconfig" kubernetes-admin admin
 	write_kubeconfig "$STATE/kube-controller-manager.kubeconfig" system:kube-controller-manager kube-controller-manager
+	if [ "$NODE" = 1 ]; then node_kubeconfigs; fi
 
 	start_etcd
 	start_apiserver
@@ -535,6 +603,7 @@ cmd_up() {
 	log "waiting for the default ServiceAccount (serviceaccount controller)"
 	wait_until kube-controller-manager "ServiceAccount default/default" default_sa_exists
 	ensure_controller_namespace
+	if [ "$NODE" = 1 ]; then node_up; fi
 	log "cluster up: KUBECONFIG=$STATE/admin.kubeconfig (https://127.0.0.1:$APISERVER_PORT)"
 }
 
@@ -545,6 +614,7 @@ cmd_down() {
 		if [ ! -f "$STATE/$MARKER" ] && [ -n "$(ls -A "$STATE")" ]; then
 			die "$STATE is not a local cluster state dir (no $MARKER); not touching it"
 		fi
+		if [ "$NODE" = 1 ] && [ -f "$STATE/cluster.env" ]; then load_state; node_down; fi
 		stop kube-controller-manager
 		stop kube-apiserver
 		stop etcd
@@ -557,6 +627,10 @@ cmd_down() {
 cmd_env() {
 	wait_for_guards
 	printf 'export KUBECONFIG=%q\n' "$STATE/admin.kubeconfig"
+	# a node cluster's API server is reachable only inside its namespace
+	if [ "$NODE" = 1 ]; then
+		printf 'export INFERMON_NETNS=%q INFERMON_CONTAINERD=%q\n' "$NETNS" "$CONTAINERD_SOCK"
+	fi
 	# shellcheck disable=SC2016 # $PATH expands where the output is eval'd
 	printf 'export PATH=%q:"$PATH"\n' "$BIN"
 }
@@ -627,8 +701,42 @@ cmd_restart_apiserver() {
 	log "kube-apiserver ready on https://127.0.0.1:$APISERVER_PORT"
 }
 
-[ $# -eq 1 ] || usage
+# exec CMD...: CMD with the cluster's KUBECONFIG and kubectl on PATH.
+cmd_exec() {
+	[ $# -gt 0 ] || usage
+	export KUBECONFIG=$STATE/admin.kubeconfig PATH=$BIN:$PATH
+	if [ "$NODE" = 1 ]; then export INFERMON_NETNS=$NETNS INFERMON_CONTAINERD=$CONTAINERD_SOCK; fi
+	exec "$@"
+}
+
+[ $# -ge 1 ] || usage
+# A node cluster's commands run inside its network namespace: up makes it
+# first, down removes it last (after everything in it has stopped).
+if [ "$NODE" = 1 ] && ! in_netns; then
+	case $1 in
+	up)
+		# the images are built out here: inside, nothing reaches Debian's mirror
+		"$here/images.sh" build
+		node_netns_up
+		node_enter "$@"
+		;;
+	down)
+		if [ -e "/run/netns/$NETNS" ]; then
+			nsenter --net="/run/netns/$NETNS" "$0" "$@"
+			node_netns_down
+			rm -rf "$STATE"
+			exit 0
+		fi
+		;;
+	exec | status | kill-apiserver | start-apiserver | restart-apiserver)
+		[ -e "/run/netns/$NETNS" ] || die "the cluster in $STATE has a node but no network namespace $NETNS: run hack/local-cluster.sh up"
+		node_enter "$@"
+		;;
+	esac
+fi
+[ "$1" = exec ] || [ $# -eq 1 ] || usage
 case $1 in
+exec) shift; cmd_exec "$@" ;;
 up) cmd_up ;;
 down) cmd_down ;;
 env) cmd_env ;;
