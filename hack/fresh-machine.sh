@@ -114,6 +114,11 @@ s=$SECONDS
 hack/install-deps.sh demo
 # hack/demo.sh and hack/local-cluster.sh; demo.sh's Python needs yaml
 need_commands cmake cc curl jq openssl python3 ss setsid flock base64
+# the real node (hack/local-cluster.sh with INFERMON_CLUSTER_NODE=1, hack/images.sh)
+need_commands buildah mmdebstrap containerd containerd-shim-runc-v2 runc ctr iptables conntrack nsenter ip
+for f in ptp host-local portmap; do
+	[ -x "/usr/lib/cni/$f" ] || { echo "fresh-machine: missing CNI plugin /usr/lib/cni/$f"; status=1; }
+done
 python3 -c 'import yaml' 2>/dev/null || { echo "fresh-machine: missing python module yaml"; status=1; }
 hack/install-deps.sh test
 # hack/test.sh, hack/check-style.sh and the tests' scripts

@@ -55,13 +55,20 @@ INFERMON_RUN_DEBS=(curl jq python3 python3-yaml iproute2 procps)
 # (prometheus); the reference parser (python3-prometheus-client); git and
 # clang-format for hack/check-style.sh.
 INFERMON_TEST_DEBS=(clang libclang-rt-dev valgrind prometheus python3-prometheus-client git clang-format)
+# Node: the real node (docs/real-node.md) that hack/demo.sh and the
+# it_node tests run: images built with buildah from mmdebstrap's root file
+# system, containerd and runc, the CNI plugins (ptp, host-local, portmap),
+# iptables for kube-proxy, conntrack for its UDP clean-up, nsenter
+# (util-linux, required) to enter the namespace.
+INFERMON_NODE_DEBS=(buildah mmdebstrap containerd runc containernetworking-plugins iptables conntrack)
 
 # install_debs demo|test: installs what hack/demo.sh or hack/test.sh needs
 # from Debian (hack/install-deps.sh runs it alone).
 install_debs() {
 	case ${1:-} in
-	demo) ensure_debs "${INFERMON_BUILD_DEBS[@]}" "${INFERMON_RUN_DEBS[@]}" ;;
-	test) ensure_debs "${INFERMON_BUILD_DEBS[@]}" "${INFERMON_RUN_DEBS[@]}" "${INFERMON_TEST_DEBS[@]}" ;;
+	demo) ensure_debs "${INFERMON_BUILD_DEBS[@]}" "${INFERMON_RUN_DEBS[@]}" "${INFERMON_NODE_DEBS[@]}" ;;
+	test) ensure_debs "${INFERMON_BUILD_DEBS[@]}" "${INFERMON_RUN_DEBS[@]}" "${INFERMON_NODE_DEBS[@]}" \
+		"${INFERMON_TEST_DEBS[@]}" ;;
 	*) die "install_debs: which set, demo or test? (got \"${1:-}\")" ;;
 	esac
 }

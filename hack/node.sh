@@ -92,25 +92,45 @@ node_kubeconfigs() {
 }
 
 # node_save_host_settings: records the host-wide sysctls the kubelet sets,
-# once per cluster (a restarted kubelet must not record its own values).
+# before the first node cluster on this host starts its kubelet; every
+# node cluster registers itself, and the last one down writes them back
+# (node_restore_host_settings). Two node clusters at once (the tests' and
+# the demo's) must not take each other's kubelet's values for the host's.
+HOST_STATE=/run/infermon/host
 node_save_host_settings() {
-	local s f=$STATE/host-sysctls
-	[ -f "$f" ] && return 0
-	for s in "${NODE_HOST_SYSCTLS[@]}"; do
-		printf '%s=%s\n' "$s" "$(cat "/proc/sys/$s")"
-	done > "$f.tmp"
-	mv "$f.tmp" "$f"
+	local s
+	mkdir -p "$HOST_STATE/users"
+	(
+		flock -w 60 8 || die "cannot lock $HOST_STATE/lock"
+		if [ ! -f "$HOST_STATE/sysctls" ]; then
+			for s in "${NODE_HOST_SYSCTLS[@]}"; do
+				printf '%s=%s\n' "$s" "$(cat "/proc/sys/$s")"
+			done > "$HOST_STATE/sysctls.tmp"
+			mv "$HOST_STATE/sysctls.tmp" "$HOST_STATE/sysctls"
+		fi
+		echo "$STATE" > "$HOST_STATE/users/$NETNS"
+	) 8> "$HOST_STATE/lock"
 }
 
 node_restore_host_settings() {
-	local f=$STATE/host-sysctls line
-	[ -f "$f" ] || return 0
-	while IFS= read -r line; do
-		[ -n "$line" ] || continue
-		echo "${line#*=}" > "/proc/sys/${line%%=*}" ||
-			echo "warning: cannot restore /proc/sys/${line%%=*} to ${line#*=}" >&2
-	done < "$f"
-	rm -f "$f"
+	[ -d "$HOST_STATE" ] || return 0
+	(
+		flock -w 60 8 || die "cannot lock $HOST_STATE/lock"
+		rm -f "$HOST_STATE/users/$NETNS"
+		local u line
+		# registrations of clusters whose state dir is gone do not count
+		for u in "$HOST_STATE"/users/*; do
+			[ -f "$u" ] && [ ! -d "$(cat "$u")" ] && rm -f "$u"
+		done
+		if [ -z "$(ls -A "$HOST_STATE/users")" ] && [ -f "$HOST_STATE/sysctls" ]; then
+			while IFS= read -r line; do
+				[ -n "$line" ] || continue
+				echo "${line#*=}" > "/proc/sys/${line%%=*}" ||
+					echo "warning: cannot restore /proc/sys/${line%%=*} to ${line#*=}" >&2
+			done < "$HOST_STATE/sysctls"
+			rm -f "$HOST_STATE/sysctls"
+		fi
+	) 8> "$HOST_STATE/lock"
 }
 
 containerd_config() {
@@ -321,6 +341,9 @@ node_up() {
 # pods' network namespaces, cgroups, container log links, the namespace.
 node_down() {
 	local i m d l
+	# nothing may replace or place the pods deleted below
+	stop kube-controller-manager
+	stop kube-scheduler
 	if running kubelet && running kube-apiserver; then
 		kctl --request-timeout=20s delete pods --all --all-namespaces --grace-period=1 --wait=false > /dev/null 2>&1 || true
 		for ((i = 0; i < 120; i++)); do

@@ -2,14 +2,14 @@
 # it: node cluster
 # infermon as users run it, on the real node (docs/real-node.md): the image
 # built from the Dockerfile, `kubectl apply --server-side -k deploy/` with
-# only the image changed (test/integration/node/), two controller pods that
+# only the image changed (hack/node-manifests/), two controller pods that
 # elect a leader through their Lease, and engines that run as pods, with
 # pod IPs and readiness from the kubelet and Services whose EndpointSlices
 # the endpointslice controller fills. Runs inside the node cluster's network
 # namespace (with-cluster.sh enters it); every address is in 198.18.0.0/15.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-here=$(cd "$(dirname "$0")" && pwd)
+ROOT_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d)
 CLEANUP_PIDS=
 trap 'for p in $CLEANUP_PIDS; do kill $p 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
@@ -26,7 +26,7 @@ install() {
 	# deploy/ puts the dashboards and the scrape Secret's RBAC in the
 	# namespace where kube-prometheus-stack runs, which it does not create
 	"${K[@]}" create ns monitoring --dry-run=client -o yaml | "${K[@]}" apply -f - > /dev/null
-	"${K[@]}" apply --server-side --force-conflicts -k "$here/node" > /dev/null
+	"${K[@]}" apply --server-side --force-conflicts -k "$ROOT_DIR/hack/node-manifests" > /dev/null
 	"${K[@]}" -n $SYS rollout status deploy/infermon --timeout=180s > /dev/null ||
 		fail "the controller Deployment did not roll out: $("${K[@]}" -n $SYS get pods -o wide; "${K[@]}" -n $SYS describe pods | tail -40)"
 }
@@ -64,7 +64,7 @@ series_absent() { local page; page=$(leader_metrics) && ! grep -qF "pod=\"$1\"" 
 
 engines_up() {
 	"${K[@]}" create ns $ENG --dry-run=client -o yaml | "${K[@]}" apply -f - > /dev/null
-	"${K[@]}" apply -f "$here/node/engines.yaml" > /dev/null
+	"${K[@]}" -n $ENG apply -f "$ROOT_DIR/hack/node-manifests/engines.yaml" > /dev/null
 	"${K[@]}" -n $ENG rollout status deploy/llama-batch --timeout=180s > /dev/null ||
 		fail "engines did not roll out: $("${K[@]}" -n $ENG get pods -o wide)"
 	"${K[@]}" -n $ENG wait --for=condition=Ready pod/qwen-chat-0 --timeout=120s > /dev/null ||
