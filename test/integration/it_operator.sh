@@ -279,6 +279,19 @@ setup_workloads() {
 		JOBS+=("$(monitor_job "$ns" "$wl" "$kind")" "$(scrapeconfig_job "$ns" "$wl")")
 		NRULES=$((NRULES + 1))
 	done < <(workloads)
+	if [ "$engines" != engines ]; then
+		# HTTPS with a private CA and a bearer token, both from Secrets
+		# the operator must find (it drops a monitor whose Secret is
+		# missing); no engine serves them here
+		kubectl -n "$ns" create secret generic engine-ca --from-file=ca.crt="$ROOT/test/data/tls/engine.crt" >/dev/null
+		kubectl -n "$ns" create secret generic engine-token --from-literal=token=it-op-token >/dev/null
+		for kind in ServiceMonitor PodMonitor; do
+			wl=tls-$(tr -d 'a-z' <<<"$kind" | tr 'A-Z' 'a-z')
+			pod "$ns" "$wl-0" "$wl" vllm "$(free_port)"
+			apply_iw "$ns" "$wl" "{backend: vllm, metrics: {port: http, interval: 2s, scheme: https, tls: {serverName: engine.example, ca: {secretKeyRef: {name: engine-ca, key: ca.crt}}}, bearerTokenSecret: {name: engine-token, key: token}}, monitor: {kind: $kind, matchPrometheus: true}, scrapeConfig: {scrapeConfigResource: true}}"
+			JOBS+=("$(monitor_job "$ns" "$wl" "$kind")" "$(scrapeconfig_job "$ns" "$wl")")
+		done
+	fi
 	start_controller --namespace "$ns" --scrape-secret $MON/infermon-scrape-configs
 	start_operator
 	wait_for 120 op_has_jobs "$prom" "${JOBS[@]}" ||
@@ -296,7 +309,7 @@ test_operator_accepts_generated_objects() {
 	echo "Prometheus $MON/$prom: Reconciled=True ($(kubectl -n $MON get prometheus $prom -o jsonpath='{.status.conditions[?(@.type=="Reconciled")].message}'))"
 	[ -z "$(op_rejections $ns)" ] || fail "the operator rejects generated objects: $(op_rejections $ns)"
 	op_config $prom >"$WORK/prometheus.yaml"
-	python3 - "$WORK/prometheus.yaml" $ns <<'PY' || fail "the operator's jobs lack the workload labels"
+	python3 - "$WORK/prometheus.yaml" $ns <<'PY' || fail "the operator's jobs are not what the workloads ask for"
 import sys, yaml
 cfg, ns = yaml.safe_load(open(sys.argv[1])), sys.argv[2]
 want = {"namespace", "pod", "workload_name", "backend"}
@@ -316,8 +329,16 @@ for j in cfg["scrape_configs"]:
                        ("backend", "__meta_kubernetes_pod_label_alibabacloud_com_inference_backend")):
         last = [r for r in rcs if r.get("target_label") == label][-1]
         assert last["source_labels"] == [src], (name, label, last)
-assert n == 16, n
-print("each of the operator's %d jobs for %s relabels namespace, pod, workload_name, backend (and role for -pd)" % (n, ns))
+    # the HTTPS workloads: every job of theirs verifies the engines with
+    # the CA and server name, and sends the bearer token
+    if "/infermon-tls-" in name:
+        tls, auth = j.get("tls_config") or {}, j.get("authorization") or {}
+        got = (j.get("scheme"), bool(tls.get("ca_file") or tls.get("ca")), tls.get("server_name"),
+               auth.get("type", "Bearer") if auth else None, bool(auth.get("credentials") or auth.get("credentials_file")))
+        assert got == ("https", True, "engine.example", "Bearer", True), (name, got, tls, auth)
+assert n == 20, n
+print("each of the operator's %d jobs for %s relabels namespace, pod, workload_name, backend (and role for -pd);" % (n, ns))
+print("the HTTPS workloads' jobs verify with the CA and server name and send the bearer token")
 PY
 	for b in "${BACKENDS[@]}"; do
 		echo "$b: $(op_jobs $prom | grep -E "/$ns/infermon-$b-(sm|pm)(/|$)" | tr '\n' ' ')"
@@ -355,11 +376,11 @@ check_as_the_pod() {
 	local prom=$1 d=$WORK/etc-prometheus
 	pod_files "$prom" "$d"
 	unshare -m bash -c "$(in_pod_mounts "$d") && cd /etc/prometheus &&
-		'$BIN/promtool' check config config_out/prometheus.env.yaml &&
-		'$BIN/promtool' check rules rules/prometheus-$prom-rulefiles-0/*.yaml" >"$WORK/promtool.out" 2>&1 ||
-		fail "promtool on the operator's output: $(cat "$WORK/promtool.out")"
-	echo "promtool check config: $(grep -m1 'SUCCESS: config_out' "$WORK/promtool.out" | sed 's/^ *//') ($(grep -m1 'rule files found' "$WORK/promtool.out" | sed 's/^ *SUCCESS: //'))"
-	echo "promtool check rules: $(grep -c 'SUCCESS: [0-9]* rules found' "$WORK/promtool.out") rule files, each SUCCESS"
+		'$BIN/promtool' check config config_out/prometheus.env.yaml >'$WORK/promtool-config.out' 2>&1 &&
+		'$BIN/promtool' check rules rules/prometheus-$prom-rulefiles-0/*.yaml >'$WORK/promtool-rules.out' 2>&1" ||
+		fail "promtool on the operator's output: $(cat "$WORK"/promtool-*.out)"
+	echo "promtool check config: $(grep -m1 'SUCCESS: config_out' "$WORK/promtool-config.out" | sed 's/^ *//') ($(grep -m1 'rule files found' "$WORK/promtool-config.out" | sed 's/^ *SUCCESS: //'))"
+	echo "promtool check rules: $(grep -c 'SUCCESS: [0-9]* rules found' "$WORK/promtool-rules.out") rule files, each SUCCESS"
 }
 
 # pod_files PROM DIR: what pod 0 of Prometheus PROM mounts under
