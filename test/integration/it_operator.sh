@@ -547,6 +547,10 @@ test_monitor_selected_agrees_with_the_operator() {
 	fresh_ns_here $b
 	fresh_mon
 	kubectl label ns $a infermon-test=on >/dev/null
+	# MonitorSelected counts every Prometheus in the cluster, the
+	# operator here only those in $MON: no other may exist
+	[ -z "$(kubectl get prometheus -A --no-headers 2>/dev/null)" ] ||
+		fail "Prometheus objects left by another test: $(kubectl get prometheus -A --no-headers)"
 	prometheus $prom "{serviceMonitorSelector: {matchExpressions: [{key: release, operator: In, values: [it-op, kp]}]}, serviceMonitorNamespaceSelector: {matchLabels: {infermon-test: 'on'}}, podMonitorSelector: {matchLabels: {release: it-op}, matchExpressions: [{key: tier, operator: NotIn, values: [dev]}]}, podMonitorNamespaceSelector: {matchExpressions: [{key: infermon-test, operator: Exists}]}}"
 	# NS WORKLOAD KIND MONITOR-FIELDS
 	cat >"$WORK/cases" <<CASES
