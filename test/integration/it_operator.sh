@@ -14,8 +14,9 @@
 #     out of its config, the same cases on both sides;
 #   - a test-only monitor with a broken relabeling is dropped, and the
 #     check that passes for ours reports it;
-#   - a real Prometheus runs the operator's configuration unchanged and
-#     scrapes the engines behind the PodMonitor and ScrapeConfig jobs.
+#   - a real Prometheus runs the operator's configuration (expanded as its
+#     config reloader does, nothing else changed) in its pod's environment
+#     and scrapes the engines behind the PodMonitor and ScrapeConfig jobs.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
