@@ -225,6 +225,8 @@ static const char *str_or(const char *s, const char *dflt)
 void desired_judge_bindings(const cJSON *live, const char *kind, struct desired_verdict *v)
 {
 	const cJSON *b, *c, *status = cJSON_GetObjectItemCaseSensitive(live, "status");
+	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(live, "metadata"), "generation");
 	size_t accepted = 0, rejected = 0;
 	struct buf why;
 
@@ -237,7 +239,12 @@ void desired_judge_bindings(const cJSON *live, const char *kind, struct desired_
 		{
 			const char *type = obj_str(c, "type", NULL),
 				   *st = obj_str(c, "status", NULL);
+			const cJSON *og = cJSON_GetObjectItemCaseSensitive(c, "observedGeneration");
 			if (!type || !st || strcmp(type, "Accepted") != 0)
+				continue;
+			/* a verdict on an older spec of the monitor says nothing yet */
+			if (cJSON_IsNumber(gen) && cJSON_IsNumber(og) &&
+			    og->valuedouble < gen->valuedouble)
 				continue;
 			if (strcmp(st, "True") == 0) {
 				accepted++;

@@ -86,7 +86,9 @@ struct desired {
  * can tell). When every binding with an Accepted condition says False, a
  * "True" verdict becomes "False", reason Rejected, naming each Prometheus
  * and its message; when some accept it, the rejections are added to the
- * message. kind names the monitor's kind (a listed object carries none).
+ * message. A condition observed for an older generation of the monitor
+ * counts for nothing. kind names the monitor's kind (a listed object
+ * carries none).
  * live may be NULL or have no status: v is left as it is. */
 void desired_judge_bindings(const cJSON *live, const char *kind, struct desired_verdict *v);
 

@@ -1015,19 +1015,20 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 		}
 		prune(run, ns, workload, &keep);
 	}
-	/* status, its Events and conflict reports wait for the engines during
-	 * a new leader's first round (status_held; the key is reconciled
-	 * again when it ends) */
+	/* the operator's own word on the monitor, where it writes one */
 	if (d.selection.status) {
-		/* the operator's own word on the monitor, where it writes one */
 		enum promsel_kind pk;
 		cJSON *mon = promsel_find_monitor(d.objects, &pk);
-		int k = pk == PROMSEL_PODMONITOR ? OWNED_PODMONITOR : OWNED_SERVICEMONITOR;
-		if (mon)
+		if (mon) {
+			int k = pk == PROMSEL_PODMONITOR ? OWNED_PODMONITOR : OWNED_SERVICEMONITOR;
 			desired_judge_bindings(
 				objcache_get(&r->owned[k], ns, obj_str(mon, "metadata", "name")),
 				kube_owned[k].kind, &d.selection);
+		}
 	}
+	/* status, its Events and conflict reports wait for the engines during
+	 * a new leader's first round (status_held; the key is reconciled
+	 * again when it ends) */
 	if (d.cr && !r->status_held)
 		run->status = build_status(
 			r, d.cr, d.have_spec ? &d.spec : NULL, d.have_spec ? NULL : "InvalidSpec",

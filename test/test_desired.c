@@ -466,6 +466,15 @@ TEST(desired_bindings_rejected_by_the_operator)
 	ASSERT_CONTAINS(buf_str(&v.message), "; Prometheus m/b rejects it: no");
 	cJSON_Delete(live);
 
+	/* a rejection of generation 1 while the monitor is at 2: not yet */
+	live = json("{\"metadata\":{\"name\":\"infermon-qwen\",\"namespace\":\"llm\","
+		    "\"generation\":2},\"status\":{\"bindings\":[{\"name\":\"k8s\","
+		    "\"namespace\":\"monitoring\",\"conditions\":[{\"type\":\"Accepted\","
+		    "\"status\":\"False\",\"observedGeneration\":1,\"message\":\"old\"}]}]}}");
+	desired_judge_bindings(live, "ServiceMonitor", &v);
+	ASSERT_STREQ(v.status, "True");
+	cJSON_Delete(live);
+
 	live = json(rejected);
 	desired_judge_bindings(live, "ServiceMonitor", &v);
 	ASSERT_STREQ(v.status, "False");
