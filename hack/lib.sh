@@ -13,12 +13,14 @@ infermon_cache() {
 	echo "$d"
 }
 
-# Directory of prometheus-operator's example CRDs in the Go module cache.
+# Directory of prometheus-operator's example CRDs in the Go module cache:
+# the same module, version and go.sum hash hack/tools/operator builds the
+# operator from (build.sh operator), so the schema tests meet is its own.
 promop_crd_dir() {
 	local root ver dir
 	root=$(infermon_root)
 	ver=$(sed -n 's/^PROMETHEUS_OPERATOR_VERSION=//p' "$root/hack/tools/versions.env")
-	dir=$(cd "$root/hack/tools/kube" && GOFLAGS=-mod=mod go mod download -json \
+	dir=$(cd "$root/hack/tools/operator" && GOFLAGS=-mod=mod go mod download -json \
 		"github.com/prometheus-operator/prometheus-operator@$ver" |
 		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 	[ -d "$dir/example/prometheus-operator-crd" ] ||

@@ -217,6 +217,63 @@ out:
 	buf_release(&wants);
 }
 
+static const char *str_or(const char *s, const char *dflt)
+{
+	return s ? s : dflt;
+}
+
+void desired_judge_bindings(const cJSON *live, const char *kind, struct desired_verdict *v)
+{
+	const cJSON *b, *c, *status = cJSON_GetObjectItemCaseSensitive(live, "status");
+	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(live, "metadata"), "generation");
+	size_t accepted = 0, rejected = 0;
+	struct buf why;
+
+	if (!v->status || strcmp(v->status, "True") != 0 || !status)
+		return;
+	buf_init(&why, 4096);
+	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(status, "bindings"))
+	{
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(b, "conditions"))
+		{
+			const char *type = obj_str(c, "type", NULL),
+				   *st = obj_str(c, "status", NULL);
+			const cJSON *og = cJSON_GetObjectItemCaseSensitive(c, "observedGeneration");
+			if (!type || !st || strcmp(type, "Accepted") != 0)
+				continue;
+			/* a verdict on an older spec of the monitor says nothing yet */
+			if (cJSON_IsNumber(gen) && cJSON_IsNumber(og) &&
+			    og->valuedouble < gen->valuedouble)
+				continue;
+			if (strcmp(st, "True") == 0) {
+				accepted++;
+			} else if (strcmp(st, "False") == 0) {
+				buf_printf(&why, "%sPrometheus %s/%s rejects it: %s",
+					   rejected ? "; " : "",
+					   str_or(obj_str(b, "namespace", NULL), ""),
+					   str_or(obj_str(b, "name", NULL), ""),
+					   str_or(obj_str(c, "message", NULL), ""));
+				rejected++;
+			}
+		}
+	}
+	if (!rejected)
+		goto out;
+	if (!accepted) {
+		v->status = "False";
+		v->reason = "Rejected";
+		buf_reset(&v->message);
+		buf_printf(&v->message, "%s %s/%s is selected but not loaded: %s", kind,
+			   str_or(obj_str(live, "metadata", "namespace"), ""),
+			   str_or(obj_str(live, "metadata", "name"), ""), buf_str(&why));
+	} else {
+		buf_printf(&v->message, "; %s", buf_str(&why));
+	}
+out:
+	buf_release(&why);
+}
+
 void desired_compute(const struct desired_in *in, const struct desired_workload *w,
 		     const cJSON *nsobj, struct desired *d)
 {

@@ -62,7 +62,8 @@ struct desired_workload {
 /* Whether a Prometheus selects the workload's monitor. */
 struct desired_verdict {
 	const char *status; /* "True", "False", "Unknown"; NULL: no monitor */
-	const char *reason; /* Selected, NotSelected, NoPrometheus, PrometheusUnknown */
+	const char *reason; /* Selected, NotSelected, NoPrometheus, PrometheusUnknown,
+			       Rejected */
 	struct buf message;
 };
 
@@ -76,6 +77,20 @@ struct desired {
 	cJSON *objects;     /* the namespaced objects (a cJSON array, owned) */
 	struct desired_verdict selection;
 };
+
+/* prometheus-operator's own verdict on the live monitor, when it writes
+ * one (status.bindings, with its StatusForConfigurationResources feature
+ * gate): a Prometheus whose binding says Accepted=False dropped the
+ * monitor although its selectors match (a Secret the monitor names is
+ * missing, for one: the controller reads no Secrets, so only the operator
+ * can tell). When every binding with an Accepted condition says False, a
+ * "True" verdict becomes "False", reason Rejected, naming each Prometheus
+ * and its message; when some accept it, the rejections are added to the
+ * message. A condition observed for an older generation of the monitor
+ * counts for nothing. kind names the monitor's kind (a listed object
+ * carries none).
+ * live may be NULL or have no status: v is left as it is. */
+void desired_judge_bindings(const cJSON *live, const char *kind, struct desired_verdict *v);
 
 /* The workload a CR selects: spec.workloadName, else metadata.name (NULL
  * when neither is set). Its namespace: metadata.namespace, else "default". */

@@ -10,6 +10,7 @@
 #include "desired.h"
 #include "events.h"
 #include "log.h"
+#include "promselect.h"
 #include "reflector.h"
 #include "render_dashboard.h"
 #include "yamlout.h"
@@ -1013,6 +1014,17 @@ static void reconcile_workload(struct run *run, const char *ns, const char *work
 			apply(run, o);
 		}
 		prune(run, ns, workload, &keep);
+	}
+	/* the operator's own word on the monitor, where it writes one */
+	if (d.selection.status) {
+		enum promsel_kind pk;
+		cJSON *mon = promsel_find_monitor(d.objects, &pk);
+		if (mon) {
+			int k = pk == PROMSEL_PODMONITOR ? OWNED_PODMONITOR : OWNED_SERVICEMONITOR;
+			desired_judge_bindings(
+				objcache_get(&r->owned[k], ns, obj_str(mon, "metadata", "name")),
+				kube_owned[k].kind, &d.selection);
+		}
 	}
 	/* status, its Events and conflict reports wait for the engines during
 	 * a new leader's first round (status_held; the key is reconciled

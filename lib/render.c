@@ -150,14 +150,16 @@ static int service_port(const struct iwspec *s, const struct pod *const *pods, s
 	return 8000; /* any number works: the monitor refers to the port by name */
 }
 
-static void add_endpoint_common(cJSON *ep, const struct iwspec *s)
+/* The engines' TLS settings and bearer token, in the form the monitors'
+ * endpoints and the ScrapeConfig share (tlsConfig with the CA from a
+ * Secret, authorization with credentials from a Secret). A ScrapeConfig
+ * without them scraped an HTTPS engine with a private CA unverifiable and
+ * without its token, while the monitor beside it did not (found by
+ * it_operator.sh in the jobs prometheus-operator generated). */
+static void add_tls_auth(cJSON *o, const struct iwspec *s)
 {
-	cJSON_AddStringToObject(ep, "path", s->path);
-	cJSON_AddStringToObject(ep, "interval", s->interval);
-	cJSON_AddStringToObject(ep, "scrapeTimeout", s->timeout);
-	cJSON_AddStringToObject(ep, "scheme", s->https ? "https" : "http");
 	if (s->https && (s->tls_server_name || s->tls_insecure || s->tls_ca.name)) {
-		cJSON *tls = cJSON_AddObjectToObject(ep, "tlsConfig");
+		cJSON *tls = cJSON_AddObjectToObject(o, "tlsConfig");
 		if (s->tls_ca.name) {
 			cJSON *ca = cJSON_AddObjectToObject(tls, "ca"), *sec;
 			sec = cJSON_AddObjectToObject(ca, "secret");
@@ -170,12 +172,21 @@ static void add_endpoint_common(cJSON *ep, const struct iwspec *s)
 			cJSON_AddBoolToObject(tls, "insecureSkipVerify", true);
 	}
 	if (s->bearer.name) {
-		cJSON *auth = cJSON_AddObjectToObject(ep, "authorization"), *cred;
+		cJSON *auth = cJSON_AddObjectToObject(o, "authorization"), *cred;
 		cJSON_AddStringToObject(auth, "type", "Bearer");
 		cred = cJSON_AddObjectToObject(auth, "credentials");
 		cJSON_AddStringToObject(cred, "name", s->bearer.name);
 		cJSON_AddStringToObject(cred, "key", s->bearer.key);
 	}
+}
+
+static void add_endpoint_common(cJSON *ep, const struct iwspec *s)
+{
+	cJSON_AddStringToObject(ep, "path", s->path);
+	cJSON_AddStringToObject(ep, "interval", s->interval);
+	cJSON_AddStringToObject(ep, "scrapeTimeout", s->timeout);
+	cJSON_AddStringToObject(ep, "scheme", s->https ? "https" : "http");
+	add_tls_auth(ep, s);
 	add_relabels(cJSON_AddArrayToObject(ep, "relabelings"), wants_role(s), false);
 }
 
@@ -272,6 +283,7 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		cJSON_AddStringToObject(spec, "scrapeInterval", s->interval);
 		cJSON_AddStringToObject(spec, "scrapeTimeout", s->timeout);
 		cJSON_AddStringToObject(spec, "scheme", s->https ? "HTTPS" : "HTTP");
+		add_tls_auth(spec, s);
 		sd = cJSON_AddArrayToObject(spec, "kubernetesSDConfigs");
 		cJSON_AddItemToArray(sd, sd_config(s, false));
 		rl = cJSON_AddArrayToObject(spec, "relabelings");

@@ -427,6 +427,70 @@ TEST(desired_selection_verdicts)
 	cJSON_Delete(prom);
 }
 
+/* The operator's status.bindings on the live monitor: Accepted=False
+ * everywhere turns a selected verdict into Rejected (it_operator found a
+ * monitor whose CA Secret is missing dropped by prometheus-operator while
+ * MonitorSelected said True); a Prometheus that accepts it keeps it True. */
+TEST(desired_bindings_rejected_by_the_operator)
+{
+	static const char *const rejected =
+		"{\"metadata\":{\"name\":\"infermon-qwen\",\"namespace\":\"llm\"},\"status\":"
+		"{\"bindings\":[{\"group\":\"monitoring.coreos.com\",\"resource\":\"prometheuses\","
+		"\"name\":\"k8s\",\"namespace\":\"monitoring\",\"conditions\":[{\"type\":\"Accepted\","
+		"\"status\":\"False\",\"reason\":\"InvalidConfiguration\",\"message\":\"endpoints[0]: "
+		"tlsConfig: failed to get ca\"}]}]}}";
+	static const char *const mixed =
+		"{\"metadata\":{\"name\":\"infermon-qwen\",\"namespace\":\"llm\"},\"status\":"
+		"{\"bindings\":[{\"name\":\"a\",\"namespace\":\"m\",\"conditions\":[{\"type\":"
+		"\"Accepted\",\"status\":\"True\"}]},{\"name\":\"b\",\"namespace\":\"m\","
+		"\"conditions\":[{\"type\":\"Accepted\",\"status\":\"False\",\"message\":\"no\"}]}]}}";
+	struct desired_verdict v;
+	cJSON *live;
+
+	buf_init(&v.message, 4096);
+	v.status = "True";
+	v.reason = "Selected";
+	buf_adds(&v.message,
+		 "ServiceMonitor llm/infermon-qwen is selected by Prometheus monitoring/k8s");
+	desired_judge_bindings(NULL, "ServiceMonitor", &v); /* no live object: unchanged */
+	ASSERT_STREQ(v.reason, "Selected");
+	live = json("{\"metadata\":{\"name\":\"infermon-qwen\",\"namespace\":\"llm\"}}");
+	desired_judge_bindings(live, "ServiceMonitor", &v); /* no status: unchanged */
+	ASSERT_STREQ(v.status, "True");
+	cJSON_Delete(live);
+
+	live = json(mixed);
+	desired_judge_bindings(live, "ServiceMonitor", &v);
+	ASSERT_STREQ(v.status, "True");
+	ASSERT_STREQ(v.reason, "Selected");
+	ASSERT_CONTAINS(buf_str(&v.message), "; Prometheus m/b rejects it: no");
+	cJSON_Delete(live);
+
+	/* a rejection of generation 1 while the monitor is at 2: not yet */
+	live = json("{\"metadata\":{\"name\":\"infermon-qwen\",\"namespace\":\"llm\","
+		    "\"generation\":2},\"status\":{\"bindings\":[{\"name\":\"k8s\","
+		    "\"namespace\":\"monitoring\",\"conditions\":[{\"type\":\"Accepted\","
+		    "\"status\":\"False\",\"observedGeneration\":1,\"message\":\"old\"}]}]}}");
+	desired_judge_bindings(live, "ServiceMonitor", &v);
+	ASSERT_STREQ(v.status, "True");
+	cJSON_Delete(live);
+
+	live = json(rejected);
+	desired_judge_bindings(live, "ServiceMonitor", &v);
+	ASSERT_STREQ(v.status, "False");
+	ASSERT_STREQ(v.reason, "Rejected");
+	ASSERT_STREQ(buf_str(&v.message),
+		     "ServiceMonitor llm/infermon-qwen is selected but not loaded: Prometheus "
+		     "monitoring/k8s rejects it: endpoints[0]: tlsConfig: failed to get ca");
+	/* a verdict that is not True is the selectors' word: left alone */
+	v.status = "False";
+	v.reason = "NotSelected";
+	desired_judge_bindings(live, "ServiceMonitor", &v);
+	ASSERT_STREQ(v.reason, "NotSelected");
+	cJSON_Delete(live);
+	buf_release(&v.message);
+}
+
 /* No CR and no pods: nothing wanted. An invalid CR: its error, no objects. */
 TEST(desired_nothing_and_invalid)
 {

@@ -225,6 +225,62 @@ TEST(render_is_deterministic_and_complete)
 	buf_release(&b);
 }
 
+static cJSON *find_kind(cJSON *objs, const char *kind)
+{
+	cJSON *o;
+
+	cJSON_ArrayForEach(o, objs)
+	{
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(o, "kind")), kind) == 0)
+			return o;
+	}
+	t_fail(__FILE__, __LINE__, "no %s rendered", kind);
+	return NULL;
+}
+
+/* The ScrapeConfig scrapes an HTTPS engine as the monitor beside it does:
+ * the same tlsConfig (CA from a Secret, server name) and authorization
+ * (bearer token from a Secret). It had neither: prometheus-operator's job
+ * for it was https without the CA and the token (it_operator.sh). */
+TEST(render_scrapeconfig_has_the_monitors_tls_and_token)
+{
+	static const char *const kinds[] = {"PodMonitor", "ServiceMonitor"};
+	struct buf a;
+
+	for (size_t i = 0; i < 2; i++) {
+		char cr[1024];
+		cJSON *objs, *sc, *ep;
+
+		snprintf(cr, sizeof(cr),
+			 "apiVersion: infermon.io/v1alpha1\nkind: InferenceWorkload\n"
+			 "metadata: {name: qwen, namespace: llm}\n"
+			 "spec:\n  backend: vllm\n"
+			 "  metrics: {scheme: https, tls: {serverName: e.svc, insecureSkipVerify: false,\n"
+			 "            ca: {secretKeyRef: {name: ca, key: ca.crt}}},\n"
+			 "            bearerTokenSecret: {name: tok, key: token}}\n"
+			 "  monitor: {kind: %s}\n  scrapeConfig: {scrapeConfigResource: true}\n",
+			 kinds[i]);
+		buf_init(&a, BUF_MAX_LARGE);
+		objs = render_text(cr, &a);
+		sc = cJSON_GetObjectItem(find_kind(objs, "ScrapeConfig"), "spec");
+		ep = cJSON_GetArrayItem(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(find_kind(objs, kinds[i]), "spec"),
+					    i == 0 ? "podMetricsEndpoints" : "endpoints"),
+			0);
+		ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(sc, "scheme")), "HTTPS");
+		ASSERT_TRUE(cJSON_GetObjectItem(sc, "tlsConfig") != NULL);
+		ASSERT_TRUE(cJSON_Compare(cJSON_GetObjectItem(sc, "tlsConfig"),
+					  cJSON_GetObjectItem(ep, "tlsConfig"), true));
+		ASSERT_TRUE(cJSON_GetObjectItem(sc, "authorization") != NULL);
+		ASSERT_TRUE(cJSON_Compare(cJSON_GetObjectItem(sc, "authorization"),
+					  cJSON_GetObjectItem(ep, "authorization"), true));
+		ASSERT_CONTAINS(buf_str(&a), "  tlsConfig:\n    ca:\n      secret:\n        name: ca\n"
+					     "        key: ca.crt\n    serverName: e.svc\n");
+		cJSON_Delete(objs);
+		buf_release(&a);
+	}
+}
+
 TEST(render_object_names)
 {
 	char n[80];

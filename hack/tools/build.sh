@@ -2,7 +2,7 @@
 # Builds (once) the real components tests and the demo run, from the Go
 # module proxy, into ${XDG_CACHE_HOME:-$HOME/.cache}/infermon/bin.
 #
-#   hack/tools/build.sh [kube|sim|prometheus|bench|linter|crds|all]...
+#   hack/tools/build.sh [kube|sim|prometheus|operator|bench|linter|crds|all]...
 #
 # Each component is rebuilt only when what pins it changes: a stamp file next
 # to the binaries holds the hash of the pinning files it was built from.
@@ -69,6 +69,27 @@ build_crds() {
 	promop_crd_dir > /dev/null
 }
 
+# prometheus-operator, run out of cluster by test/integration/it_operator.sh
+# (docs/operator.md). The wrapper module requires the root module and its
+# pkg/apis/monitoring and pkg/client submodules at the same version: the
+# root go.mod replaces those with local directories, so `go install
+# ...@version` refuses it. The version is stamped in as the operator's own
+# Makefile does, so `operator --version` and its log name it.
+build_operator() {
+	local m=$here/operator pins=("$here/operator/go.mod" "$here/operator/go.sum")
+	if stamp_ok operator "${pins[@]}" && [ -x "$bin/operator" ]; then return 0; fi
+	local v
+	for v in "" /pkg/apis/monitoring /pkg/client; do
+		grep -q "github.com/prometheus-operator/prometheus-operator$v $PROMETHEUS_OPERATOR_VERSION\( // indirect\)\?\$" "$m/go.mod" ||
+			die "hack/tools/operator/go.mod does not pin prometheus-operator$v $PROMETHEUS_OPERATOR_VERSION"
+	done
+	log "building prometheus-operator $PROMETHEUS_OPERATOR_VERSION"
+	(cd "$m" && go build -trimpath \
+		-ldflags="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}" \
+		-o "$bin/operator" github.com/prometheus-operator/prometheus-operator/cmd/operator)
+	stamp_set operator "${pins[@]}"
+}
+
 build_bench() {
 	local m=$here/bench pins=("$here/bench/go.mod" "$here/bench/go.sum" "$here/bench/main.go")
 	[ -d "$m" ] || return 0
@@ -107,8 +128,8 @@ build_linter() {
 [ $# -gt 0 ] || set -- all
 for c in "$@"; do
 	case $c in
-	all) build_kube; build_sim; build_crds; build_prometheus; build_bench; build_linter ;;
-	kube|sim|crds|prometheus|bench|linter) "build_$c" ;;
-	*) die "build.sh: unknown component \"$c\" (kube, sim, prometheus, bench, linter, crds, all)" ;;
+	all) build_kube; build_sim; build_crds; build_prometheus; build_operator; build_bench; build_linter ;;
+	kube|sim|crds|prometheus|operator|bench|linter) "build_$c" ;;
+	*) die "build.sh: unknown component \"$c\" (kube, sim, prometheus, operator, bench, linter, crds, all)" ;;
 	esac
 done
