@@ -131,6 +131,8 @@ struct reconciler {
 /* Cannot fail. Writes are enabled; reconciles start once
  * reconciler_set_leading says so (or at once without a call). */
 void reconciler_init(struct reconciler *r, const struct reconciler_opts *o);
+/* After reconciler_stop and one more turn of the loop (the queue's timer
+ * closes). */
 void reconciler_release(struct reconciler *r);
 /* Starts up to max_inflight reconciles from the queue; call it from the
  * loop's prepare hook and after each reconcile. */
