@@ -3,6 +3,7 @@
  * to those caches as the API server and the watches would, each answered
  * when the test flushes them. */
 #include "t.h"
+#include "t_kube.h"
 
 #include <uv.h>
 
@@ -234,59 +235,25 @@ static int reconcile(struct fake *f, const char *workload)
 
 /* ---- fixtures ---- */
 
-static cJSON *json(const char *text)
-{
-	cJSON *o = cJSON_Parse(text);
-
-	if (!o)
-		t_fail(__FILE__, __LINE__, "bad fixture JSON: %s", text);
-	return o;
-}
-
-/* Puts an InferenceWorkload of namespace llm in the cache. */
+/* Puts an InferenceWorkload of namespace llm in the cache (uid "uid-<name>"). */
 static void add_cr(struct fake *f, const char *name, const char *workload, const char *created,
 		   const char *spec)
 {
-	struct buf b;
+	struct buf uid;
 	cJSON *o;
 
-	buf_init(&b, 4096);
-	buf_printf(&b,
-		   "{\"apiVersion\":\"infermon.io/v1alpha1\",\"kind\":\"InferenceWorkload\","
-		   "\"metadata\":{\"name\":\"%s\",\"namespace\":\"llm\",\"uid\":\"uid-%s\","
-		   "\"generation\":1,\"creationTimestamp\":\"%s\"},"
-		   "\"spec\":{\"workloadName\":\"%s\"%s%s}}",
-		   name, name, created, workload, spec ? "," : "", spec ? spec : "");
-	o = json(buf_str(&b));
+	buf_init(&uid, 256);
+	buf_printf(&uid, "uid-%s", name);
+	o = t_cr(name, workload, created, buf_str(&uid), spec);
 	cache_upsert(&f->caches.crs, o);
 	cJSON_Delete(o);
-	buf_release(&b);
+	buf_release(&uid);
 }
 
 /* A ready, running vLLM pod of workload in namespace llm. */
 static void add_pod(struct fake *f, const char *name, const char *workload)
 {
-	struct buf b, err;
-	struct pod *p;
-	cJSON *o;
-
-	buf_init(&b, 4096);
-	buf_init(&err, 1024);
-	buf_printf(&b,
-		   "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"llm\",\"uid\":\"pod-%s\","
-		   "\"labels\":{\"" LABEL_WORKLOAD "\":\"%s\",\"" LABEL_BACKEND "\":\"vllm\"}},"
-		   "\"spec\":{\"containers\":[{\"name\":\"engine\",\"image\":\"x\","
-		   "\"ports\":[{\"name\":\"http\",\"containerPort\":8000}]}]},"
-		   "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.1\","
-		   "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
-		   name, name, workload);
-	o = json(buf_str(&b));
-	if (pod_decode(o, &p, &err))
-		t_fail(__FILE__, __LINE__, "pod: %s", buf_str(&err));
-	podcache_upsert(&f->pods, p);
-	cJSON_Delete(o);
-	buf_release(&b);
-	buf_release(&err);
+	podcache_upsert(&f->pods, t_pod(name, workload, "vllm", 8000));
 }
 
 static const cJSON *cr_status(struct fake *f, const char *name)
@@ -366,16 +333,16 @@ TEST(reconcile_rewrites_only_the_object_that_drifted)
 
 TEST(applydiff_holds_ignores_extra_live_fields_only)
 {
-	cJSON *want = json(
+	cJSON *want = t_json(
 		"{\"kind\":\"Service\",\"metadata\":{\"name\":\"a\",\"labels\":{\"x\":\"1\"}},"
 		"\"spec\":{\"ports\":[{\"port\":80,\"name\":\"http\"}],\"headless\":true}}");
-	cJSON *have = json(
+	cJSON *have = t_json(
 		"{\"metadata\":{\"name\":\"a\",\"uid\":\"u\",\"labels\":{\"x\":\"1\",\"y\":\"2\"}},"
 		"\"spec\":{\"ports\":[{\"port\":80,\"name\":\"http\",\"protocol\":\"TCP\"}],"
 		"\"headless\":true,\"clusterIP\":\"None\"},\"status\":{}}");
-	cJSON *other = json("{\"metadata\":{\"name\":\"a\",\"labels\":{\"x\":\"1\"}},"
-			    "\"spec\":{\"ports\":[{\"port\":80,\"name\":\"http\"},{\"port\":81}],"
-			    "\"headless\":true}}");
+	cJSON *other = t_json("{\"metadata\":{\"name\":\"a\",\"labels\":{\"x\":\"1\"}},"
+			      "\"spec\":{\"ports\":[{\"port\":80,\"name\":\"http\"},{\"port\":81}],"
+			      "\"headless\":true}}");
 	struct buf path;
 
 	buf_init(&path, 1024);
@@ -450,7 +417,7 @@ TEST(reconcile_status_invalid_spec_is_ready_false_and_applies_nothing)
 
 TEST(crstatus_conditions_keep_their_transition_time_while_they_hold)
 {
-	cJSON *cr = json(
+	cJSON *cr = t_json(
 		"{\"metadata\":{\"name\":\"qwen\",\"namespace\":\"llm\",\"generation\":3}}");
 	cJSON *none = cJSON_CreateArray(), *s1, *s2, *s3;
 	struct crstatus_in in = {.cr = cr, .generated = none, .now = 1000000000};
@@ -525,7 +492,7 @@ static void add_owned(struct fake *f, enum owned_kind k, const char *name, const
 		   "\",\"" LABEL_IW_WORKLOAD "\":\"%s\"}%s}}",
 		   kube_owned[k].api_version, kube_owned[k].kind, name, workload,
 		   deleting ? ",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"" : "");
-	o = json(buf_str(&b));
+	o = t_json(buf_str(&b));
 	cache_upsert(&f->caches.owned[k], o);
 	cJSON_Delete(o);
 	buf_release(&b);
@@ -597,7 +564,7 @@ TEST(prune_owners_tells_a_live_cr_from_orphans)
 			    true);
 	cJSON_AddItemToObject(
 		cJSON_GetObjectItemCaseSensitive(o, "metadata"), "ownerReferences",
-		json("[{\"kind\":\"InferenceWorkload\",\"name\":\"qwen\",\"uid\":\"uid-qwen\"}]"));
+		t_json("[{\"kind\":\"InferenceWorkload\",\"name\":\"qwen\",\"uid\":\"uid-qwen\"}]"));
 	cache_upsert(&f.caches.owned[OWNED_SERVICE], o);
 	cJSON_Delete(o);
 	ASSERT_EQ_INT(prune_owners(f.caches.owned, &f.caches.crs, "llm", "qwen"),
