@@ -256,6 +256,21 @@ static void add_pod(struct fake *f, const char *name, const char *workload)
 	podcache_upsert(&f->pods, t_pod(name, workload, "vllm", 8000));
 }
 
+/* The usual start: CR llm/qwen (spec: more spec fields, or NULL) and
+ * npods pods of workload qwen; returns the writes of its first reconcile. */
+static int start_qwen(struct fake *f, const char *spec, int npods)
+{
+	char name[32];
+
+	fake_init(f, true);
+	add_cr(f, "qwen", "qwen", "2026-01-01T00:00:00Z", spec);
+	for (int i = 0; i < npods; i++) {
+		snprintf(name, sizeof(name), "qwen-%d", i);
+		add_pod(f, name, "qwen");
+	}
+	return reconcile(f, "qwen");
+}
+
 static const cJSON *cr_status(struct fake *f, const char *name)
 {
 	return cJSON_GetObjectItemCaseSensitive(objcache_get(&f->caches.crs, "llm", name),
@@ -287,11 +302,7 @@ TEST(reconcile_noop_writes_nothing_when_live_holds_every_field)
 	struct fake f;
 	int first;
 
-	fake_init(&f, true);
-	add_cr(&f, "qwen", "qwen", "2026-01-01T00:00:00Z", NULL);
-	add_pod(&f, "qwen-0", "qwen");
-	add_pod(&f, "qwen-1", "qwen");
-	first = reconcile(&f, "qwen");
+	first = start_qwen(&f, NULL, 2);
 	ASSERT_TRUE(f.writes[KUBEWRITE_APPLY] >= 2); /* Service, ServiceMonitor, ... */
 	ASSERT_EQ_INT(f.writes[KUBEWRITE_STATUS], 1);
 	ASSERT_EQ_INT(f.writes[KUBEWRITE_DELETE], 0);
@@ -314,10 +325,7 @@ TEST(reconcile_rewrites_only_the_object_that_drifted)
 	const cJSON *live;
 	cJSON *edited;
 
-	fake_init(&f, true);
-	add_cr(&f, "qwen", "qwen", "2026-01-01T00:00:00Z", NULL);
-	add_pod(&f, "qwen-0", "qwen");
-	reconcile(&f, "qwen");
+	start_qwen(&f, NULL, 1);
 	/* someone edits a field infermon owns */
 	live = objcache_get(&f.caches.owned[OWNED_SERVICEMONITOR], "llm", "infermon-qwen");
 	ASSERT_TRUE(live != NULL);
@@ -374,11 +382,7 @@ TEST(reconcile_status_from_pods_and_runtime)
 	struct fake f;
 	const cJSON *st;
 
-	fake_init(&f, true);
-	add_cr(&f, "qwen", "qwen", "2026-01-01T00:00:00Z", "\"limits\":{\"maxNumSeqs\":8}");
-	add_pod(&f, "qwen-0", "qwen");
-	add_pod(&f, "qwen-1", "qwen");
-	reconcile(&f, "qwen");
+	start_qwen(&f, "\"limits\":{\"maxNumSeqs\":8}", 2);
 	st = cr_status(&f, "qwen");
 	ASSERT_EQ_INT(cJSON_GetObjectItemCaseSensitive(st, "observedGeneration")->valuedouble, 1);
 	ASSERT_STREQ(obj_str(st, "backend", NULL), "vllm");
@@ -403,10 +407,7 @@ TEST(reconcile_status_invalid_spec_is_ready_false_and_applies_nothing)
 	struct fake f;
 	const cJSON *st;
 
-	fake_init(&f, true);
-	add_cr(&f, "qwen", "qwen", "2026-01-01T00:00:00Z", "\"monitor\":{\"kind\":\"Probe\"}");
-	add_pod(&f, "qwen-0", "qwen");
-	reconcile(&f, "qwen");
+	start_qwen(&f, "\"monitor\":{\"kind\":\"Probe\"}", 1);
 	st = cr_status(&f, "qwen");
 	ASSERT_STREQ(obj_str(condition(st, "Ready"), "status", NULL), "False");
 	ASSERT_STREQ(obj_str(condition(st, "Ready"), "reason", NULL), "InvalidSpec");
@@ -466,10 +467,7 @@ TEST(reconcile_limit_mismatch_turns_limit_matches_spec_false)
 	struct fake f;
 	const cJSON *c;
 
-	fake_init(&f, true);
-	add_cr(&f, "qwen", "qwen", "2026-01-01T00:00:00Z", "\"limits\":{\"maxNumSeqs\":2}");
-	add_pod(&f, "qwen-0", "qwen");
-	reconcile(&f, "qwen");
+	start_qwen(&f, "\"limits\":{\"maxNumSeqs\":2}", 1);
 	c = condition(cr_status(&f, "qwen"), "LimitMatchesSpec");
 	ASSERT_STREQ(obj_str(c, "status", NULL), "False");
 	ASSERT_STREQ(obj_str(c, "reason", NULL), "LimitMismatch");
@@ -502,10 +500,7 @@ TEST(reconcile_prunes_owned_objects_no_longer_desired)
 {
 	struct fake f;
 
-	fake_init(&f, true);
-	add_cr(&f, "qwen", "qwen", "2026-01-01T00:00:00Z", NULL);
-	add_pod(&f, "qwen-0", "qwen");
-	reconcile(&f, "qwen");
+	start_qwen(&f, NULL, 1);
 	/* left from a spec.monitor.kind PodMonitor, one being deleted, and one
 	 * of another workload */
 	add_owned(&f, OWNED_PODMONITOR, "infermon-qwen", "qwen", false);
