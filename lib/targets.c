@@ -217,7 +217,9 @@ static void sync_pod(struct targets *t, const struct workload *w, const struct p
 	struct scrape_target *st;
 	struct target_info *ti;
 	enum backend b = backend_parse(pod_backend(p));
-	/* the workload's CR decides the endpoint, as for the generated monitors */
+	/* the workload's CR decides the endpoint, as for the generated monitors;
+	 * spec is the reconciler's and is not used after info_drop (which may
+	 * end the takeover round, and the round's end drops the index) */
 	const struct iwspec *spec = reconciler_spec(t->rec, w->namespace, w->name, b);
 	bool has_cr = *spec->name != '\0';
 	uint64_t seqs = 0;
