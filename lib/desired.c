@@ -416,3 +416,21 @@ bool desired_dashboard(const struct desired_in *in, const struct desired_workloa
 		each_spec(in, wls, nwls, wants_dashboard, &want);
 	return want;
 }
+
+const char *desired_kind_namespace(const struct render_config *rc, enum owned_kind k)
+{
+	if (k == OWNED_SECRET)
+		return rc->secret_namespace;
+	if (k == OWNED_CONFIGMAP || k == OWNED_GRAFANADASHBOARD)
+		return rc->dashboard_namespace;
+	return NULL;
+}
+
+bool desired_kind_enabled(const struct render_config *rc, enum owned_kind k)
+{
+	if (k == OWNED_CONFIGMAP)
+		return rc->dashboard;
+	if (k == OWNED_GRAFANADASHBOARD)
+		return rc->dashboard && rc->grafana_operator;
+	return true;
+}

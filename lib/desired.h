@@ -34,6 +34,7 @@
 
 #include "buf.h"
 #include "iwspec.h"
+#include "kube.h"
 #include "pod.h"
 #include "render.h"
 
@@ -137,5 +138,13 @@ cJSON *desired_scrape_secret(const struct desired_in *in, const struct desired_w
  * workload's spec.dashboard.enabled (on by default). */
 bool desired_dashboard(const struct desired_in *in, const struct desired_workload *wls,
 		       size_t nwls);
+
+/* The one namespace a controller-wide kind lives in (the scrape Secret's,
+ * the dashboard's), or NULL for the kinds generated per workload. */
+const char *desired_kind_namespace(const struct render_config *rc, enum owned_kind k);
+/* Whether kind k is generated (and so watched) at all with rc: no
+ * ConfigMap without the dashboard, no GrafanaDashboard without
+ * rc->grafana_operator. */
+bool desired_kind_enabled(const struct render_config *rc, enum owned_kind k);
 
 #endif

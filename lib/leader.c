@@ -595,3 +595,12 @@ void leader_release(struct leader *le)
 	im_free(le->identity);
 	le->namespace = le->name = le->identity = NULL;
 }
+
+void leader_stats(const struct leader *le, struct leader_stats *out)
+{
+	*out = (struct leader_stats){.transitions = le->view.rec.transitions,
+				     .requests = le->requests,
+				     .failures = le->failures,
+				     .acquired = le->acquired,
+				     .lost = le->lost};
+}

@@ -153,6 +153,14 @@ struct leader {
 	uint64_t requests, failures, acquired, lost;
 };
 
+/* The counters /metrics shows. */
+struct leader_stats {
+	int64_t transitions;         /* leaseTransitions of the Lease as last read */
+	uint64_t requests, failures; /* Lease requests, and those that failed */
+	uint64_t acquired, lost;     /* times this candidate started or stopped leading */
+};
+void leader_stats(const struct leader *le, struct leader_stats *out);
+
 /* Copies the options; the callback reports leadership changes. Starts
  * nothing. */
 void leader_init(struct leader *le, struct kubeclient *kc, struct loop *loop,

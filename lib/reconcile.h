@@ -40,6 +40,14 @@
  * Someone deleting or editing a generated object triggers a reconcile
  * through the owned-object caches, which restores it.
  *
+ * The reconciler reads only its caches (struct reconcile_caches, which the
+ * owner's informers fill) and writes only through a kubewrite_client, so a
+ * test can run it on caches it fills and a client that keeps the writes in
+ * memory. Its parts: reconcile.c (keys, the queue, one reconcile's writes
+ * and their answers), reconcile_workload.c (what a key's reconcile does),
+ * applydiff.h (the no-op rule), crstatus.h (status and conditions),
+ * prune.h (what is no longer desired), desired.h (what is).
+ *
  * Loop thread only.
  */
 #ifndef INFERMON_RECONCILE_H
@@ -47,12 +55,14 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <uv.h>
 
-#include "checks.h"
+#include "crstatus.h"
 #include "events.h"
+#include "hmap.h"
 #include "iwspec.h"
 #include "kube.h"
-#include "kubeclient.h"
+#include "kubewrite.h"
 #include "objcache.h"
 #include "podcache.h"
 #include "render.h"
@@ -61,35 +71,50 @@
 #define RECONCILE_SECRET_KEY "@scrape-secret"
 #define RECONCILE_DASHBOARD_KEY "@dashboard"
 
-/* What the scraper knows about one pod, for the CR's status. */
-struct pod_runtime {
-	bool known;
-	struct resolved_limits limits;
-	double engines; /* engines (vLLM DP) or DP ranks (SGLang) sharing the limit; >= 1 */
-	bool up;        /* the last scrape succeeded */
-	double running, waiting, kv_usage;
-	char models[ENGINE_MAX_MODELS][ENGINE_MODEL_LEN];
-	int nmodels;
-	bool active[CHECK_COUNT];
-	char message[CHECK_COUNT][320];
+/* What the reconciler reads (client-go's listers): the owner's informers
+ * fill these caches, the reconciler borrows them. */
+struct reconcile_caches {
+	struct objcache crs;                /* InferenceWorkloads */
+	struct objcache owned[OWNED_COUNT]; /* generated objects, by enum owned_kind */
+	struct objcache proms;              /* monitoring.coreos.com/v1 Prometheus, cluster-wide */
+	struct objcache namespaces;         /* Namespaces, for the Prometheus namespace selectors */
+	bool proms_known;                   /* the Prometheus objects have been listed */
 };
-typedef void (*reconcile_runtime_cb)(void *ctx, const char *ns, const char *pod,
-				     struct pod_runtime *out);
 
+struct reconciler_opts {
+	struct kubewrite_client client;        /* every write goes here */
+	const struct podcache *pods;           /* labelled pods, by workload (borrowed) */
+	const struct reconcile_caches *caches; /* borrowed */
+	uv_loop_t *loop;                       /* the queue's timers */
+	const struct iw_defaults *defaults;    /* copied, its strings borrowed */
+	const struct render_config *rc;        /* copied, its strings borrowed */
+	uint64_t grace_ms;                     /* pod-only workloads' prune grace; 0: 10 min */
+	crstatus_runtime_cb runtime;           /* what the scraper knows; may be NULL */
+	void *runtime_ctx;
+	uint64_t (*now_ms)(void *ctx); /* monotonic ms; NULL: always 0 */
+	void *now_ctx;
+};
+
+/* Upper bounds (seconds) of the duration histogram's buckets. */
+#define RECONCILE_BUCKETS 11
+extern const double reconcile_buckets[RECONCILE_BUCKETS];
+
+struct reconciler_stats {
+	uint64_t applies, deletes, status_writes, failures, reconciles, noops;
+	/* reconcile durations (from dequeue to the last write answered) */
+	uint64_t duration_counts[RECONCILE_BUCKETS + 1]; /* per bucket; last is +Inf */
+	double duration_sum;
+};
+
+/* The fields are the reconciler's own: other modules use the functions. */
 struct reconciler {
-	struct kubeclient *kc;
-	struct podcache *pods;
-	struct objcache crs;
-	struct objcache owned[OWNED_COUNT];
-	struct objcache proms;      /* monitoring.coreos.com/v1 Prometheus, cluster-wide */
-	struct objcache namespaces; /* Namespaces, for the Prometheus namespace selectors */
-	bool proms_known;           /* the Prometheus objects have been listed */
-	struct hmap cr_workload;    /* CR namespace/name -> workload it selected (char*) */
-	struct workqueue q;
+	struct reconciler_opts o;
 	struct render_config rc;
 	struct iw_defaults defaults;
-	struct hmap gone_since; /* workload key -> ms when its last pod left */
-	uint64_t grace_ms;
+	struct hmap cr_workload; /* CR namespace/name -> workload it selected (char*) */
+	struct hmap specs;       /* "namespace/workload#backend" -> struct iwspec*, parsed */
+	struct workqueue q;
+	struct hmap gone_since;     /* workload key -> ms when its last pod left */
 	uint64_t status_refresh_ms; /* 30 s */
 	int inflight;               /* reconciles running */
 	int max_inflight;
@@ -99,24 +124,30 @@ struct reconciler {
 	 * not depend on the engines), CR status waits until every engine has
 	 * been scraped once; the owner then reconciles every key again. */
 	bool status_held;
-	reconcile_runtime_cb runtime;
-	void *runtime_ctx;
 	struct events *events; /* Events about CRs, or NULL */
-	uint64_t applies, deletes, status_writes, failures, reconciles, noops;
-	/* reconcile durations (from dequeue to the last write answered) */
-#define RECONCILE_BUCKETS 11
-	uint64_t duration_counts[RECONCILE_BUCKETS + 1]; /* per bucket; last is +Inf */
-	double duration_sum;
-	uint64_t (*now_ms)(void *ctx);
-	void *now_ctx;
+	struct reconciler_stats stats;
 };
 
-void reconciler_init(struct reconciler *r, struct kubeclient *kc, struct podcache *pods,
-		     const struct iw_defaults *d, const struct render_config *rc);
+/* Cannot fail. Writes are enabled; reconciles start once
+ * reconciler_set_leading says so (or at once without a call). */
+void reconciler_init(struct reconciler *r, const struct reconciler_opts *o);
+/* After reconciler_stop and one more turn of the loop (the queue's timer
+ * closes). */
 void reconciler_release(struct reconciler *r);
 /* Starts up to max_inflight reconciles from the queue; call it from the
  * loop's prepare hook and after each reconcile. */
 void reconciler_pump(struct reconciler *r);
+/* Leading: reconciles run, writes go out when writes is true (false:
+ * compute and count only) and Events about CRs go to events (may be NULL).
+ * Not leading: no reconcile starts, not even from one finishing; keys stay
+ * queued. */
+void reconciler_set_leading(struct reconciler *r, bool leading, bool writes, struct events *events);
+/* held: CR status, its Events and conflict reports wait (a new leader's
+ * first round); generated objects are still applied. */
+void reconciler_hold_status(struct reconciler *r, bool held);
+/* Shutting down: no reconcile starts and the queue takes no more keys. */
+void reconciler_stop(struct reconciler *r);
+
 /* Enqueues the keys a change touches. */
 void reconciler_workload_changed(struct reconciler *r, const char *ns, const char *workload);
 /* moved_from (may be NULL) gets the workload the CR selected before, when
@@ -130,24 +161,22 @@ void reconciler_selection_changed(struct reconciler *r);
  * numbers) changed: refresh the status within status_refresh_ms, at most
  * once per that period however often it is called. */
 void reconciler_load_changed(struct reconciler *r, const char *ns, const char *workload);
+/* Enqueues every key the caches know, so that nothing changed while
+ * another replica led (or none did) goes unreconciled. */
+void reconciler_resync_all(struct reconciler *r);
+
+/* Keys waiting in the queue. */
+size_t reconciler_queue_len(const struct reconciler *r);
+const struct reconciler_stats *reconciler_stats(const struct reconciler *r);
 
 /* The spec observing ns/workload (desired_spec): its governing
- * InferenceWorkload's when valid, else the controller defaults with backend b. Release s
- * with iwspec_release. Used by the scraper wiring, so that a CR's metrics
- * port, path, scheme, interval, timeout and drift tolerance apply to the
- * built-in scraper as to the generated monitors. */
-void reconciler_spec(struct reconciler *r, const char *ns, const char *workload, enum backend b,
-		     struct iwspec *s);
-
-/* Upper bounds (seconds) of the duration histogram's buckets. */
-extern const double reconcile_buckets[RECONCILE_BUCKETS];
-
-/* The one namespace a controller-wide kind lives in (the scrape Secret's,
- * the dashboard's), or NULL for the kinds generated per workload. */
-const char *owned_namespace(const struct render_config *rc, enum owned_kind k);
-/* Whether the controller generates (and so watches) kind k at all with rc:
- * no ConfigMap without the dashboard, no GrafanaDashboard without
- * rc->grafana_operator. */
-bool owned_enabled(const struct render_config *rc, enum owned_kind k);
+ * InferenceWorkload's when valid, else the controller defaults with
+ * backend b. Used by the scraper wiring, so that a CR's metrics port,
+ * path, scheme, interval, timeout and drift tolerance apply to the
+ * built-in scraper as to the generated monitors. Parsed once per CR
+ * change, not per call: the spec is the reconciler's, valid until the next
+ * reconciler_cr_changed (do not keep it). */
+const struct iwspec *reconciler_spec(struct reconciler *r, const char *ns, const char *workload,
+				     enum backend b);
 
 #endif

@@ -1,6 +1,7 @@
 #include "strparse.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -161,4 +162,12 @@ im_result strparse_duration_ms(const char *p, size_t n, uint64_t max_ms, uint64_
 	}
 	*out = total;
 	return IM_OK;
+}
+
+void strparse_duration_str(char *out, size_t n, uint64_t ms)
+{
+	if (ms % 1000 == 0)
+		snprintf(out, n, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(out, n, "%llums", (unsigned long long)ms);
 }

@@ -28,6 +28,9 @@ im_result strparse_double(const char *p, size_t n, double *out);
  * "1h", combinations such as "1m30s", or a bare number of seconds. The
  * result is in milliseconds, at most max_ms. */
 im_result strparse_duration_ms(const char *p, size_t n, uint64_t max_ms, uint64_t *out);
+/* The other way: ms as the shortest such duration of whole seconds or
+ * milliseconds ("15s", "1500ms"), NUL-terminated in out[0..n). */
+void strparse_duration_str(char *out, size_t n, uint64_t ms);
 
 /* True when the view equals the NUL-terminated string s. */
 bool strparse_eq(const char *p, size_t n, const char *s);

@@ -1,4 +1,5 @@
 #include "t.h"
+#include "t_kube.h"
 
 #include "alloc.h"
 #include "desired.h"
@@ -6,64 +7,6 @@
 #include "promselect.h"
 
 /* ---- fixtures ---- */
-
-static cJSON *json(const char *text)
-{
-	cJSON *o = cJSON_Parse(text);
-
-	if (!o)
-		t_fail(__FILE__, __LINE__, "bad fixture JSON: %s", text);
-	return o;
-}
-
-/* An InferenceWorkload in namespace llm; created and uid may be NULL. */
-static cJSON *cr(const char *name, const char *workload, const char *created, const char *uid,
-		 const char *spec)
-{
-	struct buf b;
-	cJSON *o;
-
-	buf_init(&b, 4096);
-	buf_printf(&b,
-		   "{\"apiVersion\":\"infermon.io/v1alpha1\",\"kind\":\"InferenceWorkload\","
-		   "\"metadata\":{\"name\":\"%s\",\"namespace\":\"llm\"",
-		   name);
-	if (created)
-		buf_printf(&b, ",\"creationTimestamp\":\"%s\"", created);
-	if (uid)
-		buf_printf(&b, ",\"uid\":\"%s\"", uid);
-	buf_printf(&b, "},\"spec\":{\"workloadName\":\"%s\"%s%s}}", workload, spec ? "," : "",
-		   spec ? spec : "");
-	o = json(buf_str(&b));
-	buf_release(&b);
-	return o;
-}
-
-/* A running engine pod of workload in namespace llm. */
-static struct pod *pod(const char *name, const char *workload, const char *backend, int port)
-{
-	struct buf b, err;
-	struct pod *p;
-	cJSON *o;
-
-	buf_init(&b, 4096);
-	buf_init(&err, 1024);
-	buf_printf(&b,
-		   "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\","
-		   "\"namespace\":\"llm\",\"labels\":{\"" LABEL_WORKLOAD
-		   "\":\"%s\",\"" LABEL_BACKEND
-		   "\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":\"engine\",\"image\":\"x\","
-		   "\"ports\":[{\"name\":\"http\",\"containerPort\":%d}]}]},"
-		   "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.1\"}}",
-		   name, workload, backend, port);
-	o = json(buf_str(&b));
-	if (pod_decode(o, &p, &err))
-		t_fail(__FILE__, __LINE__, "pod: %s", buf_str(&err));
-	cJSON_Delete(o);
-	buf_release(&b);
-	buf_release(&err);
-	return p;
-}
 
 struct fixture {
 	struct render_config rc;
@@ -132,10 +75,10 @@ static const cJSON *path(const cJSON *o, const char *a, const char *b, const cha
 
 TEST(desired_oldest_cr_governs_then_name)
 {
-	cJSON *a = cr("a", "qwen", "2026-03-01T00:00:00Z", NULL, NULL);
-	cJSON *b = cr("b", "qwen", "2026-01-01T00:00:00Z", NULL, NULL);
-	cJSON *c = cr("c", "qwen", "2026-01-01T00:00:00Z", NULL, NULL);
-	cJSON *other = cr("z", "other", "2025-01-01T00:00:00Z", NULL, NULL);
+	cJSON *a = t_cr("a", "qwen", "2026-03-01T00:00:00Z", NULL, NULL);
+	cJSON *b = t_cr("b", "qwen", "2026-01-01T00:00:00Z", NULL, NULL);
+	cJSON *c = t_cr("c", "qwen", "2026-01-01T00:00:00Z", NULL, NULL);
+	cJSON *other = t_cr("z", "other", "2025-01-01T00:00:00Z", NULL, NULL);
 	const cJSON *crs[] = {a, c, other, b}, **losers;
 	size_t n;
 
@@ -162,9 +105,9 @@ TEST(desired_oldest_cr_governs_then_name)
  * conflict. A CR without spec.workloadName selects the workload of its name. */
 TEST(desired_deleting_cr_and_default_workload_name)
 {
-	cJSON *old = cr("old", "qwen", "2026-01-01T00:00:00Z", NULL, NULL);
-	cJSON *young = json("{\"metadata\":{\"name\":\"qwen\",\"namespace\":\"llm\","
-			    "\"creationTimestamp\":\"2026-02-01T00:00:00Z\"}}");
+	cJSON *old = t_cr("old", "qwen", "2026-01-01T00:00:00Z", NULL, NULL);
+	cJSON *young = t_json("{\"metadata\":{\"name\":\"qwen\",\"namespace\":\"llm\","
+			      "\"creationTimestamp\":\"2026-02-01T00:00:00Z\"}}");
 	const cJSON *crs[] = {old, young}, **losers;
 	size_t n;
 
@@ -183,10 +126,11 @@ TEST(desired_deleting_cr_and_default_workload_name)
 /* desired_compute reports the conflict and renders the winner's spec only. */
 TEST(desired_compute_reports_losers_and_follows_the_winner)
 {
-	cJSON *win = cr("win", "qwen", "2026-01-01T00:00:00Z", "uid-win",
-			"\"monitor\":{\"kind\":\"PodMonitor\"}");
-	cJSON *lose = cr("lose", "qwen", "2026-02-01T00:00:00Z", "uid-lose",
-			 "\"monitor\":{\"kind\":\"ServiceMonitor\"},\"alerts\":{\"enabled\":true}");
+	cJSON *win = t_cr("win", "qwen", "2026-01-01T00:00:00Z", "uid-win",
+			  "\"monitor\":{\"kind\":\"PodMonitor\"}");
+	cJSON *lose = t_cr(
+		"lose", "qwen", "2026-02-01T00:00:00Z", "uid-lose",
+		"\"monitor\":{\"kind\":\"ServiceMonitor\"},\"alerts\":{\"enabled\":true}");
 	const cJSON *crs[] = {lose, win};
 	struct fixture f;
 	struct desired_workload w = {"llm", "qwen", NULL, 0};
@@ -212,9 +156,9 @@ TEST(desired_compute_reports_losers_and_follows_the_winner)
 
 TEST(desired_owner_references_only_with_a_uid)
 {
-	cJSON *with = cr("with", "a", NULL, "1234-uid", "\"alerts\":{\"enabled\":true}");
-	cJSON *without = cr("without", "b", NULL, NULL, NULL);
-	struct pod *p = pod("c-0", "c", "vllm", 8000);
+	cJSON *with = t_cr("with", "a", NULL, "1234-uid", "\"alerts\":{\"enabled\":true}");
+	cJSON *without = t_cr("without", "b", NULL, NULL, NULL);
+	struct pod *p = t_pod("c-0", "c", "vllm", 8000);
 	const struct pod *pods[] = {p};
 	const cJSON *crs[] = {with, without}, *o;
 	struct fixture f;
@@ -276,8 +220,8 @@ TEST(desired_pods_alone_each_backend)
 {
 	for (size_t i = 0; i < 4; i++) {
 		/* listed out of order: the first by name ("m-0") decides */
-		struct pod *p1 = pod("m-1", "m", "vllm", 9001),
-			   *p0 = pod("m-0", "m", backends[i], 9000);
+		struct pod *p1 = t_pod("m-1", "m", "vllm", 9001),
+			   *p0 = t_pod("m-0", "m", backends[i], 9000);
 		const struct pod *pods[] = {p1, p0};
 		struct fixture f;
 		struct desired_workload w = {"llm", "m", pods, 2};
@@ -339,7 +283,7 @@ TEST(desired_cr_each_backend_and_monitor_kind)
 			buf_init(&spec, 1024);
 			buf_init(&k, 1024);
 			buf_printf(&spec, "\"backend\":\"%s\",%s", backends[i], cases[c].spec);
-			o = cr("q", "qwen", NULL, "u-1", buf_str(&spec));
+			o = t_cr("q", "qwen", NULL, "u-1", buf_str(&spec));
 			crs[0] = o;
 			fixture_init(&f, crs, 1);
 			desired_init(&d);
@@ -377,11 +321,11 @@ TEST(desired_cr_each_backend_and_monitor_kind)
 
 TEST(desired_selection_verdicts)
 {
-	cJSON *plain = cr("q", "qwen", NULL, NULL, NULL);
-	cJSON *match = cr("m", "matched", NULL, NULL, "\"monitor\":{\"matchPrometheus\":true}");
-	cJSON *prom = json("{\"metadata\":{\"name\":\"k8s\",\"namespace\":\"monitoring\"},"
-			   "\"spec\":{\"serviceMonitorSelector\":{\"matchLabels\":{\"release\":"
-			   "\"kp\"}},\"serviceMonitorNamespaceSelector\":{}}}");
+	cJSON *plain = t_cr("q", "qwen", NULL, NULL, NULL);
+	cJSON *match = t_cr("m", "matched", NULL, NULL, "\"monitor\":{\"matchPrometheus\":true}");
+	cJSON *prom = t_json("{\"metadata\":{\"name\":\"k8s\",\"namespace\":\"monitoring\"},"
+			     "\"spec\":{\"serviceMonitorSelector\":{\"matchLabels\":{\"release\":"
+			     "\"kp\"}},\"serviceMonitorNamespaceSelector\":{}}}");
 	const cJSON *crs[] = {plain, match}, *proms[] = {prom};
 	struct fixture f;
 	struct desired_workload wq = {"llm", "qwen", NULL, 0}, wm = {"llm", "matched", NULL, 0};
@@ -454,12 +398,12 @@ TEST(desired_bindings_rejected_by_the_operator)
 		 "ServiceMonitor llm/infermon-qwen is selected by Prometheus monitoring/k8s");
 	desired_judge_bindings(NULL, "ServiceMonitor", &v); /* no live object: unchanged */
 	ASSERT_STREQ(v.reason, "Selected");
-	live = json("{\"metadata\":{\"name\":\"infermon-qwen\",\"namespace\":\"llm\"}}");
+	live = t_json("{\"metadata\":{\"name\":\"infermon-qwen\",\"namespace\":\"llm\"}}");
 	desired_judge_bindings(live, "ServiceMonitor", &v); /* no status: unchanged */
 	ASSERT_STREQ(v.status, "True");
 	cJSON_Delete(live);
 
-	live = json(mixed);
+	live = t_json(mixed);
 	desired_judge_bindings(live, "ServiceMonitor", &v);
 	ASSERT_STREQ(v.status, "True");
 	ASSERT_STREQ(v.reason, "Selected");
@@ -467,7 +411,7 @@ TEST(desired_bindings_rejected_by_the_operator)
 	cJSON_Delete(live);
 
 	/* a rejection of generation 1 while the monitor is at 2: not yet */
-	live = json("{\"metadata\":{\"name\":\"infermon-qwen\",\"namespace\":\"llm\","
+	live = t_json("{\"metadata\":{\"name\":\"infermon-qwen\",\"namespace\":\"llm\","
 		    "\"generation\":2},\"status\":{\"bindings\":[{\"name\":\"k8s\","
 		    "\"namespace\":\"monitoring\",\"conditions\":[{\"type\":\"Accepted\","
 		    "\"status\":\"False\",\"observedGeneration\":1,\"message\":\"old\"}]}]}}");
@@ -475,7 +419,7 @@ TEST(desired_bindings_rejected_by_the_operator)
 	ASSERT_STREQ(v.status, "True");
 	cJSON_Delete(live);
 
-	live = json(rejected);
+	live = t_json(rejected);
 	desired_judge_bindings(live, "ServiceMonitor", &v);
 	ASSERT_STREQ(v.status, "False");
 	ASSERT_STREQ(v.reason, "Rejected");
@@ -494,7 +438,7 @@ TEST(desired_bindings_rejected_by_the_operator)
 /* No CR and no pods: nothing wanted. An invalid CR: its error, no objects. */
 TEST(desired_nothing_and_invalid)
 {
-	cJSON *bad = cr("bad", "qwen", NULL, NULL, "\"metrics\":{\"interval\":\"15x\"}");
+	cJSON *bad = t_cr("bad", "qwen", NULL, NULL, "\"metrics\":{\"interval\":\"15x\"}");
 	const cJSON *crs[] = {bad};
 	struct fixture f;
 	struct desired_workload w = {"llm", "qwen", NULL, 0}, none = {"llm", "none", NULL, 0};
@@ -518,7 +462,7 @@ TEST(desired_nothing_and_invalid)
 
 TEST(desired_spec_from_the_governing_cr_or_defaults)
 {
-	cJSON *o = cr("q", "qwen", NULL, NULL, "\"metrics\":{\"port\":\"9100\"}");
+	cJSON *o = t_cr("q", "qwen", NULL, NULL, "\"metrics\":{\"port\":\"9100\"}");
 	const cJSON *crs[] = {o};
 	struct fixture f;
 	struct iwspec s;
@@ -542,7 +486,7 @@ TEST(desired_spec_from_the_governing_cr_or_defaults)
  * API server has not seen). */
 TEST(desired_flags_do_not_reach_a_cr)
 {
-	cJSON *o = cr("q", "qwen", NULL, NULL, NULL);
+	cJSON *o = t_cr("q", "qwen", NULL, NULL, NULL);
 	const cJSON *crs[] = {o};
 	struct fixture f;
 	struct iwspec s;
@@ -582,11 +526,12 @@ static size_t job_members(const cJSON *secret)
 TEST(desired_shared_jobs_and_dashboard)
 {
 	/* the winner opts out of both, the loser wants both: the winner decides */
-	cJSON *win = cr("win", "qwen", "2026-01-01T00:00:00Z", NULL,
-			"\"scrapeConfig\":{\"enabled\":false},\"dashboard\":{\"enabled\":false}");
-	cJSON *lose = cr("lose", "qwen", "2026-02-01T00:00:00Z", NULL, NULL);
-	cJSON *bad = cr("bad", "broken", NULL, NULL, "\"metrics\":{\"interval\":\"15x\"}");
-	struct pod *p = pod("m-0", "m", "vllm-pd", 8000), *q = pod("broken-0", "broken", "vllm", 1);
+	cJSON *win = t_cr("win", "qwen", "2026-01-01T00:00:00Z", NULL,
+			  "\"scrapeConfig\":{\"enabled\":false},\"dashboard\":{\"enabled\":false}");
+	cJSON *lose = t_cr("lose", "qwen", "2026-02-01T00:00:00Z", NULL, NULL);
+	cJSON *bad = t_cr("bad", "broken", NULL, NULL, "\"metrics\":{\"interval\":\"15x\"}");
+	struct pod *p = t_pod("m-0", "m", "vllm-pd", 8000),
+		   *q = t_pod("broken-0", "broken", "vllm", 1);
 	const struct pod *mp[] = {p}, *bp[] = {q};
 	const cJSON *crs[] = {lose, bad, win};
 	struct desired_workload wls[] = {{"llm", "m", mp, 1}, {"llm", "broken", bp, 1}};

@@ -1,0 +1,92 @@
+#include "prune.h"
+
+#include <string.h>
+
+#include "buf.h"
+#include "render_object.h"
+
+/* The one spelling of a kept object's id: "Kind/name". */
+static const char *keep_id(struct buf *id, const char *kind, const char *name)
+{
+	buf_reset(id);
+	buf_printf(id, "%s/%s", kind ? kind : "", name ? name : "");
+	return buf_str(id);
+}
+
+void prune_keep(struct hmap *keep, const cJSON *obj)
+{
+	struct buf id;
+
+	buf_init(&id, 1024);
+	hmap_put(keep, keep_id(&id, obj_str(obj, "kind", NULL), obj_str(obj, "metadata", "name")),
+		 (void *)1);
+	buf_release(&id);
+}
+
+/* Whether o is a generated object of ns/workload. */
+static bool of_workload(const cJSON *o, const char *ns, const char *workload)
+{
+	const char *ons = obj_str(o, "metadata", "namespace"), *w = obj_label(o, LABEL_IW_WORKLOAD);
+
+	return ons && w && strcmp(ons, ns) == 0 && strcmp(w, workload) == 0;
+}
+
+void prune_each(const struct objcache *owned, const char *ns, const char *workload,
+		const struct hmap *keep, prune_cb fn, void *ctx)
+{
+	struct buf id;
+
+	buf_init(&id, 1024);
+	for (int k = 0; k < OWNED_COUNT; k++) {
+		if (k == OWNED_SECRET)
+			continue;
+		for (struct hmap_entry *e = hmap_first(&owned[k].objs); e;
+		     e = hmap_next(&owned[k].objs, e)) {
+			const cJSON *o = e->value;
+			if (!of_workload(o, ns, workload) ||
+			    obj_str(o, "metadata", "deletionTimestamp"))
+				continue;
+			if (!keep || !hmap_get(keep, keep_id(&id, kube_owned[k].kind,
+							     obj_str(o, "metadata", "name"))))
+				fn(ctx, (enum owned_kind)k, o);
+		}
+	}
+	buf_release(&id);
+}
+
+/* True when o names as its owner an InferenceWorkload that still exists. */
+static bool owner_alive(const struct objcache *crs, const char *ns, const cJSON *o)
+{
+	const cJSON *ref;
+
+	cJSON_ArrayForEach(
+		ref, cJSON_GetObjectItemCaseSensitive(
+			     cJSON_GetObjectItemCaseSensitive(o, "metadata"), "ownerReferences"))
+	{
+		const char *kind = obj_str(ref, "kind", NULL), *uid = obj_str(ref, "uid", NULL),
+			   *name = obj_str(ref, "name", NULL);
+		const char *cuid = obj_str(objcache_get(crs, ns, name ? name : ""), "metadata",
+					   "uid");
+		if (kind && strcmp(kind, "InferenceWorkload") == 0 && uid && cuid &&
+		    strcmp(uid, cuid) == 0)
+			return true;
+	}
+	return false;
+}
+
+enum prune_owners prune_owners(const struct objcache *owned, const struct objcache *crs,
+			       const char *ns, const char *workload)
+{
+	enum prune_owners st = PRUNE_OWNS_NOTHING;
+
+	for (int k = 0; k < OWNED_COUNT; k++)
+		for (struct hmap_entry *e = hmap_first(&owned[k].objs); e;
+		     e = hmap_next(&owned[k].objs, e)) {
+			if (!of_workload(e->value, ns, workload))
+				continue;
+			if (owner_alive(crs, ns, e->value))
+				return PRUNE_OWNS_LIVE_CR;
+			st = PRUNE_OWNS_ORPHANS;
+		}
+	return st;
+}
