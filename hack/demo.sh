@@ -96,21 +96,9 @@ lead_ip=$(pod_ip $sys "$lead")
 q_ip=$(pod_ip $ns qwen-chat-0)
 l_ip=$(pod_ip $ns "$(kubectl -n $ns get pods -l app=llama-batch -o jsonpath='{.items[0].metadata.name}')")
 
-# clients: N streaming chat sessions, each a bounded loop of 40 requests
-clients() {
-	local ip=$1 model=$2 n=$3 i
-	for i in $(seq 1 "$n"); do
-		(for _ in $(seq 1 40); do
-			curl -sN -m 30 "http://$ip:8000/v1/chat/completions" -H 'Content-Type: application/json' \
-				-d "{\"model\":\"$model\",\"stream\":true,\"max_tokens\":80,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}" \
-				> /dev/null || sleep 0.2
-		done) &
-		CLEANUP_PIDS="$CLEANUP_PIDS $!"
-	done
-}
 log "three chat sessions against qwen-chat (two batch slots), light load on llama-batch"
-clients "$q_ip" qwen3-26b 3
-clients "$l_ip" llama-8b 1
+start_clients_at "$q_ip" 8000 qwen3-26b 3
+start_clients_at "$l_ip" 8000 llama-8b 1
 
 log "starting Prometheus with the scrape config the controller generated"
 secret_lists() {

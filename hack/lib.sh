@@ -152,13 +152,15 @@ start_sim() {
 	wait_for 30 curl -sf "http://127.0.0.1:$port/v1/models" || die "simulator on $port did not start"
 }
 
-# start_clients PORT MODEL N: N concurrent streaming chat clients, each a
-# bounded loop of 40 requests (killed when the test exits).
-start_clients() {
-	local port=$1 model=$2 n=$3 i
+# start_clients PORT MODEL N: N concurrent streaming chat clients of the
+# engine at 127.0.0.1:PORT, each a bounded loop of 40 requests (killed when
+# the test exits); start_clients_at HOST PORT MODEL N, of HOST:PORT.
+start_clients() { start_clients_at 127.0.0.1 "$@"; }
+start_clients_at() {
+	local host=$1 port=$2 model=$3 n=$4 i
 	for i in $(seq 1 "$n"); do
 		(for _ in $(seq 1 40); do
-			curl -sN -m 30 "http://127.0.0.1:$port/v1/chat/completions" \
+			curl -sN -m 30 "http://$host:$port/v1/chat/completions" \
 				-H 'Content-Type: application/json' \
 				-d "{\"model\":\"$model\",\"stream\":true,\"max_tokens\":80,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}" \
 				>/dev/null || sleep 0.2

@@ -167,15 +167,7 @@ test_engines_are_pods_and_scraped() {
 	# (LimitDrift), and three chat sessions queue behind two slots
 	# (AdmissionBound); the healthy engines are not
 	local c
-	for c in 1 2 3; do
-		(for _ in $(seq 1 40); do
-			curl -sN -m 30 "http://$(pod_ip $ENG qwen-chat-0):8000/v1/chat/completions" \
-				-H 'Content-Type: application/json' \
-				-d '{"model":"qwen3-26b","stream":true,"max_tokens":80,"messages":[{"role":"user","content":"hello"}]}' \
-				> /dev/null || sleep 0.2
-		done) &
-		CLEANUP_PIDS="$CLEANUP_PIDS $!"
-	done
+	start_clients_at "$(pod_ip $ENG qwen-chat-0)" 8000 qwen3-26b 3
 	for c in LimitDrift AdmissionBound; do
 		wait_for 120 series_is 1 infermon_check_active "namespace=\"$ENG\"" 'pod="qwen-chat-0"' 'workload_name="qwen-chat"' "check=\"$c\"" ||
 			fail "$c not active for qwen-chat-0: $(leader_metrics | grep 'infermon_check_active.*qwen')"
