@@ -1,5 +1,8 @@
+#include <string.h>
+
 #include "t.h"
 
+#include "alloc.h"
 #include "limits.h"
 
 TEST(limits_vllm_server_info)
@@ -24,6 +27,52 @@ TEST(limits_vllm_server_info)
 	ASSERT_CONTAINS(buf_str(&err), "max_num_seqs missing");
 	buf_reset(&err);
 	ASSERT_ERR(limits_parse_vllm_server_info("<html>", 6, &si, &err), IM_PARSE);
+	buf_release(&err);
+}
+
+/* test/data/server_info: the bodies as the engines shape them (README.md
+ * there says from where) */
+TEST(limits_sglang_get_server_info_as_served)
+{
+	struct sglang_server_info si;
+	struct buf err;
+	size_t n;
+	char *j = t_read_data("server_info/sglang-get_server_info.json", &n);
+
+	buf_init(&err, 1024);
+	ASSERT_OK(limits_parse_sglang_server_info(j, n, &si, &err));
+	/* the scheduler's effective cap per DP rank, one rank */
+	ASSERT_EQ_DBL(si.max_running.value, 256, 0);
+	ASSERT_STREQ(limit_source_name(si.max_running.source), "get_server_info");
+	ASSERT_EQ_DBL(si.dp_size, 1, 0);
+	ASSERT_EQ_DBL(si.configured_max_running, 256, 0);
+	ASSERT_EQ_DBL(si.max_total_num_tokens, 431104, 0);
+	/* context_length is null when the model's own length applies */
+	ASSERT_EQ_INT(si.context_length.source, LIMIT_NONE);
+	ASSERT_STREQ(si.disaggregation_mode, "null");
+	im_free(j);
+	buf_release(&err);
+}
+
+TEST(limits_vllm_server_info_as_served)
+{
+	struct vllm_server_info si;
+	struct buf err;
+	size_t n;
+	char *j = t_read_data("server_info/vllm-server_info-json.json", &n);
+	char *text = t_read_data("server_info/vllm-server_info-text.json", &n);
+
+	buf_init(&err, 1024);
+	ASSERT_OK(limits_parse_vllm_server_info(j, strlen(j), &si, &err));
+	ASSERT_EQ_DBL(si.max_num_seqs.value, 2, 0);
+	ASSERT_STREQ(limit_source_name(si.max_num_seqs.source), "server_info");
+	ASSERT_EQ_DBL(si.max_model_len.value, 1024, 0);
+	/* config_format=text: a Python repr, never a number read from it */
+	ASSERT_ERR(limits_parse_vllm_server_info(text, strlen(text), &si, &err), IM_PARSE);
+	ASSERT_CONTAINS(buf_str(&err), "vllm_config");
+	ASSERT_EQ_INT(si.max_num_seqs.source, LIMIT_NONE);
+	im_free(j);
+	im_free(text);
 	buf_release(&err);
 }
 

@@ -157,16 +157,11 @@ def sglang_page(prefix, old_names):
 
 
 def sglang_server_info():
-    per_rank = []
-    for dp, st in enumerate(SGLANG_DP):
-        per_rank.append({
-            "dp_rank": dp,
-            "effective_max_running_requests_per_dp": SGLANG_PER_DP,
-            "last_gen_throughput": 1234.5,
-            "memory_usage": {"weight": 26.1, "kvcache": 18.0, "token_capacity": st["pool"],
-                             "graph": 1.2},
-        })
-    return {
+    """Shaped as SGLang serves it (test/data/server_info/README.md): the
+    server arguments at the top level, then the scheduler's state per DP
+    rank in internal_states, each a copy of the arguments with the
+    automatic ones resolved plus the rank's own figures (no rank number)."""
+    args = {
         "model_path": "/models/" + MODEL,
         "served_model_name": MODEL,
         "tp_size": 2,
@@ -180,13 +175,27 @@ def sglang_server_info():
         "schedule_policy": "fcfs",
         "disaggregation_mode": "null",
         "enable_metrics": True,
+    }
+    per_rank = []
+    for st in SGLANG_DP:
+        state = dict(args)
+        state.update({
+            "max_running_requests": SGLANG_PER_DP * len(SGLANG_DP),
+            "max_total_tokens": st["pool"],
+            "last_gen_throughput": 1234.5,
+            "memory_usage": {"weight": 26.1, "kvcache": 18.0, "token_capacity": st["pool"],
+                             "graph": 1.2},
+            "effective_max_running_requests_per_dp": SGLANG_PER_DP,
+        })
+        per_rank.append(state)
+    return dict(args, **{
         "status": "ready",
         # One DP rank's pool: SGLang reports its first scheduler's.
         "max_total_num_tokens": SGLANG_DP[0]["pool"],
         "max_req_input_len": SGLANG_CONTEXT_LENGTH - 1,
         "internal_states": per_rank,
         "version": "0.5.5",
-    }
+    })
 
 
 # vLLM. Old: a 0.8-era V0 engine, model_name only. Fork: a current V1 build
