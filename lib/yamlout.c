@@ -282,10 +282,19 @@ static void scalar_string(struct buf *b, const char *s, int indent, bool key)
 
 static void number(struct buf *b, double d)
 {
-	if (d == floor(d) && fabs(d) < 1e15)
+	char s[48];
+
+	if (d == floor(d) && fabs(d) < 1e15) {
 		buf_printf(b, "%.0f", d);
-	else
-		buf_printf(b, "%.17g", d);
+		return;
+	}
+	snprintf(s, sizeof(s), "%.17g", d);
+	/* %.17g prints a whole number below 1e17 without point or exponent:
+	 * past 2^53 that reads back as an integer the reader will not round,
+	 * so it stays a float */
+	if (!strpbrk(s, ".eEn"))
+		snprintf(s + strlen(s), sizeof(s) - strlen(s), ".0");
+	buf_adds(b, s);
 }
 
 static void value(struct buf *b, const cJSON *v, int indent);

@@ -301,3 +301,22 @@ int main(int argc, char **argv)
 {
 	return t_run(argc, argv);
 }
+
+/* Found by fuzz_yamlout in a CI-length run: a whole number past 2^53 was
+ * written as "74457345618258592", which reads back as an integer the
+ * reader refuses to round (yamljson keeps integers exact); written as a
+ * float it reads back as the same double. */
+TEST(whole_numbers_past_2_pow_53_read_back)
+{
+	static const double cases[] = {7.4457345618258592e16, -7.4457345618258592e16, 1e300,
+				       9007199254740994.0, 1e15, 123456789012345.0};
+	struct buf out;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *v = cJSON_CreateObject();
+		cJSON_AddNumberToObject(v, "v", cases[i]);
+		round_trip_as(__FILE__, __LINE__, v, NULL, &out);
+		buf_release(&out);
+		cJSON_Delete(v);
+	}
+}
