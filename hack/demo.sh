@@ -84,12 +84,7 @@ YAML
 kubectl -n $ns rollout status deploy/llama-batch --timeout=180s > /dev/null || die "engines did not start: $(kubectl -n $ns get pods)"
 kubectl -n $ns wait --for=condition=Ready pod/qwen-chat-0 --timeout=120s > /dev/null || die "qwen-chat-0 did not start"
 
-pod_ip() { kubectl -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
-leader() {
-	local h
-	h=$(kubectl -n $sys get lease infermon -o jsonpath='{.spec.holderIdentity}' 2> /dev/null) &&
-		[ -n "$h" ] && echo "${h%_*}"
-}
+leader() { lease_holder_pod $sys infermon; }
 wait_for 60 leader || die "no controller replica holds the Lease"
 lead=$(leader)
 lead_ip=$(pod_ip $sys "$lead")

@@ -57,14 +57,7 @@ sysroot=$work/root
 # release_work: unmounts whatever is mounted under $work, deepest first, and
 # removes it; never rm -rf across a mount (the package cache is bound in).
 release_work() {
-	local m
-	for m in $(awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m" || echo "fresh-machine: cannot unmount $m" >&2
-	done
-	if awk -v w="$work/" 'index($2, w) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
-		echo "fresh-machine: something is still mounted under $work; left it there" >&2
-		return 1
-	fi
+	unmount_under "$work" || { echo "fresh-machine: left $work there" >&2; return 1; }
 	rm -rf "$work"
 }
 cleanup() {

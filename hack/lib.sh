@@ -75,6 +75,20 @@ install_debs() {
 	esac
 }
 
+# unmount_under DIR: unmounts everything mounted below DIR, deepest first
+# (lazily when busy); fails, naming it, when something stays mounted there.
+# Before any rm -rf of DIR: never remove across a mount.
+unmount_under() {
+	local d=${1%/}/ m
+	for m in $(awk -v d="$d" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "cannot unmount $m" >&2
+	done
+	if awk -v d="$d" 'index($2, d) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+		echo "something is still mounted under $d" >&2
+		return 1
+	fi
+}
+
 # bookworm_base_tar: prints the path of a bare Debian bookworm root file
 # system (mmdebstrap --variant=minbase, a tarball) made from this host's own
 # apt sources and settings: a source signed with a key other than Debian's is
@@ -167,6 +181,17 @@ start_clients_at() {
 		done) &
 		CLEANUP_PIDS="${CLEANUP_PIDS:-} $!"
 	done
+}
+
+# pod_ip NS POD: the pod's IP as its status gives it (the real node's).
+pod_ip() { kubectl --request-timeout=30s -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
+
+# lease_holder_pod NS LEASE: the pod whose name the Lease's holder identity
+# carries (infermon's is "POD_<random>"); fails while nobody holds it.
+lease_holder_pod() {
+	local h
+	h=$(kubectl --request-timeout=30s -n "$1" get lease "$2" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null) &&
+		[ -n "$h" ] && echo "${h%_*}"
 }
 
 # engine_pod NS NAME WORKLOAD BACKEND PORT ARGS...: a labelled pod whose

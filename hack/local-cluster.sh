@@ -357,21 +357,17 @@ etcd_healthy() {
 
 apiserver_args() {
 	APISERVER_ARGS=(
-		--bind-address=127.0.0.1
-		--advertise-address=127.0.0.1
 		--secure-port="$APISERVER_PORT"
 		--tls-cert-file="$PKI/apiserver.crt"
 		--tls-private-key-file="$PKI/apiserver.key"
 		--client-ca-file="$PKI/ca.crt"
 		--etcd-servers="http://127.0.0.1:$ETCD_PORT"
 		--etcd-compaction-interval="$ETCD_COMPACTION_INTERVAL"
-		--authorization-mode=RBAC
 		--service-cluster-ip-range="$SERVICE_CIDR"
 		--service-account-issuer="$ISSUER"
 		--service-account-key-file="$PKI/sa.pub"
 		--service-account-signing-key-file="$PKI/sa.key"
 		--api-audiences="$ISSUER"
-		--disable-admission-plugins=ServiceAccount
 		--requestheader-client-ca-file="$PKI/front-proxy-ca.crt"
 		--requestheader-allowed-names=front-proxy-client
 		--requestheader-username-headers=X-Remote-User
@@ -380,7 +376,6 @@ apiserver_args() {
 		--proxy-client-cert-file="$PKI/front-proxy-client.crt"
 		--proxy-client-key-file="$PKI/front-proxy-client.key"
 		--enable-aggregator-routing=true
-		--endpoint-reconciler-type=none
 		--shutdown-watch-termination-grace-period=3s
 		--allow-privileged=true
 		--profiling=false
@@ -391,15 +386,7 @@ apiserver_args() {
 		# node address; the kubelet's pods get their ServiceAccount token
 		# volume (admission plugin ServiceAccount); kubelets are authorized
 		# by the Node authorizer; logs and exec go to the node's InternalIP
-		local a keep=()
-		for a in "${APISERVER_ARGS[@]}"; do
-			case $a in
-			--bind-address=* | --advertise-address=* | --disable-admission-plugins=* | \
-				--endpoint-reconciler-type=* | --authorization-mode=*) ;;
-			*) keep+=("$a") ;;
-			esac
-		done
-		APISERVER_ARGS=("${keep[@]}"
+		APISERVER_ARGS+=(
 			--bind-address=0.0.0.0
 			--advertise-address="$NODE_IP"
 			--authorization-mode=Node,RBAC
@@ -407,6 +394,13 @@ apiserver_args() {
 			--kubelet-preferred-address-types=InternalIP
 			--kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt"
 			--kubelet-client-key="$PKI/apiserver-kubelet-client.key")
+	else
+		APISERVER_ARGS+=(
+			--bind-address=127.0.0.1
+			--advertise-address=127.0.0.1
+			--authorization-mode=RBAC
+			--disable-admission-plugins=ServiceAccount
+			--endpoint-reconciler-type=none)
 	fi
 	if [ -n "$APISERVER_EXTRA_ARGS" ]; then
 		local extra

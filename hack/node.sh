@@ -340,7 +340,7 @@ node_up() {
 # run may have left: container shims, mounts under the state dir, the
 # pods' network namespaces, cgroups, container log links, the namespace.
 node_down() {
-	local i m d l
+	local i d l
 	# nothing may replace or place the pods deleted below
 	stop kube-controller-manager
 	stop kube-scheduler
@@ -364,9 +364,8 @@ node_down() {
 		tr '\0' ' ' < "$d/cmdline" 2>/dev/null | grep -qF -- "$CONTAINERD_SOCK" || continue
 		kill -KILL "${d#/proc/}" 2>/dev/null || true
 	done
-	for m in $(awk -v a="$STATE/" -v b="$NODE_RUN/" 'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/self/mounts | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "warning: cannot unmount $m" >&2
-	done
+	unmount_under "$STATE" || echo "warning: mounts left under $STATE" >&2
+	unmount_under "$NODE_RUN" || echo "warning: mounts left under $NODE_RUN" >&2
 	rm -rf "$NODE_RUN"
 	for d in $(node_cgroup_dirs); do
 		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true

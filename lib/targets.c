@@ -85,46 +85,41 @@ static void check_changed(struct targets *t, const struct target_info *ti, enum 
 {
 	struct buf key, note;
 	uintptr_t v, n;
-	bool orphan;
+	bool orphan, announce = false, resolve = false;
 	const char *name = check_name(k);
 
 	buf_init(&key, BUF_MAX_SMALL);
 	buf_printf(&key, "%s/%s/%s", ti->namespace, ti->workload, name);
 	v = (uintptr_t)hmap_get(&t->reported, key.ptr);
 	n = v >> 1;
-	orphan = v & REPORTED_ORPHAN;
-	buf_init(&note, 1024);
+	orphan = v & REPORTED_ORPHAN; /* only ever with n == 0 */
 	if (delta == 0) {
-		if (orphan && n == 0) {
+		/* a new pod first scraped without it resolves an orphan */
+		resolve = orphan;
+		if (resolve)
 			hmap_del(&t->reported, key.ptr);
-			goto resolved;
-		}
-		goto out;
+	} else if (delta > 0 || n > 0) { /* a -1 never counted changes nothing */
+		n = delta > 0 ? n + 1 : n - 1;
+		announce = delta > 0 && n == 1 && !orphan;
+		resolve = delta < 0 && n == 0 && !dropped;
+		orphan = delta < 0 && n == 0 && dropped;
+		if (n || orphan)
+			hmap_put(&t->reported, key.ptr,
+				 (void *)((n << 1) | (orphan ? REPORTED_ORPHAN : 0)));
+		else
+			hmap_del(&t->reported, key.ptr);
 	}
-	if (delta < 0 && n == 0)
-		goto out; /* never counted */
-	n = delta > 0 ? n + 1 : n - 1;
-	if (delta < 0 && n == 0 && dropped)
-		orphan = true;
-	else if (delta > 0)
-		orphan = false;
-	if (n || orphan)
-		hmap_put(&t->reported, key.ptr,
-			 (void *)((n << 1) | (orphan ? REPORTED_ORPHAN : 0)));
-	else
-		hmap_del(&t->reported, key.ptr);
-	if (delta > 0 && n == 1 && !(v & REPORTED_ORPHAN)) {
+	buf_init(&note, 1024);
+	if (announce) {
 		buf_printf(&note, "%s (workload %s: one Event while any of its pods has it)",
 			   message, ti->workload);
 		post_event(t, ti, k != CHECK_METRICS_MISSING, name, buf_str(&note));
-	} else if (delta < 0 && n == 0 && !orphan) {
-	resolved:;
+	} else if (resolve) {
 		char reason[64];
 		snprintf(reason, sizeof(reason), "%sResolved", name);
 		buf_printf(&note, "no pod of workload %s has %s any more", ti->workload, name);
 		post_event(t, ti, false, reason, buf_str(&note));
 	}
-out:
 	buf_release(&note);
 	buf_release(&key);
 }

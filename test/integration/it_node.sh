@@ -39,10 +39,7 @@ controller_pods() {
 
 holder() { "${K[@]}" -n $SYS get lease infermon -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
 
-# leader_pod: the pod whose name the Lease's holder carries ("POD_xxxxxxxx")
-leader_pod() { local h; h=$(holder) && [ -n "$h" ] && echo "${h%_*}"; }
-
-pod_ip() { "${K[@]}" -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
+leader_pod() { lease_holder_pod $SYS infermon; }
 
 # leader_metrics: the leading controller's /metrics, read at its pod IP
 leader_metrics() {
