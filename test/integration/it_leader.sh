@@ -258,7 +258,8 @@ test_only_the_leader_scrapes() {
 	echo "engine /metrics requests in $w s with two replicas at a 1 s interval: $got"
 	[ "$got" -ge 1 ] && [ "$got" -le "$want" ] || fail "$got requests in $w s: more than one replica scrapes (at most $want)"
 	[ "$(metric "$F" infermon_scrapes_total)" = 0 ] || fail "the follower scraped: $(metric "$F" infermon_scrapes_total)"
-	! page "$F" | grep -q '^infermon_scrape_up{' || fail "the follower exports engine series"
+	page "$F" >"$WORK/follower-page" || fail "the follower's /metrics did not answer"
+	! grep -q '^infermon_scrape_up{' "$WORK/follower-page" || fail "the follower exports engine series"
 	[ "$(metric "$F" infermon_scrape_targets)" = 1 ] || fail "the follower does not track the target"
 	# the leader goes: the follower takes over and scrapes
 	if [ "$L" = "$WORK/a.log" ]; then stop_replica "$pa" "$L"; else stop_replica "$pb" "$L"; fi

@@ -20,17 +20,6 @@ K=(kubectl --request-timeout=30s)
 
 [ -n "${INFERMON_NETNS:-}" ] || fail "not a node cluster: INFERMON_NETNS is not set (INFERMON_CLUSTER_NODE=1 hack/local-cluster.sh up)"
 
-# install: the shipped deploy/ with the image set; both replicas Ready
-# through their own readiness probes.
-install() {
-	# deploy/ puts the dashboards and the scrape Secret's RBAC in the
-	# namespace where kube-prometheus-stack runs, which it does not create
-	"${K[@]}" create ns monitoring --dry-run=client -o yaml | "${K[@]}" apply -f - > /dev/null
-	"${K[@]}" apply --server-side --force-conflicts -k "$ROOT_DIR/hack/node-manifests" > /dev/null
-	"${K[@]}" -n $SYS rollout status deploy/infermon --timeout=180s > /dev/null ||
-		fail "the controller Deployment did not roll out: $("${K[@]}" -n $SYS get pods -o wide; "${K[@]}" -n $SYS describe pods | tail -40)"
-}
-
 # controller_pods: names of the controller's pods that are not terminating
 controller_pods() {
 	"${K[@]}" -n $SYS get pods -l app.kubernetes.io/name=infermon \
@@ -70,8 +59,9 @@ engines_up() {
 
 # pod_has_warning POD REASON: a Warning Event with REASON is about POD
 pod_has_warning() {
-	"${K[@]}" -n $ENG get events.events.k8s.io --field-selector "type=Warning,regarding.name=$1" \
-		-o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep -qx "$2"
+	local reasons
+	reasons=$("${K[@]}" -n $ENG get events.events.k8s.io --field-selector "type=Warning,regarding.name=$1" \
+		-o jsonpath='{range .items[*]}{.reason}{"\n"}{end}') && grep -qx "$2" <<<"$reasons"
 }
 
 restart_count() { "${K[@]}" -n $ENG get pod "$1" -o jsonpath='{.status.containerStatuses[0].restartCount}'; }
@@ -101,7 +91,7 @@ pod_ips_sorted() {
 slice_matches() { [ "$(slice_ips $ENG "$1")" = "$(pod_ips_sorted "${@:2}")" ] && [ -n "$(slice_ips $ENG "$1")" ]; }
 
 test_deploy_runs_as_pods() {
-	install
+	install_on_node
 	local pods p n
 	mapfile -t pods < <(controller_pods)
 	[ ${#pods[@]} -eq 2 ] || fail "want 2 controller pods, have: ${pods[*]}"
@@ -136,13 +126,15 @@ test_deploy_runs_as_pods() {
 		> "$WORK/svc" || fail "$p has no ServiceAccount token"
 	[ "$(cat "$WORK/svc")" = "$("${K[@]}" -n default get svc kubernetes -o jsonpath='{.spec.clusterIP}')" ] ||
 		fail "$p: KUBERNETES_SERVICE_HOST $(cat "$WORK/svc") is not the kubernetes Service"
-	"${K[@]}" -n $SYS logs "$p" | grep -q '"in-cluster' ||
-		fail "$p did not log its in-cluster config: $("${K[@]}" -n $SYS logs "$p" | head -5)"
+	# (the log read whole first: `logs | grep -q` under pipefail fails when
+	# grep stops reading a long log early)
+	"${K[@]}" -n $SYS logs "$p" >"$WORK/log" || fail "no log of $p"
+	grep -q '"in-cluster' "$WORK/log" || fail "$p did not log its in-cluster config: $(head -5 "$WORK/log")"
 	"${K[@]}" -n $SYS get pods -o wide
 }
 
 test_engines_are_pods_and_scraped() {
-	install
+	install_on_node
 	engines_up
 	local pods
 	mapfile -t pods < <(engine_pods)
@@ -182,7 +174,7 @@ test_engines_are_pods_and_scraped() {
 }
 
 test_engine_lifecycle_followed() {
-	install
+	install_on_node
 	engines_up
 	local pods p old
 	mapfile -t pods < <(engine_pods)
@@ -239,7 +231,7 @@ test_engine_lifecycle_followed() {
 }
 
 test_leader_pod_deleted_fails_over() {
-	install
+	install_on_node
 	wait_for 60 leader_pod || fail "no leader"
 	local first dur t0 t1 second
 	first=$(leader_pod)

@@ -230,3 +230,16 @@ cleanup_pids() {
 	for p in ${CLEANUP_PIDS:-}; do kill "$p" 2>/dev/null || true; done
 	pkill -P $$ curl 2>/dev/null || true
 }
+
+# install_on_node: (real node) the shipped deploy/ as a user applies it,
+# with only the image set (hack/node-manifests/); both replicas Ready
+# through their own readiness probes.
+install_on_node() {
+	local k=(kubectl --request-timeout=30s) sys=infermon-system
+	# deploy/ puts the dashboards and the scrape Secret's RBAC in the
+	# namespace where kube-prometheus-stack runs, which it does not create
+	"${k[@]}" create ns monitoring --dry-run=client -o yaml | "${k[@]}" apply -f - > /dev/null
+	"${k[@]}" apply --server-side --force-conflicts -k "$(infermon_root)/hack/node-manifests" > /dev/null
+	"${k[@]}" -n $sys rollout status deploy/infermon --timeout=180s > /dev/null ||
+		fail "the controller Deployment did not roll out: $("${k[@]}" -n $sys get pods -o wide; "${k[@]}" -n $sys describe pods | tail -40)"
+}
