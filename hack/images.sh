@@ -7,6 +7,13 @@
 #   localhost/engine-sim:dev llm-d-inference-sim on bookworm-slim
 #                            (hack/images/engine.Dockerfile)
 #   localhost/pause:infermon the pod sandbox (hack/images/pause.c, static)
+#   localhost/prometheus:infermon, localhost/prometheus-config-reloader:infermon
+#                            what prometheus-operator runs as its Prometheus
+#                            StatefulSet (hack/images/prometheus.Dockerfile,
+#                            config-reloader.Dockerfile), from the binaries
+#                            hack/tools/build.sh builds
+#   localhost/engine-pages:dev the dashboard test's composed engine pages
+#                            (hack/images/pages.Dockerfile)
 #
 # No registry is reachable, so the Dockerfile's FROM images are made here:
 # a bookworm minbase root file system from this host's Debian sources
@@ -15,7 +22,7 @@
 # Base images and build layers live in buildah's storage under
 # $(infermon_cache)/containers, so a warm run rebuilds only what changed.
 #
-#   hack/images.sh build           builds all three (the default)
+#   hack/images.sh build           builds them all (the default)
 #   hack/images.sh export DIR      writes DIR/NAME.tar (docker archives, for
 #                                  ctr images import) of what build built;
 #                                  needs no network
@@ -32,7 +39,10 @@ CACHE=$(infermon_cache)
 INFERMON_IMAGE=localhost/infermon:dev
 ENGINE_IMAGE=localhost/engine-sim:dev
 PAUSE_IMAGE=localhost/pause:infermon
-IMAGES=("$INFERMON_IMAGE" "$ENGINE_IMAGE" "$PAUSE_IMAGE")
+PROMETHEUS_IMAGE=localhost/prometheus:infermon
+RELOADER_IMAGE=localhost/prometheus-config-reloader:infermon
+PAGES_IMAGE=localhost/engine-pages:dev
+IMAGES=("$INFERMON_IMAGE" "$ENGINE_IMAGE" "$PAUSE_IMAGE" "$PROMETHEUS_IMAGE" "$RELOADER_IMAGE" "$PAGES_IMAGE")
 
 [ "$(id -u)" -eq 0 ] || die "images: needs root (buildah --isolation chroot, overlay storage)"
 command -v buildah >/dev/null || ensure_debs buildah
@@ -70,14 +80,28 @@ build_infermon() {
 	bud -t "$INFERMON_IMAGE" --build-arg INFERMON_GIT_COMMIT="$commit" -f "$ROOT/Dockerfile" "$ROOT"
 }
 
-build_engine() {
-	local ctx
-	"$here/tools/build.sh" sim
+# bud_with IMAGE DOCKERFILE FILE...: IMAGE from hack/images/DOCKERFILE with
+# the FILEs as the whole build context.
+bud_with() {
+	local img=$1 df=$2 ctx
+	shift 2
 	ctx=$(mktemp -d)
-	cp "$CACHE/bin/llm-d-inference-sim" "$ctx/"
-	log "images: $ENGINE_IMAGE from hack/images/engine.Dockerfile"
-	bud -t "$ENGINE_IMAGE" -f "$here/images/engine.Dockerfile" "$ctx" || { rm -rf "$ctx"; return 1; }
+	cp "$@" "$ctx/"
+	log "images: $img from hack/images/$df"
+	bud -t "$img" -f "$here/images/$df" "$ctx" || { rm -rf "$ctx"; return 1; }
 	rm -rf "$ctx"
+}
+
+build_engine() {
+	"$here/tools/build.sh" sim
+	bud_with "$ENGINE_IMAGE" engine.Dockerfile "$CACHE/bin/llm-d-inference-sim"
+}
+
+build_monitoring() {
+	"$here/tools/build.sh" prometheus operator
+	bud_with "$PROMETHEUS_IMAGE" prometheus.Dockerfile "$CACHE/bin/prometheus" "$CACHE/bin/promtool"
+	bud_with "$RELOADER_IMAGE" config-reloader.Dockerfile "$CACHE/bin/prometheus-config-reloader"
+	bud_with "$PAGES_IMAGE" pages.Dockerfile "$ROOT/test/integration/dashboard_targets.py"
 }
 
 build_pause() {
@@ -103,6 +127,7 @@ build_all() {
 	base_images
 	build_pause
 	build_engine
+	build_monitoring
 	build_infermon
 }
 

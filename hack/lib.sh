@@ -156,6 +156,56 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# start_operator_for NS LOG [FLAG...]: prometheus-operator (hack/tools/build.sh
+# operator; $OPERATOR if set) out of cluster against $KUBECONFIG, for the
+# Prometheus, Alertmanager and ThanosRuler objects of NS only, logging to
+# LOG (logfmt, debug); its web server on a free loopback port. Sets
+# OPERATOR_PID and appends it to CLEANUP_PIDS; fails unless it reaches the
+# API server within 60 s.
+start_operator_for() {
+	local ns=$1 log=$2
+	shift 2
+	"${OPERATOR:-$(infermon_cache)/bin/operator}" --web.listen-address="127.0.0.1:$(free_port)" \
+		--log-format=logfmt --log-level=debug --prometheus-instance-namespaces="$ns" \
+		--alertmanager-instance-namespaces="$ns" --thanos-ruler-instance-namespaces="$ns" "$@" >"$log" 2>&1 &
+	OPERATOR_PID=$!
+	CLEANUP_PIDS="${CLEANUP_PIDS:-} $OPERATOR_PID"
+	wait_for 60 grep -q 'msg="connection established"' "$log"
+}
+
+# node_prometheus_up LOG: (the real node, inside its network namespace)
+# hack/node-manifests/prometheus.yaml, a kube-prometheus-stack-like
+# Prometheus that prometheus-operator, started here out of cluster
+# (start_operator_for, log in LOG), runs as its StatefulSet pod of the
+# images hack/images.sh builds; the controller's shipped ServiceMonitor
+# labelled release=kube-prometheus-stack for it, as deploy/prometheus tells
+# users to. Sets NODE_PROMETHEUS_URL, the pod's web address, once it is
+# Ready; on failure says why on stderr and fails. node_prometheus_down
+# removes what it made.
+node_prometheus_up() {
+	local log=$1 k=(kubectl --request-timeout=30s) pod=prometheus-kps-0 ip
+	"${k[@]}" -n infermon-system label servicemonitor infermon release=kube-prometheus-stack --overwrite >/dev/null || return 1
+	start_operator_for monitoring "$log" \
+		--prometheus-config-reloader=localhost/prometheus-config-reloader:infermon ||
+		{ echo "prometheus-operator did not reach the API server: $(tail -5 "$log")" >&2; return 1; }
+	"${k[@]}" apply -f "$(infermon_root)/hack/node-manifests/prometheus.yaml" >/dev/null || return 1
+	wait_for 120 "${k[@]}" -n monitoring get pod $pod ||
+		{ echo "the operator made no pod $pod: $(grep -E 'level=(warn|error)' "$log" | tail -5)" >&2; return 1; }
+	"${k[@]}" -n monitoring wait --for=condition=Ready pod/$pod --timeout=180s >/dev/null ||
+		{ echo "$pod not Ready: $("${k[@]}" -n monitoring describe pod $pod | tail -20)" >&2; return 1; }
+	ip=$(pod_ip monitoring $pod) && [ -n "$ip" ] || return 1
+	NODE_PROMETHEUS_URL="http://$ip:9090"
+}
+
+# node_prometheus_down: undoes node_prometheus_up but for the operator
+# process (its caller's CLEANUP_PIDS stops it).
+node_prometheus_down() {
+	local k=(kubectl --request-timeout=30s)
+	"${k[@]}" delete -f "$(infermon_root)/hack/node-manifests/prometheus.yaml" --ignore-not-found \
+		--wait=true --timeout=120s >/dev/null &&
+		"${k[@]}" -n infermon-system label servicemonitor infermon release- >/dev/null
+}
+
 # start_sim PORT MODEL ARGS...: runs llm-d-inference-sim on 127.0.0.1:PORT
 # (killed when the test exits) and waits until it answers.
 start_sim() {

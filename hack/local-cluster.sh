@@ -48,8 +48,9 @@ COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 KCM_CONTROLLERS=garbage-collector-controller,endpointslice-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller
 # and on the real node: the node's not-ready taint lifted once it is Ready, and
 # what Deployments, kubectl rollout status, the pods'
-# kube-api-access volumes and the PodDisruptionBudget need
-KCM_NODE_CONTROLLERS=node-lifecycle-controller,deployment-controller,replicaset-controller,root-ca-certificate-publisher-controller,endpoints-controller,disruption-controller,pod-garbage-collector-controller,ttl-after-finished-controller
+# kube-api-access volumes and the PodDisruptionBudget need, and the
+# StatefulSet prometheus-operator runs its Prometheus as
+KCM_NODE_CONTROLLERS=node-lifecycle-controller,deployment-controller,replicaset-controller,statefulset-controller,root-ca-certificate-publisher-controller,endpoints-controller,disruption-controller,pod-garbage-collector-controller,ttl-after-finished-controller
 SERVICE_CIDR=10.96.0.0/12
 FIRST_SERVICE_IP=10.96.0.1
 ISSUER=https://kubernetes.default.svc.cluster.local

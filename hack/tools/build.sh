@@ -77,16 +77,21 @@ build_crds() {
 # Makefile does, so `operator --version` and its log name it.
 build_operator() {
 	local m=$here/operator pins=("$here/operator/go.mod" "$here/operator/go.sum")
-	if stamp_ok operator "${pins[@]}" && [ -x "$bin/operator" ]; then return 0; fi
+	if stamp_ok operator "${pins[@]}" && [ -x "$bin/operator" ] && [ -x "$bin/prometheus-config-reloader" ]; then
+		return 0
+	fi
 	local v
 	for v in "" /pkg/apis/monitoring /pkg/client; do
 		grep -q "github.com/prometheus-operator/prometheus-operator$v $PROMETHEUS_OPERATOR_VERSION\( // indirect\)\?\$" "$m/go.mod" ||
 			die "hack/tools/operator/go.mod does not pin prometheus-operator$v $PROMETHEUS_OPERATOR_VERSION"
 	done
-	log "building prometheus-operator $PROMETHEUS_OPERATOR_VERSION"
+	log "building prometheus-operator and prometheus-config-reloader $PROMETHEUS_OPERATOR_VERSION"
+	# the config reloader is the sidecar of the Prometheus pods the operator
+	# makes on the real node (hack/images.sh puts it in an image)
 	(cd "$m" && go build -trimpath \
 		-ldflags="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}" \
-		-o "$bin/operator" github.com/prometheus-operator/prometheus-operator/cmd/operator)
+		-o "$bin/" github.com/prometheus-operator/prometheus-operator/cmd/operator \
+		github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader)
 	stamp_set operator "${pins[@]}"
 }
 

@@ -4,6 +4,8 @@ docs/metrics.md that llm-d-inference-sim cannot play, and dcgm-exporter.
 
     dashboard_targets.py [--max-seconds 600] SPEC.json
 
+    DASHBOARD_TARGET='{"name": ...}' dashboard_targets.py --pod [ENGINE ARGS...]
+
 SPEC.json is a list of targets, each {"name": N, "mode": MODE, ...}; every
 target gets its own port on 127.0.0.1 (a target is a base URL: /metrics,
 /v1/models and the info endpoints share it). Once every port is bound the
@@ -31,7 +33,11 @@ Engine modes (keys: model, and for the -pd modes role = prefill | decode):
 Counters and histograms grow with wall time at fixed rates, so rate() and
 histogram_quantile() have something to show; gauges move slowly. Names,
 labels and types follow docs/metrics.md. The process exits after --max-seconds,
-on SIGTERM/SIGINT, and when its parent exits. Binds 127.0.0.1 only. Python
+on SIGTERM/SIGINT, and when its parent exits. Binds 127.0.0.1 only,
+except with --pod: then one target (DASHBOARD_TARGET, JSON) is served on
+every address of the pod at DASHBOARD_PORT (8000) until SIGTERM, and the
+arguments after --pod, the engine's command line the controller reads from
+the pod spec, are ignored. Python
 standard library only.
 """
 
@@ -402,13 +408,26 @@ class Server(ThreadingHTTPServer):
 MODES = set(VLLM_ERA) | {"sglang", "sglang_", "sglang-pd", "dcgm"}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--max-seconds", type=float, default=600)
-    ap.add_argument("spec")
-    a = ap.parse_args()
-    with open(a.spec, encoding="utf-8") as f:
-        specs = json.load(f)
+def pod_main():
+    """--pod: one target, as a pod of the real node (hack/images/pages.Dockerfile)."""
+    try:
+        spec = json.loads(os.environ["DASHBOARD_TARGET"])
+        port = int(os.environ.get("DASHBOARD_PORT", "8000"))
+    except (KeyError, ValueError) as e:
+        sys.exit("dashboard_targets.py --pod: DASHBOARD_TARGET must hold one target as JSON"
+                 " and DASHBOARD_PORT a port: %s" % e)
+    check_specs([spec])
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: STOP.set())
+    srv = Server(("0.0.0.0", port), Handler)
+    srv.target = Target(spec)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+    print("%s %s serving on port %d" % (spec["name"], spec["mode"], port), flush=True)
+    STOP.wait()
+    os._exit(0)
+
+
+def check_specs(specs):
     for s in specs:
         if s.get("mode") not in MODES:
             sys.exit("dashboard_targets.py: %s: unknown mode %r (%s)" % (
@@ -418,6 +437,18 @@ def main():
         if s["mode"].endswith("-pd") and s.get("role") not in ("prefill", "decode"):
             sys.exit("dashboard_targets.py: %s: role must be prefill or decode" % s["name"])
 
+
+def main():
+    if sys.argv[1:2] == ["--pod"]:
+        # the rest of the command line is the engine's, for the controller
+        pod_main()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--max-seconds", type=float, default=600)
+    ap.add_argument("spec")
+    a = ap.parse_args()
+    with open(a.spec, encoding="utf-8") as f:
+        specs = json.load(f)
+    check_specs(specs)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: STOP.set())
     parent = os.getppid()
