@@ -16,6 +16,15 @@ engine variant (test/integration/it_dashboard.sh).
                                          test/integration/servicemonitor.py derives
                                          from deploy/prometheus/service_monitor.yaml)
     scenario.py variables                variant -> dashboard variable values (JSON)
+    scenario.py node-objects RELEASE     the same world as real pods of the real node
+                                         (test/integration/it_node_dashboard.sh): the
+                                         simulators (localhost/engine-sim:dev) and the
+                                         composed pages (localhost/engine-pages:dev) as
+                                         labelled pods, an InferenceWorkload per workload
+                                         whose monitor matches the operator's Prometheus,
+                                         and dcgm-exporter pods with the Service and
+                                         ServiceMonitor a dcgm-exporter install brings,
+                                         labelled release=RELEASE (YAML)
 
 PORTS.json maps a target name (the pod name, or a dcgm exporter's name) to
 its port on 127.0.0.1. Python 3 standard library only.
@@ -128,6 +137,21 @@ def yq(s):
     return json.dumps(s)
 
 
+def engine_args(be, model, args):
+    """The engine's command line as its pod spec carries it."""
+    return (["serve", model] if be.startswith("vllm") else
+            ["-m", "sglang.launch_server", "--model-path", "/models/" + model,
+             "--enable-metrics"]) + args
+
+
+def pod_labels(wl, be, role):
+    labels = {"alibabacloud.com/inference-workload": wl,
+              "alibabacloud.com/inference-backend": be}
+    if role and be == "vllm-pd":
+        labels["llm-d.ai/role"] = role
+    return labels
+
+
 def pods_yaml(ports, only=None, max_num_seqs_override=None):
     docs = []
     for name, ns, wl, be, role, model, how, args in PODS:
@@ -137,13 +161,7 @@ def pods_yaml(ports, only=None, max_num_seqs_override=None):
             args = ["--max-num-seqs=" + max_num_seqs_override if a.startswith("--max-num-seqs=")
                     else max_num_seqs_override if i and args[i - 1] == "--max-num-seqs" else a
                     for i, a in enumerate(args)]
-        engine_args = (["serve", model] if be.startswith("vllm") else
-                       ["-m", "sglang.launch_server", "--model-path", "/models/" + model,
-                        "--enable-metrics"]) + args
-        labels = {"alibabacloud.com/inference-workload": wl,
-                  "alibabacloud.com/inference-backend": be}
-        if role and be == "vllm-pd":
-            labels["llm-d.ai/role"] = role
+        labels = pod_labels(wl, be, role)
         docs.append("\n".join([
             "apiVersion: v1",
             "kind: Pod",
@@ -156,7 +174,7 @@ def pods_yaml(ports, only=None, max_num_seqs_override=None):
             "  containers:",
             "  - name: engine",
             "    image: %s" % ("vllm/vllm-openai:test" if be.startswith("vllm") else "lmsysorg/sglang:test"),
-            "    args: [%s]" % ", ".join(yq(a) for a in engine_args),
+            "    args: [%s]" % ", ".join(yq(a) for a in engine_args(be, model, args)),
             "    ports:",
             "    - name: http",
             "      containerPort: %d" % ports[name],
@@ -203,6 +221,86 @@ def prometheus(ports, controller_job):
     return "\n".join(lines) + "\n"
 
 
+# The real node's world (node_objects): PodMonitor for these workloads,
+# ServiceMonitor (the default) for the others, so both kinds are scraped
+# through the operator.
+POD_MONITOR_WORKLOADS = {"legacy", "sglu"}
+SIM_FLAGS = ["--force-dummy-tokenizer", "--time-to-first-token", "200ms",
+             "--inter-token-latency", "50ms"]
+
+
+def obj(d):
+    """One YAML document (JSON is YAML)."""
+    return json.dumps(d, sort_keys=True)
+
+
+def node_objects(release):
+    docs = []
+    workloads = {}
+    for name, ns, wl, be, role, model, how, args in PODS:
+        workloads[(ns, wl)] = be
+        port = {"name": "http", "containerPort": 8000}
+        if how == SIM:
+            c = {"name": "engine", "image": "localhost/engine-sim:dev",
+                 "args": ["--port", "8000", "--model", model] + SIM_FLAGS + args,
+                 "readinessProbe": {"httpGet": {"path": "/health", "port": "http"},
+                                    "periodSeconds": 2}}
+        else:
+            t = {"name": name, "mode": how, "model": model}
+            if role:
+                t["role"] = role
+            c = {"name": "engine", "image": "localhost/engine-pages:dev",
+                 "env": [{"name": "DASHBOARD_TARGET", "value": json.dumps(t, sort_keys=True)}],
+                 "args": engine_args(be, model, args),
+                 "readinessProbe": {"httpGet": {"path": "/metrics", "port": "http"},
+                                    "periodSeconds": 2}}
+        c.update({"imagePullPolicy": "IfNotPresent", "ports": [port]})
+        labels = pod_labels(wl, be, role)
+        if role and be == "sglang-pd":
+            # RoleBasedGroup's role label, which the generated relabeling reads
+            labels["rolebasedgroup.workloads.x-k8s.io/role"] = role
+        docs.append({"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": name, "namespace": ns, "labels": labels},
+                     "spec": {"terminationGracePeriodSeconds": 2, "containers": [c]}})
+    for (ns, wl), be in sorted(workloads.items()):
+        kind = "PodMonitor" if wl in POD_MONITOR_WORKLOADS else "ServiceMonitor"
+        docs.append({"apiVersion": "infermon.io/v1alpha1", "kind": "InferenceWorkload",
+                     "metadata": {"name": wl, "namespace": ns},
+                     "spec": {"backend": be,
+                              "metrics": {"interval": "5s", "scrapeTimeout": "4s"},
+                              "monitor": {"kind": kind, "matchPrometheus": True}}})
+    for name, honor, gpus in DCGM:
+        lst, i = [], 0
+        for pod, n in gpus:
+            for _ in range(n):
+                lst.append({"namespace": pod_ns(pod) if pod else "", "pod": pod, "gpu": str(i)})
+                i += 1
+        t = {"name": name, "mode": "dcgm", "gpus": lst}
+        labels = {"app.kubernetes.io/name": "dcgm-exporter", "app.kubernetes.io/instance": name}
+        docs.append({"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": name + "-exporter", "namespace": "gpu-operator",
+                                  "labels": labels},
+                     "spec": {"terminationGracePeriodSeconds": 2, "containers": [{
+                         "name": "exporter", "image": "localhost/engine-pages:dev",
+                         "imagePullPolicy": "IfNotPresent",
+                         "env": [{"name": "DASHBOARD_TARGET", "value": json.dumps(t, sort_keys=True)},
+                                 {"name": "DASHBOARD_PORT", "value": "9400"}],
+                         "ports": [{"name": "metrics", "containerPort": 9400}],
+                         "readinessProbe": {"httpGet": {"path": "/metrics", "port": "metrics"},
+                                            "periodSeconds": 2}}]}})
+        docs.append({"apiVersion": "v1", "kind": "Service",
+                     "metadata": {"name": name, "namespace": "gpu-operator", "labels": labels},
+                     "spec": {"selector": labels,
+                              "ports": [{"name": "metrics", "port": 9400, "targetPort": "metrics"}]}})
+        docs.append({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                     "metadata": {"name": name, "namespace": "gpu-operator",
+                                  "labels": {"release": release}},
+                     "spec": {"selector": {"matchLabels": labels},
+                              "endpoints": [{"port": "metrics", "interval": "5s",
+                                             "honorLabels": honor}]}})
+    return "".join("---\n" + obj(d) + "\n" for d in docs)
+
+
 def variables():
     out = {}
     for v, (ns, wls) in VARIANTS.items():
@@ -241,6 +339,8 @@ def main():
         with open(a[2]) as f:
             controller_job = json.load(f)
         sys.stdout.write(prometheus(ports, controller_job))
+    elif len(a) == 2 and a[0] == "node-objects":
+        sys.stdout.write(node_objects(a[1]))
     elif a == ["variables"]:
         print(json.dumps(variables(), indent=1, sort_keys=True))
     else:
