@@ -309,6 +309,7 @@ static void start_reconciler(struct controller *c)
 	d.port = c->o->port_name;
 	d.path = c->o->metrics_path;
 	d.drift_tolerance = c->o->drift_tolerance;
+	d.match_prometheus = c->o->match_prometheus;
 	if (c->o->scrape_interval_ms) {
 		strparse_duration_str(c->interval, sizeof(c->interval), c->o->scrape_interval_ms);
 		d.interval = c->interval;

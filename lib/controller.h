@@ -40,6 +40,7 @@ struct controller_opts {
 	uint64_t scrape_interval_ms;
 	uint64_t scrape_timeout_ms;
 	double drift_tolerance;
+	bool match_prometheus;        /* for workloads without a CR (iw_defaults) */
 	bool events;                  /* post Events on check transitions */
 	const char *instance;         /* reportingInstance; NULL: hostname */
 	bool reconcile;               /* write generated objects and status */

@@ -18,6 +18,7 @@ void iw_defaults_init(struct iw_defaults *d)
 	d->interval = "15s";
 	d->timeout = "10s";
 	d->drift_tolerance = 0.25;
+	d->match_prometheus = false;
 }
 
 void iwspec_release(struct iwspec *s)
@@ -189,6 +190,7 @@ void iwspec_default(struct iwspec *s, const struct iw_defaults *d, const char *n
 	s->workload = im_xstrdup(workload);
 	s->backend = b;
 	set_defaults(s, d);
+	s->match_prometheus = d->match_prometheus;
 }
 
 static int cmp_kv(const void *a, const void *b)

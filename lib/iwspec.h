@@ -69,6 +69,10 @@ struct iw_defaults {
 	const char *interval; /* "15s" */
 	const char *timeout;  /* "10s" */
 	double drift_tolerance;
+	/* spec.monitor.matchPrometheus for workloads without a CR: their
+	 * monitors get the labels the cluster's Prometheus objects select
+	 * (--match-prometheus; false) */
+	bool match_prometheus;
 };
 void iw_defaults_init(struct iw_defaults *d);
 

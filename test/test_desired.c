@@ -371,6 +371,41 @@ TEST(desired_selection_verdicts)
 	cJSON_Delete(prom);
 }
 
+/* --match-prometheus: a workload without a CR takes matchPrometheus from
+ * the controller's defaults (off unless set), so a kube-prometheus-stack
+ * Prometheus selects its monitor without a CR written for it. */
+TEST(desired_match_prometheus_default_for_workloads_without_a_cr)
+{
+	cJSON *prom = t_json("{\"metadata\":{\"name\":\"k8s\",\"namespace\":\"monitoring\"},"
+			     "\"spec\":{\"serviceMonitorSelector\":{\"matchLabels\":{\"release\":"
+			     "\"kp\"}},\"serviceMonitorNamespaceSelector\":{}}}");
+	struct pod *p = t_pod("c-0", "c", "vllm", 8000);
+	const struct pod *pods[] = {p};
+	const cJSON *proms[] = {prom};
+	struct fixture f;
+	struct desired_workload w = {"llm", "c", pods, 1};
+	struct desired d;
+
+	fixture_init(&f, NULL, 0);
+	f.in.proms = proms;
+	f.in.nproms = 1;
+	desired_init(&d);
+	desired_compute(&f.in, &w, NULL, &d);
+	ASSERT_STREQ(d.selection.reason, "NotSelected");
+	ASSERT_TRUE(obj_label(find(d.objects, "ServiceMonitor"), "release") == NULL);
+	desired_release(&d);
+
+	f.defaults.match_prometheus = true;
+	desired_init(&d);
+	desired_compute(&f.in, &w, NULL, &d);
+	ASSERT_STREQ(d.selection.status, "True");
+	ASSERT_STREQ(d.selection.reason, "Selected");
+	ASSERT_STREQ(obj_label(find(d.objects, "ServiceMonitor"), "release"), "kp");
+	desired_release(&d);
+	pod_free(p);
+	cJSON_Delete(prom);
+}
+
 /* The operator's status.bindings on the live monitor: Accepted=False
  * everywhere turns a selected verdict into Rejected (it_operator found a
  * monitor whose CA Secret is missing dropped by prometheus-operator while
@@ -412,9 +447,9 @@ TEST(desired_bindings_rejected_by_the_operator)
 
 	/* a rejection of generation 1 while the monitor is at 2: not yet */
 	live = t_json("{\"metadata\":{\"name\":\"infermon-qwen\",\"namespace\":\"llm\","
-		    "\"generation\":2},\"status\":{\"bindings\":[{\"name\":\"k8s\","
-		    "\"namespace\":\"monitoring\",\"conditions\":[{\"type\":\"Accepted\","
-		    "\"status\":\"False\",\"observedGeneration\":1,\"message\":\"old\"}]}]}}");
+		      "\"generation\":2},\"status\":{\"bindings\":[{\"name\":\"k8s\","
+		      "\"namespace\":\"monitoring\",\"conditions\":[{\"type\":\"Accepted\","
+		      "\"status\":\"False\",\"observedGeneration\":1,\"message\":\"old\"}]}]}}");
 	desired_judge_bindings(live, "ServiceMonitor", &v);
 	ASSERT_STREQ(v.status, "True");
 	cJSON_Delete(live);

@@ -65,7 +65,10 @@ static void usage(FILE *f)
 	      "                             the CRD's defaults, as in the cluster\n"
 	      "  --scrape-timeout D         the scrape timeout of every workload (10s; the\n"
 	      "                             CRD leaves it unset, so CRs take it too; never\n"
-	      "                             above the interval), as run's flag\n" DASHBOARD_USAGE
+	      "                             above the interval), as run's flag\n"
+	      "  --match-prometheus         workloads without a CR get the labels the\n"
+	      "                             Prometheus objects in the input select, as\n"
+	      "                             run's flag\n" DASHBOARD_USAGE
 	      "  -h, --help                 this text\n"
 	      "\n"
 	      "The dashboard ConfigMap (and GrafanaDashboard) is printed when at least one\n"
@@ -465,6 +468,7 @@ int cmd_render(int argc, char **argv)
 		{"engine-metrics-path", required_argument, NULL, 'P'},
 		{"scrape-interval", required_argument, NULL, 'i'},
 		{"scrape-timeout", required_argument, NULL, 't'},
+		{"match-prometheus", no_argument, NULL, 'M'},
 		DASHBOARD_LONG_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -540,6 +544,9 @@ int cmd_render(int argc, char **argv)
 			st.defaults.timeout = optarg;
 			break;
 		}
+		case 'M':
+			st.defaults.match_prometheus = true;
+			break;
 		case 'h':
 			usage(stdout);
 			rc = 0;

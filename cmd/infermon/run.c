@@ -36,6 +36,7 @@ enum {
 	OPT_DRIFT = 'd',
 	OPT_NO_EVENTS = 'E', /* value: "false" from --no-events, or the file's bool */
 	OPT_NO_RECONCILE = 'R',
+	OPT_MATCH_PROMETHEUS = 'M', /* value: "true" from the flag, or the file's bool */
 	OPT_SCRAPE_SECRET = 's',
 	OPT_PRUNE_GRACE = 'g',
 	OPT_LEADER_ELECT = 'L',
@@ -62,6 +63,7 @@ static const struct option opts[] = {
 	{"drift-tolerance", required_argument, NULL, OPT_DRIFT},
 	{"no-events", no_argument, NULL, OPT_NO_EVENTS},
 	{"no-reconcile", no_argument, NULL, OPT_NO_RECONCILE},
+	{"match-prometheus", no_argument, NULL, OPT_MATCH_PROMETHEUS},
 	{"scrape-secret", required_argument, NULL, OPT_SCRAPE_SECRET},
 	{"prune-grace", required_argument, NULL, OPT_PRUNE_GRACE},
 	{"leader-elect", optional_argument, NULL, OPT_LEADER_ELECT},
@@ -99,6 +101,8 @@ static const struct cfg_key keys[] = {
 	{"events", CFG_BOOL, OPT_NO_EVENTS, "--no-events", "post Kubernetes Events (default true)"},
 	{"reconcile", CFG_BOOL, OPT_NO_RECONCILE, "--no-reconcile",
 	 "write generated objects and CR status (default true)"},
+	{"matchPrometheus", CFG_BOOL, OPT_MATCH_PROMETHEUS, "--match-prometheus",
+	 "monitors of workloads without a CR get the labels Prometheus selects"},
 	{"scrapeSecret", CFG_STRING, OPT_SCRAPE_SECRET, "--scrape-secret",
 	 "NAMESPACE/NAME of the scrape-config Secret"},
 	{"pruneGrace", CFG_DURATION, OPT_PRUNE_GRACE, "--prune-grace",
@@ -156,6 +160,10 @@ static void usage(FILE *f)
 	      "                             concurrency, as a fraction (default 0.25)\n"
 	      "  --no-events                do not post Kubernetes Events\n"
 	      "  --no-reconcile             do not write generated objects or CR status\n"
+	      "  --match-prometheus         the monitors of workloads without an\n"
+	      "                             InferenceWorkload get the labels the cluster's\n"
+	      "                             Prometheus objects select, as a CR's\n"
+	      "                             spec.monitor.matchPrometheus does (default off)\n"
 	      "  --scrape-secret NS/NAME    the shared scrape-config Secret\n"
 	      "                             (default monitoring/infermon-scrape-configs)\n"
 	      "  --prune-grace D            how long generated objects of a workload without\n"
@@ -337,6 +345,10 @@ static im_result set_option(struct run_args *a, int id, char *v, const char *nam
 		else
 			*(id == OPT_NO_EVENTS ? &o->events : &o->reconcile) = b;
 		break;
+	case OPT_MATCH_PROMETHEUS:
+		if (!parse_bool(v, &o->match_prometheus))
+			want = "true or false";
+		break;
 	case OPT_SCRAPE_SECRET: {
 		const char *slash = strchr(v, '/');
 		if (!slash || slash == v || !slash[1] ||
@@ -502,7 +514,7 @@ int cmd_run(int argc, char **argv)
 		}
 		if (c == OPT_NO_EVENTS || c == OPT_NO_RECONCILE)
 			v = no;
-		else if (c == OPT_LEADER_ELECT && !v)
+		else if ((c == OPT_LEADER_ELECT && !v) || c == OPT_MATCH_PROMETHEUS)
 			v = yes;
 		snprintf(name, sizeof(name), "--%s", flag_name(c));
 		buf_reset(&err);

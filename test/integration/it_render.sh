@@ -74,6 +74,47 @@ PY
 	"$INFERMON_BIN" render -f "$DATA/prometheus.yaml" 2>/dev/null | cmp - "$WORK/r.yaml" || fail "not deterministic"
 }
 
+# --match-prometheus, as run's flag: a workload without a CR (pods alone)
+# gets the labels the Prometheus in the input selects; without the flag its
+# monitor keeps none and is noted as selected by no Prometheus.
+test_match_prometheus_flag_for_workloads_without_a_cr() {
+	{ cat "$DATA/prometheus.yaml"; echo ---; cat <<'YAML'; } >"$WORK/in.yaml"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: solo-0
+  namespace: it-render
+  labels: {alibabacloud.com/inference-workload: solo, alibabacloud.com/inference-backend: vllm}
+spec:
+  containers:
+  - {name: vllm, image: vllm/vllm-openai, ports: [{name: http, containerPort: 8000}]}
+YAML
+	solo_release() {
+		python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "ServiceMonitor" and d["metadata"]["name"] == "infermon-solo":
+        print(d["metadata"].get("labels", {}).get("release", "(none)"))' "$1"
+	}
+	"$INFERMON_BIN" render -f "$WORK/in.yaml" >"$WORK/off.yaml" 2>"$WORK/off.err" || fail "render: $(cat "$WORK/off.err")"
+	[ "$(solo_release "$WORK/off.yaml")" = "(none)" ] || fail "without the flag: release $(solo_release "$WORK/off.yaml")"
+	grep -q 'selects ServiceMonitor it-render/infermon-solo' "$WORK/off.err" || fail "no note: $(cat "$WORK/off.err")"
+	"$INFERMON_BIN" render --match-prometheus -f "$WORK/in.yaml" >"$WORK/on.yaml" 2>"$WORK/on.err" ||
+		fail "render --match-prometheus: $(cat "$WORK/on.err")"
+	[ "$(solo_release "$WORK/on.yaml")" = kp ] || fail "with the flag: release $(solo_release "$WORK/on.yaml")"
+	! grep -q 'infermon-solo' "$WORK/on.err" || fail "noted though selected: $(cat "$WORK/on.err")"
+	# every other object is as without the flag (the CRs decide for themselves)
+	python3 - "$WORK/off.yaml" "$WORK/on.yaml" <<'PY' || fail "the flag changed objects of workloads with a CR"
+import sys, yaml
+def docs(f):
+    return {(d["kind"], d["metadata"]["namespace"], d["metadata"]["name"]): d
+            for d in yaml.safe_load_all(open(f)) if d and d["metadata"]["name"] != "infermon-solo"}
+off, on = docs(sys.argv[1]), docs(sys.argv[2])
+diff = sorted(k for k in off.keys() | on.keys() if off.get(k) != on.get(k))
+print("differ:", diff) if diff else None
+sys.exit(1 if diff else 0)
+PY
+}
+
 test_bad_input_names_file_and_line() {
 	local f out
 	for f in bad-interval:16:'spec.metrics.interval "15x" in llm/qwen-chat: not a duration' \

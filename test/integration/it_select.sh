@@ -81,6 +81,39 @@ test_monitor_selected_condition_and_match_prometheus() {
 	pass "MonitorSelected follows Prometheus selectors and namespace labels"
 }
 
+# infermon run --match-prometheus: a workload with no CR (labelled pods
+# alone) gets the labels the Prometheus selects on its monitor, and keeps
+# none without the flag.
+test_match_prometheus_flag_for_workloads_without_a_cr() {
+	local ns=it-sel-solo
+	fresh_ns $ns
+	kubectl -n monitoring delete prometheus it-sel-solo --ignore-not-found >/dev/null
+	prometheus it-sel-solo "{serviceMonitorSelector: {matchLabels: {release: solo}}, serviceMonitorNamespaceSelector: {}}"
+	at_exit kubectl -n monitoring delete prometheus it-sel-solo --ignore-not-found
+	kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: solo-0
+  namespace: $ns
+  labels: {alibabacloud.com/inference-workload: solo, alibabacloud.com/inference-backend: vllm}
+spec:
+  containers:
+  - {name: engine, image: engine:test, ports: [{name: http, containerPort: 8000}]}
+YAML
+	sm_release() { kubectl -n $ns get servicemonitor infermon-solo -o jsonpath='{.metadata.labels.release}' 2>/dev/null; }
+	has_sm() { kubectl -n $ns get servicemonitor infermon-solo >/dev/null 2>&1; }
+	start_controller
+	wait_for 30 has_sm || fail "no ServiceMonitor for the pod-only workload: $(tail -5 "$WORK/log")"
+	[ -z "$(sm_release)" ] || fail "stamped without --match-prometheus: release=$(sm_release)"
+	stop_infermon
+	start_controller --match-prometheus
+	release_is_solo() { [ "$(sm_release)" = solo ]; }
+	wait_for 30 release_is_solo || fail "--match-prometheus did not stamp release=solo: $(kubectl -n $ns get servicemonitor infermon-solo -o yaml)"
+	stop_infermon
+	echo "ServiceMonitor $ns/infermon-solo (no CR): no release label without the flag, release=solo with --match-prometheus"
+}
+
 test_workload_rename_prunes_old_objects() {
 	local ns=it-sel-rename
 	fresh_ns $ns
