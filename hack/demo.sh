@@ -7,8 +7,11 @@
 # replicas, one leading), three simulated vLLM engines running as pods
 # (llm-d-inference-sim), one of them misconfigured like the incident in
 # docs/ (max-num-seqs 2 where the KV cache holds 8.70 sequences), some
-# traffic, a Prometheus that scrapes the engines through the scrape config
-# the controller generated, and what to look at.
+# traffic, prometheus-operator running a kube-prometheus-stack-like
+# Prometheus on the node that scrapes the engines through the generated
+# ServiceMonitors (and the controller through its shipped one), a
+# Prometheus without the operator scraping through the generated scrape
+# config, and what to look at.
 #
 #   hack/demo.sh           run, show, and keep everything up until Ctrl-C
 #   hack/demo.sh --check   run, verify the expected outcome, tear down, exit 0/1
@@ -37,7 +40,7 @@ if [ "${INFERMON_DEMO_INSIDE:-}" != 1 ]; then
 	fi
 	log "installing what is missing (Debian packages, Go-built components)"
 	install_debs demo
-	hack/tools/build.sh kube sim crds prometheus
+	hack/tools/build.sh kube sim crds prometheus operator
 	log "starting the local cluster with a real node (images, control plane, kubelet)"
 	hack/local-cluster.sh up
 	rc=0
@@ -62,6 +65,10 @@ trap teardown EXIT
 log "installing infermon: kubectl apply --server-side -k deploy/ (image localhost/infermon:dev)"
 kubectl create ns monitoring --dry-run=client -o yaml | kubectl apply -f - > /dev/null
 kubectl apply --server-side --force-conflicts -k hack/node-manifests > /dev/null
+# as deploy/manager/deployment.yaml suggests for kube-prometheus-stack: the
+# workloads without a CR get the labels its Prometheus selects
+kubectl -n $sys patch deploy infermon --type=json \
+	-p '[{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--match-prometheus"}]' > /dev/null
 kubectl -n $sys rollout status deploy/infermon --timeout=180s > /dev/null ||
 	die "the controller did not roll out: $(kubectl -n $sys get pods -o wide)"
 
@@ -125,6 +132,10 @@ PY
 CLEANUP_PIDS="$CLEANUP_PIDS $!"
 wait_for 30 curl -sf "http://127.0.0.1:$pport/-/ready" || die "Prometheus did not start: $(tail -5 "$WORK/prometheus.log")"
 
+log "starting prometheus-operator and its Prometheus (a StatefulSet on the node, hack/node-manifests/prometheus.yaml)"
+node_prometheus_up "$WORK/operator.log" || die "the operator's Prometheus did not come up (above)"
+kps=$NODE_PROMETHEUS_URL
+
 # the leader's log, JSON lines, for what it saw
 leader_log() { kubectl -n $sys logs "$lead" > "$WORK/infermon.log" 2> /dev/null; }
 saw_check() { # saw_check POD CHECK: the leader logged CHECK turning true for POD
@@ -183,9 +194,37 @@ for r in json.load(sys.stdin)["data"]["result"]:
 }
 three_up() { [ "$(promq 'up{job=~"infermon/.*"} == 1' | wc -l)" = 3 ]; }
 wait_for 60 three_up || true
+# kps_targets [--check]: the operator's Prometheus' active targets, one line
+# each: scrape pool (the monitor it comes from), pod, health; with --check,
+# succeeds when both engine workloads' ServiceMonitors have their pods up
+# (3) and the shipped one both controller replicas (2).
+kps_targets() {
+	curl -sf "$kps/api/v1/targets?state=active" | python3 -c '
+import collections, json, sys
+ts = json.load(sys.stdin)["data"]["activeTargets"]
+up = collections.Counter(t["scrapePool"] for t in ts if t["health"] == "up")
+if sys.argv[1:] == ["--check"]:
+    ok = (up["serviceMonitor/llm-demo/infermon-qwen-chat/0"] == 1 and
+          up["serviceMonitor/llm-demo/infermon-llama-batch/0"] == 2 and
+          up["serviceMonitor/infermon-system/infermon/0"] == 2)
+    sys.exit(0 if ok else 1)
+for t in sorted(ts, key=lambda t: (t["scrapePool"], t["labels"].get("pod", ""))):
+    l = t["labels"]
+    print("  %-48s %-34s %-5s %s" % (t["scrapePool"], l.get("pod", ""), t["health"],
+          " ".join("%s=%s" % (k, l[k]) for k in ("workload_name", "backend") if k in l)))' "$@"
+}
+wait_for 90 kps_targets --check || true
 cat << MSG
 
-==== Prometheus at http://127.0.0.1:$pport scrapes the engines through the generated jobs ====
+==== prometheus-operator's Prometheus (pod monitoring/prometheus-kps-0 at $kps) ====
+MSG
+echo "scrapes the engines through the ServiceMonitors infermon generated (llama-batch has no CR:"
+echo "--match-prometheus gave its monitor release=kube-prometheus-stack), and the controller"
+echo "through its shipped ServiceMonitor:"
+kps_targets
+cat << MSG
+
+==== Prometheus without the operator, at http://127.0.0.1:$pport: the generated scrape config ====
 MSG
 promq 'up{job=~"infermon.*"}'
 echo "running / live max-num-seqs per pod, as the dashboard's live-limit panel reads it:"
@@ -224,6 +263,8 @@ if [ $check -eq 1 ]; then
 		{ echo "demo: the llama-batch Service has no two endpoints" >&2; fail=1; }
 	[ "$(promq 'up{job=~"infermon/.*"} == 1' | wc -l)" = 3 ] ||
 		{ echo "demo: Prometheus does not scrape the three engines through the generated jobs: $(promq 'up')" >&2; fail=1; }
+	kps_targets --check ||
+		{ echo "demo: the operator's Prometheus does not scrape through the ServiceMonitors: $(kps_targets)" >&2; fail=1; }
 	[ $fail -eq 0 ] && echo "demo --check: OK" || echo "demo --check: FAILED" >&2
 	exit $fail
 fi
@@ -233,8 +274,9 @@ cat << MSG
 ==== keep exploring ====
   INFERMON_CLUSTER_DIR=$INFERMON_CLUSTER_DIR hack/local-cluster.sh exec kubectl get pods -A
                                               # kubectl inside the cluster's network namespace
+  $kps (inside the namespace)   # prometheus-operator's Prometheus, through the ServiceMonitors
   http://127.0.0.1:$pport (inside the namespace) # Prometheus, scraping through the generated jobs
-Press Ctrl-C to stop Prometheus and the clients (the cluster stays up;
+Press Ctrl-C to stop Prometheus, the operator and the clients (the cluster stays up;
 INFERMON_CLUSTER_DIR=$INFERMON_CLUSTER_DIR hack/local-cluster.sh down removes it).
 MSG
 wait
