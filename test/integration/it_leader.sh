@@ -84,7 +84,9 @@ test_one_replica_writes_and_a_follower_takes_over_after_kill9() {
 
 	# the leader applies a CR's objects and status, judges the engine and
 	# posts the Event; the follower keeps its caches warm
-	apply_iw $ns qwen "{backend: vllm}"
+	# (the CR says 1 s: the CRD defaults an absent interval to 15 s, and the
+	# scrape counts below assume the replicas' 1 s)
+	apply_iw $ns qwen "{backend: vllm, metrics: {interval: 1s}}"
 	ready_iw $ns qwen || fail "CR not reconciled: $(kubectl -n $ns get iw qwen -o yaml)"
 	wait_for 30 grep -q 'check became true.*check=LimitDrift' "$L" || fail "leader did not judge"
 	# the follower does not scrape (test_only_the_leader_scrapes)
@@ -98,7 +100,10 @@ test_one_replica_writes_and_a_follower_takes_over_after_kill9() {
 	wait_for 30 tracks_target "$F" || fail "the follower does not track the engine: $(tail -20 "$F")"
 	local s0
 	s0=$(metric "$L" infermon_scrapes_total)
-	wait_for 30 scraped_since "$L" $((s0 + 2)) || fail "the leader stopped scraping: $(tail -20 "$L")"
+	wait_for 30 scraped_since "$L" $((s0 + 2)) ||
+		fail "the leader stopped scraping ($s0 scrapes 30 s ago): $(tail -20 "$L")
+its scraper on /metrics: $(page "$L" | grep -E '^infermon_(scrape|leader|engine_up)' | head -30)
+the engine: $(curl -s -m 5 -o /dev/null -w '%{http_code} in %{time_total} s' "http://127.0.0.1:$port/metrics")"
 	[ "$(metric "$F" infermon_scrapes_total)" = 0 ] || fail "the follower scraped: $(metric "$F" infermon_scrapes_total)"
 	[ "$(kubectl -n $ns get events.events.k8s.io -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep -cx LimitDrift)" = 1 ] ||
 		fail "LimitDrift posted more than once: $(kubectl -n $ns get events.events.k8s.io -o wide)"
