@@ -123,6 +123,49 @@ controller_series_named_for_engines() {
 		[ -z "$(prom_value "$URL" 'count({__name__=~"infermon_.*", exported_namespace!=""})')" ]
 }
 
+# translation_is_the_operators: test/integration/servicemonitor.py, the
+# stand-in for the operator by which the loopback dashboard and alert tests
+# scrape the controller through the shipped ServiceMonitor, gives for each
+# controller pod the target labels and scrape settings the real operator's
+# job has here.
+translation_is_the_operators() {
+	local sm=$ROOT/deploy/prometheus/service_monitor.yaml svc=$ROOT/deploy/prometheus/service.yaml
+	local pool=serviceMonitor/infermon-system/infermon/0 p ip n=0
+	curl -sf "$URL/api/v1/targets?state=active" >"$WORK/targets.json" || fail "no targets from $URL"
+	curl -sf "$URL/api/v1/status/config" | python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["yaml"])' \
+		>"$WORK/running.yaml" || fail "no config from $URL"
+	python3 "$ROOT/test/integration/servicemonitor.py" job "$sm" "$svc" 127.0.0.1:1 x infermon >"$WORK/ours-job.json" ||
+		fail "servicemonitor.py job"
+	python3 - "$WORK/running.yaml" "$WORK/ours-job.json" $pool <<'PY' || fail "servicemonitor.py's job settings are not the operator's"
+import json, sys, yaml
+theirs = next(j for j in yaml.safe_load(open(sys.argv[1]))["scrape_configs"] if j["job_name"] == sys.argv[3])
+ours = json.load(open(sys.argv[2]))
+bad = []
+for k in ("job_name", "honor_labels", "metrics_path", "scrape_interval", "scrape_timeout", "scheme"):
+    a, b = ours.get(k, {"honor_labels": False, "scheme": "http"}.get(k)), theirs.get(k)
+    print("  %-16s servicemonitor.py %-45r operator %r" % (k, a, b))
+    if a != b:
+        bad.append(k)
+sys.exit(1 if bad else 0)
+PY
+	for p in $("${K[@]}" -n infermon-system get pods -l app.kubernetes.io/name=infermon -o jsonpath='{.items[*].metadata.name}'); do
+		ip=$(pod_ip infermon-system "$p")
+		python3 "$ROOT/test/integration/servicemonitor.py" labels "$sm" "$svc" "$ip:8080" "$p" infermon >"$WORK/ours.json" ||
+			fail "servicemonitor.py labels"
+		python3 - "$WORK/targets.json" "$WORK/ours.json" $pool "$p" <<'PY' || fail "servicemonitor.py's target labels for $p are not the operator's"
+import json, sys
+ts = json.load(open(sys.argv[1]))["data"]["activeTargets"]
+theirs = [t["labels"] for t in ts if t["scrapePool"] == sys.argv[3] and t["labels"].get("pod") == sys.argv[4]]
+ours = json.load(open(sys.argv[2]))
+print("  %s: operator %s" % (sys.argv[4], json.dumps(theirs, sort_keys=True)))
+sys.exit(0 if theirs == [ours] else 1)
+PY
+		n=$((n + 1))
+	done
+	[ $n -ge 1 ] || fail "no controller pod"
+	echo "servicemonitor.py translates the shipped ServiceMonitor as the operator does: job settings and the labels of $n controller targets"
+}
+
 test_dashboard_through_the_operator() {
 	local pod model seqs n ip sims='vllm:e2e_request_latency_seconds_count{namespace="dash-llm",workload_name=~"chat|code"}'
 	world_up
@@ -132,6 +175,7 @@ test_dashboard_through_the_operator() {
 		fail "infermon_pod_info through the shipped ServiceMonitor: $(prom_value "$URL" 'count(infermon_pod_info)') series," \
 			"$(prom_value "$URL" 'count({__name__=~"infermon_.*", exported_namespace!=""})') renamed exported_namespace"
 	echo "the controller's series arrive through serviceMonitor/infermon-system/infermon/0 named for the engine pods (honorLabels)"
+	translation_is_the_operators
 
 	# code-0 (max-num-seqs 2) gets more clients than it admits: requests queue
 	while read -r pod model seqs _; do
