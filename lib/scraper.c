@@ -150,8 +150,22 @@ static void work_free(struct scrape_work *w)
 {
 	if (!w)
 		return;
+	engine_scrape_release(&w->pending);
 	promtext_release(&w->parser);
 	im_free(w);
+}
+
+/* A target's error and problem: "" is the one shared empty string, any
+ * other text a copy of its own (most targets have neither). */
+static const char no_text[] = "";
+
+static void set_text(const char **dst, const char *src)
+{
+	if (*dst && strcmp(*dst, src) == 0)
+		return;
+	if (*dst != no_text)
+		im_free((char *)*dst);
+	*dst = src[0] ? im_xstrdup(src) : no_text;
 }
 
 static void target_free(struct scrape_target *t)
@@ -159,6 +173,9 @@ static void target_free(struct scrape_target *t)
 	heap_remove(t->s, t);
 	cancel_calls(t);
 	work_free(t->work);
+	engine_scrape_release(&t->engine);
+	set_text(&t->error, "");
+	set_text(&t->problem, "");
 	for (int k = 0; k < CHECK_COUNT; k++)
 		im_free(t->checks.message[k]);
 	im_free(t->key);
@@ -291,6 +308,7 @@ struct scrape_target *scraper_set_target(struct scraper *s, const char *key, con
 	t->heap_idx = SCRAPER_NOT_WAITING;
 	t->data = data;
 	t->s = s;
+	t->error = t->problem = no_text;
 	t->key = im_xstrdup(key);
 	t->base_url = im_xstrdup(base_url);
 	t->metrics_path = im_xstrdup(metrics_path);
@@ -361,7 +379,7 @@ static void finish(struct scrape_target *t)
 	s->inflight--;
 	/* published only now: readers see the last completed scrape */
 	t->up = w->up;
-	memcpy(t->error, w->error, sizeof(t->error));
+	set_text(&t->error, w->error);
 	t->scrapes++;
 	t->last_ms = now;
 	t->epoch = s->epoch;
@@ -371,7 +389,7 @@ static void finish(struct scrape_target *t)
 		heap_push(s, t);
 	t->samples_skipped = w->parser.stats.skipped_oversized;
 	t->lines_malformed = w->parser.stats.malformed;
-	snprintf(t->problem, sizeof(t->problem), "%s", promtext_problem(&w->parser));
+	set_text(&t->problem, promtext_problem(&w->parser));
 	if (t->up) {
 		engine_scrape_end(&w->pending);
 		/* back after failing, or its counters went back: the engine may
@@ -381,7 +399,7 @@ static void finish(struct scrape_target *t)
 		    (!was_up || w->pending.prompt_tokens < t->engine.prompt_tokens ||
 		     w->pending.generation_tokens < t->engine.generation_tokens))
 			t->info_due = true;
-		t->engine = w->pending;
+		engine_scrape_move(&t->engine, &w->pending);
 		history_push(&t->history, now, &t->engine);
 	} else {
 		t->failures++;

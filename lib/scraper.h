@@ -87,8 +87,10 @@ struct scrape_target {
 	void *data;               /* owner's pointer */
 
 	/* results of the last completed scrape */
-	bool up;                     /* metrics fetched and parsed */
-	char error[384];             /* why the last scrape failed, "" if up */
+	bool up; /* metrics fetched and parsed */
+	/* why the last scrape failed, "" if up; owned, never NULL, and out of
+	 * line like problem below (thousands of targets, most of them up) */
+	const char *error;
 	struct engine_scrape engine; /* last good engine state */
 	struct engine_history history;
 	struct vllm_server_info vinfo;
@@ -105,7 +107,7 @@ struct scrape_target {
 	double duration_s;                  /* of the metrics request */
 	size_t bytes;                       /* of the metrics body */
 	uint64_t samples_skipped, lines_malformed;
-	char problem[256]; /* first parser problem of the last scrape */
+	const char *problem; /* first parser problem of the last scrape, or "" */
 	uint64_t scrapes, failures;
 	uint64_t last_ms;
 	uint64_t epoch; /* the scraper's epoch when the last scrape completed */

@@ -463,9 +463,11 @@ TEST(info_endpoints_are_asked_again_after_a_restart)
 }
 
 /* A target keeps the message of an active check, and none once it clears
- * (messages are the target's own strings, not room for every check). */
+ * (messages are the target's own strings, not room for every check); the
+ * same for the error of its last scrape, while the model names of its last
+ * good scrape stay through a failed one. */
 static struct steady mk;
-static char mk_msg[4][256];
+static char mk_msg[4][256], mk_err[4][256], mk_model[4][64];
 static bool mk_active[4];
 
 static void messages_done(void *ctx, struct scrape_target *t)
@@ -476,6 +478,9 @@ static void messages_done(void *ctx, struct scrape_target *t)
 		mk_active[t->scrapes] = t->checks.active[CHECK_SCRAPE_FAILED];
 		snprintf(mk_msg[t->scrapes], sizeof(mk_msg[0]), "%s",
 			 scraper_check_message(t, CHECK_SCRAPE_FAILED));
+		snprintf(mk_err[t->scrapes], sizeof(mk_err[0]), "%s", t->error);
+		snprintf(mk_model[t->scrapes], sizeof(mk_model[0]), "%d:%s", t->engine.nmodels,
+			 t->engine.nmodels ? t->engine.models[0] : "");
 	}
 	if (t->scrapes == 1)
 		k->d.metrics_body = NULL; /* 404 from now on */
@@ -505,6 +510,12 @@ TEST(check_messages_kept_while_active_only)
 	ASSERT_TRUE(!mk_active[3]);
 	ASSERT_STREQ(mk_msg[3], "");
 	ASSERT_TRUE(mk_active[0]); /* the string was freed, not kept empty */
+	ASSERT_STREQ(mk_err[1], "");
+	ASSERT_CONTAINS(mk_err[2], "HTTP 404");
+	ASSERT_STREQ(mk_err[3], "");
+	ASSERT_STREQ(mk_model[1], "1:m");
+	ASSERT_STREQ(mk_model[2], "1:m");
+	ASSERT_STREQ(mk_model[3], "1:m");
 	scraper_release(&mk.s);
 	loop_release(&mk.loop);
 }
