@@ -54,33 +54,49 @@ const char *obj_key(struct buf *b, const char *ns, const char *name)
 	return buf_str(b);
 }
 
-static size_t put(struct objcache *c, const cJSON *o)
+/* What the cache keeps of o: a copy without managedFields (nothing reads
+ * them; on a generated object they are as large as the object), as
+ * client-go's cache transforms do. NULL when o has no name. */
+static cJSON *kept_copy(const cJSON *o)
 {
-	struct buf k;
-	cJSON *old, *copy;
+	cJSON *copy;
 
-	buf_init(&k, BUF_MAX_SMALL);
-	if (!key_of(o, &k)) {
-		buf_release(&k);
-		return 1;
-	}
-	old = hmap_get(&c->objs, k.ptr);
+	if (!obj_str(o, "metadata", "name"))
+		return NULL;
 	copy = cJSON_Duplicate(o, true);
-	/* kept without managedFields (nothing reads them; on a generated
-	 * object they are as large as the object), as client-go's cache
-	 * transforms do */
 	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(copy, "metadata"),
 						"managedFields");
+	return copy;
+}
+
+/* Takes copy (from kept_copy). */
+static void put_copy(struct objcache *c, cJSON *copy)
+{
+	struct buf k;
+	cJSON *old;
+
+	buf_init(&k, BUF_MAX_SMALL);
+	key_of(copy, &k);
+	old = hmap_get(&c->objs, k.ptr);
 	if (old && cJSON_Compare(old, copy, true)) { /* relisted unchanged */
 		cJSON_Delete(copy);
 		buf_release(&k);
-		return 0;
+		return;
 	}
 	hmap_put(&c->objs, k.ptr, copy);
 	cJSON_Delete(old);
 	buf_release(&k);
 	if (c->cb)
 		c->cb(c->ctx, copy, false);
+}
+
+static size_t put(struct objcache *c, const cJSON *o)
+{
+	cJSON *copy = kept_copy(o);
+
+	if (!copy)
+		return 1;
+	put_copy(c, copy);
 	return 0;
 }
 
@@ -95,20 +111,32 @@ static void drop(struct objcache *c, const char *key)
 	cJSON_Delete(old);
 }
 
-static size_t store_replace(void *ctx, const char *ns, cJSON *const *objs, size_t n)
+static void *store_decode(void *ctx, const cJSON *obj)
+{
+	(void)ctx;
+	return kept_copy(obj);
+}
+
+static void store_discard(void *ctx, void *item)
+{
+	(void)ctx;
+	cJSON_Delete(item);
+}
+
+static size_t store_replace(void *ctx, const char *ns, void *const *items, size_t n)
 {
 	struct objcache *c = ctx;
 	struct hmap keep;
 	struct buf k;
 	const char **keys;
-	size_t bad = 0, nslen = ns ? strlen(ns) : 0;
+	size_t nslen = ns ? strlen(ns) : 0;
 
 	hmap_init(&keep);
 	buf_init(&k, BUF_MAX_SMALL);
 	for (size_t i = 0; i < n; i++) {
-		if (key_of(objs[i], &k))
-			hmap_put(&keep, k.ptr, (void *)1);
-		bad += put(c, objs[i]);
+		key_of(items[i], &k);
+		hmap_put(&keep, k.ptr, (void *)1);
+		put_copy(c, items[i]);
 	}
 	keys = hmap_sorted_keys(&c->objs);
 	for (size_t i = 0; keys[i]; i++) {
@@ -124,7 +152,7 @@ static size_t store_replace(void *ctx, const char *ns, cJSON *const *objs, size_
 	im_free(keys);
 	hmap_release(&keep);
 	buf_release(&k);
-	return bad;
+	return 0;
 }
 
 static size_t store_upsert(void *ctx, const cJSON *obj)
@@ -154,6 +182,8 @@ static size_t store_count(void *ctx)
 void objcache_store(struct objcache *c, struct reflector_store *out)
 {
 	out->ctx = c;
+	out->decode = store_decode;
+	out->discard = store_discard;
 	out->replace = store_replace;
 	out->upsert = store_upsert;
 	out->remove = store_remove;

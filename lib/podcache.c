@@ -271,17 +271,22 @@ static struct pod *decode_or_warn(const cJSON *obj)
 	return p;
 }
 
-static size_t store_replace(void *ctx, const char *ns, cJSON *const *objs, size_t n)
+static void *store_decode(void *ctx, const cJSON *obj)
 {
-	struct pod **pods = im_xcalloc(n + 1, sizeof(*pods));
-	size_t ok = 0;
+	(void)ctx;
+	return decode_or_warn(obj);
+}
 
-	for (size_t i = 0; i < n; i++)
-		if ((pods[ok] = decode_or_warn(objs[i])) != NULL)
-			ok++;
-	podcache_replace(ctx, ns, pods, ok);
-	im_free(pods);
-	return n - ok;
+static void store_discard(void *ctx, void *item)
+{
+	(void)ctx;
+	pod_free(item);
+}
+
+static size_t store_replace(void *ctx, const char *ns, void *const *items, size_t n)
+{
+	podcache_replace(ctx, ns, (struct pod **)items, n);
+	return 0;
 }
 
 static size_t store_upsert(void *ctx, const cJSON *obj)
@@ -314,6 +319,8 @@ static size_t store_count(void *ctx)
 void podcache_store(struct podcache *c, struct reflector_store *out)
 {
 	out->ctx = c;
+	out->decode = store_decode;
+	out->discard = store_discard;
 	out->replace = store_replace;
 	out->upsert = store_upsert;
 	out->remove = store_remove;

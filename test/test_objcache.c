@@ -2,6 +2,7 @@
 
 #include "buf.h"
 #include "objcache.h"
+#include "reflector.h"
 
 TEST(obj_key_spells_namespace_slash_name)
 {
@@ -30,6 +31,79 @@ TEST(obj_key_is_the_cache_key)
 	ASSERT_TRUE(objcache_get(&c, "llm", "a") == o);
 	ASSERT_TRUE(objcache_get(&c, "llm", "b") == NULL);
 	buf_release(&b);
+	objcache_release(&c);
+}
+
+static int oc_changes, oc_deletes;
+
+static void oc_count(void *ctx, const cJSON *obj, bool deleted)
+{
+	(void)ctx;
+	(void)obj;
+	if (deleted)
+		oc_deletes++;
+	else
+		oc_changes++;
+}
+
+/* A list reaches the store page by page: decode keeps a copy without
+ * managedFields that outlives the page's JSON, an object without a name is
+ * left out, replace makes the cache hold the list (objects of the scope
+ * not in it are dropped, unchanged ones run no callback). */
+TEST(objcache_store_decodes_a_list_page_by_page)
+{
+	struct objcache c;
+	struct reflector_store st;
+	const char *json[] = {
+		"{\"metadata\":{\"namespace\":\"n\",\"name\":\"a\",\"managedFields\":[{\"manager\":\"m\"}]},"
+		"\"spec\":{\"x\":1}}",
+		"{\"metadata\":{\"namespace\":\"n\",\"name\":\"b\"},\"spec\":{\"x\":2}}",
+		"{\"metadata\":{\"namespace\":\"n\"}}",
+	};
+	void *items[3];
+	size_t n = 0;
+	cJSON *old = cJSON_Parse("{\"metadata\":{\"namespace\":\"n\",\"name\":\"old\"}}");
+
+	objcache_init(&c, oc_count, NULL);
+	objcache_store(&c, &st);
+	st.upsert(st.ctx, old);
+	cJSON_Delete(old);
+	for (int i = 0; i < 3; i++) {
+		cJSON *o = cJSON_Parse(json[i]);
+		void *it = st.decode(st.ctx, o);
+		if (it)
+			items[n++] = it;
+		cJSON_Delete(o);
+	}
+	ASSERT_EQ_INT(n, 2);
+	oc_changes = oc_deletes = 0;
+	ASSERT_EQ_INT(st.replace(st.ctx, "n", items, n), 0);
+	ASSERT_EQ_INT(oc_changes, 2);
+	ASSERT_EQ_INT(oc_deletes, 1);
+	ASSERT_TRUE(objcache_get(&c, "n", "old") == NULL);
+	ASSERT_TRUE(
+		cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(objcache_get(&c, "n", "a"), "metadata"),
+			"managedFields") == NULL);
+
+	/* relisted unchanged: no callback */
+	n = 0;
+	for (int i = 0; i < 2; i++) {
+		cJSON *o = cJSON_Parse(json[i]);
+		items[n++] = st.decode(st.ctx, o);
+		cJSON_Delete(o);
+	}
+	oc_changes = 0;
+	st.replace(st.ctx, "n", items, n);
+	ASSERT_EQ_INT(oc_changes, 0);
+	ASSERT_EQ_INT(c.objs.count, 2);
+
+	/* a list given up half way */
+	{
+		cJSON *o = cJSON_Parse(json[1]);
+		st.discard(st.ctx, st.decode(st.ctx, o));
+		cJSON_Delete(o);
+	}
 	objcache_release(&c);
 }
 
