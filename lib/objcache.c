@@ -16,8 +16,103 @@ void objcache_init(struct objcache *c, objcache_cb cb, void *ctx)
 void objcache_release(struct objcache *c)
 {
 	for (struct hmap_entry *e = hmap_first(&c->objs); e; e = hmap_next(&c->objs, e))
-		cJSON_Delete(e->value);
+		objcache_free(e->value);
 	hmap_release(&c->objs);
+}
+
+/* ---- one block an object ---- */
+
+/* What a copy leaves out: the managedFields of the object's metadata. */
+enum frozen_at { AT_OTHER, AT_ROOT, AT_METADATA };
+
+static bool left_out(const cJSON *item, enum frozen_at at)
+{
+	return at == AT_METADATA && item->string && strcmp(item->string, "managedFields") == 0;
+}
+
+static enum frozen_at child_at(const cJSON *child, enum frozen_at at)
+{
+	return at == AT_ROOT && child->string && strcmp(child->string, "metadata") == 0
+		       ? AT_METADATA
+		       : AT_OTHER;
+}
+
+static void measure(const cJSON *o, enum frozen_at at, size_t *nodes, size_t *bytes)
+{
+	(*nodes)++;
+	if (o->string)
+		*bytes += strlen(o->string) + 1;
+	if (o->valuestring)
+		*bytes += strlen(o->valuestring) + 1;
+	for (const cJSON *c = o->child; c; c = c->next)
+		if (!left_out(c, at))
+			measure(c, child_at(c, at), nodes, bytes);
+}
+
+struct frozen {
+	cJSON *node; /* next free node */
+	char *str;   /* next free string byte */
+};
+
+static char *frozen_str(struct frozen *f, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = f->str;
+
+	memcpy(p, s, n);
+	f->str += n;
+	return p;
+}
+
+static cJSON *frozen_copy(struct frozen *f, const cJSON *o, enum frozen_at at)
+{
+	cJSON *n = f->node++, *last = NULL;
+
+	memset(n, 0, sizeof(*n));
+	n->type = o->type;
+	n->valueint = o->valueint;
+	n->valuedouble = o->valuedouble;
+	if (o->string)
+		n->string = frozen_str(f, o->string);
+	if (o->valuestring)
+		n->valuestring = frozen_str(f, o->valuestring);
+	for (const cJSON *c = o->child; c; c = c->next) {
+		cJSON *k;
+		if (left_out(c, at))
+			continue;
+		k = frozen_copy(f, c, child_at(c, at));
+		if (last) {
+			last->next = k;
+			k->prev = last;
+		} else {
+			n->child = k;
+		}
+		last = k;
+	}
+	if (n->child)
+		n->child->prev = last; /* as cJSON keeps it: the first's prev is the last */
+	return n;
+}
+
+cJSON *objcache_freeze(const cJSON *o)
+{
+	size_t nodes = 0, bytes = 0;
+	struct frozen f;
+	cJSON *root;
+
+	measure(o, AT_ROOT, &nodes, &bytes);
+	root = im_xmalloc(nodes * sizeof(cJSON) + bytes);
+	f.node = root;
+	f.str = (char *)(root + nodes);
+	frozen_copy(&f, o, AT_ROOT);
+	root->next = root->prev = NULL; /* o may be an item of a list */
+	root->string = NULL;
+	return root;
+}
+
+void objcache_free(cJSON *frozen)
+{
+	im_free(frozen);
 }
 
 const char *obj_str(const cJSON *o, const char *a, const char *b)
@@ -63,9 +158,7 @@ static cJSON *kept_copy(const cJSON *o)
 
 	if (!obj_str(o, "metadata", "name"))
 		return NULL;
-	copy = cJSON_Duplicate(o, true);
-	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(copy, "metadata"),
-						"managedFields");
+	copy = objcache_freeze(o);
 	return copy;
 }
 
@@ -79,12 +172,12 @@ static void put_copy(struct objcache *c, cJSON *copy)
 	key_of(copy, &k);
 	old = hmap_get(&c->objs, k.ptr);
 	if (old && cJSON_Compare(old, copy, true)) { /* relisted unchanged */
-		cJSON_Delete(copy);
+		objcache_free(copy);
 		buf_release(&k);
 		return;
 	}
 	hmap_put(&c->objs, k.ptr, copy);
-	cJSON_Delete(old);
+	objcache_free(old);
 	buf_release(&k);
 	if (c->cb)
 		c->cb(c->ctx, copy, false);
@@ -108,7 +201,7 @@ static void drop(struct objcache *c, const char *key)
 		return;
 	if (c->cb)
 		c->cb(c->ctx, old, true);
-	cJSON_Delete(old);
+	objcache_free(old);
 }
 
 static void *store_decode(void *ctx, const cJSON *obj)
@@ -120,7 +213,7 @@ static void *store_decode(void *ctx, const cJSON *obj)
 static void store_discard(void *ctx, void *item)
 {
 	(void)ctx;
-	cJSON_Delete(item);
+	objcache_free(item);
 }
 
 static size_t store_replace(void *ctx, const char *ns, void *const *items, size_t n)

@@ -25,10 +25,13 @@ TEST(obj_key_is_the_cache_key)
 	struct buf b;
 	cJSON *o = cJSON_Parse("{\"metadata\":{\"namespace\":\"llm\",\"name\":\"a\"}}");
 
+	cJSON *f = objcache_freeze(o);
+
+	cJSON_Delete(o);
 	objcache_init(&c, NULL, NULL);
 	buf_init(&b, BUF_MAX_SMALL);
-	hmap_put(&c.objs, obj_key(&b, "llm", "a"), o);
-	ASSERT_TRUE(objcache_get(&c, "llm", "a") == o);
+	hmap_put(&c.objs, obj_key(&b, "llm", "a"), f);
+	ASSERT_TRUE(objcache_get(&c, "llm", "a") == f);
 	ASSERT_TRUE(objcache_get(&c, "llm", "b") == NULL);
 	buf_release(&b);
 	objcache_release(&c);
@@ -105,6 +108,52 @@ TEST(objcache_store_decodes_a_list_page_by_page)
 		cJSON_Delete(o);
 	}
 	objcache_release(&c);
+}
+
+/* A frozen copy reads as the object did (cJSON_Compare, printing, items in
+ * order, children's prev links as cJSON keeps them, numbers, empty strings,
+ * nested arrays), without metadata.managedFields only, and is one block
+ * (objcache_free frees it all: the leak check at the end says so). */
+TEST(objcache_freeze_is_the_object_in_one_block)
+{
+	const char *json =
+		"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"s\","
+		"\"namespace\":\"n\",\"labels\":{\"a\":\"1\",\"b\":\"\"},\"managedFields\":[{\"manager\":"
+		"\"m\"}],\"generation\":3},\"spec\":{\"managedFields\":true,\"ports\":[{\"port\":8000,"
+		"\"name\":\"metrics\"},{\"port\":-1.5}],\"x\":null,\"y\":false,\"z\":[[],{},[1,[2]]]}}";
+	cJSON *o = cJSON_Parse(json), *want = cJSON_Parse(json), *f, *c;
+	char *a, *b;
+	const cJSON *ports;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(want, "metadata"),
+						"managedFields");
+	f = objcache_freeze(cJSON_GetObjectItemCaseSensitive(o, "metadata")->next /* spec */);
+	ASSERT_TRUE(f->next == NULL && f->prev == NULL && f->string == NULL);
+	/* managedFields are left out of metadata only */
+	ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "managedFields")));
+	objcache_free(f);
+
+	f = objcache_freeze(o);
+	cJSON_Delete(o); /* nothing of f points into o */
+	ASSERT_TRUE(cJSON_Compare(f, want, true));
+	a = cJSON_PrintUnformatted(f);
+	b = cJSON_PrintUnformatted(want);
+	ASSERT_STREQ(a, b);
+	cJSON_free(a);
+	cJSON_free(b);
+	ports = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(f, "spec"),
+						 "ports");
+	ASSERT_EQ_INT(cJSON_GetArraySize(ports), 2);
+	ASSERT_TRUE(ports->child->prev == ports->child->next); /* the last of two */
+	ASSERT_EQ_INT(cJSON_GetArrayItem(ports, 0)->child->valueint, 8000);
+	ASSERT_EQ_DBL(cJSON_GetArrayItem(ports, 1)->child->valuedouble, -1.5, 0);
+	ASSERT_STREQ(obj_label(f, "b"), "");
+	/* a duplicate is an ordinary tree again */
+	c = cJSON_Duplicate(f, true);
+	ASSERT_TRUE(cJSON_Compare(c, want, true));
+	cJSON_Delete(c);
+	objcache_free(f);
+	cJSON_Delete(want);
 }
 
 int main(int argc, char **argv)
