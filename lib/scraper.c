@@ -168,6 +168,39 @@ static void set_text(const char **dst, const char *src)
 	*dst = src[0] ? im_xstrdup(src) : no_text;
 }
 
+/* A shared check message and how many targets hold it. */
+struct shared_msg {
+	size_t holders;
+	char text[];
+};
+
+static const char *msg_hold(struct scraper *s, const char *text)
+{
+	struct shared_msg *m = hmap_get(&s->messages, text);
+
+	if (!m) {
+		size_t n = strlen(text);
+		m = im_xmalloc(sizeof(*m) + n + 1);
+		m->holders = 0;
+		memcpy(m->text, text, n + 1);
+		hmap_put(&s->messages, text, m);
+	}
+	m->holders++;
+	return m->text;
+}
+
+static void msg_drop(struct scraper *s, const char **text)
+{
+	struct shared_msg *m;
+
+	if (!*text)
+		return;
+	m = hmap_get(&s->messages, *text);
+	*text = NULL;
+	if (m && --m->holders == 0)
+		im_free(hmap_del(&s->messages, m->text));
+}
+
 static void target_free(struct scrape_target *t)
 {
 	heap_remove(t->s, t);
@@ -177,11 +210,8 @@ static void target_free(struct scrape_target *t)
 	set_text(&t->error, "");
 	set_text(&t->problem, "");
 	for (int k = 0; k < CHECK_COUNT; k++)
-		im_free(t->checks.message[k]);
-	im_free(t->key);
-	im_free(t->base_url);
-	im_free(t->metrics_path);
-	im_free(t);
+		msg_drop(t->s, &t->checks.message[k]);
+	im_free(t); /* and its strings */
 }
 
 static void start_scrape(struct scrape_target *t);
@@ -276,6 +306,7 @@ void scraper_release(struct scraper *s)
 	for (struct hmap_entry *e = hmap_first(&s->targets); e; e = hmap_next(&s->targets, e))
 		target_free(e->value);
 	hmap_release(&s->targets);
+	hmap_release(&s->messages); /* empty: every target let go of its own */
 	im_free(s->heap);
 	s->heap = NULL;
 	s->nheap = s->heap_cap = 0;
@@ -304,14 +335,23 @@ struct scrape_target *scraper_set_target(struct scraper *s, const char *key, con
 		hmap_del(&s->targets, key);
 		target_free(t);
 	}
-	t = im_xcalloc(1, sizeof(*t));
+	{
+		/* the target and its three strings in one block */
+		size_t nk = strlen(key) + 1, nu = strlen(base_url) + 1,
+		       np = strlen(metrics_path) + 1;
+
+		t = im_xcalloc(1, sizeof(*t) + nk + nu + np);
+		t->key = (char *)(t + 1);
+		t->base_url = t->key + nk;
+		t->metrics_path = t->base_url + nu;
+		memcpy(t->key, key, nk);
+		memcpy(t->base_url, base_url, nu);
+		memcpy(t->metrics_path, metrics_path, np);
+	}
 	t->heap_idx = SCRAPER_NOT_WAITING;
 	t->data = data;
 	t->s = s;
 	t->error = t->problem = no_text;
-	t->key = im_xstrdup(key);
-	t->base_url = im_xstrdup(base_url);
-	t->metrics_path = im_xstrdup(metrics_path);
 	t->backend = b;
 	t->args_max_num_seqs = args_max_num_seqs;
 	t->tolerance = s->opts.checks.drift_tolerance;
@@ -340,19 +380,19 @@ struct scrape_target *scraper_get(struct scraper *s, const char *key)
 }
 
 /* A target keeps the messages of its active checks only (a check_result
- * holds room for all of them: 2 kB, times thousands of targets). */
+ * holds room for all of them: 2 kB, times thousands of targets), shared
+ * with the targets whose check says the same. */
 static void keep_checks(struct scrape_target *t, const struct check_result *cr)
 {
 	for (int k = 0; k < CHECK_COUNT; k++) {
-		char **m = &t->checks.message[k];
+		const char **m = &t->checks.message[k];
 
 		t->checks.active[k] = cr->active[k];
 		if (!cr->active[k]) {
-			im_free(*m);
-			*m = NULL;
+			msg_drop(t->s, m);
 		} else if (!*m || strcmp(*m, cr->message[k]) != 0) {
-			im_free(*m);
-			*m = im_xstrdup(cr->message[k]);
+			msg_drop(t->s, m);
+			*m = msg_hold(t->s, cr->message[k]);
 		}
 	}
 	t->checks.saturation = cr->saturation;

@@ -75,6 +75,7 @@ struct scraper_opts {
 };
 
 struct scrape_target {
+	/* these three live in the target's own block */
 	char *key;          /* namespace/pod, or the URL for `check` */
 	char *base_url;     /* http://10.0.0.5:8000 */
 	char *metrics_path; /* /metrics */
@@ -101,11 +102,13 @@ struct scrape_target {
 	struct resolved_limits limits;
 	struct {
 		bool active[CHECK_COUNT];
-		char *message[CHECK_COUNT]; /* owned; NULL unless active */
-		double saturation, drift;   /* as in struct check_result */
-	} checks;                           /* the last evaluation */
-	double duration_s;                  /* of the metrics request */
-	size_t bytes;                       /* of the metrics body */
+		/* NULL unless active; shared with the other targets whose
+		 * check says the same (the scraper's messages), read-only */
+		const char *message[CHECK_COUNT];
+		double saturation, drift; /* as in struct check_result */
+	} checks;                         /* the last evaluation */
+	double duration_s;                /* of the metrics request */
+	size_t bytes;                     /* of the metrics body */
 	uint64_t samples_skipped, lines_malformed;
 	const char *problem; /* first parser problem of the last scrape, or "" */
 	uint64_t scrapes, failures;
@@ -150,7 +153,11 @@ struct scraper_interval_hist {
 struct scraper {
 	struct http *http;
 	struct scraper_opts opts;
-	struct hmap targets;         /* key -> struct scrape_target* */
+	struct hmap targets; /* key -> struct scrape_target* */
+	/* the active checks' messages, each once however many targets show
+	 * it (a fleet's MetricsMissing reads the same on every pod of an
+	 * engine version): text -> its holders */
+	struct hmap messages;
 	struct scrape_target **heap; /* waiting targets, earliest next_ms first */
 	size_t nheap, heap_cap;
 	uv_timer_t tick; /* armed for the earliest due target */
