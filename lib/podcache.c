@@ -163,11 +163,19 @@ static void upsert(struct podcache *c, struct pod *p)
 	}
 	old = hmap_get(&c->pods, pk.ptr);
 	if (old && !pod_differs(old, p) && strcmp(pod_workload(old), pod_workload(p)) == 0) {
-		/* Nothing infermon acts on changed: keep the old copy, no event. */
-		im_free(old->resource_version);
-		old->resource_version = p->resource_version;
-		p->resource_version = NULL;
-		pod_free(p);
+		/* Nothing infermon acts on changed: no event; the new copy (its
+		 * resourceVersion) takes the old one's place (a pod is one
+		 * block: pod.h) */
+		struct buf wk;
+		struct workload *w;
+
+		buf_init(&wk, BUF_MAX_SMALL);
+		w = hmap_get(&c->workloads, obj_key(&wk, old->namespace, pod_workload(old)));
+		if (w)
+			hmap_put(&w->pods, pk.ptr, p);
+		hmap_put(&c->pods, pk.ptr, p);
+		pod_free(old);
+		buf_release(&wk);
 		buf_release(&pk);
 		return;
 	}

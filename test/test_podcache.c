@@ -228,6 +228,38 @@ TEST(podcache_replace_is_exact_within_scope)
 	podcache_release(&c);
 }
 
+/* A pod that comes again with nothing infermon acts on changed (a new
+ * resourceVersion only) makes no event, and the cache holds the new copy
+ * in both of its maps. */
+TEST(podcache_unchanged_pod_takes_the_new_resource_version_quietly)
+{
+	struct podcache c;
+	struct events e = {0};
+	cJSON *o = pod_json("a", "p1", "w1", "vllm", "10.0.0.1", 1);
+	struct pod *p;
+	struct buf err;
+	const struct workload *w;
+
+	podcache_init(&c, record, &e);
+	podcache_upsert(&c, mkpod("a", "p1", "w1", "vllm", "10.0.0.1", 1));
+	ASSERT_EQ_INT(e.n, 1);
+	cJSON_SetValuestring(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "metadata"),
+						 "resourceVersion"),
+		"7");
+	buf_init(&err, 1024);
+	ASSERT_OK(pod_decode(o, &p, &err));
+	buf_release(&err);
+	cJSON_Delete(o);
+	podcache_upsert(&c, p);
+	ASSERT_EQ_INT(e.n, 1); /* no event */
+	ASSERT_TRUE(podcache_get(&c, "a", "p1") == p);
+	ASSERT_STREQ(podcache_get(&c, "a", "p1")->resource_version, "7");
+	w = podcache_workload(&c, "a/w1");
+	ASSERT_TRUE(w != NULL && hmap_get(&w->pods, "a/p1") == p);
+	podcache_release(&c);
+}
+
 /* A reflector hands a list's pods to the store page by page (decode) and
  * frees each page's JSON at once; the pods decoded must not point into
  * it (ASan sees it), a pod that cannot be decoded is left out, and
