@@ -25,7 +25,7 @@ TEST(obj_key_is_the_cache_key)
 	struct buf b;
 	cJSON *o = cJSON_Parse("{\"metadata\":{\"namespace\":\"llm\",\"name\":\"a\"}}");
 
-	cJSON *f = objcache_freeze(o);
+	cJSON *f = objcache_freeze(NULL, o);
 
 	cJSON_Delete(o);
 	objcache_init(&c, NULL, NULL);
@@ -127,13 +127,13 @@ TEST(objcache_freeze_is_the_object_in_one_block)
 
 	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(want, "metadata"),
 						"managedFields");
-	f = objcache_freeze(cJSON_GetObjectItemCaseSensitive(o, "metadata")->next /* spec */);
+	f = objcache_freeze(NULL, cJSON_GetObjectItemCaseSensitive(o, "metadata")->next /* spec */);
 	ASSERT_TRUE(f->next == NULL && f->prev == NULL && f->string == NULL);
 	/* managedFields are left out of metadata only */
 	ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "managedFields")));
-	objcache_free(f);
+	objcache_free(NULL, f);
 
-	f = objcache_freeze(o);
+	f = objcache_freeze(NULL, o);
 	cJSON_Delete(o); /* nothing of f points into o */
 	ASSERT_TRUE(cJSON_Compare(f, want, true));
 	a = cJSON_PrintUnformatted(f);
@@ -152,8 +152,84 @@ TEST(objcache_freeze_is_the_object_in_one_block)
 	c = cJSON_Duplicate(f, true);
 	ASSERT_TRUE(cJSON_Compare(c, want, true));
 	cJSON_Delete(c);
-	objcache_free(f);
+	objcache_free(NULL, f);
 	cJSON_Delete(want);
+}
+
+/* ServiceMonitors of two workloads: the same endpoints (16 nodes or more)
+ * are one frozen copy between them, each still reads as its own object,
+ * and the copy goes with the last object that holds it (ASan and the leak
+ * check see a list freed early or never). */
+static cJSON *monitor(const char *name, int port)
+{
+	char json[1024];
+
+	snprintf(
+		json, sizeof(json),
+		"{\"metadata\":{\"namespace\":\"n\",\"name\":\"%s\",\"labels\":{\"w\":\"%s\"}},"
+		"\"spec\":{\"selector\":{\"w\":\"%s\"},\"endpoints\":[{\"port\":\"metrics\","
+		"\"interval\":\"15s\",\"relabelings\":[{\"sourceLabels\":[\"a\"],\"action\":\"keep\"},"
+		"{\"sourceLabels\":[\"b\"],\"targetLabel\":\"pod\",\"action\":\"replace\"},"
+		"{\"sourceLabels\":[\"c\"],\"targetLabel\":\"ns\",\"action\":\"replace\"}],"
+		"\"targetPort\":%d}],\"small\":[1,2]}}",
+		name, name, name, port);
+	return cJSON_Parse(json);
+}
+
+static int oc_seen;
+
+static void oc_check(void *ctx, const cJSON *obj, bool deleted)
+{
+	(void)ctx;
+	(void)deleted;
+	oc_seen += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(obj, "spec"), "endpoints"));
+}
+
+TEST(objcache_shares_large_arrays_between_objects)
+{
+	struct objcache c;
+	struct reflector_store st;
+	cJSON *a = monitor("a", 1), *b = monitor("b", 1), *d = monitor("d", 2);
+	const cJSON *fa, *fb, *fd, *ea, *eb;
+
+	objcache_init(&c, oc_check, NULL);
+	objcache_store(&c, &st);
+	st.upsert(st.ctx, a);
+	st.upsert(st.ctx, b);
+	st.upsert(st.ctx, d);
+	fa = objcache_get(&c, "n", "a");
+	fb = objcache_get(&c, "n", "b");
+	fd = objcache_get(&c, "n", "d");
+	ASSERT_TRUE(cJSON_Compare(fa, a, true));
+	ASSERT_TRUE(cJSON_Compare(fb, b, true));
+	ASSERT_TRUE(cJSON_Compare(fd, d, true));
+	ASSERT_EQ_INT(oc_seen, 3);
+	ea = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(fa, "spec"),
+					      "endpoints");
+	eb = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(fb, "spec"),
+					      "endpoints");
+	ASSERT_TRUE(ea != eb && ea->child == eb->child); /* one list */
+	ASSERT_EQ_INT(c.shared.count, 2);                /* d's endpoints differ */
+	/* a small array is each object's own */
+	ASSERT_TRUE(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(fa, "spec"),
+						     "small")
+			    ->child !=
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(fb, "spec"),
+						     "small")
+			    ->child);
+	/* a goes: b still reads whole; relisted unchanged keeps its copy */
+	st.remove(st.ctx, a);
+	ASSERT_EQ_INT(c.shared.count, 2);
+	ASSERT_TRUE(cJSON_Compare(objcache_get(&c, "n", "b"), b, true));
+	st.upsert(st.ctx, b);
+	ASSERT_TRUE(objcache_get(&c, "n", "b") == fb);
+	st.remove(st.ctx, b);
+	ASSERT_EQ_INT(c.shared.count, 1);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	cJSON_Delete(d);
+	objcache_release(&c);
 }
 
 int main(int argc, char **argv)
