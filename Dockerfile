@@ -14,7 +14,7 @@
 # ca-certificates.
 
 FROM debian:bookworm AS build
-ARG BUILD_PACKAGES="build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev libwebsockets-dev libuv1-dev"
+ARG BUILD_PACKAGES="build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev libwebsockets-dev libuv1-dev zlib1g-dev"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${BUILD_PACKAGES} \
  && rm -rf /var/lib/apt/lists/*
@@ -45,7 +45,8 @@ FROM debian:bookworm-slim
 #   libuv1           libuv.so.1
 #   libwebsockets17  libwebsockets.so.17
 #   libyaml-0-2      libyaml-0.so.2
-ARG RUNTIME_PACKAGES="libc6 libcjson1 libcurl4 libssl3 libuv1 libwebsockets17 libyaml-0-2 ca-certificates"
+#   zlib1g           libz.so.1
+ARG RUNTIME_PACKAGES="libc6 libcjson1 libcurl4 libssl3 libuv1 libwebsockets17 libyaml-0-2 zlib1g ca-certificates"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${RUNTIME_PACKAGES} \
  && rm -rf /var/lib/apt/lists/*

@@ -48,7 +48,7 @@ ensure_debs() {
 # Build: compiling infermon (the Dockerfile's BUILD_PACKAGES hold these too),
 # plus openssl and ca-certificates for the local control plane's certificates.
 INFERMON_BUILD_DEBS=(build-essential cmake pkg-config libcurl4-openssl-dev libcjson-dev
-	libyaml-dev libssl-dev libwebsockets-dev libuv1-dev openssl ca-certificates)
+	libyaml-dev libssl-dev libwebsockets-dev libuv1-dev zlib1g-dev openssl ca-certificates)
 # Run: what hack/demo.sh and hack/local-cluster.sh call beyond the build:
 # curl, jq, python3 with yaml, ss (iproute2), pkill (procps).
 INFERMON_RUN_DEBS=(curl jq python3 python3-yaml iproute2 procps)

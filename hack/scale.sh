@@ -26,6 +26,13 @@
 #   SCALE_WINDOW=60 SCALE_CHURN=1000      steady window (s), pods per churn
 #   SCALE_PROFILE=FILE                    perf profile of the controller in
 #                                         the steady window, written to FILE
+#   SCALE_MASSIF=FILE                     the controller under valgrind's
+#                                         massif instead: its heap profile
+#                                         (ms_print) after the steady window
+#                                         into FILE, and no churn, no
+#                                         Prometheus, no table (valgrind
+#                                         is too slow for 5,000 pods: use
+#                                         1,000)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -131,7 +138,10 @@ for p in $dels; do wait "$p" || die "deleting render's objects failed"; done
 mp=$(free_port)
 log "starting the controller"
 t=$(now)
-"$bin" run --leader-elect=false --metrics-bind-address "127.0.0.1:$mp" >"$WORK/infermon.log" 2>&1 &
+massif=()
+[ -z "${SCALE_MASSIF:-}" ] ||
+	massif=(valgrind --tool=massif --massif-out-file="$WORK/massif.out" --detailed-freq=4 --max-snapshots=200)
+"${massif[@]}" "$bin" run --leader-elect=false --metrics-bind-address "127.0.0.1:$mp" >"$WORK/infermon.log" 2>&1 &
 ipid=$!
 CLEANUP_PIDS="$CLEANUP_PIDS $ipid"
 metric() { # NAME [LABELS]: a sample's value from the controller's /metrics
@@ -171,8 +181,9 @@ scrapes0=$(metric infermon_scrapes_total)
 late0=$(metric infermon_scrapes_late_total)
 # the controller's own page is built when read: read it as a Prometheus at
 # 15 s would (the shipped ServiceMonitor reads it every 30 s), so its cost
-# is in the window
-(while :; do curl -sf -o /dev/null "http://127.0.0.1:$mp/metrics" || true; sleep 15; done) &
+# is in the window; asking for gzip, as Prometheus does (the page is kept
+# gzipped: a client that does not take gzip costs an inflate on top)
+(while :; do curl -sf --compressed -o /dev/null "http://127.0.0.1:$mp/metrics" || true; sleep 15; done) &
 reader=$!
 CLEANUP_PIDS="$CLEANUP_PIDS $reader"
 cpu0=$(cpu_ticks "$ipid")
@@ -199,6 +210,17 @@ dropped=$(metric infermon_events_total 'outcome="dropped"')
 scrape_rate=$(div "$((scrapes1 - scrapes0))" "$window" %.1f)
 need_rate=$(div "$pods" "$interval" %.1f)
 ms_ours=$(div "$(((cpu1 - cpu0) * 1000))" "$((hz * (scrapes1 - scrapes0)))" %.3f)
+if [ -n "${SCALE_MASSIF:-}" ]; then
+	kill -TERM "$ipid"
+	wait "$ipid" && rc=0 || rc=$?
+	{
+		echo "# $pods pods / $workloads workloads, scrapes $scrape_rate/s of $need_rate/s needed under valgrind;"
+		echo "# RSS at the window's end $(mib "$rss") (VmHWM $(mib "$hwm")), valgrind's own included; exit $rc"
+		ms_print "$WORK/massif.out"
+	} > "$SCALE_MASSIF"
+	log "massif profile: $SCALE_MASSIF"
+	exit 0
+fi
 
 log "churn: $churn pods replaced under new workload names, 3 times"
 churn_rows=()

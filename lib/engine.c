@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "strparse.h"
 
 enum backend backend_parse(const char *s)
@@ -75,6 +76,30 @@ void engine_scrape_init(struct engine_scrape *e, enum backend b)
 	e->backend = b;
 }
 
+void engine_scrape_release(struct engine_scrape *e)
+{
+	for (int i = 0; i < e->nmodels; i++)
+		im_free(e->models[i]);
+	e->nmodels = 0;
+}
+
+void engine_scrape_move(struct engine_scrape *dst, struct engine_scrape *src)
+{
+	enum backend b = src->backend;
+
+	/* the same names scrape after scrape: keep dst's, drop src's copies */
+	for (int i = 0; i < src->nmodels; i++)
+		if (i < dst->nmodels && strcmp(dst->models[i], src->models[i]) == 0) {
+			im_free(src->models[i]);
+			src->models[i] = dst->models[i];
+			dst->models[i] = NULL;
+		}
+	for (int i = 0; i < dst->nmodels; i++)
+		im_free(dst->models[i]);
+	*dst = *src;
+	engine_scrape_init(src, b);
+}
+
 static bool name_is(const char *p, size_t n, const char *s)
 {
 	return strparse_eq(p, n, s);
@@ -112,9 +137,7 @@ static void add_model(struct engine_scrape *e, const struct promtext_sample *s)
 			return;
 	if (e->nmodels >= ENGINE_MAX_MODELS)
 		return;
-	memcpy(e->models[e->nmodels], l->value, l->value_len);
-	e->models[e->nmodels][l->value_len] = '\0';
-	e->nmodels++;
+	e->models[e->nmodels++] = im_xstrndup(l->value, l->value_len);
 }
 
 static double finite_or_zero(double v)

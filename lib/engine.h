@@ -76,7 +76,9 @@ struct engine_scrape {
 	double cfg_max_num_seqs;
 	/* PD */
 	double pd_prefill_queue, pd_decode_queue, pd_transfer_failures;
-	char models[ENGINE_MAX_MODELS][ENGINE_MODEL_LEN];
+	/* model_name values, owned (engine_scrape_release): out of line, as
+	 * most engines serve one short name and thousands of these are kept */
+	char *models[ENGINE_MAX_MODELS];
 	int nmodels;
 	char engine_type[16]; /* SGLang engine_type label: unified|prefill|decode */
 	uint64_t samples;     /* samples seen */
@@ -86,7 +88,13 @@ struct engine_scrape {
 	unsigned kv_new : 1, kv_old : 1, tpot_new : 1;
 };
 
+/* Empties e (freeing nothing: e is uninitialised memory or released). */
 void engine_scrape_init(struct engine_scrape *e, enum backend b);
+/* Frees what e owns (the model names); e may then be initialised again. */
+void engine_scrape_release(struct engine_scrape *e);
+/* Makes dst (initialised) what src was and leaves src initialised and empty
+ * for src's backend; names dst already held are kept rather than copied. */
+void engine_scrape_move(struct engine_scrape *dst, struct engine_scrape *src);
 /* promtext_sample_cb: ctx is a struct engine_scrape. Never fails. */
 im_result engine_observe(void *ctx, const struct promtext_sample *s);
 /* Call after the last sample: settles fallbacks between renamed series. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <libwebsockets.h>
+#include <zlib.h>
 
 #include "alloc.h"
 #include "log.h"
@@ -30,10 +31,15 @@
 
 /* A response body. Refcounted: the server holds the current /metrics body,
  * and each connection holds the body it is sending. The last unref frees
- * it, on whichever thread that is. */
+ * it, on whichever thread that is. A /metrics body is kept gzipped (a
+ * fleet's page is megabytes of repeated labels, and it is held between
+ * reads): sent as it is to a client that accepts gzip, inflated chunk by
+ * chunk for one that does not. */
 struct hs_body {
 	atomic_long refs;
-	size_t len;
+	size_t len;       /* bytes in data */
+	size_t plain_len; /* bytes of the page: len unless gzip */
+	bool gzip;        /* data is a gzip stream of the page */
 	char data[];
 };
 
@@ -73,6 +79,10 @@ struct httpserver {
 /* Per-connection state, allocated and zeroed by lws (per_session_data). */
 struct hs_conn {
 	struct hs_body *body; /* the response under way, one reference */
+	z_stream *inflate;    /* a gzip body sent plain: its inflater, else NULL */
+	size_t total;         /* bytes the response body has: Content-Length */
+	bool gzip;            /* sent with Content-Encoding: gzip */
+	bool vary;            /* /metrics: Vary: Accept-Encoding */
 	size_t sent;
 	unsigned status;
 	const char *content_type;
@@ -99,10 +109,60 @@ static struct hs_body *body_new(const char *p, size_t n)
 	struct hs_body *b = im_xmalloc(sizeof(*b) + n + 1);
 
 	atomic_init(&b->refs, 1);
-	b->len = n;
+	b->len = b->plain_len = n;
+	b->gzip = false;
 	if (n)
 		memcpy(b->data, p, n);
 	b->data[n] = '\0';
+	return b;
+}
+
+/* zlib's allocations through the one wrapper (alloc.h). */
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
+	(void)opaque;
+	return im_xcalloc(items, size);
+}
+
+static void z_free(voidpf opaque, voidpf p)
+{
+	(void)opaque;
+	im_free(p);
+}
+
+/* p[0..n) gzipped (fastest level: the page is rebuilt often and mostly
+ * repeated labels); a plain body if it cannot be (empty, or zlib fails). */
+static struct hs_body *body_gzip(const char *p, size_t n)
+{
+	z_stream z = {.zalloc = z_alloc, .zfree = z_free};
+	struct hs_body *b;
+	uLong bound;
+	int rc;
+
+	if (n == 0 || n > UINT32_MAX / 2 ||
+	    deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16 /* gzip */, 8, Z_DEFAULT_STRATEGY) !=
+		    Z_OK)
+		return body_new(p, n);
+	/* room for the worst case; pages never written stay out of RSS, and
+	 * the block shrinks to the stream below */
+	bound = deflateBound(&z, (uLong)n);
+	b = im_xmalloc(sizeof(*b) + bound + 1);
+	z.next_in = (Bytef *)p;
+	z.avail_in = (uInt)n;
+	z.next_out = (Bytef *)b->data;
+	z.avail_out = (uInt)bound;
+	rc = deflate(&z, Z_FINISH);
+	deflateEnd(&z);
+	if (rc != Z_STREAM_END) {
+		im_free(b);
+		return body_new(p, n);
+	}
+	b = im_xrealloc(b, sizeof(*b) + z.total_out + 1);
+	atomic_init(&b->refs, 1);
+	b->len = z.total_out;
+	b->plain_len = n;
+	b->gzip = true;
+	b->data[b->len] = '\0';
 	return b;
 }
 
@@ -224,10 +284,22 @@ static void accept_ready(struct httpserver *s)
 
 /* ---- responses --------------------------------------------------------- */
 
-static void conn_reset(struct hs_conn *c)
+/* Drops the response body and what sending it holds. */
+static void conn_drop_body(struct hs_conn *c)
 {
+	if (c->inflate) {
+		inflateEnd(c->inflate);
+		im_free(c->inflate);
+		c->inflate = NULL;
+	}
 	body_unref(c->body);
 	c->body = NULL;
+	c->gzip = c->vary = false;
+}
+
+static void conn_reset(struct hs_conn *c)
+{
+	conn_drop_body(c);
 	c->sent = 0;
 	c->headers_sent = false;
 	c->head = false;
@@ -235,10 +307,27 @@ static void conn_reset(struct hs_conn *c)
 	c->wait_body = false;
 }
 
-static void respond(struct lws *wsi, struct hs_conn *c, unsigned status, const char *type,
-		    struct hs_body *body)
+/* Sends body: as it is when it is plain or the client takes gzip, else
+ * inflated as it goes. */
+static void respond_as(struct lws *wsi, struct hs_conn *c, unsigned status, const char *type,
+		       struct hs_body *body, bool take_gzip)
 {
-	body_unref(c->body);
+	conn_drop_body(c);
+	c->gzip = body->gzip && take_gzip;
+	c->total = body->gzip && !take_gzip ? body->plain_len : body->len;
+	if (body->gzip && !take_gzip) {
+		c->inflate = im_xcalloc(1, sizeof(*c->inflate));
+		c->inflate->zalloc = z_alloc;
+		c->inflate->zfree = z_free;
+		if (inflateInit2(c->inflate, 15 + 16) != Z_OK) { /* out of memory only */
+			im_free(c->inflate);
+			c->inflate = NULL;
+			c->total = 0; /* an empty page rather than gzip unasked */
+		} else {
+			c->inflate->next_in = (Bytef *)body->data;
+			c->inflate->avail_in = (uInt)body->len;
+		}
+	}
 	c->body = body;
 	c->status = status;
 	c->content_type = type;
@@ -247,6 +336,12 @@ static void respond(struct lws *wsi, struct hs_conn *c, unsigned status, const c
 	c->deadline_ms = now_ms() + (uint64_t)HTTPSERVER_SEND_TOTAL_TIMEOUT_S * 1000;
 	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, HTTPSERVER_SEND_IDLE_TIMEOUT_S);
 	lws_callback_on_writable(wsi);
+}
+
+static void respond(struct lws *wsi, struct hs_conn *c, unsigned status, const char *type,
+		    struct hs_body *body)
+{
+	respond_as(wsi, c, status, type, body, false);
 }
 
 static void respond_text(struct lws *wsi, struct hs_conn *c, unsigned status, const char *text)
@@ -313,6 +408,55 @@ static void wait_for_fresh_metrics(struct httpserver *s)
 			break;
 }
 
+/* Whether an Accept-Encoding value takes gzip: a "gzip" (or "*") coding
+ * whose q is not 0 (RFC 9110 12.5.3). */
+static bool accepts_gzip(const char *h)
+{
+	bool star = false, star_ok = false;
+
+	while (*h) {
+		const char *name, *end;
+		size_t n;
+		bool zero = false;
+
+		while (*h == ' ' || *h == '\t' || *h == ',')
+			h++;
+		name = h;
+		while (*h && *h != ',' && *h != ';' && *h != ' ' && *h != '\t')
+			h++;
+		n = (size_t)(h - name);
+		end = h;
+		while (*end && *end != ',')
+			end++;
+		/* parameters: only q matters; q=0, q=0.0... refuse */
+		for (const char *q = h; q < end; q++)
+			if ((*q == 'q' || *q == 'Q') && q[1] == '=') {
+				const char *v = q + 2;
+				zero = *v == '0';
+				for (v++; zero && v < end && *v != ' ' && *v != ';'; v++)
+					zero = *v == '.' || *v == '0';
+				break;
+			}
+		if (n == 4 && strncasecmp(name, "gzip", 4) == 0)
+			return !zero;
+		if (n == 1 && *name == '*') {
+			star = true;
+			star_ok = !zero;
+		}
+		h = end;
+	}
+	return star && star_ok;
+}
+
+static bool request_takes_gzip(struct lws *wsi)
+{
+	char h[256];
+
+	if (lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_ACCEPT_ENCODING) <= 0)
+		return false;
+	return accepts_gzip(h);
+}
+
 static void route(struct httpserver *s, struct lws *wsi, struct hs_conn *c, int method,
 		  const char *path)
 {
@@ -329,7 +473,8 @@ static void route(struct httpserver *s, struct lws *wsi, struct hs_conn *c, int 
 		wait_for_fresh_metrics(s);
 		b = body_ref(s->metrics);
 		pthread_mutex_unlock(&s->lock);
-		respond(wsi, c, HTTP_STATUS_OK, metrics_type, b);
+		respond_as(wsi, c, HTTP_STATUS_OK, metrics_type, b, request_takes_gzip(wsi));
+		c->vary = true;
 	} else if (strcmp(path, "/healthz") == 0) {
 		respond_healthz(s, wsi, c);
 	} else if (strcmp(path, "/readyz") == 0) {
@@ -343,7 +488,14 @@ static int write_headers(struct httpserver *s, struct lws *wsi, struct hs_conn *
 {
 	unsigned char *start = s->wbuf + LWS_PRE, *p = start, *end = s->wbuf + sizeof(s->wbuf);
 
-	if (lws_add_http_common_headers(wsi, c->status, c->content_type, c->body->len, &p, end))
+	if (lws_add_http_common_headers(wsi, c->status, c->content_type, c->total, &p, end))
+		return -1;
+	if (c->gzip && lws_add_http_header_by_name(wsi, (const unsigned char *)"content-encoding:",
+						   (const unsigned char *)"gzip", 4, &p, end))
+		return -1;
+	if (c->vary &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"vary:",
+					(const unsigned char *)"Accept-Encoding", 15, &p, end))
 		return -1;
 	if (c->refuse &&
 	    (lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
@@ -370,23 +522,33 @@ static int write_some(struct httpserver *s, struct lws *wsi, struct hs_conn *c)
 	if (!c->headers_sent) {
 		if (write_headers(s, wsi, c))
 			return -1;
-		if (c->head || c->body->len == 0)
+		if (c->head || c->total == 0)
 			goto done;
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	n = c->body->len - c->sent;
+	n = c->total - c->sent;
 	if (n > HS_CHUNK)
 		n = HS_CHUNK;
-	if (c->sent + n == c->body->len)
+	if (c->inflate) {
+		int rc;
+
+		c->inflate->next_out = s->wbuf + LWS_PRE;
+		c->inflate->avail_out = (uInt)n;
+		rc = inflate(c->inflate, Z_NO_FLUSH);
+		if ((rc != Z_OK && rc != Z_STREAM_END) || c->inflate->avail_out != 0)
+			return -1; /* cannot happen: the body is our own stream */
+	} else {
+		memcpy(s->wbuf + LWS_PRE, c->body->data + c->sent, n);
+	}
+	if (c->sent + n == c->total)
 		type = LWS_WRITE_HTTP_FINAL;
-	memcpy(s->wbuf + LWS_PRE, c->body->data + c->sent, n);
 	if (lws_write(wsi, s->wbuf + LWS_PRE, n, type) < (int)n)
 		return -1;
 	c->sent += n;
 	/* Progress: the idle timeout starts again. */
 	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, HTTPSERVER_SEND_IDLE_TIMEOUT_S);
-	if (c->sent < c->body->len) {
+	if (c->sent < c->total) {
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -688,7 +850,7 @@ int httpserver_port(const struct httpserver *s)
 
 void httpserver_publish_metrics(struct httpserver *s, const char *text, size_t len)
 {
-	struct hs_body *b = body_new(text, len), *old;
+	struct hs_body *b = body_gzip(text, len), *old;
 
 	pthread_mutex_lock(&s->lock);
 	old = s->metrics;

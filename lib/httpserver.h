@@ -7,7 +7,7 @@
  * share the libuv loop). That thread never touches loop state. The loop
  * thread (or any other) publishes into the server instead:
  *
- *   - httpserver_publish_metrics copies a /metrics body into a new
+ *   - httpserver_publish_metrics gzips a /metrics body into a new
  *     refcounted snapshot and swaps it in; a response already being sent
  *     keeps the snapshot it started with, so publishing mid-send is safe;
  *   - with httpserver_set_metrics_refresh, the body is built when it is
@@ -23,7 +23,10 @@
  *   /metrics  200, Content-Type: text/plain; version=0.0.4; charset=utf-8,
  *             the last published body byte for byte (empty before the
  *             first publish); with a refresh function, the one published
- *             in answer to this request unless that took too long.
+ *             in answer to this request unless that took too long. Sent
+ *             gzipped (Content-Encoding: gzip) when the request's
+ *             Accept-Encoding takes gzip (as Prometheus' does), inflated
+ *             as it is sent otherwise; Vary: Accept-Encoding.
  *   /healthz  200 "ok\n" while the last heartbeat is younger than the
  *             staleness limit, else 503 with a one-line reason
  *             ("event loop stalled for 45 s (limit 30 s)\n"). For the
@@ -79,8 +82,10 @@ im_result httpserver_start(struct httpserver **out, const char *bind_addr, int p
 /* The port the server listens on (the one picked when started with 0). */
 int httpserver_port(const struct httpserver *s);
 
-/* Copies text[0..len) (any bytes; no NUL needed) as the new /metrics body.
- * Responses already under way finish with the body they started with. */
+/* Makes text[0..len) (any bytes; no NUL needed) the new /metrics body,
+ * kept gzipped (text is not kept: a fleet's page is megabytes, held between
+ * reads, and compresses about tenfold). Responses already under way finish
+ * with the body they started with. */
 void httpserver_publish_metrics(struct httpserver *s, const char *text, size_t len);
 
 /* Called on the server's thread, with the server's lock held, when a

@@ -5,6 +5,13 @@
  * controller reads as they are:
  * InferenceWorkloads and the objects it generates.
  *
+ * Each object is kept frozen (objcache_freeze): its tree in one block,
+ * read-only, large arrays shared between objects. A cJSON tree of its own
+ * was three allocations a field (node, key, value), and at 500 workloads
+ * the cached Services and ServiceMonitors were a quarter of the
+ * controller's heap; most of a ServiceMonitor is its endpoints, the same
+ * in every one.
+ *
  * Every change runs the callback with the new object (or the old one and
  * deleted=true) after the cache holds the new state. Loop thread only.
  */
@@ -20,12 +27,23 @@
 typedef void (*objcache_cb)(void *ctx, const cJSON *obj, bool deleted);
 
 struct objcache {
-	struct hmap objs; /* namespace/name -> cJSON* (owned) */
+	struct hmap objs;   /* namespace/name -> cJSON* (owned, objcache_freeze) */
+	struct hmap shared; /* an array's text -> the frozen copy its holders share */
 	objcache_cb cb;
 	void *ctx;
 };
 
 struct reflector_store;
+
+/* A read-only copy of o (without metadata.managedFields) in one block:
+ * its nodes, then their strings; an array of 16 nodes or more below the
+ * root is shared with c's other objects that hold the same array (c NULL:
+ * nothing is shared). cJSON's readers (cJSON_GetObjectItem,
+ * cJSON_Compare, cJSON_Print, cJSON_Duplicate...) work on it; nothing may
+ * change it, and it is freed with objcache_free and the same c, never
+ * cJSON_Delete. */
+cJSON *objcache_freeze(struct objcache *c, const cJSON *o);
+void objcache_free(struct objcache *c, cJSON *frozen);
 
 void objcache_init(struct objcache *c, objcache_cb cb, void *ctx);
 void objcache_release(struct objcache *c);

@@ -36,10 +36,9 @@ static int cmp_kv(const void *a, const void *b)
 	return strcmp(((const struct kv *)a)->key, ((const struct kv *)b)->key);
 }
 
-void pod_free(struct pod *p)
+/* Frees what pod_decode built piece by piece. */
+static void free_pieces(struct pod *p)
 {
-	if (!p)
-		return;
 	im_free(p->namespace);
 	im_free(p->name);
 	im_free(p->uid);
@@ -74,11 +73,136 @@ void pod_free(struct pod *p)
 	im_free(p);
 }
 
+void pod_free(struct pod *p)
+{
+	im_free(p); /* packed: the pod is one block */
+}
+
+/* ---- one block a pod ----
+ * A decoded pod was some twenty small allocations (each string, each
+ * array), most of them smaller than the allocator's per-block overhead;
+ * with thousands of pods cached that overhead was megabytes. So the
+ * decoded pod is copied into one block: the struct, then its arrays
+ * (pointer-aligned: every element type is a multiple of 8 bytes), then its
+ * strings. pack() runs twice: measuring (copy false), then copying. */
+struct packer {
+	bool copy;
+	char *arr, *str;   /* copying: next free array and string byte */
+	size_t narr, nstr; /* measuring: bytes needed */
+};
+
+static char *pk_str(struct packer *k, const char *s)
+{
+	size_t n;
+	char *r;
+
+	if (!s)
+		return NULL;
+	n = strlen(s) + 1;
+	if (!k->copy) {
+		k->nstr += n;
+		return NULL;
+	}
+	r = k->str;
+	memcpy(r, s, n);
+	k->str += n;
+	return r;
+}
+
+static void *pk_arr(struct packer *k, const void *src, size_t bytes)
+{
+	void *r;
+
+	if (!src)
+		return NULL;
+	if (!k->copy) {
+		k->narr += bytes;
+		return NULL;
+	}
+	r = k->arr;
+	memcpy(r, src, bytes);
+	k->arr += bytes;
+	return r;
+}
+
+/* Measures src (dst NULL) or copies it into dst (k->copy). */
+static void pack(struct packer *k, const struct pod *src, struct pod *dst)
+{
+	struct pod tmp, *d = dst ? dst : &tmp;
+	size_t nips = 0;
+
+	*d = *src;
+	d->namespace = pk_str(k, src->namespace);
+	d->name = pk_str(k, src->name);
+	d->uid = pk_str(k, src->uid);
+	d->resource_version = pk_str(k, src->resource_version);
+	d->labels = pk_arr(k, src->labels, src->nlabels * sizeof(*src->labels));
+	for (size_t i = 0; i < src->nlabels; i++) {
+		char *key = pk_str(k, src->labels[i].key), *value = pk_str(k, src->labels[i].value);
+		if (k->copy) {
+			d->labels[i].key = key;
+			d->labels[i].value = value;
+		}
+	}
+	d->pod_ip = pk_str(k, src->pod_ip);
+	if (src->pod_ips)
+		while (src->pod_ips[nips])
+			nips++;
+	d->pod_ips = pk_arr(k, src->pod_ips, (nips + 1) * sizeof(char *));
+	for (size_t i = 0; i < nips; i++) {
+		char *ip = pk_str(k, src->pod_ips[i]);
+		if (k->copy)
+			d->pod_ips[i] = ip;
+	}
+	d->phase = pk_str(k, src->phase);
+	d->containers = pk_arr(k, src->containers, src->ncontainers * sizeof(*src->containers));
+	for (size_t i = 0; i < src->ncontainers; i++) {
+		const struct pod_container *sc = &src->containers[i];
+		struct pod_container tc, *dc = k->copy ? &d->containers[i] : &tc;
+
+		dc->name = pk_str(k, sc->name);
+		dc->ports = pk_arr(k, sc->ports, sc->nports * sizeof(*sc->ports));
+		for (size_t j = 0; j < sc->nports; j++) {
+			char *name = pk_str(k, sc->ports[j].name);
+			char *protocol = pk_str(k, sc->ports[j].protocol);
+			if (k->copy) {
+				dc->ports[j].name = name;
+				dc->ports[j].protocol = protocol;
+			}
+		}
+		dc->argv = pk_arr(k, sc->argv, (sc->argc + 1) * sizeof(char *));
+		for (size_t j = 0; j < sc->argc; j++) {
+			char *a = pk_str(k, sc->argv[j]);
+			if (k->copy)
+				dc->argv[j] = a;
+		}
+	}
+	d->owner_kind = pk_str(k, src->owner_kind);
+	d->owner_name = pk_str(k, src->owner_name);
+	d->owner_uid = pk_str(k, src->owner_uid);
+}
+
+/* p as one block; frees p's pieces. */
+static struct pod *pack_pod(struct pod *p)
+{
+	struct packer k = {0};
+	struct pod *q;
+
+	pack(&k, p, NULL);
+	q = im_xmalloc(sizeof(*q) + k.narr + k.nstr);
+	k.copy = true;
+	k.arr = (char *)(q + 1);
+	k.str = k.arr + k.narr;
+	pack(&k, p, q);
+	free_pieces(p);
+	return q;
+}
+
 static im_result fail(struct pod *p, struct buf *err, const char *what)
 {
 	buf_printf(err, "pod %s/%s: %s", p->namespace ? p->namespace : "?", p->name ? p->name : "?",
 		   what);
-	pod_free(p);
+	free_pieces(p);
 	return IM_PARSE;
 }
 
@@ -212,7 +336,7 @@ im_result pod_decode(const cJSON *obj, struct pod **out, struct buf *err)
 		if (t && s && strcmp(t, "Ready") == 0)
 			p->ready = strcmp(s, "True") == 0;
 	}
-	*out = p;
+	*out = pack_pod(p);
 	return IM_OK;
 }
 

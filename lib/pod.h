@@ -62,7 +62,9 @@ struct pod {
 	char *owner_uid;
 };
 
-/* Decodes a Pod object. On failure returns IM_PARSE with a message naming
+/* Decodes a Pod object into one block (the struct, its arrays and strings:
+ * thousands are cached); nothing of it may be changed or freed but the
+ * whole, with pod_free. On failure returns IM_PARSE with a message naming
  * the pod (when known) and the field; nothing is allocated then. */
 im_result pod_decode(const cJSON *obj, struct pod **out, struct buf *err);
 void pod_free(struct pod *p);

@@ -163,11 +163,19 @@ static void upsert(struct podcache *c, struct pod *p)
 	}
 	old = hmap_get(&c->pods, pk.ptr);
 	if (old && !pod_differs(old, p) && strcmp(pod_workload(old), pod_workload(p)) == 0) {
-		/* Nothing infermon acts on changed: keep the old copy, no event. */
-		im_free(old->resource_version);
-		old->resource_version = p->resource_version;
-		p->resource_version = NULL;
-		pod_free(p);
+		/* Nothing infermon acts on changed: no event; the new copy (its
+		 * resourceVersion) takes the old one's place (a pod is one
+		 * block: pod.h) */
+		struct buf wk;
+		struct workload *w;
+
+		buf_init(&wk, BUF_MAX_SMALL);
+		w = hmap_get(&c->workloads, obj_key(&wk, old->namespace, pod_workload(old)));
+		if (w)
+			hmap_put(&w->pods, pk.ptr, p);
+		hmap_put(&c->pods, pk.ptr, p);
+		pod_free(old);
+		buf_release(&wk);
 		buf_release(&pk);
 		return;
 	}
@@ -271,17 +279,22 @@ static struct pod *decode_or_warn(const cJSON *obj)
 	return p;
 }
 
-static size_t store_replace(void *ctx, const char *ns, cJSON *const *objs, size_t n)
+static void *store_decode(void *ctx, const cJSON *obj)
 {
-	struct pod **pods = im_xcalloc(n + 1, sizeof(*pods));
-	size_t ok = 0;
+	(void)ctx;
+	return decode_or_warn(obj);
+}
 
-	for (size_t i = 0; i < n; i++)
-		if ((pods[ok] = decode_or_warn(objs[i])) != NULL)
-			ok++;
-	podcache_replace(ctx, ns, pods, ok);
-	im_free(pods);
-	return n - ok;
+static void store_discard(void *ctx, void *item)
+{
+	(void)ctx;
+	pod_free(item);
+}
+
+static size_t store_replace(void *ctx, const char *ns, void *const *items, size_t n)
+{
+	podcache_replace(ctx, ns, (struct pod **)items, n);
+	return 0;
 }
 
 static size_t store_upsert(void *ctx, const cJSON *obj)
@@ -314,6 +327,8 @@ static size_t store_count(void *ctx)
 void podcache_store(struct podcache *c, struct reflector_store *out)
 {
 	out->ctx = c;
+	out->decode = store_decode;
+	out->discard = store_discard;
 	out->replace = store_replace;
 	out->upsert = store_upsert;
 	out->remove = store_remove;

@@ -58,7 +58,7 @@ void reflector_init(struct reflector *r, struct kubeclient *kc, const struct ref
 static void drop_listed(struct reflector *r)
 {
 	for (size_t i = 0; i < r->nlisted; i++)
-		cJSON_Delete(r->listed[i]);
+		r->store.discard(r->store.ctx, r->listed[i]);
 	r->nlisted = 0;
 }
 
@@ -158,14 +158,20 @@ static void list_done(struct http_call *c, im_result transport, void *data)
 		backoff(r, "list response is not a list");
 		goto out;
 	}
-	while (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "items")) > 0) {
-		cJSON *p = cJSON_DetachItemFromArray(
-			cJSON_GetObjectItemCaseSensitive(root, "items"), 0);
+	/* kept as the store keeps it, page by page */
+	for (const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "items")->child; o;
+	     o = o->next) {
+		void *item = r->store.decode(r->store.ctx, o);
+
+		if (!item) {
+			r->stats.decode_errors++;
+			continue;
+		}
 		if (r->nlisted == r->caplisted) {
 			r->caplisted = r->caplisted ? r->caplisted * 2 : 64;
 			r->listed = im_xrealloc(r->listed, r->caplisted * sizeof(*r->listed));
 		}
-		r->listed[r->nlisted++] = p;
+		r->listed[r->nlisted++] = item;
 	}
 	rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "resourceVersion"));
 	cont = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "continue"));
@@ -176,9 +182,11 @@ static void list_done(struct http_call *c, im_result transport, void *data)
 	}
 	set_str(&r->cont, NULL);
 	set_str(&r->rv, rv);
+	cJSON_Delete(root); /* the last page's tree: gone before the store works */
+	root = NULL;
 	r->stats.decode_errors += r->store.replace(r->store.ctx, r->namespace, r->listed,
 						   r->nlisted);
-	drop_listed(r);
+	r->nlisted = 0; /* the store has them */
 	{
 		char n[32];
 		snprintf(n, sizeof(n), "%zu", r->store.count(r->store.ctx));

@@ -35,9 +35,18 @@
  * not decode), for the reflector's stats. */
 struct reflector_store {
 	void *ctx;
+	/* One object of a list, as its page arrives: what the store keeps of
+	 * it (a list of thousands of pods is then never held as JSON trees,
+	 * which were most of the controller's peak memory), handed later to
+	 * replace or discard. NULL when the object cannot be kept (it counts
+	 * as rejected). */
+	void *(*decode)(void *ctx, const cJSON *obj);
+	/* Frees one result of decode, of a list given up half way. */
+	void (*discard)(void *ctx, void *item);
 	/* The complete set within scope (a namespace, or NULL for all) after a
-	 * list: objects not in it are gone. */
-	size_t (*replace)(void *ctx, const char *ns, cJSON *const *objs, size_t n);
+	 * list, as decode's results (the store takes them): objects not in it
+	 * are gone. */
+	size_t (*replace)(void *ctx, const char *ns, void *const *items, size_t n);
 	size_t (*upsert)(void *ctx, const cJSON *obj);
 	size_t (*remove)(void *ctx, const cJSON *obj);
 	size_t (*count)(void *ctx); /* objects held, for log lines */
@@ -87,10 +96,10 @@ struct reflector {
 	char *field_selector; /* NULL: none */
 	unsigned page_size, watch_min_s, watch_max_s, idle_timeout_s;
 	enum reflector_state state;
-	bool synced;    /* a full list has completed */
-	char *rv;       /* last resourceVersion seen */
-	char *cont;     /* continue token of the list in progress */
-	cJSON **listed; /* objects of the list in progress */
+	bool synced;   /* a full list has completed */
+	char *rv;      /* last resourceVersion seen */
+	char *cont;    /* continue token of the list in progress */
+	void **listed; /* the list in progress, as store.decode kept it */
 	size_t nlisted, caplisted;
 	struct http_call *call;
 	struct watchstream ws;

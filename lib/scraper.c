@@ -150,8 +150,55 @@ static void work_free(struct scrape_work *w)
 {
 	if (!w)
 		return;
+	engine_scrape_release(&w->pending);
 	promtext_release(&w->parser);
 	im_free(w);
+}
+
+/* A target's error and problem: "" is the one shared empty string, any
+ * other text a copy of its own (most targets have neither). */
+static const char no_text[] = "";
+
+static void set_text(const char **dst, const char *src)
+{
+	if (*dst && strcmp(*dst, src) == 0)
+		return;
+	if (*dst != no_text)
+		im_free((char *)*dst);
+	*dst = src[0] ? im_xstrdup(src) : no_text;
+}
+
+/* A shared check message and how many targets hold it. */
+struct shared_msg {
+	size_t holders;
+	char text[];
+};
+
+static const char *msg_hold(struct scraper *s, const char *text)
+{
+	struct shared_msg *m = hmap_get(&s->messages, text);
+
+	if (!m) {
+		size_t n = strlen(text);
+		m = im_xmalloc(sizeof(*m) + n + 1);
+		m->holders = 0;
+		memcpy(m->text, text, n + 1);
+		hmap_put(&s->messages, text, m);
+	}
+	m->holders++;
+	return m->text;
+}
+
+static void msg_drop(struct scraper *s, const char **text)
+{
+	struct shared_msg *m;
+
+	if (!*text)
+		return;
+	m = hmap_get(&s->messages, *text);
+	*text = NULL;
+	if (m && --m->holders == 0)
+		im_free(hmap_del(&s->messages, m->text));
 }
 
 static void target_free(struct scrape_target *t)
@@ -159,12 +206,12 @@ static void target_free(struct scrape_target *t)
 	heap_remove(t->s, t);
 	cancel_calls(t);
 	work_free(t->work);
+	engine_scrape_release(&t->engine);
+	set_text(&t->error, "");
+	set_text(&t->problem, "");
 	for (int k = 0; k < CHECK_COUNT; k++)
-		im_free(t->checks.message[k]);
-	im_free(t->key);
-	im_free(t->base_url);
-	im_free(t->metrics_path);
-	im_free(t);
+		msg_drop(t->s, &t->checks.message[k]);
+	im_free(t); /* and its strings */
 }
 
 static void start_scrape(struct scrape_target *t);
@@ -259,6 +306,7 @@ void scraper_release(struct scraper *s)
 	for (struct hmap_entry *e = hmap_first(&s->targets); e; e = hmap_next(&s->targets, e))
 		target_free(e->value);
 	hmap_release(&s->targets);
+	hmap_release(&s->messages); /* empty: every target let go of its own */
 	im_free(s->heap);
 	s->heap = NULL;
 	s->nheap = s->heap_cap = 0;
@@ -287,13 +335,23 @@ struct scrape_target *scraper_set_target(struct scraper *s, const char *key, con
 		hmap_del(&s->targets, key);
 		target_free(t);
 	}
-	t = im_xcalloc(1, sizeof(*t));
+	{
+		/* the target and its three strings in one block */
+		size_t nk = strlen(key) + 1, nu = strlen(base_url) + 1,
+		       np = strlen(metrics_path) + 1;
+
+		t = im_xcalloc(1, sizeof(*t) + nk + nu + np);
+		t->key = (char *)(t + 1);
+		t->base_url = t->key + nk;
+		t->metrics_path = t->base_url + nu;
+		memcpy(t->key, key, nk);
+		memcpy(t->base_url, base_url, nu);
+		memcpy(t->metrics_path, metrics_path, np);
+	}
 	t->heap_idx = SCRAPER_NOT_WAITING;
 	t->data = data;
 	t->s = s;
-	t->key = im_xstrdup(key);
-	t->base_url = im_xstrdup(base_url);
-	t->metrics_path = im_xstrdup(metrics_path);
+	t->error = t->problem = no_text;
 	t->backend = b;
 	t->args_max_num_seqs = args_max_num_seqs;
 	t->tolerance = s->opts.checks.drift_tolerance;
@@ -322,19 +380,19 @@ struct scrape_target *scraper_get(struct scraper *s, const char *key)
 }
 
 /* A target keeps the messages of its active checks only (a check_result
- * holds room for all of them: 2 kB, times thousands of targets). */
+ * holds room for all of them: 2 kB, times thousands of targets), shared
+ * with the targets whose check says the same. */
 static void keep_checks(struct scrape_target *t, const struct check_result *cr)
 {
 	for (int k = 0; k < CHECK_COUNT; k++) {
-		char **m = &t->checks.message[k];
+		const char **m = &t->checks.message[k];
 
 		t->checks.active[k] = cr->active[k];
 		if (!cr->active[k]) {
-			im_free(*m);
-			*m = NULL;
+			msg_drop(t->s, m);
 		} else if (!*m || strcmp(*m, cr->message[k]) != 0) {
-			im_free(*m);
-			*m = im_xstrdup(cr->message[k]);
+			msg_drop(t->s, m);
+			*m = msg_hold(t->s, cr->message[k]);
 		}
 	}
 	t->checks.saturation = cr->saturation;
@@ -361,7 +419,7 @@ static void finish(struct scrape_target *t)
 	s->inflight--;
 	/* published only now: readers see the last completed scrape */
 	t->up = w->up;
-	memcpy(t->error, w->error, sizeof(t->error));
+	set_text(&t->error, w->error);
 	t->scrapes++;
 	t->last_ms = now;
 	t->epoch = s->epoch;
@@ -371,7 +429,7 @@ static void finish(struct scrape_target *t)
 		heap_push(s, t);
 	t->samples_skipped = w->parser.stats.skipped_oversized;
 	t->lines_malformed = w->parser.stats.malformed;
-	snprintf(t->problem, sizeof(t->problem), "%s", promtext_problem(&w->parser));
+	set_text(&t->problem, promtext_problem(&w->parser));
 	if (t->up) {
 		engine_scrape_end(&w->pending);
 		/* back after failing, or its counters went back: the engine may
@@ -381,7 +439,7 @@ static void finish(struct scrape_target *t)
 		    (!was_up || w->pending.prompt_tokens < t->engine.prompt_tokens ||
 		     w->pending.generation_tokens < t->engine.generation_tokens))
 			t->info_due = true;
-		t->engine = w->pending;
+		engine_scrape_move(&t->engine, &w->pending);
 		history_push(&t->history, now, &t->engine);
 	} else {
 		t->failures++;

@@ -75,6 +75,7 @@ struct scraper_opts {
 };
 
 struct scrape_target {
+	/* these three live in the target's own block */
 	char *key;          /* namespace/pod, or the URL for `check` */
 	char *base_url;     /* http://10.0.0.5:8000 */
 	char *metrics_path; /* /metrics */
@@ -87,8 +88,10 @@ struct scrape_target {
 	void *data;               /* owner's pointer */
 
 	/* results of the last completed scrape */
-	bool up;                     /* metrics fetched and parsed */
-	char error[384];             /* why the last scrape failed, "" if up */
+	bool up; /* metrics fetched and parsed */
+	/* why the last scrape failed, "" if up; owned, never NULL, and out of
+	 * line like problem below (thousands of targets, most of them up) */
+	const char *error;
 	struct engine_scrape engine; /* last good engine state */
 	struct engine_history history;
 	struct vllm_server_info vinfo;
@@ -99,13 +102,15 @@ struct scrape_target {
 	struct resolved_limits limits;
 	struct {
 		bool active[CHECK_COUNT];
-		char *message[CHECK_COUNT]; /* owned; NULL unless active */
-		double saturation, drift;   /* as in struct check_result */
-	} checks;                           /* the last evaluation */
-	double duration_s;                  /* of the metrics request */
-	size_t bytes;                       /* of the metrics body */
+		/* NULL unless active; shared with the other targets whose
+		 * check says the same (the scraper's messages), read-only */
+		const char *message[CHECK_COUNT];
+		double saturation, drift; /* as in struct check_result */
+	} checks;                         /* the last evaluation */
+	double duration_s;                /* of the metrics request */
+	size_t bytes;                     /* of the metrics body */
 	uint64_t samples_skipped, lines_malformed;
-	char problem[256]; /* first parser problem of the last scrape */
+	const char *problem; /* first parser problem of the last scrape, or "" */
 	uint64_t scrapes, failures;
 	uint64_t last_ms;
 	uint64_t epoch; /* the scraper's epoch when the last scrape completed */
@@ -148,7 +153,11 @@ struct scraper_interval_hist {
 struct scraper {
 	struct http *http;
 	struct scraper_opts opts;
-	struct hmap targets;         /* key -> struct scrape_target* */
+	struct hmap targets; /* key -> struct scrape_target* */
+	/* the active checks' messages, each once however many targets show
+	 * it (a fleet's MetricsMissing reads the same on every pod of an
+	 * engine version): text -> its holders */
+	struct hmap messages;
 	struct scrape_target **heap; /* waiting targets, earliest next_ms first */
 	size_t nheap, heap_cap;
 	uv_timer_t tick; /* armed for the earliest due target */

@@ -20,16 +20,35 @@ void targets_init(struct targets *t, struct scraper *s, struct reconciler *rec,
 	hmap_init(&t->reported);
 }
 
+/* A target_info and its strings in one block (thousands of targets). */
+static struct target_info *info_new(const char *ns, const char *pod, const char *uid,
+				    const char *workload, const char *backend, const char *role)
+{
+	const char *src[] = {ns, pod, uid, workload, backend, role};
+	size_t len[6], total = 0;
+	struct target_info *ti;
+	char **dst[6], *p;
+
+	for (int i = 0; i < 6; i++)
+		total += (len[i] = strlen(src[i])) + 1;
+	ti = im_xcalloc(1, sizeof(*ti) + total);
+	dst[0] = &ti->namespace;
+	dst[1] = &ti->pod;
+	dst[2] = &ti->uid;
+	dst[3] = &ti->workload;
+	dst[4] = &ti->backend;
+	dst[5] = &ti->role;
+	p = (char *)(ti + 1);
+	for (int i = 0; i < 6; i++) {
+		memcpy(p, src[i], len[i] + 1);
+		*dst[i] = p;
+		p += len[i] + 1;
+	}
+	return ti;
+}
+
 static void info_free(struct target_info *ti)
 {
-	if (!ti)
-		return;
-	im_free(ti->namespace);
-	im_free(ti->pod);
-	im_free(ti->uid);
-	im_free(ti->workload);
-	im_free(ti->backend);
-	im_free(ti->role);
 	im_free(ti);
 }
 
@@ -276,13 +295,7 @@ static void sync_pod(struct targets *t, const struct workload *w, const struct p
 	ti = st->data;
 	if (!ti || strcmp(ti->workload, w->name) != 0 || strcmp(ti->uid, p->uid) != 0) {
 		info_drop(t, ti);
-		ti = im_xcalloc(1, sizeof(*ti));
-		ti->namespace = im_xstrdup(p->namespace);
-		ti->pod = im_xstrdup(p->name);
-		ti->uid = im_xstrdup(p->uid);
-		ti->workload = im_xstrdup(w->name);
-		ti->backend = im_xstrdup(backend_name(b));
-		ti->role = im_xstrdup(pod_role(p));
+		ti = info_new(p->namespace, p->name, p->uid, w->name, backend_name(b), pod_role(p));
 		st->data = ti;
 	}
 out:

@@ -279,6 +279,7 @@ static void judge_page(const char *name, enum backend b, struct check_result *r)
 	history_push(&h, 1000, &e);
 	limits_resolve(&in, &e, &h, &o, &lim);
 	checks_evaluate(&o, &e, &h, &lim, NULL, r);
+	engine_scrape_release(&e);
 }
 
 TEST(metrics_missing_on_recorded_pages)

@@ -64,6 +64,7 @@ TEST(engine_vllm_current_sums_engines)
 	ASSERT_TRUE(e.present & SERIES_TPOT);
 	ASSERT_TRUE(e.present & SERIES_TTFT);
 	ASSERT_TRUE(!(e.present & SERIES_E2E));
+	engine_scrape_release(&e);
 }
 
 TEST(engine_vllm_old_names)
@@ -78,6 +79,7 @@ TEST(engine_vllm_old_names)
 	ASSERT_TRUE(e.present & SERIES_TPOT);
 	ASSERT_TRUE(e.present & SERIES_PREFIX_CACHE);
 	ASSERT_TRUE(!(e.present & SERIES_PREEMPTIONS));
+	engine_scrape_release(&e);
 }
 
 TEST(engine_vllm_new_kv_name_wins_over_old)
@@ -89,6 +91,7 @@ TEST(engine_vllm_new_kv_name_wins_over_old)
 
 	scrape(&e, BACKEND_VLLM, both);
 	ASSERT_EQ_DBL(e.kv_usage, 0.2, 1e-12);
+	engine_scrape_release(&e);
 }
 
 static const char sglang_colon[] =
@@ -122,6 +125,7 @@ TEST(engine_sglang_tp0_sum_dp)
 	ASSERT_TRUE(e.preemptions_is_counter);
 	ASSERT_STREQ(e.engine_type, "unified");
 	ASSERT_STREQ(e.models[0], "llama");
+	engine_scrape_release(&e);
 }
 
 TEST(engine_sglang_underscore_prefix_and_derived_usage)
@@ -133,21 +137,62 @@ TEST(engine_sglang_underscore_prefix_and_derived_usage)
 	ASSERT_EQ_DBL(e.kv_usage, 0.25, 1e-12);
 	ASSERT_EQ_DBL(e.preemptions, 1, 0);
 	ASSERT_TRUE(!e.preemptions_is_counter);
+	engine_scrape_release(&e);
 }
 
 TEST(engine_sglang_pd_queues)
 {
 	struct engine_scrape e;
-	const char pd[] = "sglang:num_prefill_bootstrap_queue_reqs{tp_rank=\"0\",engine_type=\"prefill\"} 2\n"
-			  "sglang:num_prefill_inflight_queue_reqs{tp_rank=\"0\",engine_type=\"prefill\"} 1\n"
-			  "sglang:num_decode_transfer_queue_reqs{tp_rank=\"0\"} 4\n"
-			  "sglang:num_transfer_failed_reqs_total{tp_rank=\"0\"} 2\n";
+	const char pd[] =
+		"sglang:num_prefill_bootstrap_queue_reqs{tp_rank=\"0\",engine_type=\"prefill\"} 2\n"
+		"sglang:num_prefill_inflight_queue_reqs{tp_rank=\"0\",engine_type=\"prefill\"} 1\n"
+		"sglang:num_decode_transfer_queue_reqs{tp_rank=\"0\"} 4\n"
+		"sglang:num_transfer_failed_reqs_total{tp_rank=\"0\"} 2\n";
 
 	scrape(&e, BACKEND_SGLANG_PD, pd);
 	ASSERT_EQ_DBL(e.pd_prefill_queue, 3, 0);
 	ASSERT_EQ_DBL(e.pd_decode_queue, 4, 0);
 	ASSERT_EQ_DBL(e.pd_transfer_failures, 2, 0);
 	ASSERT_STREQ(e.engine_type, "prefill");
+	engine_scrape_release(&e);
+}
+
+/* A target keeps its engine state scrape after scrape: the model names
+ * move with it, and a name that stays is not copied again. */
+TEST(engine_move_keeps_the_names_of_the_last_scrape)
+{
+	struct engine_scrape kept, next;
+	const char *first;
+
+	engine_scrape_init(&kept, BACKEND_VLLM);
+	scrape(&next, BACKEND_VLLM, vllm_new);
+	engine_scrape_move(&kept, &next);
+	ASSERT_EQ_INT(kept.nmodels, 1);
+	ASSERT_STREQ(kept.models[0], "qwen3-26b");
+	ASSERT_EQ_DBL(kept.running, 3, 0);
+	ASSERT_EQ_INT(next.nmodels, 0);
+	ASSERT_EQ_INT(next.backend, BACKEND_VLLM);
+	first = kept.models[0];
+
+	scrape(&next, BACKEND_VLLM, vllm_new);
+	engine_scrape_move(&kept, &next);
+	ASSERT_TRUE(kept.models[0] == first); /* the same name: kept, not copied */
+
+	scrape(&next, BACKEND_VLLM,
+	       "vllm:num_requests_running{model_name=\"b\"} 1\n"
+	       "vllm:num_requests_running{model_name=\"a\"} 1\n");
+	engine_scrape_move(&kept, &next);
+	ASSERT_EQ_INT(kept.nmodels, 2);
+	ASSERT_STREQ(kept.models[0], "b");
+	ASSERT_STREQ(kept.models[1], "a");
+	ASSERT_EQ_DBL(kept.running, 2, 0);
+
+	scrape(&next, BACKEND_VLLM, "vllm:num_requests_running 4\n");
+	engine_scrape_move(&kept, &next);
+	ASSERT_EQ_INT(kept.nmodels, 0);
+	ASSERT_EQ_DBL(kept.running, 4, 0);
+	engine_scrape_release(&kept);
+	engine_scrape_release(&next);
 }
 
 TEST(engine_expected_series_and_backends)

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "../lib/alloc.h"
 #include "../lib/buf.h"
 #include "../lib/httpserver.h"
@@ -253,6 +255,131 @@ TEST(metrics_byte_exact)
 		ASSERT_CONTAINS(buf_str(&r.headers), want);
 	}
 	resp_release(&r);
+	httpserver_stop(s);
+}
+
+/* GET or HEAD /metrics with an Accept-Encoding header (NULL: none); with
+ * decode, libcurl asks for gzip itself and inflates. */
+static void fetch_enc(int port, const char *method, const char *accept, bool decode, struct resp *r)
+{
+	CURL *h;
+	CURLcode rc;
+	struct curl_slist *hdr = NULL;
+	char line[256], url[128];
+
+	curl_once();
+	h = curl_easy_init();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
+	if (decode)
+		curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
+	if (accept) {
+		snprintf(line, sizeof(line), "Accept-Encoding: %s", accept);
+		hdr = curl_slist_append(hdr, line);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	}
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hdr);
+	if (rc != CURLE_OK)
+		t_fail(__FILE__, __LINE__, "%s /metrics: %s", method, curl_easy_strerror(rc));
+}
+
+/* n bytes of gzip p inflated into out (reset first). */
+static void gunzip(const char *p, size_t n, struct buf *out)
+{
+	z_stream z = {0};
+	char chunk[65536];
+	int rc;
+
+	buf_reset(out);
+	ASSERT_EQ_INT(inflateInit2(&z, 15 + 16), Z_OK);
+	z.next_in = (Bytef *)p;
+	z.avail_in = (uInt)n;
+	do {
+		z.next_out = (Bytef *)chunk;
+		z.avail_out = sizeof(chunk);
+		rc = inflate(&z, Z_NO_FLUSH);
+		ASSERT_TRUE(rc == Z_OK || rc == Z_STREAM_END);
+		ASSERT_OK(buf_add(out, chunk, sizeof(chunk) - z.avail_out));
+	} while (rc != Z_STREAM_END);
+	inflateEnd(&z);
+}
+
+/* The page is kept gzipped: a client that takes gzip gets it so, with
+ * Content-Encoding and Vary; any other gets the page byte for byte, the
+ * same length in HEAD as in GET; q=0 refuses a coding. */
+TEST(metrics_gzip_only_for_clients_that_take_it)
+{
+	struct httpserver *s = start();
+	/* a page of repeated series, as the controller's, over many chunks */
+	size_t n = 0;
+	struct buf page, plain;
+	struct resp r;
+	char want[64];
+	int port = httpserver_port(s);
+	const char *takes[] = {"gzip", "deflate, gzip;q=0.5", "br, *", "GZIP"};
+	const char *refuses[] = {"identity", "gzip;q=0", "deflate, br", "*;q=0.0, identity",
+				 "gzip;q=0.000"};
+
+	buf_init(&page, BUF_MAX_LARGE);
+	buf_init(&plain, BUF_MAX_LARGE);
+	for (int i = 0; page.len < (3u << 20); i++)
+		buf_printf(&page,
+			   "infermon_engine_running{namespace=\"ns-%d\",pod=\"pod-%d\"} %d\n",
+			   i % 10, i, i % 7);
+	n = page.len;
+	httpserver_publish_metrics(s, page.ptr, n);
+
+	for (size_t i = 0; i < sizeof(takes) / sizeof(takes[0]); i++) {
+		resp_init(&r);
+		fetch_enc(port, "GET", takes[i], false, &r);
+		ASSERT_EQ_INT(r.status, 200);
+		ASSERT_CONTAINS(buf_str(&r.headers), "content-encoding: gzip\r\n");
+		ASSERT_CONTAINS(buf_str(&r.headers), "vary: Accept-Encoding\r\n");
+		ASSERT_TRUE(r.body.len < n / 4);
+		gunzip(r.body.ptr, r.body.len, &plain);
+		ASSERT_EQ_INT(plain.len, n);
+		ASSERT_TRUE(memcmp(plain.ptr, page.ptr, n) == 0);
+		snprintf(want, sizeof(want), "content-length: %zu\r\n", r.body.len);
+		resp_release(&r);
+		resp_init(&r);
+		fetch_enc(port, "HEAD", takes[i], false, &r);
+		ASSERT_CONTAINS(buf_str(&r.headers), want);
+		resp_release(&r);
+	}
+	for (size_t i = 0; i < sizeof(refuses) / sizeof(refuses[0]); i++) {
+		resp_init(&r);
+		fetch_enc(port, "GET", refuses[i], false, &r);
+		ASSERT_EQ_INT(r.status, 200);
+		ASSERT_TRUE(strstr(buf_str(&r.headers), "content-encoding") == NULL);
+		ASSERT_CONTAINS(buf_str(&r.headers), "vary: Accept-Encoding\r\n");
+		ASSERT_EQ_INT(r.body.len, n);
+		ASSERT_TRUE(memcmp(r.body.ptr, page.ptr, n) == 0);
+		resp_release(&r);
+	}
+	/* what a Prometheus does: ask for gzip and inflate */
+	resp_init(&r);
+	fetch_enc(port, "GET", NULL, true, &r);
+	ASSERT_EQ_INT(r.body.len, n);
+	ASSERT_TRUE(memcmp(r.body.ptr, page.ptr, n) == 0);
+	resp_release(&r);
+	/* no Accept-Encoding at all */
+	resp_init(&r);
+	fetch_enc(port, "GET", NULL, false, &r);
+	ASSERT_EQ_INT(r.body.len, n);
+	ASSERT_TRUE(memcmp(r.body.ptr, page.ptr, n) == 0);
+	resp_release(&r);
+	buf_release(&page);
+	buf_release(&plain);
 	httpserver_stop(s);
 }
 

@@ -2,6 +2,7 @@
 
 #include "alloc.h"
 #include "podcache.h"
+#include "reflector.h"
 
 struct events {
 	int n;
@@ -12,17 +13,15 @@ static void record(void *ctx, enum workload_event ev, const struct workload *w)
 {
 	struct events *e = ctx;
 	if (e->n < 64)
-		snprintf(e->log[e->n++], sizeof(e->log[0]), "%s %s %zu", workload_event_name(ev), w->key,
-			 w->pods.count);
+		snprintf(e->log[e->n++], sizeof(e->log[0]), "%s %s %zu", workload_event_name(ev),
+			 w->key, w->pods.count);
 }
 
-static struct pod *mkpod(const char *ns, const char *name, const char *workload, const char *backend,
-			 const char *ip, int ready)
+/* The API server's JSON of such a pod. */
+static cJSON *pod_json(const char *ns, const char *name, const char *workload, const char *backend,
+		       const char *ip, int ready)
 {
 	char json[2048];
-	cJSON *o;
-	struct pod *p = NULL;
-	struct buf err;
 	char labels[512] = "";
 	int n = 0;
 
@@ -31,18 +30,30 @@ static struct pod *mkpod(const char *ns, const char *name, const char *workload,
 			      "\"alibabacloud.com/inference-workload\":\"%s\"", workload);
 	if (backend)
 		n += snprintf(labels + n, sizeof(labels) - (size_t)n,
-			      "%s\"alibabacloud.com/inference-backend\":\"%s\"", n ? "," : "", backend);
-	snprintf(json, sizeof(json),
-		 "{\"metadata\":{\"namespace\":\"%s\",\"name\":\"%s\",\"uid\":\"u-%s\","
-		 "\"resourceVersion\":\"1\",\"labels\":{%s},"
-		 "\"ownerReferences\":[{\"kind\":\"StatefulSet\",\"name\":\"%s\",\"uid\":\"o1\",\"controller\":true}]},"
-		 "\"spec\":{\"containers\":[{\"name\":\"vllm\",\"command\":[\"vllm\",\"serve\"],"
-		 "\"args\":[\"--max-num-seqs\",\"2\",\"--api-key\",\"s3cret\"],"
-		 "\"ports\":[{\"name\":\"http\",\"containerPort\":8000}]}]},"
-		 "\"status\":{\"phase\":\"Running\",\"podIP\":\"%s\",\"podIPs\":[{\"ip\":\"%s\"}],"
-		 "\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\"}]}}",
-		 ns, name, name, labels, workload ? workload : "x", ip, ip, ready ? "True" : "False");
-	o = cJSON_Parse(json);
+			      "%s\"alibabacloud.com/inference-backend\":\"%s\"", n ? "," : "",
+			      backend);
+	snprintf(
+		json, sizeof(json),
+		"{\"metadata\":{\"namespace\":\"%s\",\"name\":\"%s\",\"uid\":\"u-%s\","
+		"\"resourceVersion\":\"1\",\"labels\":{%s},"
+		"\"ownerReferences\":[{\"kind\":\"StatefulSet\",\"name\":\"%s\",\"uid\":\"o1\",\"controller\":true}]},"
+		"\"spec\":{\"containers\":[{\"name\":\"vllm\",\"command\":[\"vllm\",\"serve\"],"
+		"\"args\":[\"--max-num-seqs\",\"2\",\"--api-key\",\"s3cret\"],"
+		"\"ports\":[{\"name\":\"http\",\"containerPort\":8000}]}]},"
+		"\"status\":{\"phase\":\"Running\",\"podIP\":\"%s\",\"podIPs\":[{\"ip\":\"%s\"}],"
+		"\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\"}]}}",
+		ns, name, name, labels, workload ? workload : "x", ip, ip,
+		ready ? "True" : "False");
+	return cJSON_Parse(json);
+}
+
+static struct pod *mkpod(const char *ns, const char *name, const char *workload,
+			 const char *backend, const char *ip, int ready)
+{
+	cJSON *o = pod_json(ns, name, workload, backend, ip, ready);
+	struct pod *p = NULL;
+	struct buf err;
+
 	buf_init(&err, 1024);
 	if (pod_decode(o, &p, &err))
 		t_fail(__FILE__, __LINE__, "decode: %s", buf_str(&err));
@@ -114,10 +125,11 @@ TEST(pod_role_port_leader_args)
 	struct pod *p;
 	uint64_t v = 0;
 
-	p = decode("{\"metadata\":{\"namespace\":\"n\",\"name\":\"a\",\"labels\":{\"llm-d.ai/role\":\"decode\"}},"
-		   "\"spec\":{\"containers\":[{\"name\":\"sidecar\",\"ports\":[{\"name\":\"proxy\",\"containerPort\":8000}]},"
-		   "{\"name\":\"vllm\",\"args\":[\"--port\",\"8200\",\"--max-num-seqs=32\"],"
-		   "\"ports\":[{\"name\":\"metrics\",\"containerPort\":8200}]}]}}");
+	p = decode(
+		"{\"metadata\":{\"namespace\":\"n\",\"name\":\"a\",\"labels\":{\"llm-d.ai/role\":\"decode\"}},"
+		"\"spec\":{\"containers\":[{\"name\":\"sidecar\",\"ports\":[{\"name\":\"proxy\",\"containerPort\":8000}]},"
+		"{\"name\":\"vllm\",\"args\":[\"--port\",\"8200\",\"--max-num-seqs=32\"],"
+		"\"ports\":[{\"name\":\"metrics\",\"containerPort\":8200}]}]}}");
 	ASSERT_STREQ(pod_role(p), "decode");
 	ASSERT_EQ_INT(pod_port(p, "metrics"), 8200);
 	ASSERT_EQ_INT(pod_port(p, "http"), 0); /* two ports, none named http */
@@ -127,18 +139,20 @@ TEST(pod_role_port_leader_args)
 	ASSERT_TRUE(pod_is_leader(p));
 	pod_free(p);
 
-	p = decode("{\"metadata\":{\"namespace\":\"n\",\"name\":\"b\",\"labels\":{\"leaderworkerset.sigs.k8s.io/worker-index\":\"1\"}},"
-		   "\"spec\":{\"containers\":[{\"name\":\"vllm\",\"args\":[\"--kv-transfer-config\","
-		   "\"{\\\"kv_connector\\\":\\\"NixlConnector\\\",\\\"kv_role\\\":\\\"kv_producer\\\"}\"],"
-		   "\"ports\":[{\"containerPort\":8000}]}]}}");
+	p = decode(
+		"{\"metadata\":{\"namespace\":\"n\",\"name\":\"b\",\"labels\":{\"leaderworkerset.sigs.k8s.io/worker-index\":\"1\"}},"
+		"\"spec\":{\"containers\":[{\"name\":\"vllm\",\"args\":[\"--kv-transfer-config\","
+		"\"{\\\"kv_connector\\\":\\\"NixlConnector\\\",\\\"kv_role\\\":\\\"kv_producer\\\"}\"],"
+		"\"ports\":[{\"containerPort\":8000}]}]}}");
 	ASSERT_STREQ(pod_role(p), "prefill");
 	ASSERT_EQ_INT(pod_port(p, "http"), 8000); /* the only port */
 	ASSERT_TRUE(!pod_is_leader(p));
 	ASSERT_ERR(pod_arg_uint(p, "--max-num-seqs", 1u << 20, &v), IM_NOTFOUND);
 	pod_free(p);
 
-	p = decode("{\"metadata\":{\"namespace\":\"n\",\"name\":\"c\"},\"spec\":{\"containers\":[{\"name\":\"s\","
-		   "\"command\":[\"python3\",\"-m\",\"sglang.launch_server\",\"--disaggregation-mode\",\"decode\"]}]}}");
+	p = decode(
+		"{\"metadata\":{\"namespace\":\"n\",\"name\":\"c\"},\"spec\":{\"containers\":[{\"name\":\"s\","
+		"\"command\":[\"python3\",\"-m\",\"sglang.launch_server\",\"--disaggregation-mode\",\"decode\"]}]}}");
 	ASSERT_STREQ(pod_role(p), "decode");
 	ASSERT_EQ_INT(pod_port(p, "http"), 0);
 	pod_free(p);
@@ -211,6 +225,82 @@ TEST(podcache_replace_is_exact_within_scope)
 	podcache_replace(&c, NULL, list, 0);
 	ASSERT_EQ_INT(podcache_pod_count(&c), 0);
 	ASSERT_EQ_INT(e.n, 2);
+	podcache_release(&c);
+}
+
+/* A pod that comes again with nothing infermon acts on changed (a new
+ * resourceVersion only) makes no event, and the cache holds the new copy
+ * in both of its maps. */
+TEST(podcache_unchanged_pod_takes_the_new_resource_version_quietly)
+{
+	struct podcache c;
+	struct events e = {0};
+	cJSON *o = pod_json("a", "p1", "w1", "vllm", "10.0.0.1", 1);
+	struct pod *p;
+	struct buf err;
+	const struct workload *w;
+
+	podcache_init(&c, record, &e);
+	podcache_upsert(&c, mkpod("a", "p1", "w1", "vllm", "10.0.0.1", 1));
+	ASSERT_EQ_INT(e.n, 1);
+	cJSON_SetValuestring(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "metadata"),
+						 "resourceVersion"),
+		"7");
+	buf_init(&err, 1024);
+	ASSERT_OK(pod_decode(o, &p, &err));
+	buf_release(&err);
+	cJSON_Delete(o);
+	podcache_upsert(&c, p);
+	ASSERT_EQ_INT(e.n, 1); /* no event */
+	ASSERT_TRUE(podcache_get(&c, "a", "p1") == p);
+	ASSERT_STREQ(podcache_get(&c, "a", "p1")->resource_version, "7");
+	w = podcache_workload(&c, "a/w1");
+	ASSERT_TRUE(w != NULL && hmap_get(&w->pods, "a/p1") == p);
+	podcache_release(&c);
+}
+
+/* A reflector hands a list's pods to the store page by page (decode) and
+ * frees each page's JSON at once; the pods decoded must not point into
+ * it (ASan sees it), a pod that cannot be decoded is left out, and
+ * replace makes the cache hold what was decoded. */
+TEST(podcache_store_decodes_a_list_page_by_page)
+{
+	struct podcache c;
+	struct events e = {0};
+	struct reflector_store st;
+	void *items[3];
+	size_t n = 0;
+	cJSON *page[3];
+
+	podcache_init(&c, record, &e);
+	podcache_upsert(&c, mkpod("a", "gone", "w2", "vllm", "10.0.0.9", 1));
+	podcache_store(&c, &st);
+	page[0] = pod_json("a", "p1", "w1", "vllm", "10.0.0.1", 1);
+	page[1] = pod_json("a", "p2", "w1", "vllm", "10.0.0.2", 0);
+	page[2] = cJSON_Parse("{\"metadata\":{\"namespace\":\"a\"}}"); /* no name */
+	for (int i = 0; i < 3; i++) {
+		void *it = st.decode(st.ctx, page[i]);
+		if (it)
+			items[n++] = it;
+		cJSON_Delete(page[i]);
+	}
+	ASSERT_EQ_INT(n, 2);
+	ASSERT_EQ_INT(podcache_pod_count(&c), 1); /* nothing changes before replace */
+	e.n = 0;
+	ASSERT_EQ_INT(st.replace(st.ctx, "a", items, n), 0);
+	ASSERT_EQ_INT(podcache_pod_count(&c), 2);
+	ASSERT_STREQ(podcache_get(&c, "a", "p1")->pod_ip, "10.0.0.1");
+	ASSERT_TRUE(!podcache_get(&c, "a", "p2")->ready);
+	ASSERT_TRUE(podcache_get(&c, "a", "gone") == NULL);
+	ASSERT_EQ_INT(e.n, 2);
+
+	/* a list given up half way: its decoded pods are discarded */
+	page[0] = pod_json("a", "p3", "w1", "vllm", "10.0.0.3", 1);
+	items[0] = st.decode(st.ctx, page[0]);
+	cJSON_Delete(page[0]);
+	st.discard(st.ctx, items[0]);
+	ASSERT_TRUE(podcache_get(&c, "a", "p3") == NULL);
 	podcache_release(&c);
 }
 

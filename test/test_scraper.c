@@ -463,9 +463,11 @@ TEST(info_endpoints_are_asked_again_after_a_restart)
 }
 
 /* A target keeps the message of an active check, and none once it clears
- * (messages are the target's own strings, not room for every check). */
+ * (messages are the target's own strings, not room for every check); the
+ * same for the error of its last scrape, while the model names of its last
+ * good scrape stay through a failed one. */
 static struct steady mk;
-static char mk_msg[4][256];
+static char mk_msg[4][256], mk_err[4][256], mk_model[4][64];
 static bool mk_active[4];
 
 static void messages_done(void *ctx, struct scrape_target *t)
@@ -476,6 +478,9 @@ static void messages_done(void *ctx, struct scrape_target *t)
 		mk_active[t->scrapes] = t->checks.active[CHECK_SCRAPE_FAILED];
 		snprintf(mk_msg[t->scrapes], sizeof(mk_msg[0]), "%s",
 			 scraper_check_message(t, CHECK_SCRAPE_FAILED));
+		snprintf(mk_err[t->scrapes], sizeof(mk_err[0]), "%s", t->error);
+		snprintf(mk_model[t->scrapes], sizeof(mk_model[0]), "%d:%s", t->engine.nmodels,
+			 t->engine.nmodels ? t->engine.models[0] : "");
 	}
 	if (t->scrapes == 1)
 		k->d.metrics_body = NULL; /* 404 from now on */
@@ -505,8 +510,69 @@ TEST(check_messages_kept_while_active_only)
 	ASSERT_TRUE(!mk_active[3]);
 	ASSERT_STREQ(mk_msg[3], "");
 	ASSERT_TRUE(mk_active[0]); /* the string was freed, not kept empty */
+	ASSERT_STREQ(mk_err[1], "");
+	ASSERT_CONTAINS(mk_err[2], "HTTP 404");
+	ASSERT_STREQ(mk_err[3], "");
+	ASSERT_STREQ(mk_model[1], "1:m");
+	ASSERT_STREQ(mk_model[2], "1:m");
+	ASSERT_STREQ(mk_model[3], "1:m");
 	scraper_release(&mk.s);
 	loop_release(&mk.loop);
+}
+
+/* Targets whose check says the same hold one copy of the message between
+ * them; the copy goes with the last of them (the leak check at the end). */
+static struct steady sk;
+static bool sk_shared, sk_shared_after;
+static size_t sk_messages, sk_after;
+
+static void shared_done(void *ctx, struct scrape_target *t)
+{
+	struct steady *k = ctx;
+	struct scrape_target *a = scraper_get(&k->s, "ns/pod-0"),
+			     *b = scraper_get(&k->s, "ns/pod-1");
+
+	(void)t;
+	if (a->scrapes < 2 || b->scrapes < 2)
+		return;
+	if (k->d.metrics_body == NULL) { /* both failing: 404 from the start */
+		sk_shared = a->checks.message[CHECK_SCRAPE_FAILED] != NULL &&
+			    a->checks.message[CHECK_SCRAPE_FAILED] ==
+				    b->checks.message[CHECK_SCRAPE_FAILED];
+		sk_messages = k->s.messages.count;
+		k->d.metrics_body = page_before;
+		k->want = a->scrapes + 2;
+		return;
+	}
+	if (a->scrapes < k->want || b->scrapes < k->want)
+		return;
+	/* what is left: the series the page lacks, one message for both */
+	sk_after = k->s.messages.count;
+	sk_shared_after = !a->checks.message[CHECK_SCRAPE_FAILED] &&
+			  !b->checks.message[CHECK_SCRAPE_FAILED] &&
+			  a->checks.message[CHECK_METRICS_MISSING] &&
+			  a->checks.message[CHECK_METRICS_MISSING] ==
+				  b->checks.message[CHECK_METRICS_MISSING];
+	steady_stop(k);
+}
+
+TEST(check_messages_are_shared_between_targets)
+{
+	struct scraper_opts o = {.interval_ms = 50, .timeout_ms = 2000, .seed = 6};
+	char base[64];
+
+	steady_setup(&sk, &o, shared_done, NULL, models_page, base, sizeof(base));
+	scraper_set_target(&sk.s, "ns/pod-0", base, "/metrics", BACKEND_VLLM, 0);
+	scraper_set_target(&sk.s, "ns/pod-1", base, "/metrics", BACKEND_VLLM, 0);
+	steady_run(&sk, 20000);
+
+	ASSERT_TRUE(!sk.timed_out);
+	ASSERT_TRUE(sk_shared);
+	ASSERT_TRUE(sk_messages >= 1);
+	ASSERT_TRUE(sk_shared_after); /* recovered: ScrapeFailed's let go */
+	ASSERT_EQ_INT(sk_after, 1);
+	scraper_release(&sk.s);
+	loop_release(&sk.loop);
 }
 
 int main(int argc, char **argv)

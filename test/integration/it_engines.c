@@ -421,6 +421,17 @@ struct scraper_get_args {
 	bool found;
 };
 
+/* A copy of s that outlives the target's own (the loop thread may scrape
+ * it again and free its strings), freed with it_scraper_free. */
+static char *keep_copy(struct it_scraper *w, const char *s)
+{
+	char *m = im_xstrdup(s);
+
+	w->copies = im_xrealloc(w->copies, (w->ncopies + 1) * sizeof(*w->copies));
+	w->copies[w->ncopies++] = m;
+	return m;
+}
+
 static void scraper_get_on_loop(void *arg)
 {
 	struct scraper_get_args *a = arg;
@@ -431,14 +442,14 @@ static void scraper_get_on_loop(void *arg)
 
 		a->t = *t;
 		a->found = true;
-		for (int k = 0; k < CHECK_COUNT; k++) {
+		for (int k = 0; k < CHECK_COUNT; k++)
 			/* "" rather than NULL, as scraper_check_message */
-			char *m = im_xstrdup(scraper_check_message(t, (enum check_kind)k));
-
-			w->copies = im_xrealloc(w->copies, (w->ncopies + 1) * sizeof(*w->copies));
-			w->copies[w->ncopies++] = m;
-			a->t.checks.message[k] = m;
-		}
+			a->t.checks.message[k] = keep_copy(
+				w, scraper_check_message(t, (enum check_kind)k));
+		for (int m = 0; m < t->engine.nmodels; m++)
+			a->t.engine.models[m] = keep_copy(w, t->engine.models[m]);
+		a->t.error = keep_copy(w, t->error);
+		a->t.problem = keep_copy(w, t->problem);
 	}
 }
 

@@ -71,7 +71,7 @@ struct it_scraper {
 	struct http http;
 	struct scraper s;
 	pthread_t thread;
-	/* copies of check messages handed out by it_scraper_get, freed with
+	/* copies of the strings handed out by it_scraper_get, freed with
 	 * the scraper (the target's own change with every scrape) */
 	char **copies;
 	size_t ncopies;
@@ -84,7 +84,8 @@ void it_scraper_add(struct it_scraper *w, const char *key, const char *url, enum
 		    double args_max_num_seqs);
 /* A copy of the target's state: read only the results (up, error, engine,
  * limits, checks, counters); its pointers belong to the scraper, except
- * checks.message[], copies kept until it_scraper_free. */
+ * checks.message[], engine.models[], error and problem: copies kept until
+ * it_scraper_free. */
 struct scrape_target it_scraper_get(struct it_scraper *w, const char *key);
 /* Stops the loop thread and frees everything. */
 void it_scraper_free(struct it_scraper *w);
