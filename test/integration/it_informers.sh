@@ -146,11 +146,13 @@ test_watch_timeouts_resume_from_bookmarks_without_relisting() {
 # and the proxy back on the same port lets it resume.
 test_gone_relists_every_informer_and_converges() {
 	local ns=it-inf-gone aport pport proxy settings base cut_rv
+	# (before the restart: kube-controller-manager's namespace controller,
+	# which deletes a leftover namespace, is slow to pick up after one)
+	fresh_ns $ns
 	settings=$(hack/local-cluster.sh settings)
 	at_exit bash -c "$settings hack/local-cluster.sh up >/dev/null"
 	INFERMON_APISERVER_EXTRA_ARGS=--watch-cache=false INFERMON_ETCD_COMPACTION_INTERVAL=2s \
 		hack/local-cluster.sh up >/dev/null || fail "cannot restart the API server"
-	fresh_ns $ns
 	aport=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}' | grep -o '[0-9]*$')
 	pport=$(free_port)
 	start_proxy() {
@@ -172,6 +174,7 @@ test_gone_relists_every_informer_and_converges() {
 	wait_for 60 iw_ready $ns a || fail "a not reconciled: $(tail -20 "$WORK/log")"
 	wait_for 30 scrape_secret_lists $ns b || fail "the scrape Secret lacks b"
 	wait_for 30 cache_is 2 1 || fail "pod cache before the cut: $(self_metric infermon_cache_pods) pods"
+	wait_for 30 kubectl -n $ns get servicemonitor infermon-b || fail "no ServiceMonitor for b"
 	base=$(counters gone relists failures)
 
 	# cut off; every informer notices (a failed request each)
@@ -180,7 +183,11 @@ test_gone_relists_every_informer_and_converges() {
 	wait_for 60 all_above failures "$(grep ' failures ' <<<"$base")" ||
 		fail "not every informer saw the cut: $(counters failures)"
 	# meanwhile: b-1 goes, c-0 comes with its CR c, CR a goes (the garbage
-	# collector takes its objects), and a Prometheus and a namespace appear
+	# collector takes its objects), a Prometheus appears, the namespace
+	# changes,
+	# and someone deletes b's ServiceMonitor and the scrape Secret
+	kubectl -n $ns delete servicemonitor infermon-b >/dev/null
+	kubectl -n monitoring delete secret infermon-scrape-configs >/dev/null
 	kubectl -n $ns delete pod b-1 --wait=false >/dev/null
 	mkpod $ns c-0 c
 	apply_iw $ns c "{backend: vllm}"
@@ -191,7 +198,7 @@ kind: Prometheus
 metadata: {name: p, namespace: $ns}
 spec: {serviceMonitorSelector: {}}
 YAML
-	kubectl create ns $ns-new >/dev/null
+	kubectl label ns $ns infermon-test=cut >/dev/null
 	# every version the controller holds is older than this write; once a
 	# watch from it is refused, compaction has passed all of them
 	cut_rv=$(kubectl -n $ns create configmap cut -o jsonpath='{.metadata.resourceVersion}')
@@ -215,6 +222,10 @@ YAML
 	# the garbage collector removed, are not made again, and it leaves the Secret
 	wait_for 60 bash -c "! kubectl -n $ns get servicemonitor infermon-a >/dev/null 2>&1 && ! kubectl -n $ns get service infermon-a >/dev/null 2>&1" ||
 		fail "a's objects remain after its CR was deleted"
+	# generated objects deleted while it was cut off are made again
+	wait_for 60 kubectl -n $ns get servicemonitor infermon-b ||
+		fail "b's ServiceMonitor, deleted during the cut, not made again: $(grep -i 'servicemonitor\|secret' "$WORK/log" | tail -10)"
+	wait_for 30 scrape_secret_lists $ns b || fail "the scrape Secret, deleted during the cut, lacks b"
 	wait_for 30 scrape_secret_lists $ns c || fail "the scrape Secret lacks c"
 	wait_for 30 secret_lacks $ns a ||
 		fail "the scrape Secret still lists a"
@@ -225,7 +236,8 @@ YAML
 	grep -q "resource version too old; relisting" "$WORK/log" || fail "no relist logged"
 	echo "per kind: $(counters gone relists failures | awk '{ v[$1] = v[$1] " " $2 "=" $3 } END { for (r in v) printf "\n  %s:%s", r, v[r] }')"
 	stop_infermon
-	kubectl delete ns $ns $ns-new --wait=false >/dev/null
+	# gone before the API server restarts (see fresh_ns above)
+	kubectl delete ns $ns --wait=true --timeout=120s >/dev/null
 	run_at_exit || fail "cannot restore the API server's settings"
 }
 
