@@ -150,7 +150,7 @@ test_gone_relists_every_informer_and_converges() {
 	# which deletes a leftover namespace, is slow to pick up after one)
 	fresh_ns $ns
 	settings=$(hack/local-cluster.sh settings)
-	at_exit bash -c "$settings hack/local-cluster.sh up >/dev/null"
+	restore_cluster_on_exit bash -c "$settings hack/local-cluster.sh up >/dev/null"
 	INFERMON_APISERVER_EXTRA_ARGS=--watch-cache=false INFERMON_ETCD_COMPACTION_INTERVAL=2s \
 		hack/local-cluster.sh up >/dev/null || fail "cannot restart the API server"
 	aport=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}' | grep -o '[0-9]*$')
