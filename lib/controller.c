@@ -333,7 +333,7 @@ static void start_reconciler(struct controller *c)
 	objcache_init(&c->caches.proms, on_prometheus, c);
 	objcache_init(&c->caches.namespaces, on_namespace, c);
 	informers_start(&c->inf, &c->kc, &c->cache, &c->caches, c->o->namespaces, c->o->nnamespaces,
-			&rc, loop_now_ms(&c->loop));
+			&rc, c->o->watch_timeout_s, loop_now_ms(&c->loop));
 	uv_prepare_init(&c->loop.uv, &c->pump);
 	c->pump.data = c;
 	uv_prepare_start(&c->pump, pump);
@@ -369,7 +369,7 @@ static void build_metrics(uv_async_t *h)
 				    .identity = c->identity};
 	struct buf b;
 
-	informers_pod_stats(&c->inf, &in.pod_watches);
+	in.nwatches = informers_stats(&c->inf, in.watches);
 	buf_init(&b, BUF_MAX_LARGE);
 	selfmetrics_render(&in, &b);
 	if (b.overflow) /* the last whole page stays up rather than a cut one */

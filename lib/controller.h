@@ -47,6 +47,7 @@ struct controller_opts {
 	const char *secret_namespace; /* scrape-config Secret; NULL: monitoring */
 	const char *secret_name;      /* NULL: infermon-scrape-configs */
 	uint64_t prune_grace_ms;      /* pod-only workloads; 0: 10 min */
+	unsigned watch_timeout_s;     /* watches end after [t, 2t] s and resume; 0: 300 */
 	/* leader election (leader.h): only the Lease holder writes */
 	bool leader_elect;               /* false: this replica writes from the start */
 	const char *leader_namespace;    /* NULL: $POD_NAMESPACE, else infermon-system */

@@ -1,5 +1,6 @@
 #include "informers.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "desired.h"
@@ -14,16 +15,20 @@ static bool owned_watched(const struct informers *in, int k, size_t i)
 	       (i == 0 || !desired_kind_namespace(&in->rc, (enum owned_kind)k));
 }
 
-static void start_one(struct reflector *r, struct kubeclient *kc, const struct reflector_store *s,
-		      const struct reflector_opts *o)
+static void start_one(struct informers *in, struct reflector *r, struct kubeclient *kc,
+		      const struct reflector_store *s, const struct reflector_opts *o)
 {
-	reflector_init(r, kc, s, o);
+	struct reflector_opts timed = *o;
+
+	timed.watch_min_s = in->watch_timeout_s;
+	timed.watch_max_s = 2 * in->watch_timeout_s;
+	reflector_init(r, kc, s, &timed);
 	reflector_start(r, NULL, NULL);
 }
 
 void informers_start(struct informers *in, struct kubeclient *kc, struct podcache *pods,
 		     struct reconcile_caches *caches, char *const *ns, size_t nns,
-		     const struct render_config *rc, uint64_t now_ms)
+		     const struct render_config *rc, unsigned watch_timeout_s, uint64_t now_ms)
 {
 	struct reflector_store store;
 	struct buf secret_field;
@@ -34,6 +39,7 @@ void informers_start(struct informers *in, struct kubeclient *kc, struct podcach
 	if (in->n > INFORMERS_MAX_NAMESPACES)
 		in->n = INFORMERS_MAX_NAMESPACES;
 	in->started_ms = now_ms;
+	in->watch_timeout_s = watch_timeout_s ? watch_timeout_s : 300;
 	/* The Secret is watched by name: RBAC then grants its list and watch
 	 * with resourceNames, not every Secret of its namespace (deploy/rbac). */
 	buf_init(&secret_field, BUF_MAX_SMALL);
@@ -45,12 +51,12 @@ void informers_start(struct informers *in, struct kubeclient *kc, struct podcach
 					    .resource = "inferenceworkloads",
 					    .namespace = one};
 		podcache_store(pods, &store);
-		start_one(&in->pods[i], kc, &store, &po);
+		start_one(in, &in->pods[i], kc, &store, &po);
 		/* CRs and generated objects are watched in the same namespaces
 		 * as pods: a controller scoped to some namespaces must not judge
 		 * workloads whose pods it cannot see. */
 		objcache_store(&caches->crs, &store);
-		start_one(&in->crs[i], kc, &store, &co);
+		start_one(in, &in->crs[i], kc, &store, &co);
 		for (int k = 0; k < OWNED_COUNT; k++) {
 			const char *own_ns = desired_kind_namespace(rc, (enum owned_kind)k);
 			struct reflector_opts oo = {
@@ -62,7 +68,7 @@ void informers_start(struct informers *in, struct kubeclient *kc, struct podcach
 			if (!owned_watched(in, k, i))
 				continue; /* one watch of the Secret's (dashboard's) namespace */
 			objcache_store(&caches->owned[k], &store);
-			start_one(&in->owned[k][i], kc, &store, &oo);
+			start_one(in, &in->owned[k][i], kc, &store, &oo);
 		}
 	}
 	buf_release(&secret_field);
@@ -71,9 +77,9 @@ void informers_start(struct informers *in, struct kubeclient *kc, struct podcach
 					    .resource = "prometheuses"};
 		struct reflector_opts no = {.api = KUBE_PATH_CORE, .resource = "namespaces"};
 		objcache_store(&caches->proms, &store);
-		start_one(&in->proms, kc, &store, &po);
+		start_one(in, &in->proms, kc, &store, &po);
 		objcache_store(&caches->namespaces, &store);
-		start_one(&in->namespaces, kc, &store, &no);
+		start_one(in, &in->namespaces, kc, &store, &no);
 	}
 }
 
@@ -105,15 +111,61 @@ bool informers_prometheus_synced(const struct informers *in)
 	return in->proms.synced;
 }
 
-void informers_pod_stats(const struct informers *in, struct reflector_stats *s)
+static void add_stats(struct reflector_stats *s, const struct reflector_stats *r)
 {
-	memset(s, 0, sizeof(*s));
+	s->lists += r->lists, s->relists += r->relists, s->gone += r->gone;
+	s->watches += r->watches, s->events += r->events, s->bookmarks += r->bookmarks;
+	s->failures += r->failures, s->decode_errors += r->decode_errors;
+}
+
+/* "pods" for /api/v1, "RESOURCE.GROUP" for /apis/GROUP/VERSION. */
+static void resource_name(char *out, size_t n, const char *api, const char *resource)
+{
+	const char *g = strncmp(api, "/apis/", 6) == 0 ? api + 6 : NULL;
+	const char *slash = g ? strchr(g, '/') : NULL;
+
+	if (slash)
+		snprintf(out, n, "%s.%.*s", resource, (int)(slash - g), g);
+	else
+		snprintf(out, n, "%s", resource);
+}
+
+/* Starts a row for the kind of reflector r (which may be unused). */
+static struct informers_resource_stats *row(struct informers_resource_stats *out, size_t *n,
+					    const char *api, const char *resource)
+{
+	struct informers_resource_stats *o = &out[(*n)++];
+
+	memset(o, 0, sizeof(*o));
+	resource_name(o->resource, sizeof(o->resource), api, resource);
+	return o;
+}
+
+size_t informers_stats(const struct informers *in,
+		       struct informers_resource_stats out[INFORMERS_RESOURCES])
+{
+	struct informers_resource_stats *p, *c;
+	size_t n = 0;
+
+	p = row(out, &n, KUBE_PATH_CORE, "pods");
+	c = row(out, &n, KUBE_PATH(KUBE_GV_INFERMON), "inferenceworkloads");
 	for (size_t i = 0; i < in->n; i++) {
-		const struct reflector_stats *r = &in->pods[i].stats;
-		s->lists += r->lists, s->relists += r->relists, s->gone += r->gone;
-		s->watches += r->watches, s->events += r->events, s->failures += r->failures;
-		s->decode_errors += r->decode_errors;
+		add_stats(&p->s, &in->pods[i].stats);
+		add_stats(&c->s, &in->crs[i].stats);
 	}
+	for (int k = 0; k < OWNED_COUNT; k++) {
+		struct informers_resource_stats *o;
+		if (!desired_kind_enabled(&in->rc, (enum owned_kind)k))
+			continue;
+		o = row(out, &n, kube_owned[k].path, kube_owned[k].resource);
+		for (size_t i = 0; i < in->n; i++)
+			if (owned_watched(in, k, i))
+				add_stats(&o->s, &in->owned[k][i].stats);
+	}
+	add_stats(&row(out, &n, KUBE_PATH(KUBE_GV_MONITORING), "prometheuses")->s,
+		  &in->proms.stats);
+	add_stats(&row(out, &n, KUBE_PATH_CORE, "namespaces")->s, &in->namespaces.stats);
+	return n;
 }
 
 /* Every reflector (also the unused slots, which are zeroed and safe to

@@ -239,7 +239,6 @@ static im_result on_event(void *ctx, struct watch_event *ev)
 {
 	struct reflector *r = ctx;
 
-	r->stats.events++;
 	switch (ev->type) {
 	case WATCH_ERROR:
 		if (ev->error_code == 410) {
@@ -250,12 +249,14 @@ static im_result on_event(void *ctx, struct watch_event *ev)
 		       ev->error_message ? ev->error_message : "", NULL);
 		return IM_HTTP;
 	case WATCH_BOOKMARK:
+		r->stats.bookmarks++;
 		if (ev->resource_version)
 			set_str(&r->rv, ev->resource_version);
 		return IM_OK;
 	default:
 		break;
 	}
+	r->stats.events++;
 	if (ev->type == WATCH_DELETED)
 		r->stats.decode_errors += r->store.remove(r->store.ctx, ev->object);
 	else
@@ -296,8 +297,8 @@ static void watch_done(struct http_call *c, im_result transport, void *data)
 	if (transport == IM_OK && status == 200) {
 		/* The server ended the watch (timeoutSeconds): resume from rv. */
 		http_call_free(c);
-		log_kv(LOG_DEBUG, "watch ended; resuming", "namespace", scope(r),
-		       "resource_version", r->rv ? r->rv : "", NULL);
+		log_kv(LOG_DEBUG, "watch ended; resuming", "resource", r->resource, "namespace",
+		       scope(r), "resource_version", r->rv ? r->rv : "", NULL);
 		start_watch(r);
 		goto out;
 	}

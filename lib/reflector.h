@@ -11,8 +11,9 @@
  *     └─ backoff ◀─ list fails   backoff ◀────┘ connection/HTTP error: WATCH(rv) after backoff
  *
  * Pages use limit/continue; an expired continue token restarts the list.
- * Watches ask for bookmarks and a random timeoutSeconds in [300, 600] so a
- * fleet of controllers does not reconnect in step. Backoff 0.8 s doubling to
+ * Watches ask for bookmarks and a random timeoutSeconds in [300, 600]
+ * (watch_min_s, watch_max_s) so a fleet of controllers does not reconnect in
+ * step. Backoff 0.8 s doubling to
  * 30 s with jitter, reset after 2 minutes without failure. A watch that
  * receives no byte for 3 minutes (the API server sends bookmarks about once a
  * minute) is treated as half-open and restarted; TCP keepalive probes the
@@ -68,8 +69,8 @@ struct reflector_opts {
 	const char *field_selector; /* NULL: none; "metadata.name=X" lets RBAC
 				     * resourceNames grant the list and watch */
 	unsigned page_size;         /* default 500 */
-	unsigned watch_min_s;       /* default 300 */
-	unsigned watch_max_s;       /* default 600 */
+	unsigned watch_min_s;       /* default 300; each watch asks for a */
+	unsigned watch_max_s;       /* timeoutSeconds in [min, max]: default 600 */
 	unsigned idle_timeout_s;    /* default 180 */
 	uint32_t seed;              /* jitter seed; 0 = from the clock */
 };
@@ -79,7 +80,8 @@ struct reflector_stats {
 	uint64_t relists;       /* full lists after the first */
 	uint64_t gone;          /* 410s seen */
 	uint64_t watches;       /* WATCH requests */
-	uint64_t events;        /* watch events applied */
+	uint64_t events;        /* watch events applied (added, modified, deleted) */
+	uint64_t bookmarks;     /* BOOKMARK events (each advances the version) */
 	uint64_t failures;      /* failed requests */
 	uint64_t decode_errors; /* objects the store rejected */
 };

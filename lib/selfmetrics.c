@@ -200,9 +200,45 @@ static void render_engines(const struct selfmetrics_in *in, struct buf *b)
 
 /* ---- the controller ---- */
 
+/* The reflectors' counters (reflector.h), in this order. */
+static const struct {
+	const char *name, *help;
+} watch_families[] = {
+	{"infermon_watch_list_requests_total", "LIST requests (pages), by resource."},
+	{"infermon_watch_requests_total", "WATCH requests (resumes included), by resource."},
+	{"infermon_watch_relists_total", "Full relists after the first list, by resource."},
+	{"infermon_watch_gone_total",
+	 "410 Gone answers (resource version compacted), by resource."},
+	{"infermon_watch_failures_total", "Failed list/watch requests, by resource."},
+	{"infermon_watch_events_total",
+	 "Watch events applied (added, modified, deleted), by resource."},
+	{"infermon_watch_bookmarks_total",
+	 "Watch bookmarks received (each advances the resume version), by resource."},
+};
+#define WATCH_FAMILIES ((int)(sizeof(watch_families) / sizeof(watch_families[0])))
+
+static uint64_t watch_stat(const struct reflector_stats *s, int family)
+{
+	switch (family) {
+	case 0:
+		return s->lists;
+	case 1:
+		return s->watches;
+	case 2:
+		return s->relists;
+	case 3:
+		return s->gone;
+	case 4:
+		return s->failures;
+	case 5:
+		return s->events;
+	default:
+		return s->bookmarks;
+	}
+}
+
 static void render_self(const struct selfmetrics_in *in, struct buf *b)
 {
-	const struct reflector_stats s = in->pod_watches;
 	const struct reconciler_stats *rs = reconciler_stats(in->rec);
 	bool synced = in->pods_synced;
 
@@ -243,19 +279,14 @@ static void render_self(const struct selfmetrics_in *in, struct buf *b)
 		expo_sample(b, "infermon_scrape_interval_length_seconds_count", (double)h->count,
 			    "interval", iv, NULL);
 	}
-	expo_family(b, "infermon_watch_requests_total", "counter",
-		    "Pod WATCH requests (restarts included).");
-	expo_sample(b, "infermon_watch_requests_total", (double)s.watches, NULL);
-	expo_family(b, "infermon_watch_relists_total", "counter",
-		    "Full relists after the first list.");
-	expo_sample(b, "infermon_watch_relists_total", (double)s.relists, NULL);
-	expo_family(b, "infermon_watch_gone_total", "counter",
-		    "410 Gone answers (resource version compacted).");
-	expo_sample(b, "infermon_watch_gone_total", (double)s.gone, NULL);
-	expo_family(b, "infermon_watch_failures_total", "counter", "Failed list/watch requests.");
-	expo_sample(b, "infermon_watch_failures_total", (double)s.failures, NULL);
-	expo_family(b, "infermon_watch_events_total", "counter", "Watch events applied.");
-	expo_sample(b, "infermon_watch_events_total", (double)s.events, NULL);
+	/* one family a counter, one sample a watched kind */
+	for (int f = 0; f < WATCH_FAMILIES; f++) {
+		expo_family(b, watch_families[f].name, "counter", watch_families[f].help);
+		for (size_t i = 0; i < in->nwatches; i++)
+			expo_sample(b, watch_families[f].name,
+				    (double)watch_stat(&in->watches[i].s, f), "resource",
+				    in->watches[i].resource, NULL);
+	}
 	expo_family(
 		b, "infermon_events_total", "counter",
 		"Kubernetes Events: Event objects posted, failed or dropped; occurrences folded into a waiting Event.");

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "events.h"
+#include "informers.h"
 #include "kubeclient.h"
 #include "leader.h"
 #include "podcache.h"
@@ -26,8 +27,9 @@
 
 /* What the page reads; all borrowed. */
 struct selfmetrics_in {
-	struct reflector_stats pod_watches; /* summed over the pod reflectors */
-	bool pods_synced;                   /* every pod reflector listed once */
+	struct informers_resource_stats watches[INFORMERS_RESOURCES]; /* by kind */
+	size_t nwatches;
+	bool pods_synced; /* every pod reflector listed once */
 	const struct podcache *pods;
 	struct scraper *scraper;
 	const struct targets *targets;

@@ -39,6 +39,7 @@ enum {
 	OPT_MATCH_PROMETHEUS = 'M', /* value: "true" from the flag, or the file's bool */
 	OPT_SCRAPE_SECRET = 's',
 	OPT_PRUNE_GRACE = 'g',
+	OPT_WATCH_TIMEOUT = 'w',
 	OPT_LEADER_ELECT = 'L',
 	OPT_LEADER_NS = 'N',
 	OPT_LEADER_NAME = 'r',
@@ -66,6 +67,7 @@ static const struct option opts[] = {
 	{"match-prometheus", no_argument, NULL, OPT_MATCH_PROMETHEUS},
 	{"scrape-secret", required_argument, NULL, OPT_SCRAPE_SECRET},
 	{"prune-grace", required_argument, NULL, OPT_PRUNE_GRACE},
+	{"watch-timeout", required_argument, NULL, OPT_WATCH_TIMEOUT},
 	{"leader-elect", optional_argument, NULL, OPT_LEADER_ELECT},
 	{"leader-elect-namespace", required_argument, NULL, OPT_LEADER_NS},
 	{"leader-elect-resource-name", required_argument, NULL, OPT_LEADER_NAME},
@@ -107,6 +109,8 @@ static const struct cfg_key keys[] = {
 	 "NAMESPACE/NAME of the scrape-config Secret"},
 	{"pruneGrace", CFG_DURATION, OPT_PRUNE_GRACE, "--prune-grace",
 	 "how long pod-only objects outlive their last pod"},
+	{"watchTimeout", CFG_DURATION, OPT_WATCH_TIMEOUT, "--watch-timeout",
+	 "the shortest server-side watch timeout"},
 	{"logLevel", CFG_STRING, OPT_LOG_LEVEL, "--log-level", "debug, info, warn, error"},
 	{"logFormat", CFG_STRING, OPT_LOG_FORMAT, "--log-format", "text or json"},
 	{"leaderElection.leaderElect", CFG_BOOL, OPT_LEADER_ELECT, "--leader-elect",
@@ -168,6 +172,9 @@ static void usage(FILE *f)
 	      "                             (default monitoring/infermon-scrape-configs)\n"
 	      "  --prune-grace D            how long generated objects of a workload without\n"
 	      "                             a CR outlive its last pod (default 10m)\n"
+	      "  --watch-timeout D          the API server ends each watch after a random\n"
+	      "                             time in [D, 2D] and it resumes from its last\n"
+	      "                             resourceVersion (whole seconds; default 5m)\n"
 	      "  --leader-elect[=BOOL]      only the holder of a Lease writes; the other\n"
 	      "                             replicas follow with warm caches (default true)\n"
 	      "  --leader-elect-namespace NS     namespace of the Lease (default\n"
@@ -366,6 +373,13 @@ static im_result set_option(struct run_args *a, int id, char *v, const char *nam
 			want = "a duration such as 10m";
 		else
 			o->prune_grace_ms = ms ? ms : 1;
+		break;
+	case OPT_WATCH_TIMEOUT:
+		/* timeoutSeconds is whole seconds; 2D must fit in an hour */
+		if (strparse_duration_ms(v, strlen(v), 1800000, &ms) || ms < 1000 || ms % 1000)
+			want = "whole seconds from 1s to 30m, such as 5m";
+		else
+			o->watch_timeout_s = (unsigned)(ms / 1000);
 		break;
 	case OPT_LEADER_ELECT:
 		if (!parse_bool(v, &o->leader_elect))

@@ -58,6 +58,8 @@ test_bad_config_file_is_named_with_file_and_line() {
 		'^infermon run: .*/bad\.yaml:2: scrapeInterval must be a duration .*, not a list$'
 	expect_refused $'events: "false"\n' '^infermon run: .*/bad\.yaml:1: events must be true or false, not a string$'
 	expect_refused $'\n\nlogLevel: loud\n' '^infermon run: .*/bad\.yaml:3: invalid logLevel "loud" \(debug, info, warn, error\)$'
+	expect_refused $'watchTimeout: 1500ms\n' \
+		'^infermon run: .*/bad\.yaml:1: invalid watchTimeout "1500ms" \(whole seconds from 1s to 30m, such as 5m\)$'
 	expect_refused $'namespaces: [a\n' '^infermon run: .*/bad\.yaml:2:1: did not find expected'
 	expect_refused $'leaderElection:\n  leaseDuration: 5s\n  renewDeadline: 10s\n' \
 		'lease duration \(5000ms\) must be at least 1s and longer than the renew deadline \(10000ms\)'

@@ -178,6 +178,51 @@ run_at_exit() {
 	return $rc
 }
 
+# restore_cluster_on_exit COMMAND...: as at_exit, for a change to the
+# shared cluster every later test would see (an API server restarted with
+# other flags); and should the test be killed so that no trap runs (SIGKILL
+# by ctest's timeout), a guard runs COMMAND then, as it_restore_on_exit does
+# for the C tests (it.h): in a session of its own (ctest kills the test's
+# process tree), it sees the test's end as EOF on a pipe, and holds a shared
+# flock on the cluster's guard.lock until it is done, which
+# hack/local-cluster.sh env (so the next test's with-cluster.sh) and down
+# wait for. It logs to the cluster's logs/it-guard.log. One at a time.
+restore_cluster_on_exit() {
+	local dir fifo
+	[ -z "${GUARD_FD:-}" ] || fail "a cluster restore is armed already"
+	dir=$("$(infermon_root)/hack/local-cluster.sh" dir) || fail "hack/local-cluster.sh dir failed"
+	GUARD_CMD=$(printf '%q ' "$@")
+	fifo=$WORK/guard.fifo
+	mkfifo "$fifo"
+	# the guard takes the lock before it opens the pipe, and the open of
+	# its write end below returns once the guard has opened the read end:
+	# the lock is held from the moment this function returns
+	setsid -f bash -c '
+		exec 4>>"$1.guard.lock" && flock -s 4 || exit 1
+		exec 3<"$2"
+		c=; IFS= read -r -n1 c <&3 || true
+		[ "$c" = d ] && exit 0
+		echo "it-guard: the test ended without restoring the cluster; running: $3"
+		cd "$4" && eval "$3"
+		echo "it-guard: restore exited $?"' \
+		it-guard "$dir" "$fifo" "$GUARD_CMD" "$PWD" </dev/null >>"$dir/logs/it-guard.log" 2>&1
+	exec {GUARD_FD}>"$fifo"
+	at_exit restore_cluster_now
+}
+
+# restore_cluster_now: runs the armed command, and disarms the guard when
+# it succeeded (after a failure the guard gets EOF and tries once more).
+restore_cluster_now() {
+	local rc=0
+	[ -n "${GUARD_FD:-}" ] || return 0
+	echo "restoring the cluster: $GUARD_CMD" >&2
+	eval "$GUARD_CMD" >&2 || rc=$?
+	[ $rc -ne 0 ] || printf d >&"$GUARD_FD"
+	exec {GUARD_FD}>&-
+	GUARD_FD=
+	return $rc
+}
+
 # ---- CRDs a test installs or removes on the shared cluster ----
 
 # apply_crd FILE NAME: applies the CRD NAME from FILE; succeeds once it is
