@@ -87,23 +87,29 @@ def pod_ns(name):
     return next(p[1] for p in PODS if p[0] == name)
 
 
+def engine_target(name, role, model, how):
+    """dashboard_targets.py's spec of a composed engine page."""
+    t = {"name": name, "mode": how, "model": model}
+    if role:
+        t["role"] = role
+    return t
+
+
+def dcgm_target(name, gpus):
+    """dashboard_targets.py's spec of a dcgm-exporter: each (pod, n) is n GPUs
+    of that pod ("" : idle GPUs)."""
+    lst, i = [], 0
+    for pod, n in gpus:
+        for _ in range(n):
+            lst.append({"namespace": pod_ns(pod) if pod else "", "pod": pod, "gpu": str(i)})
+            i += 1
+    return {"name": name, "mode": "dcgm", "gpus": lst}
+
+
 def targets():
-    out = []
-    for name, ns, wl, be, role, model, how, args in PODS:
-        if how == SIM:
-            continue
-        t = {"name": name, "mode": how, "model": model}
-        if role:
-            t["role"] = role
-        out.append(t)
-    for name, _, gpus in DCGM:
-        lst, i = [], 0
-        for pod, n in gpus:
-            for _ in range(n):
-                lst.append({"namespace": pod_ns(pod) if pod else "", "pod": pod, "gpu": str(i)})
-                i += 1
-        out.append({"name": name, "mode": "dcgm", "gpus": lst})
-    return out
+    out = [engine_target(name, role, model, how)
+           for name, ns, wl, be, role, model, how, args in PODS if how != SIM]
+    return out + [dcgm_target(name, gpus) for name, _, gpus in DCGM]
 
 
 def max_num_seqs(args):
@@ -246,9 +252,7 @@ def node_objects(release):
                  "readinessProbe": {"httpGet": {"path": "/health", "port": "http"},
                                     "periodSeconds": 2}}
         else:
-            t = {"name": name, "mode": how, "model": model}
-            if role:
-                t["role"] = role
+            t = engine_target(name, role, model, how)
             c = {"name": "engine", "image": "localhost/engine-pages:dev",
                  "env": [{"name": "DASHBOARD_TARGET", "value": json.dumps(t, sort_keys=True)}],
                  "args": engine_args(be, model, args),
@@ -270,12 +274,7 @@ def node_objects(release):
                               "metrics": {"interval": "5s", "scrapeTimeout": "4s"},
                               "monitor": {"kind": kind, "matchPrometheus": True}}})
     for name, honor, gpus in DCGM:
-        lst, i = [], 0
-        for pod, n in gpus:
-            for _ in range(n):
-                lst.append({"namespace": pod_ns(pod) if pod else "", "pod": pod, "gpu": str(i)})
-                i += 1
-        t = {"name": name, "mode": "dcgm", "gpus": lst}
+        t = dcgm_target(name, gpus)
         labels = {"app.kubernetes.io/name": "dcgm-exporter", "app.kubernetes.io/instance": name}
         docs.append({"apiVersion": "v1", "kind": "Pod",
                      "metadata": {"name": name + "-exporter", "namespace": "gpu-operator",
