@@ -58,8 +58,8 @@ TEST(objcache_store_decodes_a_list_page_by_page)
 	struct objcache c;
 	struct reflector_store st;
 	const char *json[] = {
-		"{\"metadata\":{\"namespace\":\"n\",\"name\":\"a\",\"managedFields\":[{\"manager\":\"m\"}]},"
-		"\"spec\":{\"x\":1}}",
+		("{\"metadata\":{\"namespace\":\"n\",\"name\":\"a\",\"managedFields\":[{\"manager\":\"m\"}]},"
+		 "\"spec\":{\"x\":1}}"),
 		"{\"metadata\":{\"namespace\":\"n\",\"name\":\"b\"},\"spec\":{\"x\":2}}",
 		"{\"metadata\":{\"namespace\":\"n\"}}",
 	};
