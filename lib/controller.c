@@ -65,6 +65,7 @@ struct controller {
 	char interval[32], timeout[32]; /* the flags, as durations for generated objects */
 	uv_prepare_t pump;
 	bool synced;
+	uint64_t crs_stale_ms; /* when the CR cache was cut off (0: it is not) */
 	struct leader le;
 	char *identity; /* this replica's holderIdentity */
 	bool leading;   /* holds the Lease (always, without leader election) */
@@ -175,6 +176,33 @@ static void on_owned(void *ctx, const cJSON *obj, bool deleted)
 
 static void take_over(struct controller *c);
 
+/* While the InferenceWorkload watch is cut off (a failed request, or
+ * listing again after 410 Gone) its cache may hold CRs deleted meanwhile:
+ * reconciling from it would write their objects, owned by a CR that is
+ * gone, which the garbage collector deletes and the next reconcile writes
+ * again, until the CRs are listed. Keys wait instead, 30 s at most (a
+ * CRD removed for good must not stop every write). */
+#define CRS_STALE_HOLD_MS 30000
+
+static bool crs_stale(struct controller *c)
+{
+	uint64_t now = loop_now_ms(&c->loop);
+
+	if (informers_crs_current(&c->inf, now)) {
+		if (c->crs_stale_ms)
+			log_kv(LOG_INFO, "InferenceWorkload watch back; reconciling", NULL);
+		c->crs_stale_ms = 0;
+		return false;
+	}
+	if (!c->crs_stale_ms) {
+		c->crs_stale_ms = now ? now : 1;
+		log_kv(LOG_WARN,
+		       "InferenceWorkload watch cut off; reconciles wait for it (30 s at most)",
+		       NULL);
+	}
+	return now - c->crs_stale_ms < CRS_STALE_HOLD_MS;
+}
+
 static void pump(uv_prepare_t *h)
 {
 	struct controller *c = h->data;
@@ -196,8 +224,11 @@ static void pump(uv_prepare_t *h)
 			take_over(c);
 		}
 	}
-	if (c->leading) /* a follower's keys wait in the queue */
-		reconciler_pump(&c->rec);
+	if (!c->leading) /* a follower's keys wait in the queue */
+		return;
+	if (crs_stale(c))
+		return;
+	reconciler_pump(&c->rec);
 }
 
 /* ---- leadership ---- */

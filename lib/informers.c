@@ -97,6 +97,21 @@ bool informers_synced(const struct informers *in, uint64_t now_ms)
 	return true;
 }
 
+bool informers_crs_current(const struct informers *in, uint64_t now_ms)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		const struct reflector *r = &in->crs[i];
+
+		if (!r->synced)
+			continue; /* not listed yet (its CRD missing): nothing cached */
+		if (r->state != REFLECTOR_WATCHING)
+			return false;
+		if (r->cut && now_ms - r->watch_started_ms < 1000)
+			return false;
+	}
+	return true;
+}
+
 bool informers_pods_synced(const struct informers *in)
 {
 	bool synced = in->n > 0;

@@ -60,6 +60,13 @@ void informers_start(struct informers *in, struct kubeclient *kc, struct podcach
  * the first reconciles see what exists; one that cannot list (its CRD not
  * installed) holds this back 30 s after the start at most. */
 bool informers_synced(const struct informers *in, uint64_t now_ms);
+/* No InferenceWorkload reflector that has listed is cut off: none is
+ * backing off after a failed request, listing again after 410 Gone, or
+ * watching again after either for less than a second without an event
+ * (a watch from an old version replays what it missed at once; one that
+ * cannot connect fails within that second). While one is, the CR cache may
+ * hold CRs deleted meanwhile. */
+bool informers_crs_current(const struct informers *in, uint64_t now_ms);
 /* Every pod reflector has listed once (readiness). */
 bool informers_pods_synced(const struct informers *in);
 /* The Prometheus objects have been listed once. */

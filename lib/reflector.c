@@ -87,6 +87,7 @@ static void backoff(struct reflector *r, const char *why)
 
 	r->stats.failures++;
 	r->state = REFLECTOR_BACKOFF;
+	r->cut = true;
 	snprintf(ms, sizeof(ms), "%llu", (unsigned long long)delay);
 	log_kv(LOG_WARN, r->kind_msg_failed, "namespace", scope(r), "error", why, "retry_in_ms", ms,
 	       NULL);
@@ -96,6 +97,7 @@ static void backoff(struct reflector *r, const char *why)
 static void relist(struct reflector *r, const char *why)
 {
 	r->stats.gone++;
+	r->cut = true;
 	log_kv(LOG_INFO, "resource version too old; relisting", "namespace", scope(r),
 	       "resource_version", r->rv ? r->rv : "", "reason", why, NULL);
 	set_str(&r->rv, NULL);
@@ -196,6 +198,7 @@ static void list_done(struct http_call *c, im_result transport, void *data)
 	if (r->synced)
 		r->stats.relists++;
 	r->synced = true;
+	r->cut = false;
 	if (r->synced_cb)
 		r->synced_cb(r, r->synced_data);
 	if (r->state == REFLECTOR_LISTING)
@@ -239,6 +242,8 @@ static im_result on_event(void *ctx, struct watch_event *ev)
 {
 	struct reflector *r = ctx;
 
+	if (ev->type != WATCH_ERROR)
+		r->cut = false; /* the watch delivers */
 	switch (ev->type) {
 	case WATCH_ERROR:
 		if (ev->error_code == 410) {
@@ -297,6 +302,7 @@ static void watch_done(struct http_call *c, im_result transport, void *data)
 	if (transport == IM_OK && status == 200) {
 		/* The server ended the watch (timeoutSeconds): resume from rv. */
 		http_call_free(c);
+		r->cut = false;
 		log_kv(LOG_DEBUG, "watch ended; resuming", "resource", r->resource, "namespace",
 		       scope(r), "resource_version", r->rv ? r->rv : "", NULL);
 		start_watch(r);
@@ -335,6 +341,7 @@ static void start_watch(struct reflector *r)
 		   timeout_s);
 	kubeclient_escape(&path, r->rv ? r->rv : "");
 	r->state = REFLECTOR_WATCHING;
+	r->watch_started_ms = loop_now_ms(r->kc->http->loop);
 	r->gone = false;
 	r->stats.watches++;
 	watchstream_reset(&r->ws);

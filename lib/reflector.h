@@ -98,10 +98,14 @@ struct reflector {
 	char *field_selector; /* NULL: none */
 	unsigned page_size, watch_min_s, watch_max_s, idle_timeout_s;
 	enum reflector_state state;
-	bool synced;   /* a full list has completed */
-	char *rv;      /* last resourceVersion seen */
-	char *cont;    /* continue token of the list in progress */
-	void **listed; /* the list in progress, as store.decode kept it */
+	bool synced; /* a full list has completed */
+	/* cut off: a request failed or 410 Gone came, and since then no list
+	 * has completed and no watch has delivered (informers_crs_current) */
+	bool cut;
+	uint64_t watch_started_ms; /* the loop's clock when the watch began */
+	char *rv;                  /* last resourceVersion seen */
+	char *cont;                /* continue token of the list in progress */
+	void **listed;             /* the list in progress, as store.decode kept it */
 	size_t nlisted, caplisted;
 	struct http_call *call;
 	struct watchstream ws;

@@ -167,6 +167,10 @@ test_gone_relists_every_informer_and_converges() {
 	fresh_ns $ns
 	settings=$(hack/local-cluster.sh settings)
 	restore_cluster_on_exit bash -c "$settings hack/local-cluster.sh up >/dev/null"
+	# however the test ends, its namespace (and the Prometheus in it, which
+	# it_operator would take for another test's leftover) goes before the
+	# restore (at_exit runs the last registered first)
+	at_exit kubectl delete ns $ns --ignore-not-found --wait=true --timeout=120s
 	INFERMON_APISERVER_EXTRA_ARGS=--watch-cache=false INFERMON_ETCD_COMPACTION_INTERVAL=2s \
 		hack/local-cluster.sh up >/dev/null || fail "cannot restart the API server"
 	aport=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}' | grep -o '[0-9]*$')
@@ -238,7 +242,10 @@ YAML
 	# a's deletion was seen (only the relist could tell): once a reconcile
 	# of a has run after the CRs were listed again, a leaves the Secret and
 	# the controller writes none of a's objects (the garbage collector, not
-	# the controller, removes them, at its own pace)
+	# the controller, removes them, at its own pace). Nor before: while the
+	# CR watch was cut off, reconciles waited (a fresh-clone run caught the
+	# controller re-creating a's Service from its stale CR cache, four
+	# times in half a second, each deleted again by the garbage collector)
 	wait_for 60 reconciled_after_relist "$WORK/log" $ns ||
 		fail "no reconcile of $ns/a after the InferenceWorkloads were listed again: $(grep "key=$ns/a\|inferenceworkloads list" "$WORK/log" | tail)"
 	wait_for 30 secret_lacks $ns a || fail "the scrape Secret still lists a"
@@ -256,6 +263,7 @@ YAML
 	grep "job_name" "$WORK/secret" | sort | uniq -d > "$WORK/doubled"
 	[ ! -s "$WORK/doubled" ] || fail "doubled jobs: $(cat "$WORK/doubled")"
 	grep -q "resource version too old; relisting" "$WORK/log" || fail "no relist logged"
+	grep -q 'InferenceWorkload watch cut off; reconciles wait' "$WORK/log" || fail "reconciles did not wait for the CR watch"
 	echo "per kind: $(counters gone relists failures | awk '{ v[$1] = v[$1] " " $2 "=" $3 } END { for (r in v) printf "\n  %s:%s", r, v[r] }')"
 	stop_infermon
 	# gone before the API server restarts (see fresh_ns above)
