@@ -77,9 +77,6 @@ static bool shared_here(const struct frozen *f, const cJSON *o, enum frozen_at a
 	       subtree_nodes(o, SHARE_MIN_NODES) >= SHARE_MIN_NODES;
 }
 
-static cJSON *freeze(struct objcache *c, const cJSON *o);
-static void unfreeze(struct objcache *c, cJSON *frozen);
-
 static struct shared_list *list_hold(struct objcache *c, const cJSON *array)
 {
 	char *text = cJSON_PrintUnformatted(array);
@@ -87,7 +84,7 @@ static struct shared_list *list_hold(struct objcache *c, const cJSON *array)
 
 	if (!l) {
 		l = im_xcalloc(1, sizeof(*l));
-		l->frozen = freeze(NULL, array);
+		l->frozen = objcache_freeze(NULL, array);
 		l->key = im_xstrdup(text);
 		hmap_put(&c->shared, text, l);
 	}
@@ -101,7 +98,7 @@ static void list_drop(struct objcache *c, struct shared_list *l)
 	if (--l->refs)
 		return;
 	hmap_del(&c->shared, l->key);
-	unfreeze(NULL, l->frozen);
+	objcache_free(NULL, l->frozen);
 	im_free(l->key);
 	im_free(l);
 }
@@ -171,7 +168,7 @@ static cJSON *frozen_copy(struct frozen *f, const cJSON *o, enum frozen_at at)
 	return n;
 }
 
-static cJSON *freeze(struct objcache *c, const cJSON *o)
+cJSON *objcache_freeze(struct objcache *c, const cJSON *o)
 {
 	size_t nodes = 0, bytes = 0, head;
 	struct frozen f = {.c = c};
@@ -194,7 +191,7 @@ static cJSON *freeze(struct objcache *c, const cJSON *o)
 	return root;
 }
 
-static void unfreeze(struct objcache *c, cJSON *frozen)
+void objcache_free(struct objcache *c, cJSON *frozen)
 {
 	size_t n;
 	struct shared_list **use;
@@ -206,16 +203,6 @@ static void unfreeze(struct objcache *c, cJSON *frozen)
 	for (size_t i = 0; i < n; i++)
 		list_drop(c, use[i]);
 	im_free(use);
-}
-
-cJSON *objcache_freeze(struct objcache *c, const cJSON *o)
-{
-	return freeze(c, o);
-}
-
-void objcache_free(struct objcache *c, cJSON *frozen)
-{
-	unfreeze(c, frozen);
 }
 
 const char *obj_str(const cJSON *o, const char *a, const char *b)
@@ -257,12 +244,7 @@ const char *obj_key(struct buf *b, const char *ns, const char *name)
  * client-go's cache transforms do. NULL when o has no name. */
 static cJSON *kept_copy(struct objcache *c, const cJSON *o)
 {
-	cJSON *copy;
-
-	if (!obj_str(o, "metadata", "name"))
-		return NULL;
-	copy = objcache_freeze(c, o);
-	return copy;
+	return obj_str(o, "metadata", "name") ? objcache_freeze(c, o) : NULL;
 }
 
 /* Takes copy (from kept_copy). */
