@@ -76,6 +76,20 @@ static void resp_release(struct resp *r)
 	buf_release(&r->headers);
 }
 
+/* The options every request of these tests sets: URL, no proxy, a
+ * bound, the body and headers into r, no body for HEAD. */
+static void set_request(CURL *h, const char *url, const char *method, struct resp *r)
+{
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
+}
+
 /* One request on handle h (so tests can reuse a connection). */
 static CURLcode perform(CURL *h, int port, const char *method, const char *path, const char *post,
 			struct resp *r)
@@ -86,14 +100,7 @@ static CURLcode perform(CURL *h, int port, const char *method, const char *path,
 	/* Forget the last request's options (a POST would turn into a
 	 * chunked upload from stdin); the connection stays cached. */
 	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(h, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
+	set_request(h, url, method, r);
 	if (post) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(post));
@@ -270,14 +277,7 @@ static void fetch_enc(int port, const char *method, const char *accept, bool dec
 	curl_once();
 	h = curl_easy_init();
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", port);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(h, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
+	set_request(h, url, method, r);
 	if (decode)
 		curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
 	if (accept) {
