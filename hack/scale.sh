@@ -141,7 +141,7 @@ t=$(now)
 massif=()
 [ -z "${SCALE_MASSIF:-}" ] ||
 	massif=(valgrind --tool=massif --massif-out-file="$WORK/massif.out" --detailed-freq=4 --max-snapshots=200)
-"${massif[@]}" "$bin" run --leader-elect=false --metrics-bind-address "127.0.0.1:$mp" >"$WORK/infermon.log" 2>&1 &
+"${massif[@]}" "$bin" run --leader-elect=false --metrics-secure=false --metrics-bind-address "127.0.0.1:$mp" >"$WORK/infermon.log" 2>&1 &
 ipid=$!
 CLEANUP_PIDS="$CLEANUP_PIDS $ipid"
 metric() { # NAME [LABELS]: a sample's value from the controller's /metrics

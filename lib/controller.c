@@ -18,12 +18,15 @@
 #include "leader.h"
 #include "log.h"
 #include "loop.h"
+#include "metricsauth.h"
+#include "metricsreview.h"
 #include "podcache.h"
 #include "reconcile.h"
 #include "scraper.h"
 #include "selfmetrics.h"
 #include "strparse.h"
 #include "targets.h"
+#include "tlscert.h"
 #include "version.h"
 
 #define PUBLISH_MS 2000
@@ -47,6 +50,9 @@ struct controller {
 	struct scraper scraper;
 	struct targets targets;
 	struct httpserver *hs;
+	struct tlscert cert;         /* --metrics-secure: what HTTPS serves */
+	struct metricsauth *auth;    /* --metrics-secure: who may read /metrics */
+	struct metricsreview review; /* its reviews, on the loop */
 	uv_signal_t sigint, sigterm;
 	uv_timer_t publish;
 	uv_async_t metrics_wanted; /* a /metrics request wants a fresh page */
@@ -76,7 +82,8 @@ void controller_opts_default(struct controller_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->metrics_bind = "0.0.0.0";
-	o->metrics_port = 8080;
+	o->metrics_port = 8443;
+	o->metrics_secure = true;
 	o->port_name = "http";
 	o->metrics_path = "/metrics";
 	o->scrape_interval_ms = 15000;
@@ -397,7 +404,8 @@ static void build_metrics(uv_async_t *h)
 				    .kc = &c->kc,
 				    .le = c->o->leader_elect ? &c->le : NULL,
 				    .leading = c->leading,
-				    .identity = c->identity};
+				    .identity = c->identity,
+				    .auth = c->auth};
 	struct buf b;
 
 	in.nwatches = informers_stats(&c->inf, in.watches);
@@ -434,6 +442,23 @@ static void publish(uv_timer_t *h)
 }
 
 /* ---- lifecycle ---- */
+
+/* --metrics-secure: the mounted certificate, or a self-signed one naming
+ * the controller's Service (deploy/prometheus/service.yaml) and pod. */
+static im_result metrics_cert(const struct controller_opts *o, struct tlscert *t, struct buf *err)
+{
+	const char *ns = getenv("POD_NAMESPACE"), *pod = getenv("POD_NAME");
+	char svc[300], svc_fqdn[320];
+	const char *names[4] = {svc, svc_fqdn, pod, NULL};
+
+	if (o->metrics_cert_dir)
+		return tlscert_load_dir(t, o->metrics_cert_dir, err);
+	if (!ns || !*ns)
+		ns = LEADER_DEFAULT_NAMESPACE;
+	snprintf(svc, sizeof(svc), "infermon-metrics.%s.svc", ns);
+	snprintf(svc_fqdn, sizeof(svc_fqdn), "%s.cluster.local", svc);
+	return tlscert_self_signed(t, names, err);
+}
 
 static void crd_done(struct http_call *call, im_result transport, void *data)
 {
@@ -516,6 +541,7 @@ static void on_stop(void *arg)
 		c->gd_crd_call = NULL;
 	}
 	events_stop(&c->events);
+	metricsreview_stop(&c->review);
 	uv_signal_stop(&c->sigint);
 	uv_signal_stop(&c->sigterm);
 	loop_close_handle((uv_handle_t *)&c->sigint, NULL);
@@ -585,9 +611,30 @@ int controller_run(const struct controller_opts *o)
 		rc = 1;
 		goto out;
 	}
+	tlscert_init(&c->cert);
 	if (o->metrics_port >= 0) {
+		struct httpserver_tls tls;
+
 		buf_reset(&err);
-		if (httpserver_start(&c->hs, o->metrics_bind, o->metrics_port, &err)) {
+		if (o->metrics_secure && metrics_cert(o, &c->cert, &err)) {
+			log_kv(LOG_ERROR, "cannot serve /metrics over HTTPS", "error",
+			       buf_str(&err), NULL);
+			kubeconfig_release(&cfg);
+			http_release(&c->http);
+			loop_stop(&c->loop);
+			loop_run(&c->loop);
+			loop_release(&c->loop);
+			rc = 1;
+			goto out;
+		}
+		tls = (struct httpserver_tls){.cert_pem = c->cert.cert.ptr,
+					      .cert_len = c->cert.cert.len,
+					      .key_pem = c->cert.key.ptr,
+					      .key_len = c->cert.key.len};
+		if (o->metrics_secure)
+			c->auth = metricsauth_new(NULL);
+		if (httpserver_start_secure(&c->hs, o->metrics_bind, o->metrics_port,
+					    o->metrics_secure ? &tls : NULL, c->auth, &err)) {
 			log_kv(LOG_ERROR, "cannot start the metrics server", "error", buf_str(&err),
 			       NULL);
 			kubeconfig_release(&cfg);
@@ -602,12 +649,22 @@ int controller_run(const struct controller_opts *o)
 			char port[16];
 			snprintf(port, sizeof(port), "%d", httpserver_port(c->hs));
 			log_kv(LOG_INFO, "serving /metrics, /healthz, /readyz", "address",
-			       o->metrics_bind, "port", port, NULL);
+			       o->metrics_bind, "port", port, "scheme",
+			       o->metrics_secure ? "https" : "http", "metrics",
+			       o->metrics_secure ? "TokenReview and SubjectAccessReview"
+						 : "open to anyone",
+			       "certificate",
+			       !o->metrics_secure    ? ""
+			       : o->metrics_cert_dir ? o->metrics_cert_dir
+						     : "self-signed",
+			       NULL);
 		}
 	}
 	log_kv(LOG_INFO, "starting", "version", INFERMON_VERSION, "server", cfg.server, "source",
 	       cfg.source, "context", cfg.context ? cfg.context : "", NULL);
 	kubeclient_init(&c->kc, &c->http, &cfg);
+	if (c->auth)
+		metricsreview_start(&c->review, &c->loop.uv, &c->kc, c->auth);
 	events_init(&c->events, &c->kc, o->instance);
 	podcache_init(&c->cache, on_workload, c);
 	so.interval_ms = o->scrape_interval_ms;
@@ -677,6 +734,8 @@ int controller_run(const struct controller_opts *o)
 	loop_run(&c->loop);
 	loop_release(&c->loop);
 	httpserver_stop(c->hs);
+	metricsauth_free(c->auth);
+	tlscert_release(&c->cert);
 	targets_release(&c->targets);
 	scraper_release(&c->scraper);
 	informers_release(&c->inf);
@@ -690,6 +749,11 @@ int controller_run(const struct controller_opts *o)
 	log_kv(LOG_INFO, "stopped", NULL);
 	rc = c->exit_code;
 out:
+	if (c && rc) { /* start-up failed: nothing else was set up */
+		httpserver_stop(c->hs);
+		metricsauth_free(c->auth);
+		tlscert_release(&c->cert);
+	}
 	buf_release(&err);
 	im_free(c);
 	return rc;

@@ -33,10 +33,12 @@ struct controller_opts {
 	const char *context;     /* NULL: current-context */
 	char *const *namespaces; /* NULL/0: all namespaces */
 	size_t nnamespaces;
-	const char *metrics_bind; /* "0.0.0.0" */
-	int metrics_port;         /* 8080; -1 disables the HTTP server */
-	const char *port_name;    /* engine metrics port name or number: "http" */
-	const char *metrics_path; /* "/metrics" */
+	const char *metrics_bind;     /* "0.0.0.0" */
+	int metrics_port;             /* 8443; -1 disables the HTTP server */
+	bool metrics_secure;          /* HTTPS, /metrics for reviewed clients (httpserver.h) */
+	const char *metrics_cert_dir; /* tls.crt + tls.key; NULL: self-signed */
+	const char *port_name;        /* engine metrics port name or number: "http" */
+	const char *metrics_path;     /* "/metrics" */
 	uint64_t scrape_interval_ms;
 	uint64_t scrape_timeout_ms;
 	double drift_tolerance;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -15,10 +16,12 @@
 #include <unistd.h>
 
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 #include <zlib.h>
 
 #include "alloc.h"
 #include "log.h"
+#include "metricsauth.h"
 
 /* Body bytes handed to lws_write per writeable callback. lws copies what
  * the socket does not take at once, so this also bounds that copy. */
@@ -28,6 +31,8 @@
 #define HS_ACCEPT_RETRY_US (1000 * LWS_US_PER_MS)
 /* Longest /readyz reason kept, in bytes. */
 #define HS_REASON_MAX 256
+/* While requests wait for a review, how often their deadlines are checked. */
+#define HS_AUTH_TICK_US (250 * LWS_US_PER_MS)
 
 /* A response body. Refcounted: the server holds the current /metrics body,
  * and each connection holds the body it is sending. The last unref frees
@@ -52,12 +57,18 @@ struct httpserver {
 	int listen_fd;
 	bool listen_fd_lws; /* lws closes listen_fd (it was adopted) */
 	atomic_bool stopping;
+	bool tls;
+	struct metricsauth *auth; /* /metrics for reviewed clients; borrowed */
 
 	/* Server thread only (and httpserver_stop after the join). */
 	struct lws *listener; /* the listening socket, adopted as a raw fd */
 	int conns;            /* HTTP connections open (marked, see http_cb) */
 	bool paused;          /* listener not polled: at the limit or EMFILE */
 	lws_sorted_usec_list_t retry_sul;
+	/* requests waiting for a review's verdict, in arrival order */
+	struct lws *waiting[HTTPSERVER_MAX_CONNS];
+	int nwaiting;
+	lws_sorted_usec_list_t auth_sul;
 	unsigned char wbuf[LWS_PRE + HS_CHUNK];
 
 	/* Shared with the publishing threads, under lock. */
@@ -90,6 +101,11 @@ struct hs_conn {
 	bool refuse; /* 405: say what is allowed, then close */
 	bool headers_sent;
 	bool wait_body; /* respond once the request body is read */
+	bool challenge; /* 401: WWW-Authenticate: Bearer */
+	bool auth_wait; /* /metrics waiting for a review (s->waiting) */
+	bool take_gzip; /* what the waiting request's Accept-Encoding said */
+	uint8_t auth_key[METRICSAUTH_KEY_LEN];
+	uint64_t auth_deadline_ms;
 	uint64_t deadline_ms;
 };
 
@@ -274,10 +290,18 @@ static void accept_ready(struct httpserver *s)
 					 HS_ACCEPT_RETRY_US);
 			return;
 		}
-		/* Closes fd itself on failure. */
+		/* Responses go out in a few writes (headers, body chunks; with
+		 * TLS, records after the handshake's own): without NODELAY,
+		 * Nagle holds each small one until the client's delayed ACK,
+		 * 40 ms a request. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+		/* Closes fd itself on failure: out of resources, or (HTTPS)
+		 * a first flight that is not a TLS handshake. The client
+		 * decides which, so not a warning. */
 		wsi = lws_adopt_socket_vhost(s->vhost, fd);
 		if (!wsi)
-			log_kv(LOG_WARN, "cannot adopt a connection on the HTTP endpoint", NULL);
+			log_kv(LOG_DEBUG, "connection closed as it was accepted", "scheme",
+			       s->tls ? "https" : "http", NULL);
 	}
 	listener_pause(s, true);
 }
@@ -305,6 +329,8 @@ static void conn_reset(struct hs_conn *c)
 	c->head = false;
 	c->refuse = false;
 	c->wait_body = false;
+	c->challenge = false;
+	c->auth_wait = false;
 }
 
 /* Sends body: as it is when it is plain or the client takes gzip, else
@@ -457,6 +483,147 @@ static bool request_takes_gzip(struct lws *wsi)
 	return accepts_gzip(h);
 }
 
+static void serve_metrics(struct httpserver *s, struct lws *wsi, struct hs_conn *c, bool take_gzip)
+{
+	struct hs_body *b;
+
+	pthread_mutex_lock(&s->lock);
+	wait_for_fresh_metrics(s);
+	b = body_ref(s->metrics);
+	pthread_mutex_unlock(&s->lock);
+	respond_as(wsi, c, HTTP_STATUS_OK, metrics_type, b, take_gzip);
+	c->vary = true;
+}
+
+/* ---- who may read /metrics (metricsauth.h) ---------------------------- */
+
+static void unwait(struct httpserver *s, struct lws *wsi)
+{
+	for (int i = 0; i < s->nwaiting; i++)
+		if (s->waiting[i] == wsi) {
+			memmove(&s->waiting[i], &s->waiting[i + 1],
+				(size_t)(s->nwaiting - i - 1) * sizeof(s->waiting[0]));
+			s->nwaiting--;
+			return;
+		}
+}
+
+/* Answers a /metrics request by its verdict (not PENDING). */
+static void answer_verdict(struct httpserver *s, struct lws *wsi, struct hs_conn *c,
+			   enum metricsauth_verdict v, const struct buf *reason)
+{
+	struct buf line;
+	unsigned status;
+
+	switch (v) {
+	case METRICSAUTH_ALLOWED:
+		serve_metrics(s, wsi, c, c->take_gzip);
+		return;
+	case METRICSAUTH_UNAUTHENTICATED:
+		status = HTTP_STATUS_UNAUTHORIZED;
+		break;
+	case METRICSAUTH_FORBIDDEN:
+		status = HTTP_STATUS_FORBIDDEN;
+		break;
+	default:
+		status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+		break;
+	}
+	buf_init(&line, BUF_MAX_SMALL);
+	buf_printf(&line, "%s: %s\n",
+		   status == HTTP_STATUS_UNAUTHORIZED ? "Unauthorized"
+		   : status == HTTP_STATUS_FORBIDDEN  ? "Forbidden"
+						      : "Service Unavailable",
+		   buf_str(reason));
+	respond(wsi, c, status, text_type, body_new(line.ptr, line.len));
+	c->challenge = status == HTTP_STATUS_UNAUTHORIZED;
+	buf_release(&line);
+}
+
+static void auth_tick(lws_sorted_usec_list_t *sul);
+
+/* A /metrics request with s->auth set: answered now (a kept verdict, or
+ * no usable token) or put to wait for the review. */
+static void authorize(struct httpserver *s, struct lws *wsi, struct hs_conn *c)
+{
+	char h[HTTPSERVER_MAX_HEADER];
+	const char *token;
+	size_t len;
+	int n = lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION);
+	struct buf reason;
+	enum metricsauth_verdict v;
+
+	buf_init(&reason, BUF_MAX_SMALL);
+	if (n <= 0) {
+		buf_adds(&reason, "no bearer token (Authorization: Bearer <token>)");
+		v = METRICSAUTH_UNAUTHENTICATED;
+	} else if (!metricsauth_bearer(h, (size_t)n, &token, &len)) {
+		buf_adds(&reason, "malformed Authorization header (expected \"Bearer <token>\")");
+		v = METRICSAUTH_UNAUTHENTICATED;
+	} else {
+		v = metricsauth_check(s->auth, token, len, c->auth_key, &reason);
+	}
+	explicit_bzero(h, sizeof(h));
+	if (v != METRICSAUTH_PENDING) {
+		answer_verdict(s, wsi, c, v, &reason);
+	} else {
+		/* at most one per connection, and connections are capped */
+		c->auth_wait = true;
+		c->auth_deadline_ms = now_ms() + (uint64_t)HTTPSERVER_AUTH_WAIT_S * 1000;
+		s->waiting[s->nwaiting++] = wsi;
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		if (s->nwaiting == 1)
+			lws_sul_schedule(s->ctx, 0, &s->auth_sul, auth_tick, HS_AUTH_TICK_US);
+	}
+	buf_release(&reason);
+}
+
+/* Answers the waiting requests whose verdict came, or whose wait is over. */
+static void resume_waiting(struct httpserver *s)
+{
+	uint64_t now = now_ms();
+	struct buf reason;
+
+	buf_init(&reason, BUF_MAX_SMALL);
+	for (int i = 0; i < s->nwaiting;) {
+		struct lws *wsi = s->waiting[i];
+		struct hs_conn *c = lws_wsi_user(wsi);
+		enum metricsauth_verdict v = metricsauth_lookup(s->auth, c->auth_key, &reason);
+
+		if (v == METRICSAUTH_PENDING && now < c->auth_deadline_ms) {
+			i++;
+			continue;
+		}
+		if (v == METRICSAUTH_PENDING) {
+			buf_reset(&reason);
+			buf_printf(&reason, "the API server did not review the token within %d s",
+				   HTTPSERVER_AUTH_WAIT_S);
+			v = METRICSAUTH_UNAVAILABLE;
+		}
+		unwait(s, wsi);
+		c->auth_wait = false;
+		answer_verdict(s, wsi, c, v, &reason);
+	}
+	buf_release(&reason);
+}
+
+static void auth_tick(lws_sorted_usec_list_t *sul)
+{
+	struct httpserver *s = lws_container_of(sul, struct httpserver, auth_sul);
+
+	resume_waiting(s);
+	if (s->nwaiting)
+		lws_sul_schedule(s->ctx, 0, &s->auth_sul, auth_tick, HS_AUTH_TICK_US);
+}
+
+/* metricsauth's wake callback: a verdict was settled (any thread). */
+static void wake_server(void *data)
+{
+	struct httpserver *s = data;
+
+	lws_cancel_service(s->ctx);
+}
+
 static void route(struct httpserver *s, struct lws *wsi, struct hs_conn *c, int method,
 		  const char *path)
 {
@@ -467,14 +634,11 @@ static void route(struct httpserver *s, struct lws *wsi, struct hs_conn *c, int 
 	}
 	c->head = method == LWSHUMETH_HEAD;
 	if (strcmp(path, "/metrics") == 0) {
-		struct hs_body *b;
-
-		pthread_mutex_lock(&s->lock);
-		wait_for_fresh_metrics(s);
-		b = body_ref(s->metrics);
-		pthread_mutex_unlock(&s->lock);
-		respond_as(wsi, c, HTTP_STATUS_OK, metrics_type, b, request_takes_gzip(wsi));
-		c->vary = true;
+		c->take_gzip = request_takes_gzip(wsi);
+		if (s->auth)
+			authorize(s, wsi, c);
+		else
+			serve_metrics(s, wsi, c, c->take_gzip);
 	} else if (strcmp(path, "/healthz") == 0) {
 		respond_healthz(s, wsi, c);
 	} else if (strcmp(path, "/readyz") == 0) {
@@ -496,6 +660,11 @@ static int write_headers(struct httpserver *s, struct lws *wsi, struct hs_conn *
 	if (c->vary &&
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"vary:",
 					(const unsigned char *)"Accept-Encoding", 15, &p, end))
+		return -1;
+	if (c->challenge &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+					(const unsigned char *)"Bearer realm=\"infermon\"", 23, &p,
+					end))
 		return -1;
 	if (c->refuse &&
 	    (lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
@@ -581,7 +750,14 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		lws_set_opaque_user_data(wsi, s);
 		s->conns++;
 		break;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		/* a verdict settled (wake_server), or stopping */
+		if (s && s->nwaiting && !atomic_load(&s->stopping))
+			resume_waiting(s);
+		break;
 	case LWS_CALLBACK_WSI_DESTROY:
+		if (c && c->auth_wait)
+			unwait(s, wsi);
 		if (c)
 			conn_reset(c);
 		if (s && lws_get_opaque_user_data(wsi) == s) {
@@ -597,6 +773,8 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 		if (!c)
 			return -1;
+		if (c->auth_wait)
+			unwait(s, wsi);
 		conn_reset(c);
 		route(s, wsi, c, method, in ? (const char *)in : "");
 		/* A request body is read (and dropped) before the answer,
@@ -617,6 +795,8 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		/* lws frees the per-connection data after these. */
+		if (c && c->auth_wait)
+			unwait(s, wsi);
 		if (c)
 			conn_reset(c);
 		break;
@@ -740,8 +920,11 @@ out:
 
 static void server_free(struct httpserver *s)
 {
+	if (s->auth)
+		metricsauth_set_wake(s->auth, NULL, NULL);
 	if (s->ctx) {
 		lws_sul_cancel(&s->retry_sul);
+		lws_sul_cancel(&s->auth_sul);
 		lws_context_destroy(s->ctx);
 	}
 	if (!s->listen_fd_lws && s->listen_fd >= 0)
@@ -755,6 +938,13 @@ static void server_free(struct httpserver *s)
 
 im_result httpserver_start(struct httpserver **out, const char *bind_addr, int port,
 			   struct buf *err)
+{
+	return httpserver_start_secure(out, bind_addr, port, NULL, NULL, err);
+}
+
+im_result httpserver_start_secure(struct httpserver **out, const char *bind_addr, int port,
+				  const struct httpserver_tls *tls, struct metricsauth *auth,
+				  struct buf *err)
 {
 	static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 	struct lws_context_creation_info info;
@@ -787,6 +977,8 @@ im_result httpserver_start(struct httpserver **out, const char *bind_addr, int p
 	s->ready_reason = im_xstrdup("starting");
 	s->heartbeat_ms = now_ms();
 	s->stale_after_s = HTTPSERVER_DEFAULT_STALE_S;
+	s->tls = tls != NULL;
+	s->auth = auth;
 
 	result = open_listener(bind_addr, port, &s->listen_fd, &s->port, err);
 	if (result)
@@ -806,10 +998,23 @@ im_result httpserver_start(struct httpserver **out, const char *bind_addr, int p
 	info.timeout_secs = HTTPSERVER_HEADER_TIMEOUT_S;
 	info.timeout_secs_ah_idle = HTTPSERVER_HEADER_TIMEOUT_S;
 	info.keepalive_timeout = HTTPSERVER_HEADER_TIMEOUT_S;
+	if (tls) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.server_ssl_cert_mem = tls->cert_pem;
+		info.server_ssl_cert_mem_len = (unsigned int)tls->cert_len;
+		info.server_ssl_private_key_mem = tls->key_pem;
+		info.server_ssl_private_key_mem_len = (unsigned int)tls->key_len;
+		/* HTTP/1.1 only: what the responses here are written for */
+		info.alpn = "http/1.1";
+		info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+	}
 	s->ctx = lws_create_context(&info);
 	if (!s->ctx) {
-		buf_adds(err, "cannot start the HTTP endpoint: cannot create the libwebsockets "
-			      "context");
+		buf_adds(err,
+			 tls ? "cannot start the HTTPS endpoint: libwebsockets refused the "
+			       "certificate or key, or cannot set up TLS"
+			     : "cannot start the HTTP endpoint: cannot create the libwebsockets "
+			       "context");
 		result = IM_INTERNAL;
 		goto fail;
 	}
@@ -829,6 +1034,8 @@ im_result httpserver_start(struct httpserver **out, const char *bind_addr, int p
 		goto fail;
 	}
 	s->listen_fd_lws = true;
+	if (auth)
+		metricsauth_set_wake(auth, wake_server, s);
 	if (pthread_create(&s->thread, NULL, server_main, s) != 0) {
 		buf_adds(err, "cannot start the HTTP endpoint: cannot create its thread");
 		result = IM_INTERNAL;

@@ -61,10 +61,23 @@
 #define HTTPSERVER_SEND_IDLE_TIMEOUT_S 30
 /* Seconds one response may take in total, however steadily it drains. */
 #define HTTPSERVER_SEND_TOTAL_TIMEOUT_S 300
+/* Seconds a /metrics request waits for the review of its token
+ * (metricsauth.h) before it is answered 503. Two review calls of
+ * METRICSREVIEW_TOTAL_MS at most fit in it. */
+#define HTTPSERVER_AUTH_WAIT_S 12
 /* Default staleness limit of the heartbeat, in seconds. */
 #define HTTPSERVER_DEFAULT_STALE_S 30
 
 struct httpserver;
+struct metricsauth;
+
+/* A certificate (chain) and its private key, PEM, for HTTPS. */
+struct httpserver_tls {
+	const char *cert_pem;
+	size_t cert_len;
+	const char *key_pem;
+	size_t key_len;
+};
 
 /* Listens on bind_addr:port and starts the server thread. bind_addr is a
  * numeric IPv4 or IPv6 address ("0.0.0.0", "127.0.0.1", "::"; NULL means
@@ -78,6 +91,20 @@ struct httpserver;
  * listen failed) or IM_INTERNAL (libwebsockets or the thread failed). */
 im_result httpserver_start(struct httpserver **out, const char *bind_addr, int port,
 			   struct buf *err);
+
+/* As httpserver_start, and: with tls, serves HTTPS only (TLS 1.2 or newer,
+ * HTTP/1.1; the PEM is copied); with auth, answers /metrics only to a
+ * request whose `Authorization: Bearer <token>` metricsauth allows (401
+ * with WWW-Authenticate: Bearer without a usable token or for one the API
+ * server does not accept, 403 for a user without the role, 503 when the
+ * review failed or took over HTTPSERVER_AUTH_WAIT_S; each with a one-line
+ * reason). A request whose token is under review waits without holding
+ * the server thread. /healthz and /readyz stay open (the kubelet's probes
+ * carry no token). auth is borrowed and must outlive the server; the
+ * server sets its wake callback. */
+im_result httpserver_start_secure(struct httpserver **out, const char *bind_addr, int port,
+				  const struct httpserver_tls *tls, struct metricsauth *auth,
+				  struct buf *err);
 
 /* The port the server listens on (the one picked when started with 0). */
 int httpserver_port(const struct httpserver *s);

@@ -21,6 +21,8 @@
 #define KUBE_GV_GRAFANA "grafana.integreatly.org/v1beta1"
 #define KUBE_GV_EVENTS "events.k8s.io/v1"
 #define KUBE_GV_COORDINATION "coordination.k8s.io/v1"
+#define KUBE_GV_AUTHENTICATION "authentication.k8s.io/v1"
+#define KUBE_GV_AUTHORIZATION "authorization.k8s.io/v1"
 
 /* The REST path of a group/version: the core group is served under /api,
  * every named group under /apis. KUBE_PATH takes a string literal. */

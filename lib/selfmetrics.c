@@ -365,6 +365,28 @@ static void render_self(const struct selfmetrics_in *in, struct buf *b)
 		expo_sample(b, "infermon_leader_lease_requests_total", (double)ls.failures,
 			    "result", "failed", NULL);
 	}
+	if (in->auth) {
+		struct metricsauth_stats as;
+
+		metricsauth_stats(in->auth, &as);
+		expo_family(b, "infermon_metrics_auth_requests_total", "counter",
+			    "Requests for /metrics by the verdict on their bearer token.");
+		for (int v = 0; v < METRICSAUTH_PENDING; v++)
+			expo_sample(b, "infermon_metrics_auth_requests_total",
+				    (double)as.requests[v], "result",
+				    metricsauth_verdict_name((enum metricsauth_verdict)v), NULL);
+		expo_family(b, "infermon_metrics_auth_cache_hits_total", "counter",
+			    "Of those, answered from a kept verdict, without a review.");
+		expo_sample(b, "infermon_metrics_auth_cache_hits_total", (double)as.cache_hits,
+			    NULL);
+		expo_family(b, "infermon_metrics_auth_reviews_total", "counter",
+			    "Review calls to the API server for /metrics clients (not in "
+			    "infermon_api_requests_total), by kind.");
+		expo_sample(b, "infermon_metrics_auth_reviews_total", (double)as.token_reviews,
+			    "kind", "TokenReview", NULL);
+		expo_sample(b, "infermon_metrics_auth_reviews_total", (double)as.access_reviews,
+			    "kind", "SubjectAccessReview", NULL);
+	}
 	expo_family(b, "infermon_process_resident_memory_bytes", "gauge",
 		    "Resident memory of the controller.");
 	expo_sample(b, "infermon_process_resident_memory_bytes", (double)rss_bytes(), NULL);

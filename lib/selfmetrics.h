@@ -19,6 +19,7 @@
 #include "informers.h"
 #include "kubeclient.h"
 #include "leader.h"
+#include "metricsauth.h"
 #include "podcache.h"
 #include "reconcile.h"
 #include "reflector.h"
@@ -39,6 +40,7 @@ struct selfmetrics_in {
 	const struct leader *le; /* NULL without leader election */
 	bool leading;
 	const char *identity;
+	struct metricsauth *auth; /* NULL with --metrics-secure=false */
 };
 
 /* Appends the whole page to b (its cap decides whether it fits). */

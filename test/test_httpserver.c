@@ -24,11 +24,14 @@
 #include "../lib/alloc.h"
 #include "../lib/buf.h"
 #include "../lib/httpserver.h"
+#include "../lib/metricsauth.h"
+#include "../lib/tlscert.h"
 
 struct resp {
 	long status;
 	struct buf body;
 	struct buf headers;
+	struct curl_slist *request_headers; /* client_auth's, while in use */
 	/* Optional hook run from the write callback, for mid-download work. */
 	void (*on_chunk)(struct resp *r, size_t got);
 	void *hook_arg;
@@ -74,12 +77,29 @@ static void resp_release(struct resp *r)
 {
 	buf_release(&r->body);
 	buf_release(&r->headers);
+	curl_slist_free_all(r->request_headers);
+	r->request_headers = NULL;
 }
+
+/* For the HTTPS tests: the server's certificate, trusted as the CA of the
+ * requests (and their scheme https), and the Authorization header they
+ * send; NULL for plain requests. */
+static const struct tlscert *client_ca;
+static const char *client_auth;
 
 /* The options every request of these tests sets: URL, no proxy, a
  * bound, the body and headers into r, no body for HEAD. */
 static void set_request(CURL *h, const char *url, const char *method, struct resp *r)
 {
+	if (client_ca) {
+		struct curl_blob ca = {.data = client_ca->cert.ptr,
+				       .len = client_ca->cert.len,
+				       .flags = CURL_BLOB_COPY};
+		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+	}
+	curl_slist_free_all(r->request_headers);
+	r->request_headers = client_auth ? curl_slist_append(NULL, client_auth) : NULL;
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->request_headers);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
@@ -96,7 +116,7 @@ static CURLcode perform(CURL *h, int port, const char *method, const char *path,
 {
 	char url[256];
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d%s", client_ca ? "https" : "http", port, path);
 	/* Forget the last request's options (a POST would turn into a
 	 * chunked upload from stdin); the connection stays cached. */
 	curl_easy_reset(h);
@@ -937,6 +957,283 @@ TEST(start_stop_repeatedly)
 		httpserver_stop(s);
 	}
 	ASSERT_EQ_INT(count_fds(), fds_before);
+}
+
+/* ---- HTTPS and who may read /metrics ----------------------------------- */
+
+/* Stands in for the loop thread's reviews (metricsreview.c, which the
+ * integration tests run against the API server): takes queued tokens and
+ * settles them by name: "good..." allowed, "nope..." forbidden, anything
+ * else unauthenticated; with hold set, it leaves them queued. */
+struct reviewer {
+	struct metricsauth *auth;
+	pthread_t thread;
+	atomic_bool stop, hold;
+	atomic_int reviewed;
+};
+
+static void *reviewer_main(void *arg)
+{
+	struct reviewer *rv = arg;
+	struct metricsauth_job job;
+
+	while (!atomic_load(&rv->stop)) {
+		if (atomic_load(&rv->hold) || !metricsauth_take(rv->auth, &job)) {
+			usleep(2000);
+			continue;
+		}
+		if (strncmp(job.token, "good", 4) == 0)
+			metricsauth_settle(rv->auth, job.key, METRICSAUTH_ALLOWED, NULL);
+		else if (strncmp(job.token, "nope", 4) == 0)
+			metricsauth_settle(rv->auth, job.key, METRICSAUTH_FORBIDDEN,
+					   "user \"nope\" may not get /metrics");
+		else
+			metricsauth_settle(rv->auth, job.key, METRICSAUTH_UNAUTHENTICATED,
+					   "the bearer token was not accepted");
+		metricsauth_job_release(&job);
+		atomic_fetch_add(&rv->reviewed, 1);
+	}
+	return NULL;
+}
+
+static struct httpserver *start_secure(struct tlscert *cert, struct metricsauth *auth)
+{
+	struct httpserver *s = NULL;
+	struct httpserver_tls tls;
+	struct buf err;
+
+	buf_init(&err, BUF_MAX_SMALL);
+	tlscert_init(cert);
+	ASSERT_OK(tlscert_self_signed(cert, NULL, &err));
+	tls = (struct httpserver_tls){cert->cert.ptr, cert->cert.len, cert->key.ptr, cert->key.len};
+	if (httpserver_start_secure(&s, "127.0.0.1", 0, &tls, auth, &err))
+		t_fail(__FILE__, __LINE__, "httpserver_start_secure: %s", buf_str(&err));
+	buf_release(&err);
+	client_ca = cert;
+	return s;
+}
+
+static void stop_secure(struct httpserver *s, struct tlscert *cert)
+{
+	httpserver_stop(s);
+	tlscert_release(cert);
+	client_ca = NULL;
+	client_auth = NULL;
+}
+
+TEST(https_serves_with_the_certificate_given)
+{
+	struct tlscert cert;
+	struct httpserver *s = start_secure(&cert, NULL);
+	struct resp r;
+	struct buf in;
+	int fd;
+
+	httpserver_publish_metrics(s, "up 1\n", 5);
+	/* curl verifies the chain and the name 127.0.0.1 against the cert */
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/metrics", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	ASSERT_STREQ(buf_str(&r.body), "up 1\n");
+	resp_release(&r);
+	/* plain HTTP on the HTTPS port is never served */
+	buf_init(&in, BUF_MAX_SMALL);
+	fd = raw_connect(httpserver_port(s));
+	raw_send(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 34);
+	raw_read(fd, &in, NULL, 30000);
+	ASSERT_TRUE(strstr(buf_str(&in), "up 1") == NULL);
+	close(fd);
+	buf_release(&in);
+	stop_secure(s, &cert);
+}
+
+TEST(metrics_needs_a_bearer_token_probes_do_not)
+{
+	struct tlscert cert;
+	struct metricsauth *auth = metricsauth_new(NULL);
+	struct httpserver *s = start_secure(&cert, auth);
+	static const char *const malformed[] = {
+		"Authorization: Basic dXNlcjpwYXNz", "Authorization: Bearer",
+		"Authorization: Bearer a b", "Authorization: Bearer tok\"en",
+		"Authorization: Bearerx"};
+	struct metricsauth_stats st;
+	struct resp r;
+
+	httpserver_publish_metrics(s, "up 1\n", 5);
+	httpserver_set_ready(s, true, NULL);
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/metrics", &r);
+	ASSERT_EQ_INT(r.status, 401);
+	ASSERT_CONTAINS(buf_str(&r.headers), "www-authenticate: Bearer");
+	ASSERT_CONTAINS(buf_str(&r.body), "no bearer token");
+	resp_release(&r);
+	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+		client_auth = malformed[i];
+		resp_init(&r);
+		fetch(httpserver_port(s), "GET", "/metrics", &r);
+		ASSERT_EQ_INT(r.status, 401);
+		ASSERT_CONTAINS(buf_str(&r.body), "malformed Authorization header");
+		ASSERT_TRUE(strstr(buf_str(&r.body), "up 1") == NULL);
+		resp_release(&r);
+	}
+	client_auth = NULL;
+	resp_init(&r);
+	fetch(httpserver_port(s), "HEAD", "/metrics", &r);
+	ASSERT_EQ_INT(r.status, 401);
+	resp_release(&r);
+	/* the kubelet's probes carry no token */
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/healthz", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	resp_release(&r);
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/readyz", &r);
+	ASSERT_EQ_INT(r.status, 200);
+	resp_release(&r);
+	/* none of that asked for a review */
+	metricsauth_stats(auth, &st);
+	ASSERT_EQ_INT(st.queued, 0);
+	ASSERT_EQ_INT(st.entries, 0);
+	stop_secure(s, &cert);
+	metricsauth_free(auth);
+}
+
+TEST(metrics_answers_by_the_review_and_keeps_the_verdict)
+{
+	struct tlscert cert;
+	struct reviewer rv = {.auth = metricsauth_new(NULL)};
+	struct httpserver *s = start_secure(&cert, rv.auth);
+	struct metricsauth_stats st;
+	struct resp r;
+
+	ASSERT_EQ_INT(pthread_create(&rv.thread, NULL, reviewer_main, &rv), 0);
+	httpserver_publish_metrics(s, "up 1\n", 5);
+	for (int i = 0; i < 20; i++) {
+		client_auth = "Authorization: Bearer good-token";
+		resp_init(&r);
+		fetch(httpserver_port(s), "GET", "/metrics", &r);
+		ASSERT_EQ_INT(r.status, 200);
+		ASSERT_STREQ(buf_str(&r.body), "up 1\n");
+		resp_release(&r);
+	}
+	client_auth = "authorization:   bEaReR   nope-token  ";
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/metrics", &r);
+	ASSERT_EQ_INT(r.status, 403);
+	ASSERT_CONTAINS(buf_str(&r.body), "Forbidden: user \"nope\" may not get /metrics");
+	resp_release(&r);
+	client_auth = "Authorization: Bearer expired.or.garbage";
+	resp_init(&r);
+	fetch(httpserver_port(s), "GET", "/metrics", &r);
+	ASSERT_EQ_INT(r.status, 401);
+	ASSERT_CONTAINS(buf_str(&r.body), "not accepted");
+	resp_release(&r);
+	/* twenty scrapes with one token: one review */
+	atomic_store(&rv.stop, true);
+	pthread_join(rv.thread, NULL);
+	ASSERT_EQ_INT(atomic_load(&rv.reviewed), 3);
+	metricsauth_stats(rv.auth, &st);
+	ASSERT_EQ_INT(st.requests[METRICSAUTH_ALLOWED], 20);
+	ASSERT_EQ_INT(st.cache_hits, 19);
+	ASSERT_EQ_INT(st.requests[METRICSAUTH_FORBIDDEN], 1);
+	ASSERT_EQ_INT(st.requests[METRICSAUTH_UNAUTHENTICATED], 1);
+	stop_secure(s, &cert);
+	metricsauth_free(rv.auth);
+}
+
+struct bg_fetch {
+	int port;
+	const char *path;
+	struct resp r;
+	pthread_t thread;
+};
+
+static void *bg_fetch_main(void *arg)
+{
+	struct bg_fetch *b = arg;
+
+	fetch(b->port, "GET", b->path, &b->r);
+	return NULL;
+}
+
+TEST(a_request_under_review_does_not_hold_the_others)
+{
+	struct tlscert cert;
+	struct reviewer rv = {.auth = metricsauth_new(NULL)};
+	struct httpserver *s = start_secure(&cert, rv.auth);
+	struct bg_fetch waiting = {.port = httpserver_port(s), .path = "/metrics"};
+	struct metricsauth_stats st;
+	struct resp r;
+
+	httpserver_publish_metrics(s, "up 1\n", 5);
+	atomic_store(&rv.hold, true);
+	ASSERT_EQ_INT(pthread_create(&rv.thread, NULL, reviewer_main, &rv), 0);
+	client_auth = "Authorization: Bearer good-slow";
+	resp_init(&waiting.r);
+	ASSERT_EQ_INT(pthread_create(&waiting.thread, NULL, bg_fetch_main, &waiting), 0);
+	/* the token is queued: the request waits for its verdict */
+	for (int i = 0; i < 5000; i++) {
+		metricsauth_stats(rv.auth, &st);
+		if (st.queued == 1)
+			break;
+		usleep(1000);
+	}
+	ASSERT_EQ_INT(st.queued, 1);
+	/* meanwhile the server answers everyone else */
+	client_auth = NULL;
+	for (int i = 0; i < 5; i++) {
+		resp_init(&r);
+		fetch(httpserver_port(s), "GET", "/healthz", &r);
+		ASSERT_EQ_INT(r.status, 200);
+		resp_release(&r);
+		resp_init(&r);
+		fetch(httpserver_port(s), "GET", "/metrics", &r);
+		ASSERT_EQ_INT(r.status, 401);
+		resp_release(&r);
+	}
+	ASSERT_EQ_INT(waiting.r.status, 0);
+	/* the verdict comes: the waiting request is answered */
+	atomic_store(&rv.hold, false);
+	pthread_join(waiting.thread, NULL);
+	ASSERT_EQ_INT(waiting.r.status, 200);
+	ASSERT_STREQ(buf_str(&waiting.r.body), "up 1\n");
+	resp_release(&waiting.r);
+	atomic_store(&rv.stop, true);
+	pthread_join(rv.thread, NULL);
+	stop_secure(s, &cert);
+	metricsauth_free(rv.auth);
+}
+
+TEST(slow_clients_do_not_hold_the_others)
+{
+	struct tlscert cert;
+	struct httpserver *s = start_secure(&cert, NULL);
+	int slow[8];
+	struct resp r;
+
+	/* TCP connections that never finish a TLS handshake, and ones that
+	 * sent half a ClientHello */
+	for (int i = 0; i < 8; i++) {
+		slow[i] = raw_connect(httpserver_port(s));
+		if (i % 2)
+			raw_send(slow[i], "\x16\x03\x01\x02", 4);
+	}
+	for (int i = 0; i < 5; i++) {
+		resp_init(&r);
+		fetch(httpserver_port(s), "GET", "/healthz", &r);
+		ASSERT_EQ_INT(r.status, 200);
+		resp_release(&r);
+	}
+	/* and they are dropped once the handshake's time is up */
+	for (int i = 0; i < 8; i++) {
+		struct pollfd p = {.fd = slow[i], .events = POLLIN};
+		char c;
+
+		ASSERT_EQ_INT(poll(&p, 1, 60000), 1);
+		ASSERT_TRUE(recv(slow[i], &c, 1, 0) <= 0);
+		close(slow[i]);
+	}
+	stop_secure(s, &cert);
 }
 
 int main(int argc, char **argv)

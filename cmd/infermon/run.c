@@ -29,6 +29,8 @@ enum {
 	OPT_CONTEXT = 'c',
 	OPT_NAMESPACE = 'n',
 	OPT_METRICS_BIND = 'm',
+	OPT_METRICS_SECURE = 'S',
+	OPT_METRICS_CERT_DIR = 'K',
 	OPT_ENGINE_PORT = 'p',
 	OPT_ENGINE_PATH = 'P',
 	OPT_SCRAPE_INTERVAL = 'i',
@@ -57,6 +59,8 @@ static const struct option opts[] = {
 	{"context", required_argument, NULL, OPT_CONTEXT},
 	{"namespace", required_argument, NULL, OPT_NAMESPACE},
 	{"metrics-bind-address", required_argument, NULL, OPT_METRICS_BIND},
+	{"metrics-secure", optional_argument, NULL, OPT_METRICS_SECURE},
+	{"metrics-cert-dir", required_argument, NULL, OPT_METRICS_CERT_DIR},
 	{"engine-port", required_argument, NULL, OPT_ENGINE_PORT},
 	{"engine-metrics-path", required_argument, NULL, OPT_ENGINE_PATH},
 	{"scrape-interval", required_argument, NULL, OPT_SCRAPE_INTERVAL},
@@ -90,6 +94,10 @@ static const struct cfg_key keys[] = {
 	 "namespaces to watch (default: all)"},
 	{"metricsBindAddress", CFG_NAME, OPT_METRICS_BIND, "--metrics-bind-address",
 	 "[host]:port of /metrics, /healthz, /readyz"},
+	{"metricsSecure", CFG_BOOL, OPT_METRICS_SECURE, "--metrics-secure",
+	 "HTTPS, /metrics for reviewed clients only (default true)"},
+	{"metricsCertDir", CFG_STRING, OPT_METRICS_CERT_DIR, "--metrics-cert-dir",
+	 "directory of tls.crt and tls.key"},
 	{"enginePort", CFG_NAME, OPT_ENGINE_PORT, "--engine-port",
 	 "engine metrics port name or number"},
 	{"engineMetricsPath", CFG_STRING, OPT_ENGINE_PATH, "--engine-metrics-path",
@@ -155,7 +163,15 @@ static void usage(FILE *f)
 	      "  --namespace NS             watch only these namespaces (repeatable or\n"
 	      "                             comma-separated; default: all namespaces)\n"
 	      "  --metrics-bind-address A   [host]:port for /metrics, /healthz, /readyz\n"
-	      "                             (default :8080; \"0\" disables the server)\n"
+	      "                             (default :8443, :8080 with --metrics-secure=false;\n"
+	      "                             \"0\" disables the server)\n"
+	      "  --metrics-secure[=BOOL]    serve HTTPS, and /metrics only to clients whose\n"
+	      "                             bearer token the API server accepts (TokenReview)\n"
+	      "                             and allows to get /metrics (SubjectAccessReview);\n"
+	      "                             false: plain HTTP, open to all (default true)\n"
+	      "  --metrics-cert-dir DIR     tls.crt and tls.key of the HTTPS endpoint (a\n"
+	      "                             mounted kubernetes.io/tls Secret; default: a\n"
+	      "                             self-signed certificate made at start-up)\n"
 	      "  --engine-port P            engine metrics port name or number (default http)\n"
 	      "  --engine-metrics-path P    engine metrics path (default /metrics)\n"
 	      "  --scrape-interval D        how often each engine is scraped (default 15s)\n"
@@ -221,6 +237,7 @@ struct run_args {
 	size_t nns;
 	char host[128], secret_ns[254];
 	int level, format;
+	bool port_set;   /* --metrics-bind-address given (else the scheme picks the port) */
 	char *owned[64]; /* values read from the config file */
 	size_t nowned;
 };
@@ -321,6 +338,18 @@ static im_result set_option(struct run_args *a, int id, char *v, const char *nam
 	case OPT_METRICS_BIND:
 		if (parse_bind(v, a->host, sizeof(a->host), &o->metrics_port))
 			want = "[host]:port";
+		else
+			a->port_set = true;
+		break;
+	case OPT_METRICS_SECURE:
+		if (!parse_bool(v, &o->metrics_secure))
+			want = "true or false";
+		break;
+	case OPT_METRICS_CERT_DIR:
+		if (!*v)
+			want = "a directory";
+		else
+			o->metrics_cert_dir = v;
 		break;
 	case OPT_ENGINE_PORT:
 		o->port_name = v;
@@ -528,7 +557,8 @@ int cmd_run(int argc, char **argv)
 		}
 		if (c == OPT_NO_EVENTS || c == OPT_NO_RECONCILE)
 			v = no;
-		else if ((c == OPT_LEADER_ELECT && !v) || c == OPT_MATCH_PROMETHEUS)
+		else if (((c == OPT_LEADER_ELECT || c == OPT_METRICS_SECURE) && !v) ||
+			 c == OPT_MATCH_PROMETHEUS)
 			v = yes;
 		snprintf(name, sizeof(name), "--%s", flag_name(c));
 		buf_reset(&err);
@@ -543,6 +573,13 @@ int cmd_run(int argc, char **argv)
 	}
 	if (leader_timings(&a.o))
 		goto out;
+	if (!a.port_set) /* kubebuilder's ports: 8443 for HTTPS, 8080 for HTTP */
+		a.o.metrics_port = a.o.metrics_secure ? 8443 : 8080;
+	if (a.o.metrics_cert_dir && !a.o.metrics_secure) {
+		fprintf(stderr, "infermon run: --metrics-cert-dir needs --metrics-secure (it is "
+				"false)\n");
+		goto out;
+	}
 	log_setup((enum log_level)a.level, (enum log_format)a.format);
 	a.o.namespaces = a.namespaces;
 	a.o.nnamespaces = a.nns;

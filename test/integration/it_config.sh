@@ -21,7 +21,7 @@ test_config_file_applies_and_flags_override() {
 		  resourceName: from-config
 		  retryPeriod: 1
 	YAML
-	start_infermon "$WORK/log" run --config "$WORK/run.yaml" --namespace $ns --metrics-bind-address 127.0.0.1:0
+	start_infermon "$WORK/log" run --config "$WORK/run.yaml" --namespace $ns --metrics-secure=false --metrics-bind-address 127.0.0.1:0
 	wait_for 30 grep -q '"became leader"' "$WORK/log" || fail "did not lead: $(cat "$WORK/log")"
 	# the file's settings
 	grep -q '^{"ts":' <<<"$(head -1 "$WORK/log")" || fail "logFormat: json from the file not applied: $(head -1 "$WORK/log")"

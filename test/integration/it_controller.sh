@@ -20,7 +20,7 @@ test_incident_is_reported_within_two_scrapes() {
 	kubectl delete ns $ns --ignore-not-found --wait=true >/dev/null
 	kubectl create ns $ns >/dev/null
 	engine_pod $ns qwen-0 qwen vllm "$port" serve qwen3-26b --max-num-seqs 2 --api-key TOPSECRET
-	start_infermon "$WORK/log" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
+	start_infermon "$WORK/log" run --namespace $ns --metrics-secure=false --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 2s --log-format json
 	wait_for 60 grep -q '"check":"AdmissionBound"' "$WORK/log" || fail "no AdmissionBound: $(cat "$WORK/log")"
 	# LimitDrift needs one scrape. AdmissionBound needs two saturated scrapes
@@ -71,7 +71,7 @@ test_limit_drift_follows_the_live_limit() {
 	kubectl create ns $ns >/dev/null
 	engine_pod $ns e8-0 e8 vllm "$p8" --max-num-seqs=8
 	engine_pod $ns e64-0 e64 vllm "$p64" --max-num-seqs 64
-	start_infermon "$WORK/log" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
+	start_infermon "$WORK/log" run --namespace $ns --metrics-secure=false --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 1s --log-format json
 	wait_for 60 grep -q '"pod":"e64-0".*"check":"LimitDrift"' "$WORK/log" || fail "no drift for 64: $(cat "$WORK/log")"
 	grep -q '"pod":"e64-0".*"check":"LimitDrift".*635% above' "$WORK/log" || fail "not called over-commit"
@@ -107,7 +107,7 @@ test_not_ready_new_ip_and_graceful_deletion() {
 	mport=$(engine_port vllm-fork-nodev)
 	engine_pod $ns p-0 w vllm "$port"
 	engine_pod $ns clock-0 clock vllm "$mport"
-	start_infermon "$WORK/log" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
+	start_infermon "$WORK/log" run --namespace $ns --metrics-secure=false --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 1s --log-format json
 	wait_for 30 bash -c "grep -q 'serving /metrics' '$WORK/log'" || fail "no /metrics: $(cat "$WORK/log")"
 	mp=$(metrics_port)
@@ -166,7 +166,7 @@ test_https_engines() {
 	engine_pod $ns skip-0 skip vllm "$port"
 	engine_pod $ns verify-0 verify vllm "$port"
 	engine_pod $ns ca-0 ca vllm "$port"
-	start_infermon "$WORK/log" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
+	start_infermon "$WORK/log" run --namespace $ns --metrics-secure=false --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 1s --log-format json --log-level debug
 	wait_for 30 bash -c "grep -q 'serving /metrics' '$WORK/log'" || fail "no /metrics: $(cat "$WORK/log")"
 	mp=$(metrics_port)

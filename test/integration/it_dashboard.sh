@@ -144,7 +144,7 @@ ready_pod() {
 start_controller() {
 	local ns args=()
 	for ns in $(python3 "$SCENARIO" pod-names | awk '{print $1}' | sort -u); do args+=(--namespace "$ns"); done
-	start_infermon "$WORK/infermon.log" run "${args[@]}" --metrics-bind-address 127.0.0.1:0 \
+	start_infermon "$WORK/infermon.log" run "${args[@]}" --metrics-secure=false --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 1s --log-format json --no-events
 	CLEANUP_PIDS="${CLEANUP_PIDS:-} $INFERMON_PID"
 	wait_for 30 grep -q '"msg":"serving /metrics' "$WORK/infermon.log" || fail "controller: $(cat "$WORK/infermon.log")"

@@ -148,7 +148,7 @@ test_grafana_operator_without_its_crd_is_a_clear_error() {
 	local ns=it-dash-gop rc=0
 	without_crd grafanadashboards.grafana.integreatly.org "$ROOT/test/data/crds/grafanadashboards.yaml"
 	fresh_ns $ns
-	"$INFERMON_BIN" run --metrics-bind-address 127.0.0.1:0 --namespace $ns --grafana-operator > "$WORK/gop.log" 2>&1 &
+	"$INFERMON_BIN" run --metrics-secure=false --metrics-bind-address 127.0.0.1:0 --namespace $ns --grafana-operator > "$WORK/gop.log" 2>&1 &
 	local pid=$!
 	CLEANUP_PIDS="${CLEANUP_PIDS:-} $pid"
 	wait_for 20 bash -c "! kill -0 $pid 2>/dev/null" || fail "infermon kept running without the GrafanaDashboard CRD"

@@ -47,7 +47,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 replica() {
 	local log=$1 ns=$2; shift 2
 	start_infermon "$log" run --namespace "$ns" --leader-elect-namespace "$ns" \
-		--metrics-bind-address 127.0.0.1:0 --scrape-interval 1s "$@"
+		--metrics-secure=false --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s "$@"
 	wait_for 30 grep -q 'caches synced' "$log" || fail "never synced: $(cat "$log")"
 }
 

@@ -221,7 +221,7 @@ reset_state() {
 # deployed, through the scenario; sets RESULT (0 done, 3 forbidden, 1 stuck).
 scenario() {
 	reset_state
-	start_infermon "$1" run --kubeconfig "$WORK/sa.kubeconfig" --metrics-bind-address 127.0.0.1:0 \
+	start_infermon "$1" run --kubeconfig "$WORK/sa.kubeconfig" --metrics-secure=false --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 1s --log-level "${2:-info}" --grafana-operator "${RUN_ARGS[@]}"
 	DEADLINE=$((SECONDS + STEP_SECS))
 	RESULT=0
@@ -342,7 +342,7 @@ test_admission_refusal_is_not_reported_as_rbac() {
 	kubectl delete ns $ns --wait=false >/dev/null
 	wait_for 30 bash -c "kubectl get ns $ns -o jsonpath='{.status.phase}' | grep -qx Terminating" ||
 		fail "namespace not Terminating"
-	start_infermon "$WORK/log" run --namespace $ns --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s \
+	start_infermon "$WORK/log" run --namespace $ns --metrics-secure=false --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s \
 		--leader-elect=false
 	wait_for 30 grep -q 'because it is being terminated' "$WORK/log" ||
 		fail "the controller never wrote into the terminating namespace: $(cat "$WORK/log")"

@@ -13,7 +13,7 @@ test_logs_workloads_and_stops_on_sigterm() {
 	kubectl -n monitoring create secret generic infermon-scrape-configs \
 		--from-literal=scrape-configs.yaml='- job_name: infermon/gone/old' --dry-run=client -o yaml |
 		kubectl label --local -f - app.kubernetes.io/managed-by=infermon -o yaml | kubectl apply -f - >/dev/null
-	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --namespace $ns --log-format json
+	start_infermon "$WORK/log" run --metrics-secure=false --metrics-bind-address 127.0.0.1:0 --namespace $ns --log-format json
 	wait_for 30 grep -q '"pod list complete"' "$WORK/log" || fail "no list: $(cat "$WORK/log")"
 	kubectl -n $ns run qwen-0 --image=x --restart=Never \
 		--labels=alibabacloud.com/inference-workload=qwen,alibabacloud.com/inference-backend=vllm \
@@ -58,7 +58,7 @@ test_keeps_running_with_a_warning_when_the_crd_is_missing() {
 	port=$(free_port)
 	start_sim "$port" qwen3-8b --max-num-seqs 3
 	engine_pod $ns qwen-0 qwen vllm "$port" --max-num-seqs 3
-	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --namespace $ns --scrape-interval 1s --no-events
+	start_infermon "$WORK/log" run --metrics-secure=false --metrics-bind-address 127.0.0.1:0 --namespace $ns --scrape-interval 1s --no-events
 	wait_for 30 grep -q 'CRD (infermon.io/v1alpha1) is not installed' "$WORK/log" ||
 		fail "no CRD warning: $(cat "$WORK/log")"
 	grep 'is not installed' "$WORK/log"
@@ -95,7 +95,7 @@ test_wrong_ca_is_a_tls_error_and_retried() {
 	kubectl config view --raw --minify > "$WORK/kc"
 	KUBECONFIG="$WORK/kc" kubectl config set-cluster "$(kubectl config view --minify -o jsonpath='{.clusters[0].name}')" \
 		--certificate-authority="$WORK/ca.crt" --embed-certs >/dev/null
-	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --kubeconfig "$WORK/kc"
+	start_infermon "$WORK/log" run --metrics-secure=false --metrics-bind-address 127.0.0.1:0 --kubeconfig "$WORK/kc"
 	wait_for 20 grep -q 'pod watch failed; retrying' "$WORK/log" || fail "no retry: $(cat "$WORK/log")"
 	grep -Eiq 'tls|certificate' "$WORK/log" || fail "not named a TLS problem: $(cat "$WORK/log")"
 	kill -0 "$INFERMON_PID" || fail "infermon exited on a TLS error"
@@ -106,7 +106,7 @@ test_unreachable_server_backs_off() {
 	kubectl config view --raw --minify > "$WORK/kc"
 	KUBECONFIG="$WORK/kc" kubectl config set-cluster "$(kubectl config view --minify -o jsonpath='{.clusters[0].name}')" \
 		--server=https://127.0.0.1:1 >/dev/null
-	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --kubeconfig "$WORK/kc"
+	start_infermon "$WORK/log" run --metrics-secure=false --metrics-bind-address 127.0.0.1:0 --kubeconfig "$WORK/kc"
 	wait_for 20 bash -c "[ \$(grep -c 'pod watch failed; retrying' '$WORK/log') -ge 3 ]" ||
 		fail "fewer than 3 retries: $(cat "$WORK/log")"
 	grep -q 'cannot connect' "$WORK/log" || fail "not named a connection problem"

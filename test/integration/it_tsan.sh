@@ -17,7 +17,7 @@ test_controller_run_has_no_data_race() {
 	engine_pod $ns qwen-0 qwen vllm "$port" --max-num-seqs 2
 	engine_pod $ns qwen-1 qwen vllm "$(free_port)" --max-num-seqs 2 # nothing listens: scrape failures
 	TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1" \
-		"$INFERMON_TSAN_BIN" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
+		"$INFERMON_TSAN_BIN" run --namespace $ns --metrics-secure=false --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 1s --scrape-timeout 1s --log-format json --leader-elect-namespace $ns \
 		>"$WORK/log" 2>&1 &
 	INFERMON_PID=$!

@@ -20,7 +20,7 @@ test_controller_run_has_no_leaks() {
 	engine_pod $ns qwen-1 qwen vllm "$(free_port)" --max-num-seqs 2   # nothing listens: scrape failures
 	valgrind --fair-sched=yes --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=97 \
 		--log-file="$WORK/valgrind.log" \
-		"$INFERMON_RELEASE_BIN" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
+		"$INFERMON_RELEASE_BIN" run --namespace $ns --metrics-secure=false --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 1s --scrape-timeout 1s --log-format json --leader-elect-namespace $ns \
 		>"$WORK/log" 2>&1 &
 	INFERMON_PID=$!

@@ -57,7 +57,7 @@ YAML
 # start_controller ARGS...: `infermon run` with text logs in $WORK/log,
 # /metrics on a free loopback port, 1 s scrapes; waits for its caches.
 start_controller() {
-	start_infermon "$WORK/log" run --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s "$@"
+	start_infermon "$WORK/log" run --metrics-secure=false --metrics-bind-address 127.0.0.1:0 --scrape-interval 1s "$@"
 	wait_for 30 grep -q 'caches synced' "$WORK/log" || fail "never synced: $(cat "$WORK/log")"
 }
 
