@@ -110,12 +110,14 @@ secret_lists() {
 wait_for 60 secret_lists || die "the controller did not write the scrape-config Secret"
 kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\.yaml}' | base64 -d > "$WORK/jobs.yaml"
 pport=$(free_port)
+reader_token=$(metrics_reader_token) || die "cannot make a /metrics reader's token"
+printf '%s' "$reader_token" > "$WORK/reader.token"
 # The generated jobs use in-cluster credentials; this Prometheus runs on the
 # node, outside any pod, so they get the API server's address and the
 # cluster's admin certificate. The controller's own /metrics (the leader's)
 # is a job too: the live-limit panels read it.
 python3 - "$WORK/jobs.yaml" "$WORK/prometheus.yml" "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')" \
-	"$INFERMON_CLUSTER_DIR/pki" "$lead_ip:8080" << 'PY'
+	"$INFERMON_CLUSTER_DIR/pki" "$lead_ip:8443" "$WORK/reader.token" << 'PY'
 import sys, yaml
 jobs = yaml.safe_load(open(sys.argv[1]))
 for j in jobs:
@@ -123,7 +125,11 @@ for j in jobs:
         sd["api_server"] = sys.argv[3]
         sd["tls_config"] = {"ca_file": sys.argv[4] + "/ca.crt", "cert_file": sys.argv[4] + "/admin.crt",
                             "key_file": sys.argv[4] + "/admin.key"}
-jobs.append({"job_name": "infermon", "honor_labels": True, "static_configs": [{"targets": [sys.argv[5]]}]})
+# HTTPS (a self-signed certificate), with a token the controller's reviews accept
+jobs.append({"job_name": "infermon", "honor_labels": True, "scheme": "https",
+             "tls_config": {"insecure_skip_verify": True},
+             "authorization": {"credentials_file": sys.argv[6]},
+             "static_configs": [{"targets": [sys.argv[5]]}]})
 yaml.safe_dump({"global": {"scrape_interval": "5s", "evaluation_interval": "5s"}, "scrape_configs": jobs},
                open(sys.argv[2], "w"), sort_keys=False)
 PY
@@ -185,7 +191,7 @@ cat << MSG
 
 ==== the leader's /metrics: live limits and where they came from ====
 MSG
-curl -s "http://$lead_ip:8080/metrics" | grep -E '^infermon_engine_(max_num_seqs|kv_max_concurrency|saturation_ratio)'
+controller_metrics "$lead_ip" "$reader_token" | grep -E '^infermon_engine_(max_num_seqs|kv_max_concurrency|saturation_ratio)'
 promq() { # promq QUERY: prints "labels value" lines from the demo's Prometheus
 	curl -sfG "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" |
 		python3 -c 'import json,sys

@@ -197,6 +197,25 @@ node_prometheus_up() {
 	NODE_PROMETHEUS_URL="http://$ip:9090"
 }
 
+# metrics_reader_token: prints a bearer token (valid for a day) that the
+# controller's /metrics accepts: of ServiceAccount monitoring/infermon-reader,
+# made and bound to deploy/'s ClusterRole infermon-metrics-reader on first use.
+metrics_reader_token() {
+	local k=(kubectl --request-timeout=30s)
+	"${k[@]}" create ns monitoring --dry-run=client -o yaml | "${k[@]}" apply -f - >/dev/null &&
+		"${k[@]}" apply --server-side --force-conflicts -f "$(infermon_root)/deploy/rbac/metrics_reader_role.yaml" >/dev/null &&
+		"${k[@]}" -n monitoring create sa infermon-reader --dry-run=client -o yaml | "${k[@]}" apply -f - >/dev/null &&
+		"${k[@]}" create clusterrolebinding infermon-reader --clusterrole=infermon-metrics-reader \
+			--serviceaccount=monitoring:infermon-reader --dry-run=client -o yaml | "${k[@]}" apply -f - >/dev/null &&
+		"${k[@]}" -n monitoring create token infermon-reader --duration=24h
+}
+
+# controller_metrics IP TOKEN: the /metrics page of the controller pod at IP
+# (HTTPS, its self-signed certificate, the reader's token).
+controller_metrics() {
+	curl -sfk --max-time 5 -H "Authorization: Bearer $2" "https://$1:8443/metrics"
+}
+
 # node_prometheus_down: undoes node_prometheus_up but for the operator
 # process (its caller's CLEANUP_PIDS stops it).
 node_prometheus_down() {

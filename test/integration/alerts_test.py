@@ -106,7 +106,7 @@ def unittest(rules_file, out, monitor, service):
     # the controller's series, as exposed (the engine pod's namespace and
     # pod) and then labelled by the scrape job of the shipped monitor
     job = servicemonitor.job(servicemonitor.load(monitor), servicemonitor.load(service),
-                             "10.0.3.7:8080", "infermon-7d9f8b6c4-x2x8q", "infermon")
+                             "10.0.3.7:8443", "infermon-7d9f8b6c4-x2x8q", "infermon")
     ctl = lambda exposed: servicemonitor.scrape_labels(job, exposed)
     for l, drift, active, bound in ((chat, "-0.77", "1", "0"), (legacy, "0", "0", "1"),
                                     (sgl0, "0.1", "0", "0"), (sglu, "1.5", "1", "0")):

@@ -36,7 +36,9 @@ test_kustomize_renders_and_the_api_server_accepts_it() {
 		Role/monitoring/infermon-dashboards RoleBinding/monitoring/infermon-dashboards \
 		Role/infermon-system/infermon-leader-election RoleBinding/infermon-system/infermon-leader-election \
 		Deployment/infermon-system/infermon PodDisruptionBudget/infermon-system/infermon \
-		Service/infermon-system/infermon-metrics ServiceMonitor/infermon-system/infermon; do
+		Service/infermon-system/infermon-metrics ServiceMonitor/infermon-system/infermon \
+		ClusterRole/-/infermon-metrics-reader ClusterRoleBinding/-/infermon-metrics-reader \
+		NetworkPolicy/infermon-system/infermon-metrics; do
 		grep -qx "$want" "$WORK/objects" || fail "deploy/ lacks $want"
 	done
 	! grep -q '^InferenceWorkload/' "$WORK/objects" || fail "deploy/ applies sample CRs"
@@ -73,9 +75,13 @@ test_deployment_is_hardened_and_probed() {
 	jq -e '[.env[] | select(.name == "POD_NAME" and .valueFrom.fieldRef.fieldPath == "metadata.name"),
 		 select(.name == "POD_NAMESPACE" and .valueFrom.fieldRef.fieldPath == "metadata.namespace")] | length == 2' <<< "$c" >/dev/null ||
 		fail "POD_NAME/POD_NAMESPACE from the downward API"
-	jq -e '.ports[] | select(.name == "metrics" and .containerPort == 8080)' <<< "$c" >/dev/null || fail "port metrics 8080"
+	jq -e '.ports[] | select(.name == "metrics" and .containerPort == 8443)' <<< "$c" >/dev/null || fail "port metrics 8443"
+	jq -e '.args | index("--metrics-bind-address=:8443")' <<< "$c" >/dev/null || fail "metrics not bound to :8443"
+	! jq -e '.args | index("--metrics-secure=false")' <<< "$c" >/dev/null || fail "the Deployment turns off --metrics-secure"
 	jq -e '.livenessProbe.httpGet.path == "/healthz" and .livenessProbe.httpGet.port == "metrics" and
-		.readinessProbe.httpGet.path == "/readyz" and .readinessProbe.httpGet.port == "metrics"' <<< "$c" >/dev/null || fail "probes"
+		.readinessProbe.httpGet.path == "/readyz" and .readinessProbe.httpGet.port == "metrics" and
+		.livenessProbe.httpGet.scheme == "HTTPS" and .readinessProbe.httpGet.scheme == "HTTPS"' <<< "$c" >/dev/null ||
+		fail "probes: $(jq -c '[.livenessProbe, .readinessProbe]' <<< "$c")"
 	jq -e '.resources.requests.cpu and .resources.requests.memory and .resources.limits.memory' <<< "$c" >/dev/null || fail "resources"
 	jq -e '.securityContext | .runAsNonRoot == true and .runAsUser == 65532 and .readOnlyRootFilesystem == true and
 		.allowPrivilegeEscalation == false and .capabilities.drop == ["ALL"] and .seccompProfile.type == "RuntimeDefault"' <<< "$c" >/dev/null ||
@@ -97,6 +103,22 @@ test_deployment_is_hardened_and_probed() {
 	jq -e '.spec.endpoints[0].path == "/metrics"' <<< "$m" >/dev/null || fail "ServiceMonitor path"
 	jq -e '.spec.endpoints[0].honorLabels == true' <<< "$m" >/dev/null ||
 		fail "ServiceMonitor without honorLabels: true: $(jq -c '.spec.endpoints[0]' <<< "$m")"
+	# HTTPS with the scraping Prometheus' ServiceAccount token, which the
+	# shipped binding lets read /metrics
+	jq -e '.spec.endpoints[0] | .scheme == "https" and
+		.bearerTokenFile == "/var/run/secrets/kubernetes.io/serviceaccount/token"' <<< "$m" >/dev/null ||
+		fail "ServiceMonitor not HTTPS with the ServiceAccount token: $(jq -c '.spec.endpoints[0]' <<< "$m")"
+	jq -e '.roleRef.name == "infermon-metrics-reader" and .subjects[0].kind == "ServiceAccount"' \
+		<<< "$(obj ClusterRoleBinding infermon-metrics-reader)" >/dev/null || fail "metrics-reader binding"
+	jq -e '.rules == [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]' \
+		<<< "$(obj ClusterRole infermon-metrics-reader)" >/dev/null || fail "metrics-reader role"
+	# the NetworkPolicy admits the monitoring namespace to the metrics port
+	# of the controller's pods, and nothing else
+	jq -e --argjson l "$(jq '.spec.template.metadata.labels' <<< "$d")" \
+		'(.spec.podSelector.matchLabels | to_entries | all(.value == $l[.key])) and .spec.policyTypes == ["Ingress"] and
+		 (.spec.ingress | length == 1) and .spec.ingress[0].ports == [{"port": "metrics", "protocol": "TCP"}] and
+		 .spec.ingress[0].from == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]' \
+		<<< "$(obj NetworkPolicy infermon-metrics)" >/dev/null || fail "NetworkPolicy: $(obj NetworkPolicy infermon-metrics)"
 }
 
 # The pod the Deployment makes, dry-run created in a namespace that enforces

@@ -26,6 +26,12 @@ controller_pods() {
 		-o go-template='{{range .items}}{{if not .metadata.deletionTimestamp}}{{.metadata.name}}{{"\n"}}{{end}}{{end}}'
 }
 
+# reader_token: a token that may read the controllers' /metrics (made once)
+reader_token() {
+	[ -s "$WORK/reader.token" ] || metrics_reader_token > "$WORK/reader.token" || fail "no /metrics reader token"
+	cat "$WORK/reader.token"
+}
+
 holder() { "${K[@]}" -n $SYS get lease infermon -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
 
 leader_pod() { lease_holder_pod $SYS infermon; }
@@ -34,7 +40,7 @@ leader_pod() { lease_holder_pod $SYS infermon; }
 leader_metrics() {
 	local p ip
 	p=$(leader_pod) && ip=$(pod_ip $SYS "$p") && [ -n "$ip" ] &&
-		curl -sf --max-time 5 "http://$ip:8080/metrics"
+		controller_metrics "$ip" "$(reader_token)"
 }
 
 # series_value NAME LABELS...: the value of NAME{LABELS...} on the leader's
@@ -108,7 +114,7 @@ test_deploy_runs_as_pods() {
 	for p in "${pods[@]}"; do
 		local want=0 got
 		[ "$p" = "$(leader_pod)" ] && want=1
-		got=$(curl -sf --max-time 5 "http://$(pod_ip $SYS "$p"):8080/metrics" | awk 'index($1, "infermon_leader{") == 1 { print $2 }')
+		got=$(controller_metrics "$(pod_ip $SYS "$p")" "$(reader_token)" | awk 'index($1, "infermon_leader{") == 1 { print $2 }')
 		[ "$got" = "$want" ] || fail "$p: infermon_leader $got, want $want"
 	done
 	p=${pods[0]}

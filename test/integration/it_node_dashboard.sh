@@ -150,7 +150,7 @@ sys.exit(1 if bad else 0)
 PY
 	for p in $("${K[@]}" -n infermon-system get pods -l app.kubernetes.io/name=infermon -o jsonpath='{.items[*].metadata.name}'); do
 		ip=$(pod_ip infermon-system "$p")
-		python3 "$ROOT/test/integration/servicemonitor.py" labels "$sm" "$svc" "$ip:8080" "$p" infermon >"$WORK/ours.json" ||
+		python3 "$ROOT/test/integration/servicemonitor.py" labels "$sm" "$svc" "$ip:8443" "$p" infermon >"$WORK/ours.json" ||
 			fail "servicemonitor.py labels"
 		python3 - "$WORK/targets.json" "$WORK/ours.json" $pool "$p" <<'PY' || fail "servicemonitor.py's target labels for $p are not the operator's"
 import json, sys

@@ -172,6 +172,15 @@ events_posted() {
 		grep -q '^infermon.io/controller$'
 }
 
+# reader_scrapes: GET /metrics of the running controller with the token of a
+# ServiceAccount bound to deploy/'s infermon-metrics-reader gets the page.
+reader_scrapes() {
+	local port
+	port=$(grep -o 'serving /metrics, /healthz, /readyz.*port=[0-9]*' "$INFERMON_LOG" | grep -o '[0-9]*$') &&
+		[ "$(curl -sk -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $READER_TOKEN" \
+			"https://127.0.0.1:$port/metrics")" = 200 ]
+}
+
 # await WHAT CMD...: 0 once CMD succeeds; 3 as soon as the controller logs
 # msg=forbidden; 1 when the scenario's time is up (AT says where).
 await() {
@@ -200,6 +209,8 @@ scenario_steps() {
 	iw "{backend: vllm, monitor: {kind: ServiceMonitor}, dashboard: {enabled: false}}"
 	await "ServiceMonitor back, PodMonitor and the unwanted dashboard pruned, generation 3" phase4 || return
 	await "Events posted" events_posted || return
+	# /metrics as deployed (--metrics-secure): a reader's token reviewed
+	await "a /metrics reader's scrape answered 200 (TokenReview, SubjectAccessReview)" reader_scrapes || return
 	if [ ${#RUN_ARGS[@]} -gt 0 ]; then
 		await "the Lease taken and renewed" lease_renewed || return
 	fi
@@ -221,7 +232,7 @@ reset_state() {
 # deployed, through the scenario; sets RESULT (0 done, 3 forbidden, 1 stuck).
 scenario() {
 	reset_state
-	start_infermon "$1" run --kubeconfig "$WORK/sa.kubeconfig" --metrics-secure=false --metrics-bind-address 127.0.0.1:0 \
+	start_infermon "$1" run --kubeconfig "$WORK/sa.kubeconfig" --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 1s --log-level "${2:-info}" --grafana-operator "${RUN_ARGS[@]}"
 	DEADLINE=$((SECONDS + STEP_SECS))
 	RESULT=0
@@ -257,6 +268,12 @@ test_least_privilege() {
 	engine_pod $NS qwen-0 qwen vllm "$port" --max-num-seqs 2
 	setup_rbac
 	write_kubeconfig
+	# a /metrics reader, as the shipped binding makes Prometheus one
+	kubectl -n $NS create sa it-rbac-reader >/dev/null
+	kubectl create clusterrolebinding it-rbac-reader --clusterrole=infermon-metrics-reader \
+		--serviceaccount=$NS:it-rbac-reader --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+	at_exit kubectl delete clusterrolebinding it-rbac-reader --ignore-not-found
+	READER_TOKEN=$(kubectl -n $NS create token it-rbac-reader --duration=1h)
 	# the authorizer has every grant before the controller starts
 	while IFS=$'\t' read -r pid role g res verb names; do
 		[ "$g" != core ] || g=

@@ -24,9 +24,12 @@ endpoint when its port name matches, then sets the target labels namespace,
 service, pod, container, job (the Service's name, or its jobLabel label)
 and endpoint (the port name). Endpoints discovery is stood in for by one
 static target carrying the __meta_kubernetes_* labels it would carry.
-Anything else in an endpoint (TLS, authorization, a targetPort instead of a
-port, matchExpressions, shards) is refused, so a new field in the shipped
-monitor cannot be silently ignored. Only one endpoint is supported.
+bearerTokenFile and tlsConfig say how the target is reached, not what it
+is labelled: they are accepted and left out of the job (the operator's
+Prometheus scraping the controller through them proves them, in
+it_node_dashboard.sh). Anything else in an endpoint (authorization, a
+targetPort instead of a port, matchExpressions, shards) is refused, so a new
+field in the shipped monitor cannot be silently ignored. Only one endpoint is supported.
 
 scrape_labels() applies the job to a scraped series the way Prometheus
 does: with honor_labels the series' own labels win; without, each
@@ -40,7 +43,8 @@ import sys
 import yaml
 
 ENDPOINT_FIELDS = {"port", "path", "interval", "scrapeTimeout", "scheme", "params", "honorLabels",
-                   "honorTimestamps", "relabelings", "metricRelabelings"}
+                   "honorTimestamps", "relabelings", "metricRelabelings",
+                   "bearerTokenFile", "tlsConfig"}  # connection only: no label
 RELABEL_FIELDS = {"sourceLabels": "source_labels", "separator": "separator", "targetLabel": "target_label",
                   "regex": "regex", "modulus": "modulus", "replacement": "replacement", "action": "action"}
 
