@@ -127,6 +127,8 @@ bool metricsauth_bearer(const char *v, size_t n, const char **token, size_t *len
 	start = i;
 	while (i < n && b64token_char(v[i]))
 		i++;
+	if (i == start) /* RFC 6750: at least one character before any '=' */
+		return false;
 	while (i < n && v[i] == '=')
 		i++;
 	end = i;

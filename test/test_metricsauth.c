@@ -52,6 +52,7 @@ TEST(bearer_tokens)
 	ASSERT_TRUE(bearer("Basic dXNlcjpwYXNz", NULL));
 	ASSERT_TRUE(bearer("Bearer a b", NULL));
 	ASSERT_TRUE(bearer("Bearer a=b", NULL)); /* '=' only at the end */
+	ASSERT_TRUE(bearer("Bearer ==", NULL));  /* and after a character */
 	ASSERT_TRUE(bearer("Bearer a\"b", NULL));
 	ASSERT_TRUE(bearer("Bearer a,b", NULL));
 	ASSERT_TRUE(bearer("", NULL));

@@ -72,6 +72,8 @@ static bool model_bearer(const char *v, size_t n, size_t *off, size_t *len)
 		return false;
 	for (k = i; k < e && is_b64(v[k]); k++)
 		;
+	if (k == i) /* RFC 6750: 1*( ALPHA / DIGIT / ... ) *"=" */
+		return false;
 	for (; k < e; k++)
 		if (v[k] != '=')
 			return false;
@@ -98,6 +100,8 @@ static void check_bearer(const char *v, size_t n)
 		fail("bearer token differs from the model's");
 	for (i = 0; i < len && is_b64(token[i]); i++)
 		;
+	if (i == 0)
+		fail("bearer token starts with '='");
 	for (; i < len; i++)
 		if (token[i] != '=')
 			fail("bearer token holds a byte outside b64token");
