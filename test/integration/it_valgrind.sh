@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # valgrind over a full controller run: the release build of infermon watches
 # the real API server, scrapes a real simulator, posts Events, serves
-# /metrics, leads through a Lease it hands back on SIGTERM; valgrind must
+# /metrics over HTTPS to reviewed tokens (allowed, forbidden, garbage, and
+# one still under review when it stops), leads through a Lease it hands back on SIGTERM; valgrind must
 # find no error and no leak.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 test_controller_run_has_no_leaks() {
-	local ns=it-valgrind port mp
+	local ns=it-valgrind port mp reader nobody
 	[ -n "${INFERMON_RELEASE_BIN:-}" ] && [ -x "$INFERMON_RELEASE_BIN" ] ||
 		fail "no release build (INFERMON_RELEASE_BIN=${INFERMON_RELEASE_BIN:-}); hack/build-trees.sh builds build/release"
 	command -v valgrind >/dev/null || fail "no valgrind (Debian: valgrind, in hack/lib.sh's test packages)"
@@ -20,17 +21,28 @@ test_controller_run_has_no_leaks() {
 	engine_pod $ns qwen-1 qwen vllm "$(free_port)" --max-num-seqs 2   # nothing listens: scrape failures
 	valgrind --fair-sched=yes --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=97 \
 		--log-file="$WORK/valgrind.log" \
-		"$INFERMON_RELEASE_BIN" run --namespace $ns --metrics-secure=false --metrics-bind-address 127.0.0.1:0 \
+		"$INFERMON_RELEASE_BIN" run --namespace $ns --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 1s --scrape-timeout 1s --log-format json --leader-elect-namespace $ns \
 		>"$WORK/log" 2>&1 &
 	INFERMON_PID=$!
 	wait_for 120 grep -q '"check":"AdmissionBound"' "$WORK/log" || fail "no verdict under valgrind: $(cat "$WORK/log")"
 	mp=$(grep -o '"port":"[0-9]*"' "$WORK/log" | head -1 | grep -o '[0-9]*')
-	wait_for 30 bash -c "curl -sf http://127.0.0.1:$mp/metrics | grep -q infermon_engine_max_num_seqs" ||
+	reader=$(metrics_reader_token) || fail "no reader token"
+	kubectl -n $ns create sa nobody >/dev/null
+	nobody=$(kubectl -n $ns create token nobody)
+	wait_for 30 bash -c "curl -sfk -H 'Authorization: Bearer $reader' https://127.0.0.1:$mp/metrics | grep -q infermon_engine_max_num_seqs" ||
 		fail "no /metrics"
+	[ "$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $nobody" "https://127.0.0.1:$mp/metrics")" = 403 ] ||
+		fail "a token without the role was not refused"
+	[ "$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer garbage" "https://127.0.0.1:$mp/metrics")" = 401 ] ||
+		fail "a garbage token was not refused"
 	kubectl -n $ns delete pod qwen-1 --wait=false >/dev/null   # a target goes away mid-run
 	wait_for 60 grep -q '"msg":"became leader"' "$WORK/log" || fail "did not lead under valgrind: $(cat "$WORK/log")"
 	sleep 3
+	# a request whose token is still under review as the controller stops
+	reader=$(metrics_reader_token) || fail "no reader token"
+	curl -sk -m 20 -o /dev/null -H "Authorization: Bearer $reader" "https://127.0.0.1:$mp/metrics" &
+	sleep 0.2
 	kill -TERM "$INFERMON_PID"
 	local rc=0
 	wait "$INFERMON_PID" || rc=$?
