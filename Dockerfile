@@ -53,6 +53,6 @@ RUN apt-get update \
 COPY --from=build /build/infermon /usr/local/bin/infermon
 # the non-root user of distroless images; the Deployment sets it too
 USER 65532:65532
-EXPOSE 8080
+EXPOSE 8443
 ENTRYPOINT ["/usr/local/bin/infermon"]
 CMD ["run"]
