@@ -24,7 +24,9 @@
 #
 #   hack/scale.sh [PODS] [WORKLOADS]      (default 5000 500)
 #   SCALE_WINDOW=60 SCALE_CHURN=1000      steady window (s), pods per churn
-#   SCALE_PROFILE=FILE                    perf profile of the controller in
+#   SCALE_PROFILE=FILE                    perf profiles of the controller from
+#                                         its start until every object is in
+#                                         place (FILE.startup) and in
 #                                         the steady window, written to FILE
 #   SCALE_MASSIF=FILE                     the controller under valgrind's
 #                                         massif instead: its heap profile
@@ -144,6 +146,10 @@ massif=()
 "${massif[@]}" "$bin" run --leader-elect=false --metrics-secure=false --metrics-bind-address "127.0.0.1:$mp" >"$WORK/infermon.log" 2>&1 &
 ipid=$!
 CLEANUP_PIDS="$CLEANUP_PIDS $ipid"
+if [ -n "${SCALE_PROFILE:-}" ]; then
+	perf record -F 499 -g -p "$ipid" -o "$WORK/perf-startup.data" >/dev/null 2>&1 &
+	perf_start=$!
+fi
 metric() { # NAME [LABELS]: a sample's value from the controller's /metrics
 	# awk reads the whole page: an early exit would fail curl (pipefail)
 	local series=$1
@@ -164,6 +170,13 @@ monitored() {
 }
 wait_for 600 monitored wl 0 "$workloads" || die "the controller never converged: $(tail -5 "$WORK/infermon.log")"
 t_conv=$(since "$t")
+conv_cpu=$(div "$(cpu_ticks "$ipid")" "$hz" %.1f) # its CPU seconds from its start
+if [ -n "${SCALE_PROFILE:-}" ]; then
+	kill -INT "$perf_start" && wait "$perf_start" || true
+	perf report -i "$WORK/perf-startup.data" --stdio --no-children --percent-limit 1 \
+		--sort symbol 2>/dev/null | grep -v '^$' > "$SCALE_PROFILE.startup"
+	log "profile of the start-up: $SCALE_PROFILE.startup"
+fi
 
 # scraped COUNT PREFIX: the controller scrapes COUNT targets and PREFIX's
 # pods are all up
@@ -294,8 +307,8 @@ echo
 echo "| figure | measured | peer in the same run | ratio |"
 echo "|---|---|---|---|"
 printf '| pod writes | %s writes/s | | |\n' "$(div "$pod_writes" "$pod_secs" %.0f)"
-printf '| objects in place (%s objects) | T_conv %s s | T_api %s s (apply --server-side) | %s |\n' \
-	"$objects" "$t_conv" "$t_api" "$(div "$t_conv" "$t_api" %.2fx)"
+printf '| objects in place (%s objects) | T_conv %s s (controller CPU meanwhile %s s) | T_api %s s (apply --server-side) | %s |\n' \
+	"$objects" "$t_conv" "$conv_cpu" "$t_api" "$(div "$t_conv" "$t_api" %.2fx)"
 printf '| scrapes completed, %s s window | %s/s (late: %s) | needed %s/s; Prometheus %s/s | %s of needed |\n' \
 	"$window" "$scrape_rate" "$((late1 - late0))" "$need_rate" "$prom_rate" "$(div "$((100 * (scrapes1 - scrapes0)))" "$((pods * window / interval))" %.0f%%)"
 printf '| CPU per completed scrape | %s ms | Prometheus %s ms | %s |\n' "$ms_ours" "$ms_prom" "$(div "$ms_ours" "$ms_prom" %.2fx)"

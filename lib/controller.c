@@ -338,6 +338,7 @@ static void start_reconciler(struct controller *c)
 				     .defaults = &d,
 				     .rc = &rc,
 				     .grace_ms = c->o->prune_grace_ms,
+				     .scrape_coalesce_ms = c->o->scrape_interval_ms,
 				     .runtime = targets_runtime,
 				     .runtime_ctx = &c->targets,
 				     .now_ms = loop_ms,

@@ -30,7 +30,10 @@ void reconciler_init(struct reconciler *r, const struct reconciler_opts *o)
 	r->status_refresh_ms = 30 * 1000;
 	r->max_inflight = 4;
 	r->writes_enabled = true;
+	if (!r->o.scrape_coalesce_ms)
+		r->o.scrape_coalesce_ms = 15 * 1000;
 	hmap_init(&r->gone_since);
+	hmap_init(&r->scrape_last);
 	hmap_init(&r->cr_workload);
 	hmap_init(&r->specs);
 	wq_init(&r->q, o->loop, 0, 200, 300000, NULL, NULL);
@@ -46,6 +49,7 @@ static void free_values(struct hmap *m, void (*fn)(void *))
 void reconciler_release(struct reconciler *r)
 {
 	free_values(&r->gone_since, im_free);
+	free_values(&r->scrape_last, im_free);
 	free_values(&r->cr_workload, im_free);
 	reconcile_forget_specs(r);
 	wq_release(&r->q);
@@ -121,6 +125,27 @@ void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted, 
 	} else if (!old || strcmp(old, w) != 0) {
 		im_free(old);
 		hmap_put(&r->cr_workload, k.ptr, im_xstrdup(w));
+	}
+	buf_release(&k);
+}
+
+void reconciler_scrape_changed(struct reconciler *r, const char *ns, const char *workload)
+{
+	struct buf k;
+	uint64_t now = reconcile_now_ms(r), *last;
+
+	buf_init(&k, BUF_MAX_SMALL);
+	obj_key(&k, ns, workload);
+	last = hmap_get(&r->scrape_last, k.ptr);
+	if (!last || now - *last >= r->o.scrape_coalesce_ms) {
+		if (!last) {
+			last = im_xmalloc(sizeof(*last));
+			hmap_put(&r->scrape_last, k.ptr, last);
+		}
+		*last = now;
+		wq_add(&r->q, k.ptr);
+	} else {
+		wq_add_after(&r->q, k.ptr, *last + r->o.scrape_coalesce_ms - now);
 	}
 	buf_release(&k);
 }

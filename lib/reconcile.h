@@ -89,6 +89,7 @@ struct reconciler_opts {
 	const struct iw_defaults *defaults;    /* copied, its strings borrowed */
 	const struct render_config *rc;        /* copied, its strings borrowed */
 	uint64_t grace_ms;                     /* pod-only workloads' prune grace; 0: 10 min */
+	uint64_t scrape_coalesce_ms;           /* reconciler_scrape_changed; 0: 15 s */
 	crstatus_runtime_cb runtime;           /* what the scraper knows; may be NULL */
 	void *runtime_ctx;
 	uint64_t (*now_ms)(void *ctx); /* monotonic ms; NULL: always 0 */
@@ -115,6 +116,7 @@ struct reconciler {
 	struct hmap specs;       /* "namespace/workload#backend" -> struct iwspec*, parsed */
 	struct workqueue q;
 	struct hmap gone_since;     /* workload key -> ms when its last pod left */
+	struct hmap scrape_last;    /* workload key -> ms of its last prompt scrape reconcile */
 	uint64_t status_refresh_ms; /* 30 s */
 	int inflight;               /* reconciles running */
 	int max_inflight;
@@ -157,6 +159,14 @@ void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool delet
 /* A Prometheus or Namespace changed (or the Prometheus objects were listed):
  * every CR's MonitorSelected condition may change. */
 void reconciler_selection_changed(struct reconciler *r);
+/* A scrape changed what a workload's status says (a pod's first scrape, a
+ * check turning, a live limit): its status is refreshed, and nothing else
+ * (generated objects and the shared Secret and dashboard do not depend on
+ * scrapes). The first change in a scrape_coalesce_ms window is reconciled
+ * at once, later ones in the window once at its end: a whole fleet changing
+ * together (its network lost) costs each CR at most two status writes per
+ * window, not one per pod. */
+void reconciler_scrape_changed(struct reconciler *r, const char *ns, const char *workload);
 /* The load numbers in a workload's status (running, saturation, per-pod
  * numbers) changed: refresh the status within status_refresh_ms, at most
  * once per that period however often it is called. */

@@ -263,6 +263,8 @@ void reconcile_workload(struct run *run, const char *ns, const char *workload)
 			pods[dw.npods++] = e->value;
 		dw.pods = pods;
 		im_free(hmap_del(&r->gone_since, key.ptr));
+	} else {
+		im_free(hmap_del(&r->scrape_last, key.ptr)); /* no pod left to scrape */
 	}
 	snapshot_take(r, &sn, true);
 	desired_init(&d);

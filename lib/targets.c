@@ -216,7 +216,7 @@ void targets_scraped(void *ctx, struct scrape_target *st)
 			      scraper_check_message(st, (enum check_kind)k), false);
 	}
 	if (!ti->seen || changed) {
-		reconciler_workload_changed(t->rec, ti->namespace, ti->workload);
+		reconciler_scrape_changed(t->rec, ti->namespace, ti->workload);
 	} else {
 		double load[5] = {st->up, st->engine.running, st->engine.waiting,
 				  round(st->engine.kv_usage * 100) / 100, st->engine.nmodels};

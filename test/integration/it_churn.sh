@@ -137,4 +137,99 @@ test_pods_replaced_while_scrapes_are_in_flight() {
 	kubectl delete ns $NS --wait=false >/dev/null
 }
 
+# writes_by_kind: "events status applies deletes all" so far, from the
+# controller's counters
+writes_by_kind() {
+	local page
+	page=$(curl -sf "http://127.0.0.1:$(metrics_port)/metrics") || return 1
+	awk '$1 == "infermon_events_total{outcome=\"posted\"}" { e = $2 }
+	     $1 == "infermon_reconcile_writes_total{kind=\"status\"}" { st = $2 }
+	     $1 == "infermon_reconcile_writes_total{kind=\"apply\"}" { ap = $2 }
+	     $1 == "infermon_reconcile_writes_total{kind=\"delete\"}" { de = $2 }
+	     $1 == "infermon_api_requests_total{verb=\"write\"}" { all = $2 }
+	     END { printf "%d %d %d %d %d\n", e, st, ap, de, all }' <<< "$page"
+}
+
+# quiet SECS: the controller's writes did not change for SECS seconds
+quiet() {
+	local a b
+	a=$(writes_by_kind) || return 1
+	sleep "$1"
+	b=$(writes_by_kind) || return 1
+	[ "$a" = "$b" ]
+}
+
+# scrapes_up N: exactly N engines scraped up (infermon_scrape_up 1)
+scrapes_up() {
+	local page
+	page=$(curl -sf "http://127.0.0.1:$(metrics_port)/metrics") || return 1
+	[ "$(grep -c "^infermon_scrape_up{namespace=\"$NS\",.*} 1\$" <<< "$page")" = "$1" ]
+}
+
+events_with_reason() {
+	kubectl -n $NS get events.events.k8s.io --field-selector "reason=$1" -o name | wc -l
+}
+
+# The whole fleet unreachable at once (both engines frozen mid-connection,
+# as a namespace losing its network looks to a scraper: every scrape times
+# out), then back: the writes this costs are bounded by the workloads, not
+# the pods. W workloads of P pods, C of them with an InferenceWorkload: per
+# transition at most one Event per workload for each check that changes
+# (ScrapeFailed, then ScrapeFailedResolved), at most four status writes per
+# CR (the pods' scrapes fail within an interval plus a timeout, 1.5 scrape
+# intervals here, and a CR's status is written at most twice per interval:
+# reconciler_scrape_changed), and no generated object written. P is 10, so
+# a status write per pod would fail it.
+test_fleet_unreachable_at_once_costs_writes_per_workload() {
+	local pa pb i live=() w=4 p=10 c=4 before after d fail_events
+	pa=$(free_port); pb=$(free_port)
+	start_sim "$pa" fleet-a
+	start_sim "$pb" fleet-b
+	local sims=($(pgrep -f -- "--model fleet-[ab] "))
+	[ ${#sims[@]} = 2 ] || fail "cannot find the simulators' pids: ${sims[*]}"
+	fresh_ns $NS
+	for i in $(seq 0 $((w * p - 1))); do live+=("wl-0-$((i / p))-$i"); done
+	churn_pods 0 "$pa" "${live[@]:0:20}"
+	churn_pods 0 "$pb" "${live[@]:20}"
+	for i in $(seq 0 $((c - 1))); do apply_iw $NS "wl-0-$i" "{backend: vllm}"; done
+	start_controller --namespace $NS --scrape-interval 2s --scrape-timeout 1s --leader-elect=false
+	wait_for 90 converged $((w * p)) "${live[@]}" || fail "the fleet was not scraped: $(self_metric infermon_scrape_targets) targets"
+	wait_for 90 quiet 5 || fail "the controller never went quiet: $(writes_by_kind)"
+	before=($(writes_by_kind))
+	echo "healthy and quiet: events status applies deletes all = ${before[*]}"
+
+	# every engine stops answering at once
+	kill -STOP "${sims[@]}"
+	wait_for 60 scrapes_up 0 || fail "scrapes still up after the engines froze"
+	wait_for 60 bash -c "[ \$(kubectl -n $NS get events.events.k8s.io --field-selector reason=ScrapeFailed -o name | wc -l) -ge $w ]" ||
+		fail "ScrapeFailed Events: $(events_with_reason ScrapeFailed), want $w"
+	wait_for 60 quiet 5 || { kill -CONT "${sims[@]}"; fail "the controller never went quiet with the fleet down"; }
+	after=($(writes_by_kind))
+	kill -CONT "${sims[@]}"
+	for i in 0 1 2 3 4; do d[$i]=$((after[i] - before[i])); done
+	fail_events=$(events_with_reason ScrapeFailed)
+	echo "fleet down ($((w * p)) pods, $w workloads, $c CRs): ${d[0]} Events (ScrapeFailed: $fail_events), ${d[1]} status writes," \
+		"${d[2]} applies, ${d[3]} deletes; ${d[4]} API writes in all"
+	[ "$fail_events" = "$w" ] || fail "$fail_events ScrapeFailed Events for $w workloads"
+	[ "${d[0]}" -le $((w * 2)) ] || fail "${d[0]} Events for $w workloads (at most one per workload and changed check)"
+	[ "${d[1]}" -le $((c * 4)) ] || fail "${d[1]} status writes for $c CRs"
+	[ "${d[2]}" = 0 ] && [ "${d[3]}" = 0 ] || fail "generated objects written: ${d[2]} applies, ${d[3]} deletes"
+	[ "${d[4]}" = $((d[0] + d[1])) ] || fail "${d[4]} API writes, not just the Events and status writes"
+
+	# and back
+	before=("${after[@]}")
+	wait_for 60 scrapes_up $((w * p)) || fail "the fleet did not come back: $(self_metric infermon_scrape_targets)"
+	wait_for 60 quiet 5 || fail "the controller never went quiet after the fleet came back"
+	after=($(writes_by_kind))
+	for i in 0 1 2 3 4; do d[$i]=$((after[i] - before[i])); done
+	echo "fleet back: ${d[0]} Events (ScrapeFailedResolved: $(events_with_reason ScrapeFailedResolved)), ${d[1]} status writes," \
+		"${d[2]} applies, ${d[3]} deletes; ${d[4]} API writes in all"
+	[ "$(events_with_reason ScrapeFailedResolved)" = "$w" ] || fail "$(events_with_reason ScrapeFailedResolved) ScrapeFailedResolved Events for $w workloads"
+	[ "${d[0]}" -le $((w * 2)) ] || fail "${d[0]} Events for $w workloads coming back"
+	[ "${d[1]}" -le $((c * 4)) ] || fail "${d[1]} status writes for $c CRs coming back"
+	[ "${d[2]}" = 0 ] && [ "${d[3]}" = 0 ] || fail "generated objects written: ${d[2]} applies, ${d[3]} deletes"
+	stop_infermon
+	kubectl delete ns $NS --wait=false >/dev/null
+}
+
 run_test "$@"
