@@ -18,6 +18,51 @@ void targets_init(struct targets *t, struct scraper *s, struct reconciler *rec,
 	t->round_done = round_done;
 	t->round_ctx = ctx;
 	hmap_init(&t->reported);
+	hmap_init(&t->by_workload);
+}
+
+static void workload_key(struct buf *k, const struct target_info *ti)
+{
+	buf_reset(k);
+	obj_key(k, ti->namespace, ti->workload);
+}
+
+/* ti joins its workload's list. */
+static void wl_link(struct targets *t, struct target_info *ti)
+{
+	struct buf k;
+	struct target_info *head;
+
+	buf_init(&k, BUF_MAX_SMALL);
+	workload_key(&k, ti);
+	head = hmap_get(&t->by_workload, k.ptr);
+	ti->wl_prev = NULL;
+	ti->wl_next = head;
+	if (head)
+		head->wl_prev = ti;
+	hmap_put(&t->by_workload, k.ptr, ti);
+	buf_release(&k);
+}
+
+/* ti leaves it. */
+static void wl_unlink(struct targets *t, struct target_info *ti)
+{
+	if (ti->wl_prev) {
+		ti->wl_prev->wl_next = ti->wl_next;
+	} else {
+		struct buf k;
+
+		buf_init(&k, BUF_MAX_SMALL);
+		workload_key(&k, ti);
+		if (ti->wl_next)
+			hmap_put(&t->by_workload, k.ptr, ti->wl_next);
+		else
+			hmap_del(&t->by_workload, k.ptr);
+		buf_release(&k);
+	}
+	if (ti->wl_next)
+		ti->wl_next->wl_prev = ti->wl_prev;
+	ti->wl_prev = ti->wl_next = NULL;
 }
 
 /* A target_info and its strings in one block (thousands of targets). */
@@ -61,6 +106,7 @@ void targets_release(struct targets *t)
 		st->data = NULL;
 	}
 	hmap_release(&t->reported);
+	hmap_release(&t->by_workload);
 }
 
 void targets_set_events(struct targets *t, struct events *events)
@@ -157,7 +203,10 @@ static void round_scraped(struct targets *t, struct target_info *ti)
  * the takeover round. */
 static void info_drop(struct targets *t, struct target_info *ti)
 {
-	for (int k = 0; ti && k < CHECK_COUNT; k++)
+	if (!ti)
+		return;
+	wl_unlink(t, ti);
+	for (int k = 0; k < CHECK_COUNT; k++)
 		if (ti->active[k])
 			check_changed(t, ti, (enum check_kind)k, -1, NULL, true);
 	round_scraped(t, ti);
@@ -297,6 +346,7 @@ static void sync_pod(struct targets *t, const struct workload *w, const struct p
 		info_drop(t, ti);
 		ti = info_new(p->namespace, p->name, p->uid, w->name, backend_name(b), pod_role(p));
 		st->data = ti;
+		wl_link(t, ti);
 	}
 out:
 	buf_release(&key);
@@ -305,22 +355,22 @@ out:
 
 void targets_sync_workload(struct targets *t, const struct workload *w)
 {
-	const char **keys;
+	struct buf k;
+	struct target_info *ti, *next;
 
 	for (struct hmap_entry *e = hmap_first(&w->pods); e; e = hmap_next(&w->pods, e))
 		sync_pod(t, w, e->value);
 	/* targets of this workload whose pod left it */
-	keys = hmap_sorted_keys(&t->scraper->targets);
-	for (size_t i = 0; keys[i]; i++) {
-		const struct target_info *ti = targets_info(scraper_get(t->scraper, keys[i]));
-		if (ti && strcmp(ti->namespace, w->namespace) == 0 &&
-		    strcmp(ti->workload, w->name) == 0 && !hmap_get(&w->pods, keys[i])) {
-			char *k = im_xstrdup(keys[i]);
-			remove_target(t, k);
-			im_free(k);
-		}
+	buf_init(&k, BUF_MAX_SMALL);
+	obj_key(&k, w->namespace, w->name);
+	for (ti = hmap_get(&t->by_workload, k.ptr); ti; ti = next) {
+		next = ti->wl_next; /* remove_target frees ti, and only ti */
+		buf_reset(&k);
+		obj_key(&k, ti->namespace, ti->pod);
+		if (!hmap_get(&w->pods, k.ptr))
+			remove_target(t, k.ptr);
 	}
-	im_free(keys);
+	buf_release(&k);
 }
 
 void targets_runtime(void *ctx, const char *ns, const char *pod, struct pod_runtime *out)

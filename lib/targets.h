@@ -38,6 +38,8 @@ struct target_info {
 	bool active[CHECK_COUNT]; /* last reported state */
 	bool awaited;             /* the takeover round waits for its scrape */
 	double load[5];           /* up, running, waiting, kv usage, models: last in status */
+	/* the other targets of its workload (struct targets' by_workload) */
+	struct target_info *wl_prev, *wl_next;
 };
 
 typedef void (*targets_round_cb)(void *ctx);
@@ -50,6 +52,11 @@ struct targets {
 	/* "namespace/workload/check": how many of the workload's pods have
 	 * the check true */
 	struct hmap reported;
+	/* "namespace/workload" -> the first target_info of its targets, linked
+	 * through wl_next: a workload's sync finds the targets whose pod left
+	 * it without looking at the other workloads' (it sorted every
+	 * target's key, 2,000 times over 20,000 targets at start-up) */
+	struct hmap by_workload;
 	size_t round_left; /* targets the takeover round still waits for */
 	targets_round_cb round_done;
 	void *round_ctx;
