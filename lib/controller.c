@@ -617,27 +617,23 @@ int controller_run(const struct controller_opts *o)
 		struct httpserver_tls tls;
 
 		buf_reset(&err);
+		tls = (struct httpserver_tls){0};
 		if (o->metrics_secure && metrics_cert(o, &c->cert, &err)) {
 			log_kv(LOG_ERROR, "cannot serve /metrics over HTTPS", "error",
 			       buf_str(&err), NULL);
-			kubeconfig_release(&cfg);
-			http_release(&c->http);
-			loop_stop(&c->loop);
-			loop_run(&c->loop);
-			loop_release(&c->loop);
-			rc = 1;
-			goto out;
+		} else {
+			tls = (struct httpserver_tls){.cert_pem = c->cert.cert.ptr,
+						      .cert_len = c->cert.cert.len,
+						      .key_pem = c->cert.key.ptr,
+						      .key_len = c->cert.key.len};
+			if (o->metrics_secure)
+				c->auth = metricsauth_new(NULL);
+			if (httpserver_start_secure(&c->hs, o->metrics_bind, o->metrics_port,
+						    o->metrics_secure ? &tls : NULL, c->auth, &err))
+				log_kv(LOG_ERROR, "cannot start the metrics server", "error",
+				       buf_str(&err), NULL);
 		}
-		tls = (struct httpserver_tls){.cert_pem = c->cert.cert.ptr,
-					      .cert_len = c->cert.cert.len,
-					      .key_pem = c->cert.key.ptr,
-					      .key_len = c->cert.key.len};
-		if (o->metrics_secure)
-			c->auth = metricsauth_new(NULL);
-		if (httpserver_start_secure(&c->hs, o->metrics_bind, o->metrics_port,
-					    o->metrics_secure ? &tls : NULL, c->auth, &err)) {
-			log_kv(LOG_ERROR, "cannot start the metrics server", "error", buf_str(&err),
-			       NULL);
+		if (!c->hs) {
 			kubeconfig_release(&cfg);
 			http_release(&c->http);
 			loop_stop(&c->loop);
