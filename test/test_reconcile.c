@@ -2,6 +2,8 @@
  * client in C): caches the test fills, writes kept in memory and applied
  * to those caches as the API server and the watches would, each answered
  * when the test flushes them. */
+#include <unistd.h>
+
 #include "t.h"
 #include "t_kube.h"
 
@@ -540,6 +542,40 @@ TEST(reconcile_prunes_a_pod_only_workload_after_the_grace_period)
 	reconcile(&f, "qwen");
 	assert_logged(&f, "delete ServiceMonitor llm/infermon-qwen");
 	assert_logged(&f, "delete Service llm/");
+	fake_release(&f);
+}
+
+/* A scrape that changes a workload's status refreshes that workload alone
+ * (the Secret and the dashboard do not depend on scrapes), at once for the
+ * first change of a window and once at its end for the rest: a fleet whose
+ * pods all fail within a window costs a CR two status writes, not one per
+ * pod. */
+TEST(scrape_changes_refresh_the_workload_at_most_twice_a_window)
+{
+	struct fake f;
+
+	start_qwen(&f, NULL, 3);
+	f.r.o.scrape_coalesce_ms = 50; /* the window, on the loop's clock */
+	f.now_ms = 100000;
+	reconciler_scrape_changed(&f.r, "llm", "qwen");
+	ASSERT_EQ_INT(reconciler_queue_len(&f.r), 1); /* the workload alone */
+	reconciler_pump(&f.r);
+	fake_flush(&f);
+	for (int i = 0; i < 10; i++) { /* every pod's scrape fails, one by one */
+		f.now_ms++;
+		reconciler_scrape_changed(&f.r, "llm", "qwen");
+	}
+	ASSERT_EQ_INT(reconciler_queue_len(&f.r), 0); /* they wait for the window's end */
+	usleep(80 * 1000);
+	uv_run(&f.loop, UV_RUN_NOWAIT);
+	ASSERT_EQ_INT(reconciler_queue_len(&f.r), 1); /* one reconcile for the ten */
+	reconciler_pump(&f.r);
+	fake_flush(&f);
+	f.now_ms += 50; /* a change in the next window goes at once again */
+	reconciler_scrape_changed(&f.r, "llm", "qwen");
+	ASSERT_EQ_INT(reconciler_queue_len(&f.r), 1);
+	reconciler_pump(&f.r);
+	fake_flush(&f);
 	fake_release(&f);
 }
 
