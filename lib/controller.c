@@ -367,8 +367,10 @@ static void start_reconciler(struct controller *c)
 	reconciler_init(&c->rec, &ro);
 	set_leading(c, c->leading);
 	objcache_init(&c->caches.crs, on_cr, c);
-	for (int k = 0; k < OWNED_COUNT; k++)
+	for (int k = 0; k < OWNED_COUNT; k++) {
 		objcache_init(&c->caches.owned[k], on_owned, c);
+		objcache_group_by(&c->caches.owned[k], LABEL_IW_WORKLOAD);
+	}
 	objcache_init(&c->caches.proms, on_prometheus, c);
 	objcache_init(&c->caches.namespaces, on_namespace, c);
 	informers_start(&c->inf, &c->kc, &c->cache, &c->caches, c->o->namespaces, c->o->nnamespaces,

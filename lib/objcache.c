@@ -6,12 +6,25 @@
 #include "buf.h"
 #include "reflector.h"
 
+/* The objects of one group (objcache_group_by). */
+struct objcache_group {
+	size_t n, cap;
+	const cJSON *objs[];
+};
+
 void objcache_init(struct objcache *c, objcache_cb cb, void *ctx)
 {
 	hmap_init(&c->objs);
 	hmap_init(&c->shared);
+	hmap_init(&c->groups);
+	c->group_label = NULL;
 	c->cb = cb;
 	c->ctx = ctx;
+}
+
+void objcache_group_by(struct objcache *c, const char *label)
+{
+	c->group_label = label;
 }
 
 void objcache_release(struct objcache *c)
@@ -20,6 +33,71 @@ void objcache_release(struct objcache *c)
 		objcache_free(c, e->value);
 	hmap_release(&c->objs);
 	hmap_release(&c->shared); /* empty: the objects let go of every list */
+	for (struct hmap_entry *e = hmap_first(&c->groups); e; e = hmap_next(&c->groups, e))
+		im_free(e->value);
+	hmap_release(&c->groups);
+}
+
+/* o's group key into b; false when c is not grouped or o has no label. */
+static bool group_key(const struct objcache *c, const cJSON *o, struct buf *b)
+{
+	const char *v = c->group_label ? obj_label(o, c->group_label) : NULL;
+
+	if (!v)
+		return false;
+	obj_key(b, obj_str(o, "metadata", "namespace"), v);
+	return true;
+}
+
+static void group_add(struct objcache *c, const cJSON *o)
+{
+	struct buf k;
+	struct objcache_group *g;
+
+	buf_init(&k, BUF_MAX_SMALL);
+	if (group_key(c, o, &k)) {
+		g = hmap_get(&c->groups, k.ptr);
+		if (!g || g->n == g->cap) {
+			size_t cap = g ? g->cap * 2 : 4, n = g ? g->n : 0;
+			g = im_xrealloc(g, sizeof(*g) + cap * sizeof(g->objs[0]));
+			g->n = n;
+			g->cap = cap;
+			hmap_put(&c->groups, k.ptr, g);
+		}
+		g->objs[g->n++] = o;
+	}
+	buf_release(&k);
+}
+
+static void group_remove(struct objcache *c, const cJSON *o)
+{
+	struct buf k;
+	struct objcache_group *g;
+
+	buf_init(&k, BUF_MAX_SMALL);
+	if (group_key(c, o, &k) && (g = hmap_get(&c->groups, k.ptr)) != NULL) {
+		for (size_t i = 0; i < g->n; i++)
+			if (g->objs[i] == o) {
+				g->objs[i] = g->objs[--g->n];
+				break;
+			}
+		if (g->n == 0)
+			im_free(hmap_del(&c->groups, k.ptr));
+	}
+	buf_release(&k);
+}
+
+const cJSON *const *objcache_group(const struct objcache *c, const char *ns, const char *value,
+				   size_t *n)
+{
+	struct buf k;
+	const struct objcache_group *g;
+
+	buf_init(&k, BUF_MAX_SMALL);
+	g = hmap_get(&c->groups, obj_key(&k, ns, value));
+	buf_release(&k);
+	*n = g ? g->n : 0;
+	return g ? g->objs : NULL;
 }
 
 /* ---- one block an object ----
@@ -262,6 +340,9 @@ static void put_copy(struct objcache *c, cJSON *copy)
 		return;
 	}
 	hmap_put(&c->objs, k.ptr, copy);
+	if (old)
+		group_remove(c, old);
+	group_add(c, copy);
 	objcache_free(c, old);
 	buf_release(&k);
 	if (c->cb)
@@ -284,6 +365,7 @@ static void drop(struct objcache *c, const char *key)
 
 	if (!old)
 		return;
+	group_remove(c, old);
 	if (c->cb)
 		c->cb(c->ctx, old, true);
 	objcache_free(c, old);

@@ -27,8 +27,10 @@
 typedef void (*objcache_cb)(void *ctx, const cJSON *obj, bool deleted);
 
 struct objcache {
-	struct hmap objs;   /* namespace/name -> cJSON* (owned, objcache_freeze) */
-	struct hmap shared; /* an array's text -> the frozen copy its holders share */
+	struct hmap objs;        /* namespace/name -> cJSON* (owned, objcache_freeze) */
+	struct hmap shared;      /* an array's text -> the frozen copy its holders share */
+	const char *group_label; /* objcache_group_by's label, or NULL */
+	struct hmap groups;      /* namespace/value -> struct objcache_group* */
 	objcache_cb cb;
 	void *ctx;
 };
@@ -46,6 +48,18 @@ cJSON *objcache_freeze(struct objcache *c, const cJSON *o);
 void objcache_free(struct objcache *c, cJSON *frozen);
 
 void objcache_init(struct objcache *c, objcache_cb cb, void *ctx);
+/* Groups the objects by the value of label (a string that outlives c),
+ * per namespace, for objcache_group. Call it before the first object
+ * arrives. The generated objects are grouped by their workload label, so
+ * that a workload's reconcile looks at its own objects, not at every
+ * workload's (it did, once per reconcile: 2,000 reconciles over 4,000
+ * objects at 20,000 pods). */
+void objcache_group_by(struct objcache *c, const char *label);
+/* The objects of namespace ns whose group label is value: *n of them, in
+ * no order, valid until the cache next changes; NULL with *n 0 when none
+ * (or c is not grouped). */
+const cJSON *const *objcache_group(const struct objcache *c, const char *ns, const char *value,
+				   size_t *n);
 void objcache_release(struct objcache *c);
 void objcache_store(struct objcache *c, struct reflector_store *out);
 const cJSON *objcache_get(const struct objcache *c, const char *ns, const char *name);

@@ -40,9 +40,11 @@ void prune_each(const struct objcache *owned, const char *ns, const char *worklo
 	for (int k = 0; k < OWNED_COUNT; k++) {
 		if (k == OWNED_SECRET)
 			continue;
-		for (struct hmap_entry *e = hmap_first(&owned[k].objs); e;
-		     e = hmap_next(&owned[k].objs, e)) {
-			const cJSON *o = e->value;
+		size_t n;
+		const cJSON *const *objs = objcache_group(&owned[k], ns, workload, &n);
+
+		for (size_t i = 0; i < n; i++) {
+			const cJSON *o = objs[i];
 			if (!of_workload(o, ns, workload) ||
 			    obj_str(o, "metadata", "deletionTimestamp"))
 				continue;
@@ -79,14 +81,17 @@ enum prune_owners prune_owners(const struct objcache *owned, const struct objcac
 {
 	enum prune_owners st = PRUNE_OWNS_NOTHING;
 
-	for (int k = 0; k < OWNED_COUNT; k++)
-		for (struct hmap_entry *e = hmap_first(&owned[k].objs); e;
-		     e = hmap_next(&owned[k].objs, e)) {
-			if (!of_workload(e->value, ns, workload))
+	for (int k = 0; k < OWNED_COUNT; k++) {
+		size_t n;
+		const cJSON *const *objs = objcache_group(&owned[k], ns, workload, &n);
+
+		for (size_t i = 0; i < n; i++) {
+			if (!of_workload(objs[i], ns, workload))
 				continue;
-			if (owner_alive(crs, ns, e->value))
+			if (owner_alive(crs, ns, objs[i]))
 				return PRUNE_OWNS_LIVE_CR;
 			st = PRUNE_OWNS_ORPHANS;
 		}
+	}
 	return st;
 }

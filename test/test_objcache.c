@@ -1,3 +1,6 @@
+#include <stdio.h>
+#include <string.h>
+
 #include "t.h"
 
 #include "buf.h"
@@ -229,6 +232,86 @@ TEST(objcache_shares_large_arrays_between_objects)
 	cJSON_Delete(a);
 	cJSON_Delete(b);
 	cJSON_Delete(d);
+	objcache_release(&c);
+}
+
+static cJSON *labelled(const char *ns, const char *name, const char *workload)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text),
+		 "{\"metadata\":{\"namespace\":\"%s\",\"name\":\"%s\",\"labels\":"
+		 "{\"infermon.io/workload\":\"%s\"}}}",
+		 ns, name, workload);
+	return cJSON_Parse(text);
+}
+
+static bool group_holds(struct objcache *c, const char *ns, const char *wl, const char *name)
+{
+	size_t n;
+	const cJSON *const *objs = objcache_group(c, ns, wl, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(obj_str(objs[i], "metadata", "name"), name) == 0)
+			return true;
+	return false;
+}
+
+/* Grouped by the workload label: a workload's objects are found without
+ * looking at the others', through upserts, a label that changes, deletes
+ * and a relist. */
+TEST(objcache_groups_follow_every_change)
+{
+	struct objcache c;
+	struct reflector_store st;
+	cJSON *o;
+	size_t n;
+	void *items[1];
+
+	objcache_init(&c, NULL, NULL);
+	objcache_group_by(&c, "infermon.io/workload");
+	objcache_store(&c, &st);
+	for (int i = 0; i < 6; i++) { /* past the first group's first growth */
+		char name[16];
+		snprintf(name, sizeof(name), "a-%d", i);
+		o = labelled("llm", name, "a");
+		st.upsert(st.ctx, o);
+		cJSON_Delete(o);
+	}
+	o = labelled("llm", "b-0", "b");
+	st.upsert(st.ctx, o);
+	cJSON_Delete(o);
+	o = labelled("other", "a-0", "a"); /* same workload name, other namespace */
+	st.upsert(st.ctx, o);
+	cJSON_Delete(o);
+	objcache_group(&c, "llm", "a", &n);
+	ASSERT_EQ_INT(n, 6);
+	objcache_group(&c, "other", "a", &n);
+	ASSERT_EQ_INT(n, 1);
+	ASSERT_TRUE(group_holds(&c, "llm", "b", "b-0"));
+	/* a-5 moves to workload b */
+	o = labelled("llm", "a-5", "b");
+	st.upsert(st.ctx, o);
+	cJSON_Delete(o);
+	objcache_group(&c, "llm", "a", &n);
+	ASSERT_EQ_INT(n, 5);
+	ASSERT_TRUE(group_holds(&c, "llm", "b", "a-5"));
+	ASSERT_TRUE(!group_holds(&c, "llm", "a", "a-5"));
+	/* deleted */
+	o = labelled("llm", "a-0", "a");
+	st.remove(st.ctx, o);
+	cJSON_Delete(o);
+	ASSERT_TRUE(!group_holds(&c, "llm", "a", "a-0"));
+	/* the namespace relisted with b-0 alone: the rest of llm goes */
+	o = labelled("llm", "b-0", "b");
+	items[0] = st.decode(st.ctx, o);
+	cJSON_Delete(o);
+	st.replace(st.ctx, "llm", items, 1);
+	ASSERT_TRUE(objcache_group(&c, "llm", "a", &n) == NULL && n == 0);
+	objcache_group(&c, "llm", "b", &n);
+	ASSERT_EQ_INT(n, 1);
+	objcache_group(&c, "other", "a", &n);
+	ASSERT_EQ_INT(n, 1);
 	objcache_release(&c);
 }
 

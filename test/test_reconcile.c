@@ -187,8 +187,10 @@ static void fake_init(struct fake *f, bool runtime)
 	podcache_init(&f->pods, NULL, NULL);
 	/* no callbacks: a test says which keys to reconcile */
 	objcache_init(&f->caches.crs, NULL, NULL);
-	for (int k = 0; k < OWNED_COUNT; k++)
+	for (int k = 0; k < OWNED_COUNT; k++) {
 		objcache_init(&f->caches.owned[k], NULL, NULL);
+		objcache_group_by(&f->caches.owned[k], LABEL_IW_WORKLOAD);
+	}
 	objcache_init(&f->caches.proms, NULL, NULL);
 	objcache_init(&f->caches.namespaces, NULL, NULL);
 	iw_defaults_init(&d);
