@@ -144,7 +144,7 @@ ready_pod() {
 start_controller() {
 	local ns args=()
 	for ns in $(python3 "$SCENARIO" pod-names | awk '{print $1}' | sort -u); do args+=(--namespace "$ns"); done
-	start_infermon "$WORK/infermon.log" run "${args[@]}" --metrics-secure=false --metrics-bind-address 127.0.0.1:0 \
+	start_infermon "$WORK/infermon.log" run "${args[@]}" --metrics-bind-address 127.0.0.1:0 \
 		--scrape-interval 1s --log-format json --no-events
 	CLEANUP_PIDS="${CLEANUP_PIDS:-} $INFERMON_PID"
 	wait_for 30 grep -q '"msg":"serving /metrics' "$WORK/infermon.log" || fail "controller: $(cat "$WORK/infermon.log")"
@@ -156,13 +156,21 @@ start_controller() {
 # shipped ServiceMonitor (deploy/prometheus/service_monitor.yaml, through
 # the Service beside it) for the controller at 127.0.0.1:$INFERMON_PORT, in
 # $WORK/controller-job.json. Only its interval is shortened (1 s, as the
-# other jobs); honor_labels, path and relabeling are the manifest's.
+# other jobs); honor_labels, path, scheme and relabeling are the
+# manifest's. How it reaches the target is this Prometheus' own, as the
+# operator's Prometheus has its own ServiceAccount token and skips the
+# self-signed certificate's check: a /metrics reader's token, and
+# insecure_skip_verify.
 controller_job() {
 	python3 "$ROOT/test/integration/servicemonitor.py" job "$ROOT/deploy/prometheus/service_monitor.yaml" \
 		"$ROOT/deploy/prometheus/service.yaml" "127.0.0.1:$INFERMON_PORT" infermon-7d9f8b6c4-x2x8q infermon \
-		--interval 1s >"$WORK/controller-job.json" || fail "cannot translate the shipped ServiceMonitor"
+		--interval 1s >"$WORK/controller-job.raw.json" || fail "cannot translate the shipped ServiceMonitor"
+	metrics_reader_token > "$WORK/reader.token" || fail "no /metrics reader token"
+	jq --arg t "$WORK/reader.token" '. + {tls_config: {insecure_skip_verify: true},
+		authorization: {credentials_file: $t}}' "$WORK/controller-job.raw.json" > "$WORK/controller-job.json"
 	echo "controller scraped by job $(jq -r .job_name "$WORK/controller-job.json"):" \
-		"honor_labels $(jq -r .honor_labels "$WORK/controller-job.json"), path $(jq -r .metrics_path "$WORK/controller-job.json")"
+		"honor_labels $(jq -r .honor_labels "$WORK/controller-job.json"), path $(jq -r .metrics_path "$WORK/controller-job.json")," \
+		"scheme $(jq -r .scheme "$WORK/controller-job.json")"
 }
 
 # start_prometheus: every distinct `prometheus` on PATH (Debian's 2.x, and

@@ -45,8 +45,9 @@ setup() {
 
 metrics_port_known() { [ -n "$(metrics_port)" ]; }
 
+# the objects setup made (the controller is stopped by the test, or by
+# run_test's exit trap when it fails)
 teardown() {
-	stop_infermon
 	kubectl delete clusterrolebinding $NS-reader $NS-late --ignore-not-found >/dev/null
 	kubectl delete ns $NS --wait=false >/dev/null
 }
@@ -108,6 +109,7 @@ test_metrics_answers_by_the_api_servers_review() {
 	echo "nobody allowed after its binding"
 	grep -q 'msg="reviewed a /metrics client" user=system:serviceaccount:'$NS':reader verdict=allowed' "$WORK/log" ||
 		fail "no review logged: $(grep -m3 review "$WORK/log")"
+	stop_infermon
 }
 
 probe_ok() { [ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$(metrics_port)/$1")" = 200 ]; }
@@ -159,6 +161,7 @@ test_a_thousand_scrapes_cost_a_handful_of_reviews() {
 	[ $((after[0] - before[0])) -ge "${self[0]}" ] && [ $((after[1] - before[1])) -ge "${self[1]}" ] ||
 		fail "the API server counted fewer reviews than the controller says it made"
 	[ $((after[0] - before[0])) -le 4 ] || fail "the API server counted $((after[0] - before[0])) TokenReviews"
+	stop_infermon
 }
 
 # --metrics-cert-dir: a mounted kubernetes.io/tls pair is what the endpoint
