@@ -23,14 +23,6 @@ void prune_keep(struct hmap *keep, const cJSON *obj)
 	buf_release(&id);
 }
 
-/* Whether o is a generated object of ns/workload. */
-static bool of_workload(const cJSON *o, const char *ns, const char *workload)
-{
-	const char *ons = obj_str(o, "metadata", "namespace"), *w = obj_label(o, LABEL_IW_WORKLOAD);
-
-	return ons && w && strcmp(ons, ns) == 0 && strcmp(w, workload) == 0;
-}
-
 void prune_each(const struct objcache *owned, const char *ns, const char *workload,
 		const struct hmap *keep, prune_cb fn, void *ctx)
 {
@@ -45,8 +37,7 @@ void prune_each(const struct objcache *owned, const char *ns, const char *worklo
 
 		for (size_t i = 0; i < n; i++) {
 			const cJSON *o = objs[i];
-			if (!of_workload(o, ns, workload) ||
-			    obj_str(o, "metadata", "deletionTimestamp"))
+			if (obj_str(o, "metadata", "deletionTimestamp"))
 				continue;
 			if (!keep || !hmap_get(keep, keep_id(&id, kube_owned[k].kind,
 							     obj_str(o, "metadata", "name"))))
@@ -86,8 +77,6 @@ enum prune_owners prune_owners(const struct objcache *owned, const struct objcac
 		const cJSON *const *objs = objcache_group(&owned[k], ns, workload, &n);
 
 		for (size_t i = 0; i < n; i++) {
-			if (!of_workload(objs[i], ns, workload))
-				continue;
 			if (owner_alive(crs, ns, objs[i]))
 				return PRUNE_OWNS_LIVE_CR;
 			st = PRUNE_OWNS_ORPHANS;

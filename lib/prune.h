@@ -24,7 +24,9 @@ void prune_keep(struct hmap *keep, const cJSON *obj);
 typedef void (*prune_cb)(void *ctx, enum owned_kind k, const cJSON *live);
 
 /* Calls fn for each live generated object of ns/workload in
- * owned[0..OWNED_COUNT) that keep (NULL: none) does not hold. */
+ * owned[0..OWNED_COUNT) that keep (NULL: none) does not hold. The caches
+ * must be grouped by LABEL_IW_WORKLOAD (objcache_group_by): a workload's
+ * objects are its group. */
 void prune_each(const struct objcache *owned, const char *ns, const char *workload,
 		const struct hmap *keep, prune_cb fn, void *ctx);
 
