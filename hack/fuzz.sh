@@ -21,6 +21,11 @@
 # its path printed, with the command that replays it. Logs are in
 # $(infermon_cache)/fuzz/logs/. Exit status: 0 clean, 1 a target failed,
 # 2 usage.
+#
+# INFERMON_FUZZ_TIMEOUT (seconds, default 10 as in ctest) is the time one
+# input may take before it counts as a hang. Raise it when the fuzzers run
+# at low priority next to other work: a fuzzer starved of CPU for 10 s
+# reports a timeout that replays in milliseconds.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -66,7 +71,10 @@ mkdir -p "$cache/logs"
 count() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }
 
 # The same limits as the ctest runs (test/fuzz/run.sh)
-common=(-max_len=65536 -rss_limit_mb=2048 -timeout=10)
+timeout=${INFERMON_FUZZ_TIMEOUT:-10}
+[[ $timeout =~ ^[0-9]+$ ]] && [ "$timeout" -gt 0 ] ||
+	die "INFERMON_FUZZ_TIMEOUT must be a positive whole number of seconds, not \"$timeout\""
+common=(-max_len=65536 -rss_limit_mb=2048 -timeout="$timeout")
 summary=()
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
