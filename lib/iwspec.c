@@ -1,6 +1,7 @@
 #include "iwspec.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +192,179 @@ void iwspec_default(struct iwspec *s, const struct iw_defaults *d, const char *n
 	s->backend = b;
 	set_defaults(s, d);
 	s->match_prometheus = d->match_prometheus;
+}
+
+const char *slo_sli_name(enum slo_sli sli)
+{
+	switch (sli) {
+	case SLI_TTFT:
+		return "ttft";
+	case SLI_TPOT:
+		return "tpot";
+	case SLI_E2E:
+		return "e2e";
+	case SLI_AVAILABILITY:
+		return "availability";
+	}
+	return "?";
+}
+
+/* The burn-rate windows reach 3d with the Workbook's budget shares (10% of
+ * the budget in 3d, for a ticket): a window shorter than 28d makes those
+ * alerts fire while the budget lasts; one past 90d keeps a quarter's
+ * samples in every budget query. */
+#define SLO_WINDOW_MIN_DAYS 28
+#define SLO_WINDOW_MAX_DAYS 90
+
+/* A window of whole days or weeks: "28d", "4w", "30d". */
+static im_result slo_window(struct ctx *c, const char *field, const char *v, struct iw_objective *o)
+{
+	uint64_t n;
+	size_t len = strlen(v);
+
+	if (len < 2 || len >= sizeof(o->window) || (v[len - 1] != 'd' && v[len - 1] != 'w') ||
+	    v[0] == '0' || strparse_u64(v, len - 1, 1000, &n) != IM_OK)
+		return bad(c, field, v, "must be a number of days or weeks, e.g. 28d, 30d or 4w");
+	if (v[len - 1] == 'w')
+		n *= 7;
+	if (n < SLO_WINDOW_MIN_DAYS || n > SLO_WINDOW_MAX_DAYS)
+		return bad(c, field, v,
+			   "must be 28d to 90d (the burn-rate alerts' longest window is 3d)");
+	/* in days, so that 4w and 28d are one window in the rules */
+	snprintf(o->window, sizeof(o->window), "%ud", (unsigned)n);
+	o->window_s = n * 86400;
+	return IM_OK;
+}
+
+static bool same_objective(const struct iw_objective *a, const struct iw_objective *b)
+{
+	return a->sli == b->sli && a->threshold == b->threshold && a->target == b->target &&
+	       a->window_s == b->window_s;
+}
+
+static im_result parse_objective(struct ctx *c, const cJSON *o, size_t i, struct iwspec *s)
+{
+	struct iw_objective *obj = &s->objectives[i];
+	char f[64], num[32];
+	const char *v;
+	const cJSON *it;
+	im_result result;
+
+	if (!cJSON_IsObject(o)) {
+		buf_printf(c->err, "spec.slo.objectives[%zu] in %s/%s: must be an object", i, c->ns,
+			   c->name);
+		return IM_CONFIG;
+	}
+	cJSON_ArrayForEach(it, o)
+	{
+		if (strcmp(it->string, "sli") && strcmp(it->string, "thresholdSeconds") &&
+		    strcmp(it->string, "target") && strcmp(it->string, "window")) {
+			snprintf(f, sizeof(f), "spec.slo.objectives[%zu]", i);
+			return bad(c, f, it->string,
+				   "unknown field (sli, thresholdSeconds, target, window)");
+		}
+	}
+	snprintf(f, sizeof(f), "spec.slo.objectives[%zu].sli", i);
+	if ((result = opt_str(c, o, "sli", f, &v)))
+		return result;
+	if (!v) {
+		buf_printf(c->err, "%s in %s/%s: required (ttft, tpot, e2e or availability)", f,
+			   c->ns, c->name);
+		return IM_CONFIG;
+	}
+	if (strcmp(v, "ttft") == 0)
+		obj->sli = SLI_TTFT;
+	else if (strcmp(v, "tpot") == 0)
+		obj->sli = SLI_TPOT;
+	else if (strcmp(v, "e2e") == 0)
+		obj->sli = SLI_E2E;
+	else if (strcmp(v, "availability") == 0)
+		obj->sli = SLI_AVAILABILITY;
+	else
+		return bad(c, f, v, "must be ttft, tpot, e2e or availability");
+
+	snprintf(f, sizeof(f), "spec.slo.objectives[%zu].thresholdSeconds", i);
+	if ((result = opt_num(c, o, "thresholdSeconds", f, 0, obj->sli == SLI_E2E ? 86400 : 3600,
+			      &obj->threshold)))
+		return result;
+	if (obj->sli == SLI_AVAILABILITY && get(o, "thresholdSeconds")) {
+		buf_printf(c->err,
+			   "%s in %s/%s: availability has no threshold (it counts requests "
+			   "that finished without error)",
+			   f, c->ns, c->name);
+		return IM_CONFIG;
+	}
+	if (obj->sli != SLI_AVAILABILITY && obj->threshold == 0) {
+		buf_printf(c->err, "%s in %s/%s: required for sli %s", f, c->ns, c->name, v);
+		return IM_CONFIG;
+	}
+	if (obj->sli != SLI_AVAILABILITY && obj->threshold < 0.001) {
+		snprintf(num, sizeof(num), "%g", obj->threshold);
+		return bad(c, f, num,
+			   "must be at least 0.001 (the engines' smallest histogram bucket)");
+	}
+
+	snprintf(f, sizeof(f), "spec.slo.objectives[%zu].target", i);
+	if ((result = opt_num(c, o, "target", f, 0, 100, &obj->target)))
+		return result;
+	if (obj->target == 0) {
+		buf_printf(c->err, "%s in %s/%s: required (a percentage, e.g. 99.0)", f, c->ns,
+			   c->name);
+		return IM_CONFIG;
+	}
+	if (obj->target >= 100 || obj->target < 50) {
+		snprintf(num, sizeof(num), "%g", obj->target);
+		return bad(c, f, num,
+			   "must be at least 50 and below 100 (a percentage; 100 leaves no "
+			   "error budget)");
+	}
+
+	snprintf(f, sizeof(f), "spec.slo.objectives[%zu].window", i);
+	if ((result = opt_str(c, o, "window", f, &v)))
+		return result;
+	if ((result = slo_window(c, f, v ? v : "28d", obj)))
+		return result;
+	for (size_t j = 0; j < i; j++) {
+		if (same_objective(&s->objectives[j], obj)) {
+			buf_printf(c->err,
+				   "spec.slo.objectives[%zu] in %s/%s: repeats objectives[%zu]", i,
+				   c->ns, c->name, j);
+			return IM_CONFIG;
+		}
+	}
+	return IM_OK;
+}
+
+static im_result parse_slo(struct ctx *c, const cJSON *slo, struct iwspec *s)
+{
+	const cJSON *objs = get(slo, "objectives"), *o;
+	im_result result;
+
+	if ((result = opt_num(c, slo, "ttftP95Seconds", "spec.slo.ttftP95Seconds", 0, 3600,
+			      &s->slo_ttft_p95)) ||
+	    (result = opt_num(c, slo, "tpotP95Seconds", "spec.slo.tpotP95Seconds", 0, 3600,
+			      &s->slo_tpot_p95)) ||
+	    (result = opt_num(c, slo, "e2eP95Seconds", "spec.slo.e2eP95Seconds", 0, 86400,
+			      &s->slo_e2e_p95)))
+		return result;
+	if (!objs || cJSON_IsNull(objs))
+		return IM_OK;
+	if (!cJSON_IsArray(objs)) {
+		buf_printf(c->err, "spec.slo.objectives in %s/%s: must be a list", c->ns, c->name);
+		return IM_CONFIG;
+	}
+	if (cJSON_GetArraySize(objs) > IW_MAX_OBJECTIVES) {
+		buf_printf(c->err, "spec.slo.objectives in %s/%s: %d objectives, at most %d", c->ns,
+			   c->name, cJSON_GetArraySize(objs), IW_MAX_OBJECTIVES);
+		return IM_CONFIG;
+	}
+	cJSON_ArrayForEach(o, objs)
+	{
+		if ((result = parse_objective(c, o, s->nobjectives, s)))
+			return result;
+		s->nobjectives++;
+	}
+	return IM_OK;
 }
 
 static int cmp_kv(const void *a, const void *b)
@@ -424,13 +598,7 @@ im_result iwspec_parse(const cJSON *obj, const struct iw_defaults *d, struct iws
 	if ((result = opt_num(&c, sub, "driftTolerance", "spec.limits.driftTolerance", 0, 10,
 			      &s->drift_tolerance)))
 		goto fail;
-	sub = get(spec, "slo");
-	if ((result = opt_num(&c, sub, "ttftP95Seconds", "spec.slo.ttftP95Seconds", 0, 3600,
-			      &s->slo_ttft_p95)) ||
-	    (result = opt_num(&c, sub, "tpotP95Seconds", "spec.slo.tpotP95Seconds", 0, 3600,
-			      &s->slo_tpot_p95)) ||
-	    (result = opt_num(&c, sub, "e2eP95Seconds", "spec.slo.e2eP95Seconds", 0, 86400,
-			      &s->slo_e2e_p95)))
+	if ((result = parse_slo(&c, get(spec, "slo"), s)))
 		goto fail;
 	return IM_OK;
 fail:

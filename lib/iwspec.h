@@ -22,8 +22,23 @@
 #include "pod.h"
 
 #define IW_MAX_LABELS 32
+#define IW_MAX_OBJECTIVES 16
 
 enum monitor_kind { MONITOR_SERVICE, MONITOR_POD };
+
+/* What an SLO objective measures (spec.slo.objectives[].sli). */
+enum slo_sli { SLI_TTFT, SLI_TPOT, SLI_E2E, SLI_AVAILABILITY };
+const char *slo_sli_name(enum slo_sli sli); /* "ttft", ... */
+
+/* One spec.slo.objectives[] entry: "target percent of requests within
+ * threshold seconds (availability: finished without error) over window". */
+struct iw_objective {
+	enum slo_sli sli;
+	double threshold; /* seconds; 0 for availability */
+	double target;    /* percent, 0 < target < 100 */
+	char window[16];  /* in days: "28d" (also for "4w") */
+	uint64_t window_s;
+};
 
 struct iw_secret_ref {
 	char *name; /* NULL when unset */
@@ -58,7 +73,9 @@ struct iwspec {
 	bool alerts;
 	uint64_t expected_max_num_seqs; /* 0: not given */
 	double drift_tolerance;
-	double slo_ttft_p95, slo_tpot_p95, slo_e2e_p95; /* 0: not given */
+	double slo_ttft_p95, slo_tpot_p95, slo_e2e_p95; /* 0: not given (deprecated) */
+	struct iw_objective objectives[IW_MAX_OBJECTIVES];
+	size_t nobjectives;
 };
 
 /* Controller-wide defaults for workloads without a CR (flags);

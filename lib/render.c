@@ -291,7 +291,7 @@ void render_workload(const struct render_config *c, const struct iwspec *s,
 		add_relabels(rl, wants_role(s), false);
 		cJSON_AddItemToArray(out, o);
 	}
-	if (s->alerts)
+	if (s->alerts || s->nobjectives)
 		cJSON_AddItemToArray(out, render_alerts(s));
 }
 

@@ -3,26 +3,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "promql.h"
 #include "render_object.h"
+#include "render_slo.h"
 
 #define RATE_WINDOW "5m"
 #define KV_PRESSURE "0.9"
 
-/* Appends a PromQL string literal's contents (between double quotes):
- * PromQL reads Go's escapes, and buf_add_escaped writes only \" \\ and \xNN. */
-static void promql_str(struct buf *b, const char *s)
-{
-	buf_add_escaped(b, s, strlen(s));
-}
-
 /* namespace="…", workload_name="…" */
 static void scope(struct buf *b, const struct iwspec *s)
 {
-	buf_adds(b, "namespace=\"");
-	promql_str(b, s->namespace);
-	buf_adds(b, "\", workload_name=\"");
-	promql_str(b, s->workload);
-	buf_addc(b, '"');
+	promql_scope(b, s->namespace, s->workload);
 }
 
 /* The rate of one histogram's buckets, per pod, for a name suffix shared
@@ -137,16 +128,11 @@ static void slo_rule(cJSON *rules, const struct iwspec *s, const char *alert, co
 	buf_release(&desc);
 }
 
-cJSON *render_alerts(const struct iwspec *s)
+static void alert_group(cJSON *groups, const struct iwspec *s)
 {
-	char name[80];
-	cJSON *o, *spec, *groups, *g, *rules;
+	cJSON *g, *rules;
 	struct buf e, group, sum, desc;
 
-	render_object_name(s->workload, name, sizeof(name));
-	o = render_object(OWNED_PROMETHEUSRULE, s->namespace, name, render_labels(s, true));
-	spec = cJSON_AddObjectToObject(o, "spec");
-	groups = cJSON_AddArrayToObject(spec, "groups");
 	g = cJSON_CreateObject();
 	buf_init(&group, BUF_MAX_SMALL);
 	buf_printf(&group, "infermon.%s.%s", s->namespace, s->workload);
@@ -216,5 +202,19 @@ cJSON *render_alerts(const struct iwspec *s)
 	buf_release(&e);
 	buf_release(&sum);
 	buf_release(&desc);
+}
+
+cJSON *render_alerts(const struct iwspec *s)
+{
+	char name[80];
+	cJSON *o, *spec, *groups;
+
+	render_object_name(s->workload, name, sizeof(name));
+	o = render_object(OWNED_PROMETHEUSRULE, s->namespace, name, render_labels(s, true));
+	spec = cJSON_AddObjectToObject(o, "spec");
+	groups = cJSON_AddArrayToObject(spec, "groups");
+	if (s->alerts)
+		alert_group(groups, s);
+	render_slo_group(groups, s);
 	return o;
 }

@@ -21,6 +21,8 @@
  * renamed series resolved per pod, new name first (`or on (namespace, pod)`),
  * as the dashboard does; SGLang is read on tp_rank 0.
  *
+ * SLO objectives (spec.slo.objectives): render_slo.h.
+ *
  * Pure function; same spec, same bytes.
  */
 #ifndef INFERMON_RENDER_ALERTS_H
@@ -30,7 +32,10 @@
 
 #include "iwspec.h"
 
-/* The PrometheusRule of s (caller owns it), whatever s->alerts says. */
+/* The PrometheusRule of s (caller owns it): the alert group when
+ * s->alerts, then the SLO group of s->objectives (render_slo.h), whose
+ * recordings come with or without alerts.enabled and its burn-rate alerts
+ * only with it. */
 cJSON *render_alerts(const struct iwspec *s);
 
 #endif

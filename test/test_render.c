@@ -130,6 +130,22 @@ TEST(iwspec_errors_name_field_value_and_object)
 		{"limits: {maxNumSeqs: 2.5}", "spec.limits.maxNumSeqs"},
 		{"workloadName: \"-x\"", "spec.workloadName \"-x\""},
 		{"dashboard: {enabled: maybe}", "spec.dashboard.enabled in llm/qwen: must be true or false"},
+		{"slo: {objectives: {sli: ttft}}", "spec.slo.objectives in llm/qwen: must be a list"},
+		{"slo: {objectives: [7]}", "spec.slo.objectives[0] in llm/qwen: must be an object"},
+		{"slo: {objectives: [{target: 99}]}", "spec.slo.objectives[0].sli in llm/qwen: required"},
+		{"slo: {objectives: [{sli: ttfb, target: 99}]}", "spec.slo.objectives[0].sli \"ttfb\" in llm/qwen: must be ttft, tpot, e2e or availability"},
+		{"slo: {objectives: [{sli: ttft, target: 99}]}", "spec.slo.objectives[0].thresholdSeconds in llm/qwen: required for sli ttft"},
+		{"slo: {objectives: [{sli: ttft, thresholdSeconds: 0.0005, target: 99}]}", "spec.slo.objectives[0].thresholdSeconds \"0.0005\" in llm/qwen: must be at least 0.001"},
+		{"slo: {objectives: [{sli: tpot, thresholdSeconds: 3601, target: 99}]}", "spec.slo.objectives[0].thresholdSeconds 3601 in llm/qwen: must be greater than 0 and at most 3600"},
+		{"slo: {objectives: [{sli: availability, thresholdSeconds: 1, target: 99}]}", "spec.slo.objectives[0].thresholdSeconds in llm/qwen: availability has no threshold"},
+		{"slo: {objectives: [{sli: e2e, thresholdSeconds: 20}]}", "spec.slo.objectives[0].target in llm/qwen: required"},
+		{"slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 100}]}", "spec.slo.objectives[0].target \"100\" in llm/qwen: must be at least 50 and below 100"},
+		{"slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 0.99}]}", "spec.slo.objectives[0].target \"0.99\""},
+		{"slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 99, window: 7d}]}", "spec.slo.objectives[0].window \"7d\" in llm/qwen: must be 28d to 90d"},
+		{"slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 99, window: 720h}]}", "spec.slo.objectives[0].window \"720h\" in llm/qwen: must be a number of days or weeks"},
+		{"slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 99, window: 13w}]}", "spec.slo.objectives[0].window \"13w\""},
+		{"slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 99, windw: 28d}]}", "spec.slo.objectives[0] \"windw\" in llm/qwen: unknown field"},
+		{"slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 99}, {sli: e2e, thresholdSeconds: 20, target: 99, window: 4w}]}", "spec.slo.objectives[1] in llm/qwen: repeats objectives[0]"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct iwspec s;
@@ -415,7 +431,8 @@ static cJSON *rule_named(const cJSON *pr, const char *alert)
 	{
 		cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(g, "rules"))
 		{
-			if (strcmp(obj_str(r, "alert", NULL), alert) == 0)
+			const char *a = obj_str(r, "alert", NULL);
+			if (a && strcmp(a, alert) == 0)
 				return (cJSON *)r;
 		}
 	}
@@ -512,6 +529,172 @@ TEST(render_alerts_rules_follow_the_spec)
 	buf_release(&err);
 	buf_release(&a);
 	buf_release(&b);
+}
+
+/* The i-th rule of the SLO group (the last group). */
+static cJSON *slo_rule(const cJSON *pr, int i)
+{
+	const cJSON *groups = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(pr, "spec"), "groups");
+	const cJSON *g = cJSON_GetArrayItem(groups, cJSON_GetArraySize(groups) - 1);
+
+	return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(g, "rules"), i);
+}
+
+TEST(render_slo_objectives_become_error_budget_rules)
+{
+	static const char *const ratios[] = {"5m", "30m", "1h", "2h", "6h", "1d", "3d"};
+	struct iwspec s;
+	struct buf err, name;
+	cJSON *pr, *r, *objs, *groups;
+	struct render_config c;
+	int i = 0;
+
+	buf_init(&err, 1024);
+	buf_init(&name, BUF_MAX_SMALL);
+	render_config_init(&c);
+	ASSERT_OK(spec_of("apiVersion: infermon.io/v1alpha1\nkind: InferenceWorkload\n"
+			  "metadata: {name: chat, namespace: llm}\n"
+			  "spec:\n  alerts: {enabled: true}\n  slo:\n    objectives:\n"
+			  "    - {sli: ttft, thresholdSeconds: 2.5, target: 99.0}\n"
+			  "    - {sli: ttft, thresholdSeconds: 2.5, target: 99.9, window: 4w}\n"
+			  "    - {sli: tpot, thresholdSeconds: 1, target: 99.5, window: 30d}\n"
+			  "    - {sli: availability, target: 99.95, window: 30d}\n",
+			  &s, &err));
+	ASSERT_EQ_INT((int)s.nobjectives, 4);
+	ASSERT_STREQ(s.objectives[0].window, "28d"); /* the default */
+	ASSERT_STREQ(s.objectives[1].window, "28d"); /* 4w, in days */
+	pr = render_alerts(&s);
+	groups = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pr, "spec"),
+						  "groups");
+	ASSERT_EQ_INT(cJSON_GetArraySize(groups), 2);
+	ASSERT_STREQ(obj_str(cJSON_GetArrayItem(groups, 1), "name", NULL), "infermon-slo.llm.chat");
+
+	/* one set of SLI recordings per (sli, threshold): ttft 2.5 is shared */
+	for (int sli = 0; sli < 3; sli++) {
+		ASSERT_STREQ(obj_str(slo_rule(pr, i++), "record", NULL),
+			     "infermon:slo_sli_requests:rate5m");
+		ASSERT_STREQ(obj_str(slo_rule(pr, i++), "record", NULL),
+			     "infermon:slo_sli_errors:rate5m");
+		for (size_t w = 0; w < sizeof(ratios) / sizeof(ratios[0]); w++) {
+			buf_reset(&name);
+			buf_printf(&name, "infermon:slo_sli_error:ratio_rate%s", ratios[w]);
+			r = slo_rule(pr, i++);
+			ASSERT_STREQ(obj_str(r, "record", NULL), buf_str(&name));
+			ASSERT_STREQ(obj_str(r, "labels", "sli"), sli == 0   ? "ttft"
+								  : sli == 1 ? "tpot"
+									     : "availability");
+		}
+	}
+	/* ttft: total minus the bucket at 2.5 s (either le spelling), prefill left out */
+	r = slo_rule(pr, 1);
+	ASSERT_CONTAINS(
+		obj_str(r, "expr", NULL),
+		"sum by (namespace, workload_name) (rate({__name__=~\"(vllm:|sglang[:_])time_to_first_token_seconds_count\", namespace=\"llm\", workload_name=\"chat\", role!=\"prefill\", tp_rank=~\"|0\"}[5m]))\n-\n");
+	ASSERT_CONTAINS(
+		obj_str(r, "expr", NULL),
+		"time_to_first_token_seconds_bucket\", namespace=\"llm\", workload_name=\"chat\", role!=\"prefill\", tp_rank=~\"|0\", le=~\"2\\\\.50*\"}[5m]))");
+	ASSERT_STREQ(obj_str(r, "labels", "threshold"), "2.5");
+	ASSERT_STREQ(
+		obj_str(slo_rule(pr, 2), "expr", NULL),
+		"infermon:slo_sli_errors:rate5m{namespace=\"llm\", workload_name=\"chat\", sli=\"ttft\", threshold=\"2.5\"}\n/\n"
+		"(infermon:slo_sli_requests:rate5m{namespace=\"llm\", workload_name=\"chat\", sli=\"ttft\", threshold=\"2.5\"} > 0)");
+	ASSERT_CONTAINS(obj_str(slo_rule(pr, 3), "expr", NULL), "[30m])) > 0\n)");
+	/* tpot: a whole second matches "1" and "1.0"; the older name per pod */
+	r = slo_rule(pr, 10);
+	ASSERT_CONTAINS(
+		obj_str(r, "expr", NULL),
+		"inter_token_latency_seconds_bucket\", namespace=\"llm\", workload_name=\"chat\", role!=\"prefill\", tp_rank=~\"|0\", le=~\"1(\\\\.0*)?\"}[5m]))\n    or on (namespace, pod)\n");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "time_per_output_token_seconds_bucket");
+	/* availability: finished other than abort or error, no threshold */
+	r = slo_rule(pr, 19);
+	ASSERT_CONTAINS(
+		obj_str(r, "expr", NULL),
+		"rate(vllm:request_success_total{namespace=\"llm\", workload_name=\"chat\", role!=\"prefill\", finished_reason!~\"abort|error\"}[5m])");
+	ASSERT_TRUE(obj_str(r, "labels", "threshold") == NULL);
+
+	/* one window ratio per (sli, threshold, window), weighted by requests */
+	r = slo_rule(pr, i++);
+	ASSERT_STREQ(obj_str(r, "record", NULL), "infermon:slo_sli_error:ratio_rate28d");
+	ASSERT_STREQ(
+		obj_str(r, "expr", NULL),
+		"sum_over_time(infermon:slo_sli_errors:rate5m{namespace=\"llm\", workload_name=\"chat\", sli=\"ttft\", threshold=\"2.5\"}[28d])\n/\n"
+		"(sum_over_time(infermon:slo_sli_requests:rate5m{namespace=\"llm\", workload_name=\"chat\", sli=\"ttft\", threshold=\"2.5\"}[28d]) > 0)");
+	ASSERT_STREQ(obj_str(r, "labels", "window"), "28d");
+	ASSERT_STREQ(obj_str(slo_rule(pr, i++), "record", NULL),
+		     "infermon:slo_sli_error:ratio_rate30d");
+	ASSERT_STREQ(obj_str(slo_rule(pr, i++), "record", NULL),
+		     "infermon:slo_sli_error:ratio_rate30d");
+
+	/* per objective: budget left and burn rate */
+	r = slo_rule(pr, i++);
+	ASSERT_STREQ(obj_str(r, "record", NULL), "infermon:slo_error_budget_remaining:ratio");
+	ASSERT_STREQ(
+		obj_str(r, "expr", NULL),
+		"1 - infermon:slo_sli_error:ratio_rate28d{namespace=\"llm\", workload_name=\"chat\", sli=\"ttft\", threshold=\"2.5\", window=\"28d\"} / 0.01");
+	ASSERT_STREQ(obj_str(r, "labels", "target"), "99");
+	r = slo_rule(pr, i++);
+	ASSERT_STREQ(obj_str(r, "record", NULL), "infermon:slo_burn_rate:ratio_rate1h");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "} / 0.01");
+	r = slo_rule(pr, i++);
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "} / 0.001"); /* 99.9: not 0.000999999999999943 */
+	ASSERT_STREQ(obj_str(r, "labels", "target"), "99.9");
+	i += 5;
+	ASSERT_CONTAINS(obj_str(slo_rule(pr, i - 1), "expr", NULL), "} / 0.0005");
+
+	/* burn alerts: the Workbook's budget shares, scaled to the window */
+	r = slo_rule(pr, i++);
+	ASSERT_STREQ(obj_str(r, "alert", NULL), "LLMErrorBudgetBurnPage");
+	ASSERT_STREQ(
+		obj_str(r, "expr", NULL),
+		"(\n  infermon:slo_sli_error:ratio_rate1h{namespace=\"llm\", workload_name=\"chat\", sli=\"ttft\", threshold=\"2.5\"} > (13.44 * 0.01)\n"
+		"  and\n  infermon:slo_sli_error:ratio_rate5m{namespace=\"llm\", workload_name=\"chat\", sli=\"ttft\", threshold=\"2.5\"} > (13.44 * 0.01)\n)\n"
+		"or\n(\n  infermon:slo_sli_error:ratio_rate6h{namespace=\"llm\", workload_name=\"chat\", sli=\"ttft\", threshold=\"2.5\"} > (5.6 * 0.01)\n"
+		"  and\n  infermon:slo_sli_error:ratio_rate30m{namespace=\"llm\", workload_name=\"chat\", sli=\"ttft\", threshold=\"2.5\"} > (5.6 * 0.01)\n)");
+	ASSERT_STREQ(obj_str(r, "labels", "severity"), "critical");
+	ASSERT_STREQ(obj_str(r, "labels", "window"), "28d");
+	ASSERT_TRUE(cJSON_GetObjectItemCaseSensitive(r, "for") == NULL);
+	r = slo_rule(pr, i++);
+	ASSERT_STREQ(obj_str(r, "alert", NULL), "LLMErrorBudgetBurnTicket");
+	ASSERT_CONTAINS(
+		obj_str(r, "expr", NULL),
+		"ratio_rate1d{namespace=\"llm\", workload_name=\"chat\", sli=\"ttft\", threshold=\"2.5\"} > (2.8 * 0.01)");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "ratio_rate2h{");
+	ASSERT_CONTAINS(
+		obj_str(r, "expr", NULL),
+		"ratio_rate3d{namespace=\"llm\", workload_name=\"chat\", sli=\"ttft\", threshold=\"2.5\"} > (0.933333333333333 * 0.01)");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "ratio_rate6h{");
+	ASSERT_STREQ(obj_str(r, "labels", "severity"), "warning");
+	i += 2;
+	/* 30d: 14.4, 6, 3 and 1 */
+	r = slo_rule(pr, i++);
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "> (14.4 * 0.005)");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "> (6 * 0.005)");
+	r = slo_rule(pr, i++);
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "> (3 * 0.005)");
+	ASSERT_CONTAINS(obj_str(r, "expr", NULL), "> (1 * 0.005)");
+	i += 2;
+	ASSERT_TRUE(slo_rule(pr, i) == NULL);
+	cJSON_Delete(pr);
+
+	/* alerts off: the recordings still come (the dashboard reads them),
+	 * in a PrometheusRule of their own, without the burn alerts */
+	s.alerts = false;
+	objs = cJSON_CreateArray();
+	render_workload(&c, &s, NULL, 0, objs);
+	pr = cJSON_GetArrayItem(objs, cJSON_GetArraySize(objs) - 1);
+	ASSERT_STREQ(obj_str(pr, "kind", NULL), "PrometheusRule");
+	groups = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pr, "spec"),
+						  "groups");
+	ASSERT_EQ_INT(cJSON_GetArraySize(groups), 1);
+	ASSERT_TRUE(rule_named(pr, "LLMErrorBudgetBurnPage") == NULL);
+	ASSERT_TRUE(rule_named(pr, "LLMEngineDown") == NULL);
+	ASSERT_STREQ(obj_str(slo_rule(pr, i - 9), "record", NULL),
+		     "infermon:slo_burn_rate:ratio_rate1h");
+	cJSON_Delete(objs);
+	iwspec_release(&s);
+	buf_release(&err);
+	buf_release(&name);
 }
 
 int main(int argc, char **argv)

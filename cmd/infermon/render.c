@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -80,8 +81,9 @@ static void usage(FILE *f)
 	      f);
 }
 
-/* Spec errors start with the field path ("spec.metrics.interval …"): the
- * line of the deepest node on that path is where the problem is. */
+/* Spec errors start with the field path ("spec.metrics.interval …",
+ * "spec.slo.objectives[1].target …"): the line of the deepest node on that
+ * path is where the problem is. */
 static int field_line(const struct yamljson_doc *doc, const cJSON *obj, const char *msg)
 {
 	const cJSON *node = obj, *next;
@@ -89,8 +91,20 @@ static int field_line(const struct yamljson_doc *doc, const cJSON *obj, const ch
 	int line;
 
 	while (*msg && *msg != ' ') {
-		size_t n = strcspn(msg, ". ");
-		if (n == 0 || n >= sizeof(part))
+		size_t n = strcspn(msg, ".[ ");
+		if (n >= sizeof(part))
+			break;
+		if (n == 0 && *msg == '[') { /* [index] */
+			char *end;
+			long i = strtol(msg + 1, &end, 10);
+			if (*end != ']' || !cJSON_IsArray(node) || i < 0 ||
+			    !(next = cJSON_GetArrayItem(node, (int)i)))
+				break;
+			node = next;
+			msg = end + 1 + (end[1] == '.');
+			continue;
+		}
+		if (n == 0)
 			break;
 		memcpy(part, msg, n);
 		part[n] = '\0';

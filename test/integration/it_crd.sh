@@ -206,6 +206,19 @@ spec.limits.maxNumSeqs|{limits: {maxNumSeqs: 0}}|greater than or equal to 1
 spec.limits.maxNumSeqs|{limits: {maxNumSeqs: 2.5}}|integer
 spec.slo.ttftP95Seconds|{slo: {ttftP95Seconds: 0}}|greater than 0
 spec.slo.e2eP95Seconds|{slo: {e2eP95Seconds: -3}}|greater than 0
+spec.slo.objectives[0].sli|{slo: {objectives: [{sli: ttfb, thresholdSeconds: 1, target: 99}]}}|supported values
+spec.slo.objectives[0].target|{slo: {objectives: [{sli: ttft, thresholdSeconds: 1}]}}|Required
+spec.slo.objectives[0].target|{slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 100}]}}|less than 100
+spec.slo.objectives[0].target|{slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 0.99}]}}|greater than or equal to 50
+spec.slo.objectives[0].thresholdSeconds|{slo: {objectives: [{sli: ttft, target: 99}]}}|required for ttft
+spec.slo.objectives[0].thresholdSeconds|{slo: {objectives: [{sli: availability, thresholdSeconds: 1, target: 99}]}}|not allowed for availability
+spec.slo.objectives[0].thresholdSeconds|{slo: {objectives: [{sli: tpot, thresholdSeconds: 3601, target: 99}]}}|at most 3600
+spec.slo.objectives[0].thresholdSeconds|{slo: {objectives: [{sli: ttft, thresholdSeconds: 0.0001, target: 99}]}}|greater than or equal to 0.001
+spec.slo.objectives[0].window|{slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 99, window: 7d}]}}|28d to 90d
+spec.slo.objectives[0].window|{slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 99, window: 13w}]}}|28d to 90d
+spec.slo.objectives[0].window|{slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 99, window: 720h}]}}|may not be more than 3
+spec.slo.objectives[0].window|{slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 99, window: 1m}]}}|should match
+spec.slo.objectives|{slo: {objectives: [{sli: e2e, thresholdSeconds: 20, target: 99}, {sli: e2e, thresholdSeconds: 20, target: 99}]}}|two objectives are the same
 spec.bogus|{bogus: 1}|unknown field
 spec.metrics.portName|{metrics: {portName: http}}|unknown field
 EOF
@@ -256,6 +269,7 @@ test_invalid_crs_are_rejected_naming_the_field() {
 {limits: {driftTolerance: 10, maxNumSeqs: 1}}
 {limits: {driftTolerance: 0.001}}
 {workloadName: Qwen_3.32b}
+{slo: {objectives: [{sli: e2e, thresholdSeconds: 86400, target: 50, window: 4w}, {sli: ttft, thresholdSeconds: 0.001, target: 99.999, window: 90d}, {sli: availability, target: 99.5, window: 12w}, {sli: tpot, thresholdSeconds: 3600, target: 99}]}}
 EOF
 	kubectl delete ns $ns --wait=false >/dev/null
 }

@@ -118,6 +118,7 @@ PY
 test_bad_input_names_file_and_line() {
 	local f out
 	for f in bad-interval:16:'spec.metrics.interval "15x" in llm/qwen-chat: not a duration' \
+		bad-objective:17:'spec.slo.objectives[1].window "7d" in llm/slo-chat: must be 28d to 90d' \
 		bad-syntax:6:"did not find expected" \
 		bad-kind:1:'unsupported kind "Deployment"' \
 		conflict:2:'InferenceWorkload it-render/qwen-dup selects workload "qwen-chat", as it-render/qwen-chat does ('"$DATA"'/workloads.yaml:2)'; do
