@@ -137,14 +137,19 @@ static cJSON *objective_labels(cJSON *r, const struct iw_objective *o, bool obje
 	return l;
 }
 
-static void record(cJSON *rules, const char *name, const struct buf *expr,
+/* namespace and workload_name come from the expression already; as rule
+ * labels too they keep two workloads' rules apart when one file holds both
+ * (promtool check rules reports same-named rules with the same labels) */
+static void record(cJSON *rules, const struct iwspec *s, const char *name, const struct buf *expr,
 		   const struct iw_objective *o, bool objective)
 {
-	cJSON *r = cJSON_CreateObject();
+	cJSON *r = cJSON_CreateObject(), *l;
 
 	cJSON_AddStringToObject(r, "record", name);
 	cJSON_AddStringToObject(r, "expr", buf_str(expr));
-	objective_labels(r, o, objective);
+	l = objective_labels(r, o, objective);
+	cJSON_AddStringToObject(l, "namespace", s->namespace);
+	cJSON_AddStringToObject(l, "workload_name", s->workload);
 	cJSON_AddItemToArray(rules, r);
 }
 
@@ -186,12 +191,12 @@ static void sli_recordings(cJSON *rules, const struct iwspec *s, const struct iw
 	buf_init(&e, BUF_MAX_SMALL);
 	buf_init(&name, BUF_MAX_SMALL);
 	events(&e, s, o, false, "5m");
-	record(rules, "infermon:slo_sli_requests:rate5m", &e, o, false);
+	record(rules, s, "infermon:slo_sli_requests:rate5m", &e, o, false);
 	buf_reset(&e);
 	events(&e, s, o, false, "5m");
 	buf_adds(&e, "\n-\n");
 	events(&e, s, o, true, "5m");
-	record(rules, "infermon:slo_sli_errors:rate5m", &e, o, false);
+	record(rules, s, "infermon:slo_sli_errors:rate5m", &e, o, false);
 	for (size_t w = 0; w < sizeof(windows) / sizeof(windows[0]); w++) {
 		buf_reset(&e), buf_reset(&name);
 		if (w == 0) {
@@ -204,7 +209,7 @@ static void sli_recordings(cJSON *rules, const struct iwspec *s, const struct iw
 			error_ratio(&e, s, o, windows[w]);
 		}
 		buf_printf(&name, "infermon:slo_sli_error:ratio_rate%s", windows[w]);
-		record(rules, buf_str(&name), &e, o, false);
+		record(rules, s, buf_str(&name), &e, o, false);
 	}
 	buf_release(&e);
 	buf_release(&name);
@@ -226,7 +231,7 @@ static void window_recording(cJSON *rules, const struct iwspec *s, const struct 
 	sli_sel(&e, s, o);
 	buf_printf(&e, "}[%s]) > 0)", o->window);
 	buf_printf(&name, "infermon:slo_sli_error:ratio_rate%s", o->window);
-	record(rules, buf_str(&name), &e, o, false);
+	record(rules, s, buf_str(&name), &e, o, false);
 	l = cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetArrayItem(rules, cJSON_GetArraySize(rules) - 1), "labels");
 	cJSON_AddStringToObject(l, "window", o->window);
@@ -243,12 +248,12 @@ static void objective_recordings(cJSON *rules, const struct iwspec *s, const str
 	buf_printf(&e, "1 - infermon:slo_sli_error:ratio_rate%s{", o->window);
 	sli_sel(&e, s, o);
 	buf_printf(&e, ", window=\"%s\"} / %s", o->window, budget);
-	record(rules, "infermon:slo_error_budget_remaining:ratio", &e, o, true);
+	record(rules, s, "infermon:slo_error_budget_remaining:ratio", &e, o, true);
 	buf_reset(&e);
 	buf_adds(&e, "infermon:slo_sli_error:ratio_rate1h{");
 	sli_sel(&e, s, o);
 	buf_printf(&e, "} / %s", budget);
-	record(rules, "infermon:slo_burn_rate:ratio_rate1h", &e, o, true);
+	record(rules, s, "infermon:slo_burn_rate:ratio_rate1h", &e, o, true);
 	buf_release(&e);
 }
 
