@@ -150,6 +150,85 @@ static void add_pod_status(cJSON *arr, const struct pod *p, const struct pod_run
 	cJSON_AddItemToArray(arr, o);
 }
 
+/* What the pods' histograms say of the SLO thresholds: per objective, the
+ * pods that show its histogram, and the first that lacks its bound. */
+struct slo_bounds {
+	size_t checked[IW_MAX_OBJECTIVES];
+	bool missed[IW_MAX_OBJECTIVES];
+	char pod[IW_MAX_OBJECTIVES][64];
+	double below[IW_MAX_OBJECTIVES], above[IW_MAX_OBJECTIVES];
+};
+
+static enum hist_kind sli_hist(enum slo_sli sli)
+{
+	return sli == SLI_TTFT ? HIST_TTFT : sli == SLI_TPOT ? HIST_TPOT : HIST_E2E;
+}
+
+/* Prefill pods are left out of the latency SLIs, as the rules leave them. */
+static void slo_bounds_add(struct slo_bounds *sb, const struct iwspec *s, const struct pod *p,
+			   const struct pod_runtime *rt)
+{
+	if (!s || !rt->bounds || strcmp(pod_role(p), "prefill") == 0)
+		return;
+	for (size_t i = 0; i < s->nobjectives; i++) {
+		const struct iw_objective *o = &s->objectives[i];
+		enum hist_kind h = sli_hist(o->sli);
+		double below, above;
+		if (o->sli == SLI_AVAILABILITY || !rt->bounds->n[h])
+			continue;
+		sb->checked[i]++;
+		if (!sb->missed[i] &&
+		    !histbounds_has(rt->bounds, h, o->threshold, &below, &above)) {
+			sb->missed[i] = true;
+			snprintf(sb->pod[i], sizeof(sb->pod[i]), "%s", p->name);
+			sb->below[i] = below, sb->above[i] = above;
+		}
+	}
+}
+
+/* SLOMeasurable: whether every latency threshold is a bucket bound of the
+ * histograms the workload's engines export (a histogram counts the
+ * requests within a threshold only at a bound); none without latency
+ * objectives. */
+static void slo_condition(struct conds *cs, const struct iwspec *s, const struct slo_bounds *sb)
+{
+	size_t latency = 0, missed = 0, first = 0, unseen = IW_MAX_OBJECTIVES;
+	char m[480], near[80];
+
+	for (size_t i = 0; s && i < s->nobjectives; i++) {
+		if (s->objectives[i].sli == SLI_AVAILABILITY)
+			continue;
+		latency++;
+		if (sb->missed[i] && !missed++)
+			first = i;
+		if (!sb->checked[i] && unseen == IW_MAX_OBJECTIVES)
+			unseen = i;
+	}
+	if (!latency)
+		return;
+	if (missed) {
+		const struct iw_objective *o = &s->objectives[first];
+		histbounds_nearest(near, sizeof(near), sb->below[first], sb->above[first]);
+		snprintf(m, sizeof(m),
+			 "objectives[%zu] (%s %gs): not a bucket bound of %s on pod %s (%s): the "
+			 "histogram cannot count requests within it, so the SLI has no data; set "
+			 "thresholdSeconds to a bound%s",
+			 first, slo_sli_name(o->sli), o->threshold,
+			 hist_kind_name(sli_hist(o->sli)), sb->pod[first], near,
+			 missed > 1 ? " (other objectives too)" : "");
+		add_condition(cs, "SLOMeasurable", false, "ThresholdNotABucketBound", m);
+	} else if (unseen < IW_MAX_OBJECTIVES) {
+		snprintf(m, sizeof(m), "objectives[%zu] (%s): no scraped pod shows %s yet", unseen,
+			 slo_sli_name(s->objectives[unseen].sli),
+			 hist_kind_name(sli_hist(s->objectives[unseen].sli)));
+		add_condition3(cs, "SLOMeasurable", "Unknown", "NoHistogram", m);
+	} else {
+		add_condition(cs, "SLOMeasurable", true, "BucketBounds",
+			      "every latency threshold is a bucket bound of the scraped engines' "
+			      "histograms");
+	}
+}
+
 cJSON *crstatus_build(const struct crstatus_in *in)
 {
 	const cJSON *cr = in->cr;
@@ -169,6 +248,7 @@ cJSON *crstatus_build(const struct crstatus_in *in)
 	double running = 0;
 	cJSON *pod_status = cJSON_CreateArray();
 	char msg[CHECK_COUNT][400] = {{0}}, buf[64];
+	struct slo_bounds *sb = im_xcalloc(1, sizeof(*sb));
 	const cJSON *gen = cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(cr, "metadata"), "generation");
 
@@ -191,6 +271,7 @@ cJSON *crstatus_build(const struct crstatus_in *in)
 			add_pod_status(pod_status, p, &rt);
 			if (!rt.known)
 				continue;
+			slo_bounds_add(sb, s, p, &rt);
 			for (int m = 0; m < rt.nmodels; m++)
 				add_model(models, rt.models[m]);
 			if (rt.up)
@@ -281,5 +362,7 @@ cJSON *crstatus_build(const struct crstatus_in *in)
 				       "no pod's live max-num-seqs is known yet");
 		}
 	}
+	slo_condition(&cs, s, sb);
+	im_free(sb);
 	return st;
 }

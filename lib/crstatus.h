@@ -3,7 +3,7 @@
  * pods and what the scraper knows of each: observedGeneration, pods and
  * readiness, models, running vs limit and its source, drift, the generated
  * objects, and conditions (Ready, one per check, MonitorSelected,
- * LimitMatchesSpec) that follow metav1.Condition's rules: a condition's
+ * LimitMatchesSpec, SLOMeasurable) that follow metav1.Condition's rules: a condition's
  * lastTransitionTime is kept while its status holds.
  *
  * Pure but for the runtime callback; any thread that may call it.
@@ -32,6 +32,7 @@ struct pod_runtime {
 	int nmodels;
 	bool active[CHECK_COUNT];
 	char message[CHECK_COUNT][320];
+	const struct histbounds *bounds; /* its latency histograms' bucket bounds, or NULL */
 };
 /* Fills *out (zeroed: nothing known) for pod ns/pod. */
 typedef void (*crstatus_runtime_cb)(void *ctx, const char *ns, const char *pod,

@@ -81,6 +81,7 @@ void engine_scrape_release(struct engine_scrape *e)
 	for (int i = 0; i < e->nmodels; i++)
 		im_free(e->models[i]);
 	e->nmodels = 0;
+	histbounds_scratch_free(&e->bounds_scratch);
 }
 
 void engine_scrape_move(struct engine_scrape *dst, struct engine_scrape *src)
@@ -96,6 +97,7 @@ void engine_scrape_move(struct engine_scrape *dst, struct engine_scrape *src)
 		}
 	for (int i = 0; i < dst->nmodels; i++)
 		im_free(dst->models[i]);
+	histbounds_scratch_free(&dst->bounds_scratch);
 	*dst = *src;
 	engine_scrape_init(src, b);
 }
@@ -256,6 +258,7 @@ static void observe_vllm(struct engine_scrape *e, const struct promtext_sample *
 	} else {
 		mark_present(e, vllm_presence, sizeof(vllm_presence) / sizeof(vllm_presence[0]), n,
 			     len);
+		histbounds_observe(&e->bounds_scratch, n, len, s);
 	}
 }
 
@@ -316,6 +319,7 @@ static void observe_sglang(struct engine_scrape *e, const struct promtext_sample
 	} else {
 		mark_present(e, sglang_presence,
 			     sizeof(sglang_presence) / sizeof(sglang_presence[0]), n, len);
+		histbounds_observe(&e->bounds_scratch, n, len, s);
 	}
 }
 
@@ -348,4 +352,5 @@ void engine_scrape_end(struct engine_scrape *e)
 	}
 	if (e->kv_usage < 0)
 		e->kv_usage = 0;
+	e->bounds = histbounds_intern(&e->bounds_scratch);
 }

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "histbounds.h"
 #include "promtext.h"
 
 enum backend { BACKEND_UNKNOWN, BACKEND_VLLM, BACKEND_SGLANG, BACKEND_VLLM_PD, BACKEND_SGLANG_PD };
@@ -84,6 +85,10 @@ struct engine_scrape {
 	uint64_t samples;     /* samples seen */
 	int engines;          /* vLLM data-parallel engines seen (engine label); 0 = none */
 	uint64_t engine_seen; /* private: bit per engine index 0..63 */
+	/* The latency histograms' bucket bounds (interned, shared; NULL when
+	 * the engine shows none) and, while a page is parsed, their scratch. */
+	const struct histbounds *bounds;
+	struct histbounds_scratch *bounds_scratch;
 	/* private: which variant of a renamed series was seen */
 	unsigned kv_new : 1, kv_old : 1, tpot_new : 1;
 };

@@ -243,6 +243,10 @@ void targets_scraped(void *ctx, struct scrape_target *st)
 		ti->limit_source = st->limits.max_num_seqs.source;
 		changed = true;
 	}
+	if (st->engine.bounds != ti->bounds) { /* SLOMeasurable may change */
+		ti->bounds = st->engine.bounds;
+		changed = true;
+	}
 	for (int k = 0; k < CHECK_COUNT; k++) {
 		bool now = st->checks.active[k];
 		const char *name = check_name((enum check_kind)k);
@@ -392,6 +396,7 @@ void targets_runtime(void *ctx, const char *ns, const char *pod, struct pod_runt
 	out->running = st->engine.running;
 	out->waiting = st->engine.waiting;
 	out->kv_usage = st->engine.kv_usage;
+	out->bounds = st->engine.bounds;
 	out->engines = st->engine.engines > 1 ? st->engine.engines : 1;
 	if (st->have_sinfo && st->sinfo.dp_size > 1)
 		out->engines = st->sinfo.dp_size;

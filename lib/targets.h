@@ -38,6 +38,7 @@ struct target_info {
 	bool active[CHECK_COUNT]; /* last reported state */
 	bool awaited;             /* the takeover round waits for its scrape */
 	double load[5];           /* up, running, waiting, kv usage, models: last in status */
+	const struct histbounds *bounds; /* last histogram bounds seen (interned) */
 	/* the other targets of its workload (struct targets' by_workload) */
 	struct target_info *wl_prev, *wl_next;
 };

@@ -158,12 +158,14 @@ static uint64_t fake_now(void *ctx)
 
 /* What the scraper knows: every pod up, running 6 of max-num-seqs 8 (from
  * the engine's args), KV room for 16. */
+static const struct histbounds *fake_bounds; /* every pod's histogram bounds */
 static void fake_runtime(void *ctx, const char *ns, const char *pod, struct pod_runtime *out)
 {
 	(void)ctx;
 	(void)ns;
 	(void)pod;
 	memset(out, 0, sizeof(*out));
+	out->bounds = fake_bounds;
 	out->known = true;
 	out->up = true;
 	out->engines = 1;
@@ -464,6 +466,89 @@ TEST(crstatus_conditions_keep_their_transition_time_while_they_hold)
 	cJSON_Delete(s3);
 	cJSON_Delete(none);
 	cJSON_Delete(cr);
+}
+
+/* The bounds an engine page shows, parsed as the scraper parses it. */
+static const struct histbounds *bounds_of(const char *page)
+{
+	struct engine_scrape e;
+	struct promtext p;
+	const struct histbounds *b;
+
+	engine_scrape_init(&e, BACKEND_VLLM);
+	promtext_init(&p, NULL, engine_observe, &e);
+	ASSERT_OK(promtext_feed(&p, page, strlen(page)));
+	ASSERT_OK(promtext_finish(&p));
+	engine_scrape_end(&e);
+	b = e.bounds;
+	engine_scrape_release(&e);
+	promtext_release(&p);
+	return b;
+}
+
+TEST(slo_measurable_says_when_a_threshold_is_not_a_bucket_bound)
+{
+	/* vLLM's TTFT buckets around 2.5, its two TPOT names (the new one
+	 * wins), and a second engine (DP) repeating them */
+	static const char page[] =
+		"vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"1.0\"} 3\n"
+		"vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"2.5\"} 4\n"
+		"vllm:time_to_first_token_seconds_bucket{engine=\"0\",le=\"+Inf\"} 5\n"
+		"vllm:time_to_first_token_seconds_bucket{engine=\"1\",le=\"2.5\"} 4\n"
+		"vllm:inter_token_latency_seconds_bucket{le=\"0.05\"} 1\n"
+		"vllm:time_per_output_token_seconds_bucket{le=\"0.04\"} 1\n";
+	struct fake f;
+	const cJSON *c;
+	const struct histbounds *b = bounds_of(page);
+
+	ASSERT_TRUE(b != NULL);
+	ASSERT_EQ_INT((int)b->n[HIST_TTFT], 2);
+	ASSERT_EQ_INT((int)b->n[HIST_TPOT], 1);
+	ASSERT_TRUE(b->v[HIST_TPOT][0] == 0.05);
+	ASSERT_EQ_INT((int)b->n[HIST_E2E], 0);
+	ASSERT_TRUE(bounds_of(page) == b); /* interned: one set for equal pages */
+
+	/* no latency objective: no condition */
+	fake_bounds = b;
+	start_qwen(&f, "\"slo\":{\"objectives\":[{\"sli\":\"availability\",\"target\":99}]}", 1);
+	{
+		char *st = cJSON_PrintUnformatted(cr_status(&f, "qwen"));
+		ASSERT_TRUE(strstr(st, "SLOMeasurable") == NULL);
+		cJSON_free(st);
+	}
+	fake_release(&f);
+
+	start_qwen(&f,
+		   "\"slo\":{\"objectives\":[{\"sli\":\"ttft\",\"thresholdSeconds\":2.5,\"target\":99},"
+		   "{\"sli\":\"tpot\",\"thresholdSeconds\":0.05,\"target\":99}]}",
+		   2);
+	c = condition(cr_status(&f, "qwen"), "SLOMeasurable");
+	ASSERT_STREQ(obj_str(c, "status", NULL), "True");
+	ASSERT_STREQ(obj_str(c, "reason", NULL), "BucketBounds");
+	fake_release(&f);
+
+	start_qwen(&f,
+		   "\"slo\":{\"objectives\":[{\"sli\":\"tpot\",\"thresholdSeconds\":0.05,\"target\":99},"
+		   "{\"sli\":\"ttft\",\"thresholdSeconds\":2,\"target\":99}]}",
+		   1);
+	c = condition(cr_status(&f, "qwen"), "SLOMeasurable");
+	ASSERT_STREQ(obj_str(c, "status", NULL), "False");
+	ASSERT_STREQ(obj_str(c, "reason", NULL), "ThresholdNotABucketBound");
+	ASSERT_STREQ(obj_str(c, "message", NULL),
+		     "objectives[1] (ttft 2s): not a bucket bound of time_to_first_token_seconds "
+		     "on pod qwen-0 (nearest bounds 1 and 2.5): the histogram cannot count "
+		     "requests within it, so the SLI has no data; set thresholdSeconds to a bound");
+	fake_release(&f);
+
+	/* a histogram no pod shows yet */
+	start_qwen(&f, "\"slo\":{\"objectives\":[{\"sli\":\"e2e\",\"thresholdSeconds\":30,\"target\":99}]}",
+		   1);
+	c = condition(cr_status(&f, "qwen"), "SLOMeasurable");
+	ASSERT_STREQ(obj_str(c, "status", NULL), "Unknown");
+	ASSERT_STREQ(obj_str(c, "message", NULL),
+		     "objectives[0] (e2e): no scraped pod shows e2e_request_latency_seconds yet");
+	fake_release(&f);
+	fake_bounds = NULL;
 }
 
 TEST(reconcile_limit_mismatch_turns_limit_matches_spec_false)

@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "desired.h"
 #include "fileio.h"
+#include "histbounds.h"
 #include "hmap.h"
 #include "iwspec.h"
 #include "kube.h"
@@ -312,6 +313,40 @@ static const char *where_of(const struct state *st, const cJSON *cr)
 	return "?";
 }
 
+/* A latency objective of a vLLM workload whose threshold is not a bound of
+ * vLLM's default buckets measures nothing: say so (the controller checks
+ * the live engines' buckets, SLOMeasurable; SGLang's are set per
+ * deployment, --bucket-time-to-first-token and its kin, so only the
+ * controller can judge them). */
+static void note_slo_bounds(const struct state *st, const struct desired *d, const char *pod_be)
+{
+	const struct iwspec *s = &d->spec;
+	enum backend b = s->backend != BACKEND_UNKNOWN
+				 ? s->backend
+				 : (pod_be ? backend_parse(pod_be) : BACKEND_UNKNOWN);
+
+	if (b != BACKEND_VLLM && b != BACKEND_VLLM_PD)
+		return;
+	for (size_t i = 0; i < s->nobjectives; i++) {
+		const struct iw_objective *o = &s->objectives[i];
+		enum hist_kind h = o->sli == SLI_TTFT   ? HIST_TTFT
+				   : o->sli == SLI_TPOT ? HIST_TPOT
+							: HIST_E2E;
+		double below, above;
+		char near[80];
+		if (o->sli == SLI_AVAILABILITY ||
+		    histbounds_has(&histbounds_vllm_default, h, o->threshold, &below, &above))
+			continue;
+		histbounds_nearest(near, sizeof(near), below, above);
+		fprintf(stderr,
+			"infermon render: note: %s: InferenceWorkload %s/%s objectives[%zu] (%s %gs) "
+			"is not a bucket bound of vLLM's %s histogram (%s): the SLI "
+			"has no data unless the engines' buckets differ from vLLM's defaults\n",
+			where_of(st, d->cr), s->namespace, s->name, i, slo_sli_name(o->sli),
+			o->threshold, hist_kind_name(h), near);
+	}
+}
+
 /* Appends to objs what desired.h wants for the input: every workload's
  * objects in namespace/workload order, then the shared Secret and the
  * dashboard. Two CRs selecting one workload are an error naming both. */
@@ -384,6 +419,8 @@ static int compute(struct state *st, const struct render_config *rc, cJSON *objs
 				obj_str(mon, "kind", NULL), w->namespace,
 				obj_str(mon, "metadata", "name"));
 		}
+		if (d.have_spec)
+			note_slo_bounds(st, &d, w->npods ? pod_backend(w->pods[0]) : NULL);
 		while ((o = cJSON_DetachItemFromArray(d.objects, 0)) != NULL)
 			cJSON_AddItemToArray(objs, o);
 		desired_release(&d);

@@ -11,7 +11,9 @@
  * any out-of-range view) into a digest. All three runs must agree on the
  * digest, the stats and the problem message (the parser promises results
  * that do not depend on where the chunks were cut), or the target traps.
- * A last run with a small body cap exercises IM_TOOBIG. */
+ * A last run with a small body cap exercises IM_TOOBIG. Every sample also
+ * goes through the engine reader (lib/engine.c, with the histogram bounds
+ * of lib/histbounds.c), whose result joins the digest. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,12 +21,14 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "engine.h"
 #include "promtext.h"
 
 struct digest {
 	uint64_t h;
 	uint64_t n;
 	uint64_t stop_at;
+	struct engine_scrape e;
 };
 
 static void mix(struct digest *d, const void *p, size_t n)
@@ -46,6 +50,7 @@ static im_result on_sample(void *ctx, const struct promtext_sample *s)
 	if (d->stop_at && d->n == d->stop_at)
 		return IM_CANCELED;
 	d->n++;
+	engine_observe(&d->e, s);
 	mix(d, s->name, s->name_len);
 	for (size_t i = 0; i < s->nlabels; i++) {
 		mix(d, s->labels[i].name, s->labels[i].name_len);
@@ -79,6 +84,7 @@ static void run(const struct promtext_opts *o, const uint8_t *body, size_t len, 
 	memset(out, 0, sizeof(*out));
 	out->d.h = 14695981039346656037ull;
 	out->d.stop_at = stop_at;
+	engine_scrape_init(&out->d.e, BACKEND_VLLM);
 	promtext_init(&p, o, on_sample, &out->d);
 	while (off < len && !out->result) {
 		size_t n = nsteps ? (size_t)steps[k++ % nsteps] * scale + 1 : len;
@@ -92,6 +98,17 @@ static void run(const struct promtext_opts *o, const uint8_t *body, size_t len, 
 	out->stats = p.stats;
 	snprintf(out->problem, sizeof(out->problem), "%s", promtext_problem(&p));
 	promtext_release(&p);
+	engine_scrape_end(&out->d.e);
+	mix(&out->d, &out->d.e.present, sizeof(out->d.e.present));
+	mix(&out->d, &out->d.e.samples, sizeof(out->d.e.samples));
+	for (int h = 0; out->d.e.bounds && h < HIST_KINDS; h++) {
+		const struct histbounds *hb = out->d.e.bounds;
+		for (size_t i = 0; i < hb->n[h]; i++)
+			if (!isfinite(hb->v[h][i]) || (i && hb->v[h][i] <= hb->v[h][i - 1]))
+				__builtin_trap(); /* ascending and finite, as promised */
+		mix(&out->d, hb->v[h], hb->n[h] * sizeof(double));
+	}
+	engine_scrape_release(&out->d.e);
 }
 
 static int same(const struct outcome *a, const struct outcome *b)

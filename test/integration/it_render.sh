@@ -137,6 +137,35 @@ test_bad_input_names_file_and_line() {
 	grep -q 'none.yaml' "$WORK/err" || fail "missing file not named"
 }
 
+# A vLLM workload's latency threshold that is not a bound of vLLM's
+# buckets measures nothing: render says so (naming the nearest bounds) and
+# still renders; the shipped samples' thresholds are all bounds.
+test_slo_thresholds_off_the_buckets_are_noted() {
+	cat > "$WORK/slo.yaml" <<'YAML'
+apiVersion: infermon.io/v1alpha1
+kind: InferenceWorkload
+metadata: {name: chat, namespace: llm}
+spec:
+  backend: vllm
+  slo:
+    objectives:
+    - {sli: ttft, thresholdSeconds: 2, target: 99}
+    - {sli: tpot, thresholdSeconds: 0.05, target: 99}
+    - {sli: e2e, thresholdSeconds: 9000, target: 99}
+    - {sli: availability, target: 99}
+YAML
+	"$INFERMON_BIN" render -f "$WORK/slo.yaml" > "$WORK/out" 2> "$WORK/err" || fail "render: $(cat "$WORK/err")"
+	grep -q 'kind: PrometheusRule' "$WORK/out" || fail "no PrometheusRule"
+	grep -qF "objectives[0] (ttft 2s) is not a bucket bound of vLLM's time_to_first_token_seconds histogram (nearest bounds 1 and 2.5)" "$WORK/err" ||
+		fail "no note for ttft 2s: $(cat "$WORK/err")"
+	grep -qF "objectives[2] (e2e 9000s) is not a bucket bound of vLLM's e2e_request_latency_seconds histogram (nearest bound 7680)" "$WORK/err" ||
+		fail "no note for e2e 9000s: $(cat "$WORK/err")"
+	[ "$(grep -c 'is not a bucket bound' "$WORK/err")" -eq 2 ] || fail "want 2 notes: $(cat "$WORK/err")"
+	"$INFERMON_BIN" render -f "$DATA/../../../deploy/samples/vllm.yaml" -f "$DATA/../../../deploy/samples/vllm-pd.yaml" \
+		> /dev/null 2> "$WORK/err" || fail "samples: $(cat "$WORK/err")"
+	! grep -q 'bucket bound' "$WORK/err" || fail "a sample's threshold is off the buckets: $(cat "$WORK/err")"
+}
+
 test_scrape_configs_pass_promtool() {
 	"$INFERMON_BIN" render -f "$DATA/workloads.yaml" > "$WORK/r.yaml"
 	scrape_jobs "$WORK/r.yaml" "$WORK/jobs.yaml"

@@ -171,4 +171,36 @@ test_cr_endpoint_and_expected_limit() {
 	pass "the CR's endpoint and expected limit drive the built-in scraper"
 }
 
+# SLO thresholds against the live engine's buckets: before the simulator
+# has served a request it shows no latency histogram (Unknown); then a TTFT
+# threshold of 2 s, between its bounds 1 and 2.5, is reported
+# (SLOMeasurable=False naming them) and 2.5 clears it.
+test_slo_thresholds_checked_against_the_live_buckets() {
+	local ns=it-sel-slo port
+	fresh_ns $ns
+	port=$(free_port)
+	start_sim "$port" qwen
+	engine_pod $ns qwen-0 qwen vllm "$port"
+	apply_iw $ns qwen "{backend: vllm, metrics: {port: http, interval: 1s}, slo: {objectives: [{sli: availability, target: 99}, {sli: ttft, thresholdSeconds: 2, target: 99}]}}"
+	start_controller
+	wait_for 60 iw_condition_is $ns qwen SLOMeasurable Unknown ||
+		fail "no SLOMeasurable=Unknown before any request: $(kubectl -n $ns get iw qwen -o yaml)"
+	cond_msg $ns qwen SLOMeasurable | grep -q 'objectives\[1\] (ttft): no scraped pod shows time_to_first_token_seconds yet' ||
+		fail "message: $(cond_msg $ns qwen SLOMeasurable)"
+	curl -sf -m 30 "http://127.0.0.1:$port/v1/completions" -H 'Content-Type: application/json' \
+		-d '{"model":"qwen","prompt":"hello","max_tokens":3}' >/dev/null || fail "the simulator did not answer"
+	wait_for 30 iw_condition_is $ns qwen SLOMeasurable False ||
+		fail "no SLOMeasurable=False: $(kubectl -n $ns get iw qwen -o yaml)"
+	cond_msg $ns qwen SLOMeasurable | tee "$WORK/msg"
+	echo
+	grep -qF 'objectives[1] (ttft 2s): not a bucket bound of time_to_first_token_seconds on pod qwen-0 (nearest bounds 1 and 2.5)' "$WORK/msg" ||
+		fail "message"
+	apply_iw $ns qwen "{backend: vllm, metrics: {port: http, interval: 1s}, slo: {objectives: [{sli: availability, target: 99}, {sli: ttft, thresholdSeconds: 2.5, target: 99}, {sli: e2e, thresholdSeconds: 30, target: 99}]}}"
+	wait_for 30 iw_condition_is $ns qwen SLOMeasurable True ||
+		fail "SLOMeasurable did not turn True: $(cond_msg $ns qwen SLOMeasurable)"
+	kubectl -n $ns get prometheusrule infermon-qwen >/dev/null || fail "no PrometheusRule for the objectives"
+	stop_infermon
+	pass "SLO thresholds are judged by the live engine's buckets"
+}
+
 run_test "$1"
