@@ -514,27 +514,24 @@ static void answer_verdict(struct httpserver *s, struct lws *wsi, struct hs_conn
 {
 	struct buf line;
 	unsigned status;
+	const char *what;
 
 	switch (v) {
 	case METRICSAUTH_ALLOWED:
 		serve_metrics(s, wsi, c, c->take_gzip);
 		return;
 	case METRICSAUTH_UNAUTHENTICATED:
-		status = HTTP_STATUS_UNAUTHORIZED;
+		status = HTTP_STATUS_UNAUTHORIZED, what = "Unauthorized";
 		break;
 	case METRICSAUTH_FORBIDDEN:
-		status = HTTP_STATUS_FORBIDDEN;
+		status = HTTP_STATUS_FORBIDDEN, what = "Forbidden";
 		break;
 	default:
-		status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+		status = HTTP_STATUS_SERVICE_UNAVAILABLE, what = "Service Unavailable";
 		break;
 	}
 	buf_init(&line, BUF_MAX_SMALL);
-	buf_printf(&line, "%s: %s\n",
-		   status == HTTP_STATUS_UNAUTHORIZED ? "Unauthorized"
-		   : status == HTTP_STATUS_FORBIDDEN  ? "Forbidden"
-						      : "Service Unavailable",
-		   buf_str(reason));
+	buf_printf(&line, "%s: %s\n", what, buf_str(reason));
 	respond(wsi, c, status, text_type, body_new(line.ptr, line.len));
 	c->challenge = status == HTTP_STATUS_UNAUTHORIZED;
 	buf_release(&line);

@@ -184,8 +184,11 @@ static void finish(struct review *rv, enum metricsauth_verdict v, const char *wh
 	pump(r);
 }
 
-static bool post(struct review *rv, const char *path, const struct buf *body, http_done_cb cb)
+/* Starts one review call (sar: a SubjectAccessReview, else a TokenReview). */
+static bool post(struct review *rv, bool sar, const struct buf *body, http_done_cb cb)
 {
+	const char *path = sar ? KUBE_PATH(KUBE_GV_AUTHORIZATION) "/subjectaccessreviews"
+			       : KUBE_PATH(KUBE_GV_AUTHENTICATION) "/tokenreviews";
 	struct http_call *call = kubeclient_call_uncounted(rv->r->kc, "POST", path);
 
 	kubeclient_set_body(call, "application/json", body->ptr, body->len);
@@ -195,7 +198,7 @@ static bool post(struct review *rv, const char *path, const struct buf *body, ht
 		http_call_free(call);
 		return false;
 	}
-	metricsauth_count_call(rv->r->auth, strstr(path, "subjectaccessreviews") != NULL);
+	metricsauth_count_call(rv->r->auth, sar);
 	return true;
 }
 
@@ -241,9 +244,7 @@ static void token_done(struct http_call *call, im_result transport, void *data)
 	if (v == METRICSAUTH_ALLOWED) {
 		rv->username = cJSON_GetObjectItemCaseSensitive(rv->user, "username")->valuestring;
 		metricsreview_access_body(&body, rv->user);
-		if (!rv->r->stopped &&
-		    post(rv, KUBE_PATH(KUBE_GV_AUTHORIZATION) "/subjectaccessreviews", &body,
-			 access_done))
+		if (!rv->r->stopped && post(rv, true, &body, access_done))
 			goto out;
 		v = METRICSAUTH_UNAVAILABLE;
 		buf_reset(&why);
@@ -268,7 +269,7 @@ static void start_review(struct metricsreview *r, struct metricsauth_job *job)
 	metricsreview_token_body(&body, rv->job.token);
 	/* the token is in the request body now; no copy of ours is needed */
 	metricsauth_job_release(&rv->job);
-	started = post(rv, KUBE_PATH(KUBE_GV_AUTHENTICATION) "/tokenreviews", &body, token_done);
+	started = post(rv, false, &body, token_done);
 	if (body.ptr)
 		OPENSSL_cleanse(body.ptr, body.len);
 	buf_release(&body);
