@@ -180,6 +180,18 @@ events_with_reason() {
 # intervals here, and a CR's status is written at most twice per interval:
 # reconciler_scrape_changed), and no generated object written. P is 10, so
 # a status write per pod would fail it.
+# bounded_writes WHAT W C: the writes between the arrays before and after
+# (writes_by_kind) into d, printed; fails unless they are at most two Events
+# per workload, four status writes per CR and no generated object.
+bounded_writes() {
+	local what=$1 w=$2 c=$3 i
+	for i in 0 1 2 3 4; do d[$i]=$((after[i] - before[i])); done
+	echo "$what: ${d[0]} Events, ${d[1]} status writes, ${d[2]} applies, ${d[3]} deletes; ${d[4]} API writes in all"
+	[ "${d[0]}" -le $((w * 2)) ] || fail "$what: ${d[0]} Events for $w workloads (at most one per workload and changed check)"
+	[ "${d[1]}" -le $((c * 4)) ] || fail "$what: ${d[1]} status writes for $c CRs"
+	[ "${d[2]}" = 0 ] && [ "${d[3]}" = 0 ] || fail "$what: generated objects written: ${d[2]} applies, ${d[3]} deletes"
+}
+
 test_fleet_unreachable_at_once_costs_writes_per_workload() {
 	local pa pb i live=() w=4 p=10 c=4 before after d fail_events
 	pa=$(free_port); pb=$(free_port)
@@ -206,14 +218,9 @@ test_fleet_unreachable_at_once_costs_writes_per_workload() {
 	wait_for 60 quiet 5 || { kill -CONT "${sims[@]}"; fail "the controller never went quiet with the fleet down"; }
 	after=($(writes_by_kind))
 	kill -CONT "${sims[@]}"
-	for i in 0 1 2 3 4; do d[$i]=$((after[i] - before[i])); done
+	bounded_writes "fleet down ($((w * p)) pods, $w workloads, $c CRs)" $w $c
 	fail_events=$(events_with_reason ScrapeFailed)
-	echo "fleet down ($((w * p)) pods, $w workloads, $c CRs): ${d[0]} Events (ScrapeFailed: $fail_events), ${d[1]} status writes," \
-		"${d[2]} applies, ${d[3]} deletes; ${d[4]} API writes in all"
 	[ "$fail_events" = "$w" ] || fail "$fail_events ScrapeFailed Events for $w workloads"
-	[ "${d[0]}" -le $((w * 2)) ] || fail "${d[0]} Events for $w workloads (at most one per workload and changed check)"
-	[ "${d[1]}" -le $((c * 4)) ] || fail "${d[1]} status writes for $c CRs"
-	[ "${d[2]}" = 0 ] && [ "${d[3]}" = 0 ] || fail "generated objects written: ${d[2]} applies, ${d[3]} deletes"
 	[ "${d[4]}" = $((d[0] + d[1])) ] || fail "${d[4]} API writes, not just the Events and status writes"
 
 	# and back
@@ -221,13 +228,8 @@ test_fleet_unreachable_at_once_costs_writes_per_workload() {
 	wait_for 60 scrapes_up $((w * p)) || fail "the fleet did not come back: $(self_metric infermon_scrape_targets)"
 	wait_for 60 quiet 5 || fail "the controller never went quiet after the fleet came back"
 	after=($(writes_by_kind))
-	for i in 0 1 2 3 4; do d[$i]=$((after[i] - before[i])); done
-	echo "fleet back: ${d[0]} Events (ScrapeFailedResolved: $(events_with_reason ScrapeFailedResolved)), ${d[1]} status writes," \
-		"${d[2]} applies, ${d[3]} deletes; ${d[4]} API writes in all"
+	bounded_writes "fleet back" $w $c
 	[ "$(events_with_reason ScrapeFailedResolved)" = "$w" ] || fail "$(events_with_reason ScrapeFailedResolved) ScrapeFailedResolved Events for $w workloads"
-	[ "${d[0]}" -le $((w * 2)) ] || fail "${d[0]} Events for $w workloads coming back"
-	[ "${d[1]}" -le $((c * 4)) ] || fail "${d[1]} status writes for $c CRs coming back"
-	[ "${d[2]}" = 0 ] && [ "${d[3]}" = 0 ] || fail "generated objects written: ${d[2]} applies, ${d[3]} deletes"
 	stop_infermon
 	kubectl delete ns $NS --wait=false >/dev/null
 }
