@@ -9,18 +9,6 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TOOL=$ROOT/test/integration/alerts_test.py
 
-# every distinct promtool: Debian's and the one hack/tools builds
-promtools() {
-	local p seen=" "
-	for p in $(which -a promtool) "$(infermon_cache)/bin/promtool"; do
-		[ -x "$p" ] || continue
-		p=$(readlink -f "$p")
-		[[ $seen == *" $p "* ]] && continue
-		seen="$seen$p "
-		echo "$p"
-	done
-}
-
 test_rendered_rules_pass_promtool_check() {
 	local p n=0
 	"$INFERMON_BIN" render -f "$ROOT/test/data/render/workloads.yaml" -f "$ROOT/test/data/alerts/workloads.yaml" \

@@ -11,18 +11,6 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TOOL=$ROOT/test/integration/alerts_test.py
 DATA=$ROOT/test/data/slo
 
-# every distinct promtool: Debian's and the one hack/tools builds
-promtools() {
-	local p seen=" "
-	for p in $(which -a promtool) "$(infermon_cache)/bin/promtool"; do
-		[ -x "$p" ] || continue
-		p=$(readlink -f "$p")
-		[[ $seen == *" $p "* ]] && continue
-		seen="$seen$p "
-		echo "$p"
-	done
-}
-
 test_rendered_slo_rules_pass_promtool_check() {
 	local p n=0 want
 	"$INFERMON_BIN" render -f "$DATA/objectives.yaml" > "$WORK/r.yaml"

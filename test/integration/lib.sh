@@ -6,6 +6,18 @@
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 
+# every distinct promtool: Debian's and the one hack/tools builds
+promtools() {
+	local p seen=" "
+	for p in $(which -a promtool) "$(infermon_cache)/bin/promtool"; do
+		[ -x "$p" ] || continue
+		p=$(readlink -f "$p")
+		[[ $seen == *" $p "* ]] && continue
+		seen="$seen$p "
+		echo "$p"
+	done
+}
+
 # start_infermon LOG ARGS...: runs `infermon ARGS` in the background, logging
 # to LOG; sets INFERMON_PID.
 start_infermon() {
