@@ -304,6 +304,7 @@ void reconcile_workload(struct run *run, const char *ns, const char *workload)
 		const cJSON *live = cJSON_GetObjectItemCaseSensitive(d.cr, "status");
 		announce(run, live, run->status, "MonitorSelected");
 		announce(run, live, run->status, "LimitMatchesSpec");
+		announce(run, live, run->status, "SLOMeasurable");
 	}
 	for (size_t i = 0; i < d.nlosers && !r->status_held; i++)
 		report_conflict(run, &d, d.losers[i], w, workload);

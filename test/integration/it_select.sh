@@ -195,9 +195,13 @@ test_slo_thresholds_checked_against_the_live_buckets() {
 	echo
 	grep -qF 'objectives[1] (ttft 2s): not a bucket bound of time_to_first_token_seconds on pod qwen-0 (nearest bounds 1 and 2.5)' "$WORK/msg" ||
 		fail "message"
+	wait_for 30 iw_has_event $ns qwen 'Warning ThresholdNotABucketBound' ||
+		fail "no Warning event: $(events_of $ns qwen)"
 	apply_iw $ns qwen "{backend: vllm, metrics: {port: http, interval: 1s}, slo: {objectives: [{sli: availability, target: 99}, {sli: ttft, thresholdSeconds: 2.5, target: 99}, {sli: e2e, thresholdSeconds: 30, target: 99}]}}"
 	wait_for 30 iw_condition_is $ns qwen SLOMeasurable True ||
 		fail "SLOMeasurable did not turn True: $(cond_msg $ns qwen SLOMeasurable)"
+	wait_for 30 iw_has_event $ns qwen 'Normal SLOMeasurable' ||
+		fail "no Normal event when it cleared: $(events_of $ns qwen)"
 	kubectl -n $ns get prometheusrule infermon-qwen >/dev/null || fail "no PrometheusRule for the objectives"
 	stop_infermon
 	pass "SLO thresholds are judged by the live engine's buckets"
