@@ -27,6 +27,9 @@ void render_slo_number(char *out, size_t n, double v)
  * the older name TPOT falls back to per pod. */
 static void sli_histogram(enum slo_sli sli, const char **suffix, const char **old_suffix)
 {
+	/* set before the switch: gcc -O3 cannot tell that the switch covers
+	 * every value and called suffix maybe-uninitialized (-Werror) */
+	*suffix = "e2e_request_latency_seconds";
 	*old_suffix = NULL;
 	switch (sli) {
 	case SLI_TTFT:
@@ -38,7 +41,6 @@ static void sli_histogram(enum slo_sli sli, const char **suffix, const char **ol
 		break;
 	case SLI_E2E:
 	case SLI_AVAILABILITY:
-		*suffix = "e2e_request_latency_seconds";
 		break;
 	}
 }
