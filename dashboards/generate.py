@@ -21,7 +21,10 @@ Rules the queries follow (docs/dashboard.md explains them):
 - vLLM's `engine` label (data parallelism) is summed away by every
   aggregation;
 - every limit comes from an infermon_* series of the controller; none is
-  typed in.
+  typed in;
+- the SLO row reads the recordings of the workload's PrometheusRule
+  (lib/render_slo.h) and the controller's infermon_slo_objective, by
+  namespace and workload only.
 Python 3 standard library only; the output is deterministic.
 """
 
@@ -263,10 +266,13 @@ class Board:
         return pos
 
     def panel(self, kind, title, description, targets, unit="short", w=8, h=8,
-              engines="all", extra=None, require=None, note=None):
+              engines="all", extra=None, require=None, note=None, minimum=0):
         """targets: [(legend, expr, variants, opts)] — variants: the engine
-        variants the query must return data for. require: {variant:
-        {label: [values]}} the result must also contain."""
+        variants the query must return data for; opts["require"], not a
+        Grafana field, is what that query's result must contain, as
+        require for the panel. require: {variant: {label: [values]}} the
+        panel's results together must also contain. minimum: the y axis'
+        lower end (None: from the data)."""
         pid = self.next_id
         self.next_id += 1
         scope = note
@@ -284,20 +290,25 @@ class Board:
         claim = {"id": pid, "title": title, "type": kind, "targets": []}
         for i, t in enumerate(targets):
             legend, expr, variants = t[0], t[1], t[2]
-            opts = t[3] if len(t) > 3 else {}
+            opts = dict(t[3]) if len(t) > 3 else {}
+            t_require = opts.pop("require", None)
             tgt = {"datasource": DS, "editorMode": "code", "expr": expr,
                    "legendFormat": legend, "range": True, "refId": refs[i]}
             tgt.update(opts)
             p["targets"].append(tgt)
             claim["targets"].append({"refId": refs[i], "legend": legend, "expr": expr,
                                      "variants": variants})
+            if t_require:
+                claim["targets"][-1]["require"] = t_require
         if require:
             claim["require"] = require
         if kind == "timeseries":
             p["fieldConfig"] = {"defaults": {
                 "custom": {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10,
                            "showPoints": "never", "spanNulls": False},
-                "unit": unit, "min": 0}, "overrides": []}
+                "unit": unit}, "overrides": []}
+            if minimum is not None:
+                p["fieldConfig"]["defaults"]["min"] = minimum
             p["options"] = {"legend": {"calcs": ["mean", "max", "lastNotNull"],
                                        "displayMode": "table", "placement": "bottom",
                                        "showLegend": True},
@@ -637,6 +648,79 @@ def gpu_row(b):
                 engines="All engines, wherever dcgm-exporter runs.")
 
 
+# The SLO series: recordings of the workload's PrometheusRule (lib/render_slo.h)
+# and the controller's infermon_slo_objective, by namespace and workload.
+SLO = 'namespace=~"$namespace", workload_name=~"$workload_name"'
+# Every objective's labels: sli, threshold (latency SLIs), target, window.
+SLO_BY = ["namespace", "workload_name", "sli", "threshold", "target", "window"]
+# The SLI's error-ratio windows the burn-rate alerts read.
+ALERT_WINDOWS = "5m|30m|1h|2h|6h|1d|3d"
+# Which SLIs each variant's workload has objectives for and data to meet
+# them with (test/dashboard/scenario.py OBJECTIVES): availability reads
+# vllm:request_success_total, which SGLang does not export.
+SLO_SLIS = {v: ["ttft", "tpot", "availability"] for v in VLLM}
+SLO_SLIS.update({v: ["ttft", "tpot"] for v in SGLANG})
+SLO_NOTE = ("Needs the workload's PrometheusRule (infermon applies it when the "
+            "InferenceWorkload has spec.slo.objectives) loaded by the Prometheus, whose "
+            "ruleSelector must select it: without the recordings these panels are empty. "
+            "The Model, Backend, Role and Pod variables do not apply to this row.")
+SLO_ENGINES = ("Latency SLIs (ttft, tpot, e2e): all engines. Availability: vLLM only "
+               "(SGLang exports no finished reasons).")
+
+
+def slo_threshold(expr):
+    """Rewrites the threshold label of latency SLIs to " ≤ 2.5s" for the
+    legend (availability has none and keeps none)."""
+    return 'label_replace(%s, "threshold", " ≤ ${1}s", "threshold", "(.+)")' % expr
+
+
+def slo_row(b):
+    b.row("Service level objectives")
+    req = {v: {"sli": SLO_SLIS[v]} for v in ALL}
+    b.panel("timeseries", "SLO attainment vs objective",
+            "Share of requests that met the objective over its compliance window (1 − the "
+            "window's error ratio, infermon:slo_sli_error:ratio_rate<window>, weighted by "
+            "requests), next to the objective itself (infermon_slo_objective: the CR's "
+            "target, exported by the controller). Attainment below the objective line means "
+            "the error budget is spent. The window's sums start when the recordings start: "
+            "a window younger than its length shows the requests seen so far.",
+            [("{{workload_name}} {{sli}}{{threshold}} over {{window}}",
+              slo_threshold('1 - {__name__=~"infermon:slo_sli_error:ratio_rate[0-9]+d", window!="", %s}' % SLO),
+              ALL, {"require": req}),
+             ("{{workload_name}} {{sli}}{{threshold}} objective {{target}}% over {{window}}",
+              slo_threshold("max by (%s) (infermon_slo_objective{%s})" % (by(SLO_BY), SLO)),
+              ALL, {"require": req})],
+            unit="percentunit", w=12, minimum=None, note=SLO_NOTE, engines=SLO_ENGINES)
+    b.panel("timeseries", "Error budget remaining",
+            "Share of the error budget (100 − target percent of the window's requests) still "
+            "unspent over the compliance window: infermon:slo_error_budget_remaining:ratio. "
+            "1 = untouched, 0 = spent, negative = overspent.",
+            [("{{workload_name}} {{sli}}{{threshold}} {{target}}% over {{window}}",
+              slo_threshold("infermon:slo_error_budget_remaining:ratio{%s}" % SLO),
+              ALL, {"require": req})],
+            unit="percentunit", w=12, minimum=None, note=SLO_NOTE, engines=SLO_ENGINES)
+    b.panel("timeseries", "Burn rate (1h)",
+            "How fast the budget burns: the last hour's error ratio over the budget "
+            "(infermon:slo_burn_rate:ratio_rate1h). 1 spends exactly the budget over the "
+            "window. LLMErrorBudgetBurnPage fires at 2% of the budget in 1h: a 1h burn rate "
+            "of 0.48 × the window in days (13.44 for 28d, 14.4 for 30d), confirmed over 5m; "
+            "the other page and ticket conditions read the 6h, 1d and 3d ratios (SLI error "
+            "ratio panel).",
+            [("{{workload_name}} {{sli}}{{threshold}} {{target}}% over {{window}}",
+              slo_threshold("infermon:slo_burn_rate:ratio_rate1h{%s}" % SLO),
+              ALL, {"require": req})],
+            unit="short", w=12, note=SLO_NOTE, engines=SLO_ENGINES)
+    b.panel("timeseries", "SLI error ratio by alert window",
+            "Share of requests that missed the SLI over each window the burn-rate alerts "
+            "read (infermon:slo_sli_error:ratio_rate5m … _rate3d): the short windows show a "
+            "burn starting and stopping, the long ones what the tickets judge.",
+            [("{{workload_name}} {{sli}}{{threshold}} over {{over}}",
+              'label_replace(%s, "over", "$1", "__name__", "infermon:slo_sli_error:ratio_rate(.+)")' %
+              slo_threshold('{__name__=~"infermon:slo_sli_error:ratio_rate(%s)", %s}' % (ALERT_WINDOWS, SLO)),
+              ALL, {"require": req})],
+            unit="percentunit", w=12, note=SLO_NOTE, engines=SLO_ENGINES)
+
+
 def variable(name, label, query, multi=False, include_all=False, all_value=None, hide=0):
     v = {
         "current": {},
@@ -665,6 +749,7 @@ def dashboard():
     model_row(b)
     pod_row(b)
     gpu_row(b)
+    slo_row(b)
     ns = 'namespace=~"$namespace"'
     wl = ns + ', workload_name=~"$workload_name"'
     templating = [

@@ -189,4 +189,12 @@ const struct reconciler_stats *reconciler_stats(const struct reconciler *r);
 const struct iwspec *reconciler_spec(struct reconciler *r, const char *ns, const char *workload,
 				     enum backend b);
 
+/* Calls cb once for each workload an InferenceWorkload selects, in
+ * namespace/workload order, with its reconciler_spec: the governing CR's
+ * spec when valid, else the defaults (which have no SLO objectives). The
+ * spec is valid during the call only. For the controller's /metrics
+ * (infermon_slo_objective). */
+typedef void (*reconciler_spec_cb)(void *ctx, const struct iwspec *s);
+void reconciler_each_cr_spec(struct reconciler *r, reconciler_spec_cb cb, void *ctx);
+
 #endif

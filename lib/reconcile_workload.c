@@ -86,6 +86,38 @@ const struct iwspec *reconciler_spec(struct reconciler *r, const char *ns, const
 	return s;
 }
 
+void reconciler_each_cr_spec(struct reconciler *r, reconciler_spec_cb cb, void *ctx)
+{
+	const struct objcache *crs = &r->o.caches->crs;
+	struct hmap workloads; /* "namespace/workload" -> a CR selecting it */
+	const char **keys;
+	struct buf k;
+
+	hmap_init(&workloads);
+	buf_init(&k, BUF_MAX_SMALL);
+	for (struct hmap_entry *e = hmap_first(&crs->objs); e; e = hmap_next(&crs->objs, e)) {
+		const char *ns = desired_cr_namespace(e->value);
+		const char *w = desired_cr_workload(e->value);
+		if (w)
+			hmap_put(&workloads, obj_key(&k, ns, w), e->value);
+	}
+	keys = hmap_sorted_keys(&workloads);
+	for (size_t i = 0; keys[i]; i++) {
+		const cJSON *cr = hmap_get(&workloads, keys[i]);
+		const char *ns = desired_cr_namespace(cr);
+		const char *w = desired_cr_workload(cr);
+		const struct iwspec *s = NULL;
+		/* any backend's spec will do (objectives do not depend on it):
+		 * the scraper wiring has parsed the one of a workload with pods */
+		for (int b = BACKEND_UNKNOWN; b <= BACKEND_SGLANG_PD && !s; b++)
+			s = hmap_get(&r->specs, spec_key(&k, ns, w, (enum backend)b));
+		cb(ctx, s ? s : reconciler_spec(r, ns, w, BACKEND_UNKNOWN));
+	}
+	im_free(keys);
+	hmap_release(&workloads);
+	buf_release(&k);
+}
+
 void reconcile_forget_spec(struct reconciler *r, const char *ns, const char *workload)
 {
 	struct buf k;

@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "expo.h"
 #include "log.h"
+#include "render_slo.h"
 #include "strparse.h"
 #include "version.h"
 
@@ -196,6 +197,69 @@ static void render_engines(const struct selfmetrics_in *in, struct buf *b)
 	im_free(at);
 	im_free(ts);
 	im_free(keys);
+}
+
+/* ---- per workload ---- */
+
+void selfmetrics_objectives(struct buf *b, const struct iwspec *const *specs, size_t n)
+{
+	char threshold[32], target[32];
+
+	expo_family(b, "infermon_slo_objective", "gauge",
+		    "An SLO objective of the workload's InferenceWorkload: the share of requests "
+		    "that must meet it (spec.slo.objectives[].target / 100).");
+	for (size_t i = 0; i < n; i++) {
+		const struct iwspec *s = specs[i];
+		for (size_t j = 0; j < s->nobjectives; j++) {
+			const struct iw_objective *o = &s->objectives[j];
+			double ratio = 0;
+			/* 99.9 / 100 is 0.9990000000000001; the twelve digits the
+			 * budget recordings print make it 0.999 */
+			snprintf(target, sizeof(target), "%.12g", o->target / 100);
+			(void)strparse_double(target, strlen(target), &ratio);
+			render_slo_number(target, sizeof(target), o->target);
+			render_slo_number(threshold, sizeof(threshold), o->threshold);
+			if (o->sli == SLI_AVAILABILITY) /* no threshold, as in the rules */
+				expo_sample(b, "infermon_slo_objective", ratio, "namespace",
+					    s->namespace, "workload_name", s->workload, "sli",
+					    slo_sli_name(o->sli), "target", target, "window",
+					    o->window, NULL);
+			else
+				expo_sample(b, "infermon_slo_objective", ratio, "namespace",
+					    s->namespace, "workload_name", s->workload, "sli",
+					    slo_sli_name(o->sli), "threshold", threshold, "target",
+					    target, "window", o->window, NULL);
+		}
+	}
+}
+
+struct spec_list {
+	const struct iwspec **v;
+	size_t n, cap;
+};
+
+static void collect_spec(void *ctx, const struct iwspec *s)
+{
+	struct spec_list *l = ctx;
+
+	if (!s->nobjectives)
+		return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->v = im_xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = s;
+}
+
+/* The objectives of every workload a CR governs, in namespace/workload
+ * order. */
+static void render_workloads(const struct selfmetrics_in *in, struct buf *b)
+{
+	struct spec_list l = {0};
+
+	reconciler_each_cr_spec(in->rec, collect_spec, &l);
+	selfmetrics_objectives(b, l.v, l.n);
+	im_free(l.v);
 }
 
 /* ---- the controller ---- */
@@ -396,4 +460,6 @@ void selfmetrics_render(const struct selfmetrics_in *in, struct buf *b)
 {
 	render_self(in, b);
 	render_engines(in, b);
+	if (in->leading)
+		render_workloads(in, b);
 }

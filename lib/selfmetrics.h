@@ -1,8 +1,10 @@
 /*
  * selfmetrics.h - the controller's own /metrics page: build info, caches,
  * watches, scrapes, Events, the work queue and reconciles, API requests,
- * leadership, memory; and per engine (pod) its live limits, saturation,
- * drift, checks and scrape health, which the dashboard joins on.
+ * leadership, memory; per engine (pod) its live limits, saturation,
+ * drift, checks and scrape health, which the dashboard joins on; and per
+ * workload its SLO objectives (infermon_slo_objective), which the
+ * dashboard draws next to the recordings of render_slo.h.
  *
  * The per-engine families are one table: each row names a family and the
  * function that writes its samples for one engine. Loop thread only (it
@@ -35,7 +37,7 @@ struct selfmetrics_in {
 	struct scraper *scraper;
 	const struct targets *targets;
 	const struct events *events;
-	const struct reconciler *rec;
+	struct reconciler *rec; /* its spec index fills as the objectives are read */
 	const struct kubeclient *kc;
 	const struct leader *le; /* NULL without leader election */
 	bool leading;
@@ -43,7 +45,17 @@ struct selfmetrics_in {
 	struct metricsauth *auth; /* NULL with --metrics-secure=false */
 };
 
-/* Appends the whole page to b (its cap decides whether it fits). */
+/* Appends the whole page to b (its cap decides whether it fits). Engines
+ * appear once scraped, which only the leader does; the workloads'
+ * objectives only while leading too, although every replica knows the
+ * CRs: one replica speaking for a workload keeps a join on its series
+ * one-to-one. */
 void selfmetrics_render(const struct selfmetrics_in *in, struct buf *b);
+
+/* Appends the family infermon_slo_objective: one sample per objective of
+ * each spec in specs[0..n), labelled namespace, workload_name, sli,
+ * threshold (latency SLIs only), target and window as the recordings of
+ * render_slo.h are, valued the target as a ratio (99.9 -> 0.999). */
+void selfmetrics_objectives(struct buf *b, const struct iwspec *const *specs, size_t n);
 
 #endif

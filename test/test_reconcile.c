@@ -16,6 +16,7 @@
 #include "prune.h"
 #include "reconcile.h"
 #include "reflector.h"
+#include "selfmetrics.h"
 
 /* ---- the fake client ---- */
 
@@ -751,6 +752,89 @@ TEST(reconciler_spec_is_parsed_once_per_cr_change)
 	ASSERT_STREQ(reconciler_spec(&f.r, "llm", "qwen", BACKEND_VLLM)->port, "9000");
 	/* a workload without a CR gets the defaults */
 	ASSERT_STREQ(reconciler_spec(&f.r, "llm", "llama", BACKEND_SGLANG)->port, "http");
+	reconciler_pump(&f.r);
+	fake_flush(&f);
+	fake_release(&f);
+}
+
+/* ---- the objectives on /metrics ---- */
+
+struct seen_specs {
+	const struct iwspec *v[8];
+	size_t n;
+};
+
+static void seen_spec(void *ctx, const struct iwspec *s)
+{
+	struct seen_specs *l = ctx;
+
+	ASSERT_TRUE(l->n < 8);
+	l->v[l->n++] = s;
+}
+
+TEST(each_cr_spec_gives_every_governed_workload_once_and_the_objective_series)
+{
+	struct fake f;
+	struct seen_specs l = {0};
+	struct buf page;
+
+	fake_init(&f, false);
+	add_cr(&f, "qwen", "qwen", "2026-01-01T00:00:00Z",
+	       "\"slo\":{\"objectives\":["
+	       "{\"sli\":\"ttft\",\"thresholdSeconds\":2.5,\"target\":99},"
+	       "{\"sli\":\"ttft\",\"thresholdSeconds\":2.5,\"target\":99.9},"
+	       "{\"sli\":\"tpot\",\"thresholdSeconds\":0.1,\"target\":99.5,\"window\":\"4w\"},"
+	       "{\"sli\":\"availability\",\"target\":99.9,\"window\":\"30d\"}]}");
+	/* two CRs select llama: the older one's objective only */
+	add_cr(&f, "zeta", "llama", "2026-01-01T00:00:00Z",
+	       "\"slo\":{\"objectives\":[{\"sli\":\"e2e\",\"thresholdSeconds\":10,\"target\":95}]}");
+	add_cr(&f, "alpha", "llama", "2026-02-01T00:00:00Z",
+	       "\"slo\":{\"objectives\":[{\"sli\":\"e2e\",\"thresholdSeconds\":20,\"target\":90}]}");
+	/* an invalid spec counts for nothing; no objectives, no samples */
+	add_cr(&f, "broken", "broken", "2026-01-01T00:00:00Z",
+	       "\"slo\":{\"objectives\":[{\"sli\":\"ttft\",\"thresholdSeconds\":2.5,\"target\":100}]}");
+	add_cr(&f, "plain", "plain", "2026-01-01T00:00:00Z", NULL);
+	/* a pod's spec parsed by the scraper wiring is the one read */
+	ASSERT_EQ_INT(reconciler_spec(&f.r, "llm", "qwen", BACKEND_VLLM)->nobjectives, 4);
+
+	reconciler_each_cr_spec(&f.r, seen_spec, &l);
+	ASSERT_EQ_INT(l.n, 4);
+	ASSERT_STREQ(l.v[0]->workload, "broken");
+	ASSERT_EQ_INT(l.v[0]->nobjectives, 0);
+	ASSERT_STREQ(l.v[1]->workload, "llama");
+	ASSERT_STREQ(l.v[1]->name, "zeta");
+	ASSERT_STREQ(l.v[2]->workload, "plain");
+	ASSERT_STREQ(l.v[3]->workload, "qwen");
+	ASSERT_TRUE(l.v[3] == reconciler_spec(&f.r, "llm", "qwen", BACKEND_VLLM));
+
+	buf_init(&page, BUF_MAX_SMALL);
+	selfmetrics_objectives(&page, l.v, l.n);
+	ASSERT_STREQ(
+		buf_str(&page),
+		"# HELP infermon_slo_objective An SLO objective of the workload's "
+		"InferenceWorkload: the share of requests that must meet it "
+		"(spec.slo.objectives[].target / 100).\n"
+		"# TYPE infermon_slo_objective gauge\n"
+		"infermon_slo_objective{namespace=\"llm\",workload_name=\"llama\",sli=\"e2e\","
+		"threshold=\"10\",target=\"95\",window=\"28d\"} 0.94999999999999996\n"
+		"infermon_slo_objective{namespace=\"llm\",workload_name=\"qwen\",sli=\"ttft\","
+		"threshold=\"2.5\",target=\"99\",window=\"28d\"} 0.98999999999999999\n"
+		"infermon_slo_objective{namespace=\"llm\",workload_name=\"qwen\",sli=\"ttft\","
+		"threshold=\"2.5\",target=\"99.9\",window=\"28d\"} 0.999\n"
+		"infermon_slo_objective{namespace=\"llm\",workload_name=\"qwen\",sli=\"tpot\","
+		"threshold=\"0.1\",target=\"99.5\",window=\"28d\"} 0.995\n"
+		"infermon_slo_objective{namespace=\"llm\",workload_name=\"qwen\",sli=\"availability\","
+		"target=\"99.9\",window=\"30d\"} 0.999\n");
+	buf_release(&page);
+
+	/* the winner's edit is read anew (its spec forgotten on the change) */
+	add_cr(&f, "zeta", "llama", "2026-01-01T00:00:00Z",
+	       "\"slo\":{\"objectives\":[{\"sli\":\"e2e\",\"thresholdSeconds\":10,\"target\":97}]}");
+	reconciler_cr_changed(&f.r, objcache_get(&f.caches.crs, "llm", "zeta"), false, NULL);
+	l.n = 0;
+	reconciler_each_cr_spec(&f.r, seen_spec, &l);
+	ASSERT_EQ_INT(l.n, 4);
+	ASSERT_EQ_DBL(l.v[1]->objectives[0].target, 97, 0);
 	reconciler_pump(&f.r);
 	fake_flush(&f);
 	fake_release(&f);

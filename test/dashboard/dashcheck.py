@@ -7,7 +7,9 @@
     dashcheck.py eval PROM_URL VARIABLES.json [--wait SECONDS]
         evaluates every panel query through /api/v1/query with the variables of
         every engine variant the query claims (test/dashboard/panel_claims.json)
-        and requires data: at least one sample, and a finite one. Prints
+        and requires data: at least one sample, and a finite one; where the
+        claim has a require, those label values among the finite samples (of
+        the query, or of the panel's queries together). Prints
         panel -> query -> variant -> result and a matrix; exit 1 on any failure.
         --wait retries (every 2 s, bounded) until all pass, for rate windows to fill.
     dashcheck.py variables PROM_URL VARIABLES.json
@@ -116,7 +118,8 @@ class Prom:
 
 
 def fmt_labels(m, keep=("namespace", "pod", "model_name", "role", "source", "check",
-                        "finished_reason", "queue", "gpu", "le", "max_num_seqs_source")):
+                        "finished_reason", "queue", "gpu", "le", "max_num_seqs_source",
+                        "workload_name", "sli", "threshold", "target", "window", "over")):
     return "{" + ",".join('%s="%s"' % (k, m[k]) for k in keep if k in m) + "}"
 
 
@@ -132,9 +135,17 @@ def evaluate(prom, c, variables):
                     rows.append((p["title"], t["legend"], v, False, "query error: " + err))
                     continue
                 finite = [(m, x) for m, x in res if math.isfinite(x)]
+                mine = {}  # this query's label values
                 for m, _ in finite:
                     for k, val in m.items():
                         seen.setdefault(v, {}).setdefault(k, set()).add(val)
+                        mine.setdefault(k, set()).add(val)
+                for label, values in sorted(t.get("require", {}).get(v, {}).items()):
+                    got = mine.get(label, set())
+                    missing = [x for x in values if x not in got]
+                    rows.append((p["title"], "%s: %s values" % (t["legend"], label), v, not missing,
+                                 "has %s=%s" % (label, ",".join(sorted(got))) +
+                                 ("; missing %s" % ",".join(missing) if missing else "")))
                 if not res:
                     rows.append((p["title"], t["legend"], v, False, "no data"))
                 elif not finite:
@@ -241,7 +252,7 @@ def cmd_rules(var_path, out):
         lines.append("  rules:")
         for i, (title, ref, expr) in enumerate(dashboard_targets()):
             q = substitute(expr, vals)
-            if "$" in re.sub(r'"\$\d+"', "", q):
+            if "$" in re.sub(r'\$(\d+|\{\d+\})', "", q):
                 sys.exit("unsubstituted variable in %s/%s: %s" % (title, ref, q))
             lines.append("  - record: dashboard_variant%d:panel_%03d:%s" % (n, i, ref.lower()))
             lines.append("    expr: %s" % json.dumps(q))

@@ -9,19 +9,26 @@ engine variant (test/integration/it_dashboard.sh).
                                          the labelled pods (YAML for kubectl apply);
                                          N replaces the pods' --max-num-seqs value
     scenario.py pod-names                "NAMESPACE NAME" per pod
-    scenario.py prometheus PORTS.json CONTROLLER_JOB.json
+    scenario.py crs                      an InferenceWorkload per workload with its SLO
+                                         objectives (OBJECTIVES) and 1 s scrapes (YAML)
+    scenario.py prometheus PORTS.json CONTROLLER_JOB.json [RULES.yml]
                                          prometheus.yml (static targets + relabeling
                                          labels) for the targets PORTS.json names, and
                                          the controller's scrape job as given (what
                                          test/integration/servicemonitor.py derives
-                                         from deploy/prometheus/service_monitor.yaml)
+                                         from deploy/prometheus/service_monitor.yaml);
+                                         RULES.yml (the groups of the PrometheusRules
+                                         `infermon render` writes for the crs) as its
+                                         rule file
     scenario.py variables                variant -> dashboard variable values (JSON)
     scenario.py node-objects RELEASE     the same world as real pods of the real node
                                          (test/integration/it_node_dashboard.sh): the
                                          simulators (localhost/engine-sim:dev) and the
                                          composed pages (localhost/engine-pages:dev) as
                                          labelled pods, an InferenceWorkload per workload
-                                         whose monitor matches the operator's Prometheus,
+                                         whose monitor matches the operator's Prometheus
+                                         (and whose SLO objectives' PrometheusRule its
+                                         ruleSelector),
                                          and dcgm-exporter pods with the Service and
                                          ServiceMonitor a dcgm-exporter install brings,
                                          labelled release=RELEASE (YAML)
@@ -81,6 +88,36 @@ VARIANTS = {
     "vllm-pd": ("dash-research", ["vpd"]),
     "sglang-pd": ("dash-research", ["spd"]),
 }
+
+
+# The SLO objectives of every workload's InferenceWorkload (the dashboard's
+# SLO row; dashboards/generate.py SLO_SLIS claims them): TTFT and TPOT at
+# bucket bounds every engine variant's histograms have (2.5 s, 0.1 s), and
+# availability for vLLM, whose request_success_total SGLang lacks. Two
+# windows, so that the window label is not a constant.
+OBJECTIVES = {
+    "vllm": [{"sli": "ttft", "thresholdSeconds": 2.5, "target": 99},
+             {"sli": "tpot", "thresholdSeconds": 0.1, "target": 99.5, "window": "30d"},
+             {"sli": "availability", "target": 99.9}],
+    "sglang": [{"sli": "ttft", "thresholdSeconds": 2.5, "target": 99},
+               {"sli": "tpot", "thresholdSeconds": 0.1, "target": 99.5, "window": "30d"}],
+}
+
+
+def crs():
+    """An InferenceWorkload per workload: its objectives, and the 1 s scrapes
+    the controller's flag gives pods without a CR (a CR's own interval
+    replaces the flag)."""
+    docs, seen = [], set()
+    for name, ns, wl, be, role, model, how, args in PODS:
+        if (ns, wl) in seen:
+            continue
+        seen.add((ns, wl))
+        docs.append({"apiVersion": "infermon.io/v1alpha1", "kind": "InferenceWorkload",
+                     "metadata": {"name": wl, "namespace": ns},
+                     "spec": {"metrics": {"interval": "1s"},
+                              "slo": {"objectives": OBJECTIVES[be.split("-")[0]]}}})
+    return "".join("---\n" + obj(d) + "\n" for d in docs)
 
 
 def pod_ns(name):
@@ -188,12 +225,13 @@ def pods_yaml(ports, only=None, max_num_seqs_override=None):
     return "---\n".join(d + "\n" for d in docs)
 
 
-def prometheus(ports, controller_job):
+def prometheus(ports, controller_job, rules=None):
     lines = [
         "global:",
         "  scrape_interval: 1s",
         "  scrape_timeout: 1s",
         "  evaluation_interval: 1s",
+    ] + (["rule_files: [%s]" % yq(rules)] if rules else []) + [
         "scrape_configs:",
         # What the generated kubernetes_sd job will do by relabeling, as
         # static target labels.
@@ -272,7 +310,10 @@ def node_objects(release):
                      "metadata": {"name": wl, "namespace": ns},
                      "spec": {"backend": be,
                               "metrics": {"interval": "5s", "scrapeTimeout": "4s"},
-                              "monitor": {"kind": kind, "matchPrometheus": True}}})
+                              "monitor": {"kind": kind, "matchPrometheus": True},
+                              # the controller's PrometheusRule, which
+                              # matchPrometheus labels for the ruleSelector
+                              "slo": {"objectives": OBJECTIVES[be.split("-")[0]]}}})
     for name, honor, gpus in DCGM:
         t = dcgm_target(name, gpus)
         labels = {"app.kubernetes.io/name": "dcgm-exporter", "app.kubernetes.io/instance": name}
@@ -332,12 +373,14 @@ def main():
         sys.stdout.write(pods_yaml(ports, set(a[2:]) or None, override))
     elif a == ["pod-names"]:
         print("\n".join("%s %s" % (p[1], p[0]) for p in PODS))
-    elif len(a) == 3 and a[0] == "prometheus":
+    elif len(a) in (3, 4) and a[0] == "prometheus":
         with open(a[1]) as f:
             ports = json.load(f)
         with open(a[2]) as f:
             controller_job = json.load(f)
-        sys.stdout.write(prometheus(ports, controller_job))
+        sys.stdout.write(prometheus(ports, controller_job, a[3] if len(a) == 4 else None))
+    elif a == ["crs"]:
+        sys.stdout.write(crs())
     elif len(a) == 2 and a[0] == "node-objects":
         sys.stdout.write(node_objects(a[1]))
     elif a == ["variables"]:

@@ -4,8 +4,9 @@
 # a real Prometheus scraping llm-d-inference-sim engines, composed pages of
 # every other engine variant and of dcgm-exporter
 # (dashboard_targets.py), and the real controller (`infermon run` watching
-# labelled pods on the test API server), each panel query evaluated with
-# the variables of every engine variant it claims.
+# labelled pods and their InferenceWorkloads on the test API server), with
+# the SLO recordings `infermon render` writes for those as rules, each panel
+# query evaluated with the variables of every engine variant it claims.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -20,25 +21,25 @@ CHECK=$DASH/dashcheck.py
 test_lint() {
 	python3 "$ROOT/dashboards/generate.py" --check || fail "dashboards/llm-inference.json is not what dashboards/generate.py writes"
 	python3 - "$ROOT/dashboards/llm-inference.json" <<'PY' || fail "dashboard structure"
-import json, sys
+import json, re, sys
 d = json.load(open(sys.argv[1]))
 assert d["schemaVersion"] >= 39, d["schemaVersion"]
 kinds = {p["type"] for p in d["panels"]}
 assert kinds <= {"row", "timeseries", "stat", "heatmap", "table"}, kinds
 rows = [p["title"] for p in d["panels"] if p["type"] == "row"]
-assert rows == ["Model level", "Pod level", "GPU per pod"], rows
+assert rows == ["Model level", "Pod level", "GPU per pod", "Service level objectives"], rows
 v = {t["name"]: t for t in d["templating"]["list"]}
 assert v["datasource"]["type"] == "datasource" and v["datasource"]["query"] == "prometheus"
 for n in ("namespace", "workload_name", "model_name", "backend", "role", "pod"):
     assert v[n]["query"]["query"].startswith("label_values("), n
+# every rate()/increase() call (not a name ending in rate, as
+# infermon:slo_sli_error:ratio_rate5m) has a $__rate_interval range after it
+call = re.compile(r"(?<![\w:])(i?rate|increase)\(")
 for p in d["panels"]:
     for t in p.get("targets", []):
         e = t["expr"]
-        for fn in ("rate(", "increase("):
-            i = e.find(fn)
-            while i >= 0:
-                assert "[$__rate_interval]" in e[i:], (p["title"], e)
-                i = e.find(fn, i + 1)
+        for m in call.finditer(e):
+            assert "[$__rate_interval]" in e[m.start():], (p["title"], e)
 print("ok: %d panels, types %s" % (len(d["panels"]), ", ".join(sorted(kinds))))
 PY
 	"$ROOT/hack/tools/build.sh" linter
@@ -122,13 +123,16 @@ ports_json() {
 
 port_of() { awk -v n="$1" '$1 == n {print $2}' "$WORK/ports.txt"; }
 
-# create_pods [POD...]: the labelled pods, Running and Ready at 127.0.0.1.
+# create_pods [POD...]: the labelled pods, Running and Ready at 127.0.0.1,
+# and every workload's InferenceWorkload with its SLO objectives.
 create_pods() {
 	local ns name
 	for ns in $(python3 "$SCENARIO" pod-names | awk '{print $1}' | sort -u); do
 		kubectl delete ns "$ns" --ignore-not-found --wait=true >/dev/null
 		kubectl create ns "$ns" >/dev/null
 	done
+	python3 "$SCENARIO" crs >"$WORK/crs.yaml"
+	kubectl apply -f "$WORK/crs.yaml" >/dev/null
 	python3 "$SCENARIO" pods "$WORK/ports.json" "$@" | kubectl apply -f - >/dev/null
 	while read -r ns name; do
 		[ -n "$(port_of "$name")" ] || continue
@@ -177,11 +181,20 @@ controller_job() {
 # the 3.x hack/tools/build.sh builds from the module proxy when present),
 # each on its own loopback port and tmp storage, scraping the same targets
 # with the relabeling labels as static target labels, and the controller
-# through the shipped ServiceMonitor (controller_job).
+# through the shipped ServiceMonitor (controller_job); evaluating the rule
+# groups of the PrometheusRules `infermon render` writes for the
+# InferenceWorkloads of create_pods (the SLO recordings), as the operator's
+# Prometheus would once its ruleSelector picks them up.
 start_prometheus() {
-	local bin port seen=" " i=0
+	local bin port seen=" " i=0 ncrs ngroups
 	controller_job
-	python3 "$SCENARIO" prometheus "$WORK/ports.json" "$WORK/controller-job.json" >"$WORK/prometheus.yml"
+	"$INFERMON_BIN" render -f "$WORK/crs.yaml" >"$WORK/rendered.yaml" || fail "infermon render of the InferenceWorkloads"
+	python3 "$ROOT/test/integration/alerts_test.py" rules "$WORK/rendered.yaml" "$WORK/rules.slo.yml"
+	ncrs=$(grep -c '"kind": "InferenceWorkload"' "$WORK/crs.yaml")
+	ngroups=$(grep -c '^- name: infermon-slo\.' "$WORK/rules.slo.yml" || true)
+	[ "$ngroups" -eq "$ncrs" ] || fail "want an SLO rule group per InferenceWorkload ($ncrs), got $ngroups"
+	echo "rule file: $ngroups SLO groups ($(grep -c '^  - record:' "$WORK/rules.slo.yml") recordings), one per InferenceWorkload"
+	python3 "$SCENARIO" prometheus "$WORK/ports.json" "$WORK/controller-job.json" "$WORK/rules.slo.yml" >"$WORK/prometheus.yml"
 	for bin in $(which -a prometheus); do
 		bin=$(readlink -f "$bin")
 		[[ $seen == *" $bin "* ]] && continue
