@@ -74,6 +74,7 @@ void engine_scrape_init(struct engine_scrape *e, enum backend b)
 {
 	memset(e, 0, sizeof(*e));
 	e->backend = b;
+	e->want_bounds = true;
 }
 
 void engine_scrape_release(struct engine_scrape *e)
@@ -98,6 +99,8 @@ void engine_scrape_move(struct engine_scrape *dst, struct engine_scrape *src)
 	for (int i = 0; i < dst->nmodels; i++)
 		im_free(dst->models[i]);
 	histbounds_scratch_free(&dst->bounds_scratch);
+	if (!src->want_bounds)
+		src->bounds = dst->bounds;
 	*dst = *src;
 	engine_scrape_init(src, b);
 }
@@ -258,7 +261,8 @@ static void observe_vllm(struct engine_scrape *e, const struct promtext_sample *
 	} else {
 		mark_present(e, vllm_presence, sizeof(vllm_presence) / sizeof(vllm_presence[0]), n,
 			     len);
-		histbounds_observe(&e->bounds_scratch, n, len, s);
+		if (e->want_bounds)
+			histbounds_observe(&e->bounds_scratch, n, len, s);
 	}
 }
 
@@ -319,7 +323,8 @@ static void observe_sglang(struct engine_scrape *e, const struct promtext_sample
 	} else {
 		mark_present(e, sglang_presence,
 			     sizeof(sglang_presence) / sizeof(sglang_presence[0]), n, len);
-		histbounds_observe(&e->bounds_scratch, n, len, s);
+		if (e->want_bounds)
+			histbounds_observe(&e->bounds_scratch, n, len, s);
 	}
 }
 
@@ -352,5 +357,6 @@ void engine_scrape_end(struct engine_scrape *e)
 	}
 	if (e->kv_usage < 0)
 		e->kv_usage = 0;
-	e->bounds = histbounds_intern(&e->bounds_scratch);
+	if (e->want_bounds)
+		e->bounds = histbounds_intern(&e->bounds_scratch);
 }

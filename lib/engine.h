@@ -86,9 +86,12 @@ struct engine_scrape {
 	int engines;          /* vLLM data-parallel engines seen (engine label); 0 = none */
 	uint64_t engine_seen; /* private: bit per engine index 0..63 */
 	/* The latency histograms' bucket bounds (interned, shared; NULL when
-	 * the engine shows none) and, while a page is parsed, their scratch. */
+	 * the engine shows none) and, while a page is parsed, their scratch.
+	 * want_bounds (set by engine_scrape_init): read them from this page;
+	 * when clear, engine_scrape_move keeps the bounds dst had. */
 	const struct histbounds *bounds;
 	struct histbounds_scratch *bounds_scratch;
+	bool want_bounds;
 	/* private: which variant of a renamed series was seen */
 	unsigned kv_new : 1, kv_old : 1, tpot_new : 1;
 };

@@ -639,6 +639,10 @@ static void start_scrape(struct scrape_target *t)
 		snprintf(t->work->error, sizeof(t->work->error),
 			 "GET %s%s: cannot start the request", t->base_url, t->metrics_path);
 
+	/* the histograms' bucket bounds change only with the engine: read
+	 * while the target has none, and with the info endpoints (after a
+	 * restart, and every info_every_ms) */
+	t->work->pending.want_bounds = !t->engine.bounds || t->info_due || now >= t->info_next_ms;
 	if (t->info_due || now >= t->info_next_ms) {
 		t->info_due = false;
 		t->info_next_ms = now + s->opts.info_every_ms;

@@ -195,6 +195,56 @@ TEST(engine_move_keeps_the_names_of_the_last_scrape)
 	engine_scrape_release(&next);
 }
 
+/* Bucket bounds: SGLang's TP rank 1 and +Inf left out, either prefix; a
+ * scrape that does not read them keeps the last ones through the move. */
+TEST(engine_histogram_bounds_are_read_when_wanted_and_kept_otherwise)
+{
+	static const char sgl[] =
+		"sglang_time_to_first_token_seconds_bucket{tp_rank=\"0\",le=\"0.5\"} 1\n"
+		"sglang_time_to_first_token_seconds_bucket{tp_rank=\"0\",le=\"2\"} 2\n"
+		"sglang_time_to_first_token_seconds_bucket{tp_rank=\"0\",le=\"+Inf\"} 2\n"
+		"sglang_time_to_first_token_seconds_bucket{tp_rank=\"1\",le=\"7\"} 2\n"
+		"sglang:e2e_request_latency_seconds_bucket{tp_rank=\"0\",le=\"30\"} 2\n"
+		"sglang:time_per_output_token_seconds_bucket{tp_rank=\"0\",le=\"0.1\"} 2\n";
+	struct engine_scrape last, next;
+	double below, above;
+
+	scrape(&last, BACKEND_SGLANG, sgl);
+	ASSERT_TRUE(last.bounds != NULL);
+	ASSERT_EQ_INT((int)last.bounds->n[HIST_TTFT], 2);
+	ASSERT_TRUE(histbounds_has(last.bounds, HIST_TTFT, 2.0, &below, &above));
+	ASSERT_TRUE(!histbounds_has(last.bounds, HIST_TTFT, 7.0, &below, &above));
+	ASSERT_EQ_DBL(below, 2, 0);
+	ASSERT_EQ_DBL(above, 0, 0);
+	ASSERT_TRUE(histbounds_has(last.bounds, HIST_TPOT, 0.1, &below, &above));
+	ASSERT_TRUE(histbounds_has(last.bounds, HIST_E2E, 30, &below, &above));
+
+	/* not wanted: nothing read, the move keeps what last had */
+	engine_scrape_init(&next, BACKEND_SGLANG);
+	next.want_bounds = false;
+	{
+		struct promtext p;
+		promtext_init(&p, NULL, engine_observe, &next);
+		ASSERT_OK(promtext_feed(&p, sgl, strlen(sgl)));
+		ASSERT_OK(promtext_finish(&p));
+		promtext_release(&p);
+	}
+	engine_scrape_end(&next);
+	ASSERT_TRUE(next.bounds == NULL && next.bounds_scratch == NULL);
+	{
+		const struct histbounds *was = last.bounds;
+		engine_scrape_move(&last, &next);
+		ASSERT_TRUE(last.bounds == was);
+	}
+	/* wanted again, on a page without histograms: none */
+	engine_scrape_release(&next);
+	scrape(&next, BACKEND_SGLANG, "sglang:num_running_reqs 1\n");
+	engine_scrape_move(&last, &next);
+	ASSERT_TRUE(last.bounds == NULL);
+	engine_scrape_release(&last);
+	engine_scrape_release(&next);
+}
+
 TEST(engine_expected_series_and_backends)
 {
 	ASSERT_TRUE(engine_series_expected(BACKEND_VLLM) & SERIES_QUEUE_TIME);
