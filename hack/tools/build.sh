@@ -2,7 +2,7 @@
 # Builds (once) the real components tests and the demo run, from the Go
 # module proxy, into ${XDG_CACHE_HOME:-$HOME/.cache}/infermon/bin.
 #
-#   hack/tools/build.sh [kube|sim|prometheus|operator|bench|linter|crds|all]...
+#   hack/tools/build.sh [kube|sim|prometheus|operator|bench|linter|sloth|crds|all]...
 #
 # Each component is rebuilt only when what pins it changes: a stamp file next
 # to the binaries holds the hash of the pinning files it was built from.
@@ -130,11 +130,23 @@ build_linter() {
 	stamp_set linter "${pins[@]}"
 }
 
+# Sloth, whose rules test/integration/it_slo_sloth.sh compares infermon's
+# SLO burn-rate alerts with.
+build_sloth() {
+	local m=$here/sloth pins=("$here/sloth/go.mod" "$here/sloth/go.sum")
+	if stamp_ok sloth "${pins[@]}" && [ -x "$bin/sloth" ]; then return 0; fi
+	grep -q "github.com/slok/sloth $SLOTH_VERSION\$" "$m/go.mod" ||
+		die "hack/tools/sloth/go.mod does not pin sloth $SLOTH_VERSION"
+	log "building sloth $SLOTH_VERSION"
+	(cd "$m" && go build -trimpath -ldflags="-s -w" -o "$bin/" github.com/slok/sloth/cmd/sloth)
+	stamp_set sloth "${pins[@]}"
+}
+
 [ $# -gt 0 ] || set -- all
 for c in "$@"; do
 	case $c in
-	all) build_kube; build_sim; build_crds; build_prometheus; build_operator; build_bench; build_linter ;;
-	kube|sim|crds|prometheus|operator|bench|linter) "build_$c" ;;
-	*) die "build.sh: unknown component \"$c\" (kube, sim, prometheus, operator, bench, linter, crds, all)" ;;
+	all) build_kube; build_sim; build_crds; build_prometheus; build_operator; build_bench; build_linter; build_sloth ;;
+	kube|sim|crds|prometheus|operator|bench|linter|sloth) "build_$c" ;;
+	*) die "build.sh: unknown component \"$c\" (kube, sim, prometheus, operator, bench, linter, sloth, crds, all)" ;;
 	esac
 done
