@@ -130,13 +130,16 @@ printf 'data: %s samples written in %ss, %s on disk; %s recording rules backfill
 	"$samples" "$gen_s" "$gen_size" "$nrules" "$rules_s" "$rules_size"
 printf 'wall: best of %s, the whole response read; eval: Prometheus evalTotalTime of that run\n' "$runs"
 printf 'before: no rules (raw queries); after: rules installed (rules=1, the raw side selects nothing);\n'
-printf 'naive or: rules installed but the raw side not guarded (rules empty): what `recorded or raw` costs\n\n'
+printf 'naive or: rules installed but the raw side not guarded (rules empty): what `recorded or raw` costs\n'
+printf 'rec: the answer came from the recording; answer vs before: as many points (bar the first two steps,\n'
+printf 'which the backfilled rules lack) and "yes" when the sum of the values is within 1e-6 of\n'
+printf 'before, else their relative difference\n\n'
 python3 - "$tmp/before.json" "$tmp/after.json" "$tmp/naive-or.json" <<'PY'
 import json, sys
 b, a, n = (json.load(open(p)) for p in sys.argv[1:4])
 naive = {(r["title"], r["refId"]): r for r in n}
-print("| panel | ref | before s (eval s) | series | after s (eval s) | series | naive `or` s |")
-print("|---|---|---|---|---|---|---|")
+print("| panel | ref | before s (eval s) | series | after s (eval s) | series | answer vs before | naive `or` s |")
+print("|---|---|---|---|---|---|---|---|")
 def cell(r):
     if r is None:
         return "-"
@@ -144,10 +147,18 @@ def cell(r):
         return "error: %s" % r["error"][:60]
     return "%.3f (%s)%s" % (r["wall"], "%.3f" % r["eval"] if r["eval"] is not None else "-",
                             " 1x" if r.get("once") else "")
+def same(x, y):
+    """points returned, and the sum of the values, after vs before"""
+    if x["error"] or y["error"]:
+        return "-"
+    if x["points"] != y["points"]:
+        return "%d vs %d points" % (y["points"], x["points"])
+    d = abs(y["sum"] - x["sum"]) / max(abs(x["sum"]), 1e-300)
+    return "yes" if d < 1e-6 else "sum %+.2g%%" % (100 * (y["sum"] - x["sum"]) / max(abs(x["sum"]), 1e-300))
 for x, y in zip(b, a):
-    print("| %s | %s | %s | %d | %s | %d | %s |" % (
+    print("| %s | %s | %s | %d | %s | %d | %s | %s |" % (
         x["title"], x["refId"], cell(x), x["series"], cell(y) + (" rec" if y["fallback"] else ""),
-        y["series"], cell(naive.get((x["title"], x["refId"])))))
+        y["series"], same(x, y), cell(naive.get((x["title"], x["refId"])))))
 print("\ntotal wall: before %.1f s, after %.1f s; the %d queries with a fallback: before %.1f s, after %.1f s, naive or %.1f s" % (
     sum(r["wall"] for r in b), sum(r["wall"] for r in a), len(n),
     sum(r["wall"] for r in b if r["fallback"]), sum(r["wall"] for r in a if r["fallback"]),

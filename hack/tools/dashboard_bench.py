@@ -13,12 +13,15 @@ default 10: marked "1x"); the best wall time counts (time until the whole
 response body is read), next to Prometheus' own evalTotalTime of that run
 (stats=all). With "guarded", only the queries with a recording-rule fallback
 run.
-Writes [{title, refId, wall, eval, series, error}] to OUT.json and prints a
-table. Python 3 standard library only.
+Writes [{title, refId, wall, eval, series, error, points, sum}] to OUT.json
+(and a copy into $BENCH_OUT when set) and prints a table; points and sum
+(of the finite values returned) compare the answers of two runs. Python 3 standard library only.
 """
 
 import json
+import math
 import os
+import shutil
 import re
 import sys
 import time
@@ -38,7 +41,7 @@ def substitute(expr, values):
     return VAR_RE.sub(rep, expr)
 
 
-def run(url, path, params):
+def run(url, path, params, edges):
     body = urllib.parse.urlencode(params).encode()
     t0 = time.monotonic()
     try:
@@ -49,9 +52,24 @@ def run(url, path, params):
     wall = time.monotonic() - t0
     d = json.loads(raw)
     if d.get("status") != "success":
-        return wall, None, 0, d.get("error", "failed")
+        return wall, None, 0, d.get("error", "failed"), (0, 0.0)
     ev = d["data"].get("stats", {}).get("timings", {}).get("evalTotalTime")
-    return wall, ev, len(d["data"]["result"]), None
+    return wall, ev, len(d["data"]["result"]), None, digest(d["data"]["result"], edges)
+
+
+def digest(result, edges):
+    """(points, sum of the finite values), leaving out the range's first two
+    steps (promtool's rule backfill evaluates from the second step on, when
+    rate() over raw series has its first value):
+    compares the recorded and the raw answer of one query."""
+    n, total = 0, 0.0
+    for r in result:
+        for ts, v in r.get("values", [r.get("value")] if "value" in r else []):
+            f = float(v)
+            if math.isfinite(f) and float(ts) not in edges:
+                n += 1
+                total += f
+    return n, total
 
 
 def main():
@@ -77,22 +95,26 @@ def main():
             else:
                 path, params = "/api/v1/query_range", {"query": q, "start": end - rng, "end": end,
                                                        "step": step, "stats": "all"}
-            best = None
+            best = None  # (wall, eval, series, error, digest)
             for _ in range(runs):
-                r = run(url, path, params)
+                r = run(url, path, params, (end - rng, end - rng + float(step)) if "step" in params else ())
                 if best is None or (r[3] is None and r[0] < best[0]):
                     best = r
                 if r[3] or r[0] > repeat_max:
                     break
-            wall, ev, n, err = best
+            wall, ev, n, err, dig = best
             rows.append({"title": p["title"], "refId": t["refId"], "wall": wall, "eval": ev,
-                         "series": n, "error": err, "once": runs > 1 and wall > repeat_max,
+                         "series": n, "error": err, "points": dig[0], "sum": dig[1], "once": runs > 1 and wall > repeat_max,
                          "fallback": "infermon_rules" in t["expr"]})
             print("%-34s %-3s %9.3f %9s %7d%s" % (p["title"][:34], t["refId"], wall,
                                                   "%.3f" % ev if ev is not None else "-", n,
                                                   "  error: " + err if err else ""), flush=True)
     with open(out, "w", encoding="utf-8") as f:
         json.dump(rows, f, indent=1)
+    keep = os.environ.get("BENCH_OUT")
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        shutil.copy(out, keep)
 
 
 if __name__ == "__main__":
