@@ -5,6 +5,10 @@
 // sample per -step.
 //
 //	fleet-backfill -out DIR [-pods 5000] [-hours 6] [-step 30s] [-end UNIXSEC]
+//	fleet-backfill -openmetrics FILE [same options]
+//
+// -openmetrics writes the same samples as OpenMetrics text instead, for
+// `promtool tsdb create-blocks-from openmetrics` (to compare the two routes).
 //
 // The fleet: 10 namespaces, one workload per 10 pods, one model per workload
 // (25 model names). Workload w is vLLM >= 0.11 (engine label "0") unless
@@ -18,11 +22,13 @@
 // does; the head's chunk files go to $TMPDIR.
 //
 // Why not promtool tsdb create-blocks-from openmetrics: at 5,000 pods the
-// text is ~1M series x 720 samples, each line ~200 bytes: over 100 GB to
-// write and parse. Appending to tsdb.BlockWriter needs no text at all.
+// text is ~1M series x 721 samples of ~225 bytes a line, ~160 GB to write
+// and parse (docs/dashboard.md has the measurement). Appending to
+// tsdb.BlockWriter needs no text at all.
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -30,6 +36,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"sort"
 	"strconv"
 	"time"
 
@@ -240,11 +247,19 @@ func build(pods int) *fleet {
 
 func main() {
 	out := flag.String("out", "", "TSDB directory to write blocks into")
+	om := flag.String("openmetrics", "", "write OpenMetrics text to this file instead")
 	pods := flag.Int("pods", 5000, "engine pods")
 	hours := flag.Float64("hours", 6, "hours of data, ending at -end")
 	step := flag.Duration("step", 30*time.Second, "sample interval (the scrape interval)")
 	end := flag.Int64("end", 0, "last sample time, Unix seconds (default now)")
 	flag.Parse()
+	if *om != "" {
+		if err := openMetrics(*om, *pods, *hours, *step, *end); err != nil {
+			fmt.Fprintln(os.Stderr, "fleet-backfill:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *out == "" || *pods <= 0 || *hours <= 0 || *step <= 0 {
 		fmt.Fprintln(os.Stderr, "usage: fleet-backfill -out DIR [-pods N] [-hours H] [-step 30s] [-end UNIXSEC]")
 		os.Exit(2)
@@ -255,15 +270,58 @@ func main() {
 	}
 }
 
-func run(out string, pods int, hours float64, step time.Duration, endSec int64) error {
-	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+// span returns the first and last sample time (ms), on the step grid.
+func span(hours float64, step time.Duration, endSec int64) (int64, int64, int64) {
 	if endSec == 0 {
 		endSec = time.Now().Unix()
 	}
 	stepMs := step.Milliseconds()
 	endMs := endSec * 1000 / stepMs * stepMs
-	startMs := endMs - int64(hours*3600*1000)/stepMs*stepMs
+	return endMs - int64(hours*3600*1000)/stepMs*stepMs, endMs, stepMs
+}
+
+// openMetrics writes every series' samples as OpenMetrics text: families
+// (metric names) not interleaved, each series in time order.
+func openMetrics(path string, pods int, hours float64, step time.Duration, endSec int64) error {
+	startMs, endMs, stepMs := span(hours, step, endSec)
+	f := build(pods)
+	sort.SliceStable(f.s, func(i, j int) bool {
+		return f.s[i].lset.Get("__name__") < f.s[j].lset.Get("__name__")
+	})
+	file, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(file, 1<<20)
+	for _, s := range f.s {
+		name := s.lset.Get("__name__")
+		var b []byte
+		s.lset.DropMetricName().Range(func(l labels.Label) {
+			if len(b) > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, l.Name...)
+			b = append(b, '=')
+			b = strconv.AppendQuote(b, l.Value)
+		})
+		lbl := "{" + string(b) + "}"
+		for t := startMs; t <= endMs; t += stepMs {
+			fmt.Fprintf(w, "%s%s %s %s\n", name, lbl,
+				strconv.FormatFloat(s.v(float64(t-startMs)/1000), 'g', -1, 64),
+				strconv.FormatFloat(float64(t)/1000, 'f', -1, 64))
+		}
+	}
+	fmt.Fprintln(w, "# EOF")
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return file.Close()
+}
+
+func run(out string, pods int, hours float64, step time.Duration, endSec int64) error {
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	startMs, endMs, stepMs := span(hours, step, endSec)
 	f := build(pods)
 	fmt.Fprintf(os.Stderr, "fleet-backfill: %d pods, %d series, %s step, %d samples each\n",
 		pods, len(f.s), step, (endMs-startMs)/stepMs+1)
