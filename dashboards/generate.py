@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Generates dashboards/llm-inference.json, infermon's LLM inference
-dashboard, and refreshes the queries in test/dashboard/panel_claims.json,
+dashboard, its recording rules deploy/prometheus/dashboard_rules.yaml, and refreshes the queries in test/dashboard/panel_claims.json,
 the list of engine variants each query must return data for
 (test/integration/it_dashboard.sh checks both). The variant lists in that
 file are written by hand: this script fails, naming the query, when the
 code here claims other variants than the reviewed file.
 
-    dashboards/generate.py           write both files
-    dashboards/generate.py --check   fail when either file is out of date
+    dashboards/generate.py           write the three files
+    dashboards/generate.py --check   fail when one is out of date
 
 Rules the queries follow (docs/dashboard.md explains them):
 - every engine selector carries namespace/workload_name/model_name/backend/
@@ -36,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DASHBOARD = os.path.join(HERE, "llm-inference.json")
 CLAIMS = os.path.join(ROOT, "test", "dashboard", "panel_claims.json")
+RULES_FILE = os.path.join(ROOT, "deploy", "prometheus", "dashboard_rules.yaml")
 
 # ---------------------------------------------------------------------------
 # Engine variants (test/integration/it_dashboard.sh runs one fixture each).
@@ -233,6 +234,151 @@ def gpu_count_by(by_, sel_info):
 
 
 # ---------------------------------------------------------------------------
+# Recording rules (deploy/prometheus/dashboard_rules.yaml)
+#
+# At fleet scale the histogram panels are slow (hack/dashboard-bench.sh,
+# docs/dashboard.md): they read every bucket of every pod. The rules record
+# the same quantities once per evaluation, fleet-wide, keeping the labels the
+# variables filter on; the panels read the recording first and fall back to
+# the raw query:
+#
+#     <recorded query>  or  <raw query, every selector guarded>
+#
+# PromQL evaluates both sides of `or`, so an unguarded raw side would cost
+# what it costs without rules. The guard is a matcher on a label no series
+# has, infermon_rules=~".{${rules}0}": the hidden variable `rules` is 1 when
+# the rules' marker series is there (".{10}" needs ten characters: the raw
+# selectors match nothing, for nothing), else it has no value (".{0}"
+# matches the missing label: the raw query runs as before).
+
+RULE_WINDOW = "2m"  # 4 x the controller's and engines' 30 s scrape interval
+RULES_MARKER = "infermon:dashboard_rules_loaded"
+GUARD = ', infermon_rules=~".{${rules}0}"'
+# What the rules read: every pod of every workload, TP rank 0; the
+# model-level recordings leave prefill pods out as the model row does.
+R_M = 'tp_rank=~"|0", role!="prefill"'
+R_P = 'tp_rank=~"|0"'
+WL = ["namespace", "workload_name", "model_name", "backend"]
+POD = ["namespace", "pod", "workload_name", "model_name", "backend", "role"]
+# The recordings' selectors: the variables the raw query filters on.
+REC_M = INFO
+REC_P = INFO_POD
+
+RULES = []
+
+
+def record(name, expr):
+    if name not in [r[0] for r in RULES]:
+        RULES.append((name, expr))
+    return name
+
+
+def fixed_window(fn):
+    """fn() with rate() over RULE_WINDOW instead of $__rate_interval."""
+    global RI
+    saved, RI = RI, RULE_WINDOW
+    try:
+        return fn()
+    finally:
+        RI = saved
+
+
+def rec_workload_hist(metric, alts_fn, suffixes):
+    """Per workload and model: the rates of one histogram's series named by
+    suffixes (bucket, sum, count), renames resolved per pod first. Returns
+    the name stem."""
+    stem = "infermon_workload:%s" % metric
+    inner = ["namespace", "pod"] + WL[1:]
+    for suffix in suffixes:
+        extra = ["le"] if suffix == "bucket" else []
+        record("%s_%s:rate%s" % (stem, suffix, RULE_WINDOW), fixed_window(lambda: "sum by (%s) (\n%s\n)" % (
+            by(WL + extra), pref(*alts_fn(R_M)(inner + extra, suffix)))))
+    return stem
+
+
+def rec_pod_p95(metric, alts_fn):
+    return record("infermon_pod:%s:p95_rate%s" % (metric, RULE_WINDOW),
+                  fixed_window(lambda: quantile("0.95", POD, alts_fn(R_P))))
+
+
+def rec_pod_avg(metric, alts_fn):
+    return record("infermon_pod:%s:avg_rate%s" % (metric, RULE_WINDOW),
+                  fixed_window(lambda: mean(POD, alts_fn(R_P))))
+
+
+def vllm_hist(metric):
+    """alts_fn of a vLLM-only histogram."""
+    return lambda sel: hist("vllm:" + metric, sel)
+
+
+def vllm_len(kind):
+    return vllm_hist("request_%s_tokens" % kind)
+
+
+def fallback(recorded, raw):
+    return "(%s)\n or\n(%s)" % (recorded, raw)
+
+
+def wl_quantile(q, metric, alts_fn, sel_raw):
+    """Model-level quantile: the workload recording, else raw."""
+    stem = rec_workload_hist(metric, alts_fn, ["bucket"])
+    return fallback("histogram_quantile(%s, sum by (model_name, le) (%s_bucket:rate%s{%s}))" % (
+        q, stem, RULE_WINDOW, REC_M), quantile(q, ["model_name"], alts_fn(sel_raw + GUARD)))
+
+
+def wl_mean(metric, alts_fn, sel_raw):
+    stem = rec_workload_hist(metric, alts_fn, ["sum", "count"])
+    return fallback("sum by (model_name) (%s_sum:rate%s{%s})\n/\nsum by (model_name) (%s_count:rate%s{%s})" % (
+        stem, RULE_WINDOW, REC_M, stem, RULE_WINDOW, REC_M), mean(["model_name"], alts_fn(sel_raw + GUARD)))
+
+
+def pod_p95(metric, alts_fn, sel_raw):
+    """Per pod p95: the pod recording (max over a pod's models), else raw."""
+    return fallback("max by (namespace, pod) (%s{%s})" % (rec_pod_p95(metric, alts_fn), REC_P),
+                    quantile("0.95", ["namespace", "pod"], alts_fn(sel_raw + GUARD)))
+
+
+def pod_avg(metric, alts_fn, sel_raw):
+    return fallback("max by (namespace, pod) (%s{%s})" % (rec_pod_avg(metric, alts_fn), REC_P),
+                    mean(["namespace", "pod"], alts_fn(sel_raw + GUARD)))
+
+
+def rules_yaml():
+    """The PrometheusRule deploy/prometheus/dashboard_rules.yaml."""
+    out = [
+        "# Recording rules of the LLM inference dashboard (dashboards/llm-inference.json),",
+        "# written by dashboards/generate.py: edit that, not this. Fleet-wide: one",
+        "# copy per Prometheus, whatever the workloads. Without them every panel",
+        "# still works (it falls back to the raw query); with them the histogram",
+        "# panels read one recorded series per workload or pod instead of every",
+        "# bucket of every pod (docs/dashboard.md, \"At fleet scale\").",
+        "# A prometheus-operator Prometheus loads it when its ruleSelector matches",
+        "# these labels: add yours (kube-prometheus-stack: release: <name>).",
+        "apiVersion: monitoring.coreos.com/v1",
+        "kind: PrometheusRule",
+        "metadata:",
+        "  name: infermon-dashboard",
+        "  namespace: infermon-system",
+        "  labels:",
+        "    app.kubernetes.io/name: infermon",
+        "    app.kubernetes.io/part-of: infermon",
+        "spec:",
+        "  groups:",
+        "  - name: infermon-dashboard",
+        "    interval: 30s",
+        "    rules:",
+        "    # the dashboard's hidden `rules` variable reads this to skip the raw queries",
+        "    - record: %s" % RULES_MARKER,
+        "      expr: vector(1)",
+    ]
+    for name, expr in RULES:
+        out.append("    - record: %s" % name)
+        out.append("      expr: |-")
+        out.extend("        " + line for line in expr.split("\n"))
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------
 # Panels
 
 
@@ -358,7 +504,10 @@ def model_row(b):
     b.panel("timeseries", "QPS",
             "Finished requests per second per model (count of the end-to-end latency "
             "histogram: vLLM and SGLang both export it).",
-            [("{{model_name}}", "sum by (model_name) (%s)" % rate(names(ENG + "e2e_request_latency_seconds_count", M)), ALL)],
+            [("{{model_name}}", fallback(
+                "sum by (model_name) (%s_count:rate%s{%s})" % (
+                    rec_workload_hist("e2e_request_latency_seconds", e2e, ["count"]), RULE_WINDOW, REC_M),
+                "sum by (model_name) (%s)" % rate(names(ENG + "e2e_request_latency_seconds_count", M + GUARD))), ALL)],
             unit="reqps")
     b.panel("timeseries", "Request success rate",
             "Share of finished requests that ended normally (stop or length), not "
@@ -370,8 +519,9 @@ def model_row(b):
             unit="percentunit", engines="vllm")
     b.panel("timeseries", "E2E latency",
             "End-to-end request latency per model: average and quantiles of the engine's histogram.",
-            [("{{model_name}} avg", mean(by_m, e2e(M)), ALL)] +
-            [("{{model_name}} p%s" % q[2:], quantile(q, by_m, e2e(M)), ALL) for q in ("0.50", "0.95", "0.99")],
+            [("{{model_name}} avg", wl_mean("e2e_request_latency_seconds", e2e, M), ALL)] +
+            [("{{model_name}} p%s" % q[2:], wl_quantile(q, "e2e_request_latency_seconds", e2e, M), ALL)
+             for q in ("0.50", "0.95", "0.99")],
             unit="s")
     b.panel("timeseries", "Token throughput",
             "Prompt (input) and generated (output) tokens per second per model.",
@@ -389,26 +539,28 @@ def model_row(b):
             "Prompt tokens per request. Average: vLLM's request_prompt_tokens histogram, "
             "SGLang's prompt tokens per finished request. Quantiles need the histogram: vLLM only.",
             [("{{model_name}} avg", length_mean("prompt", by_m, M), ALL)] +
-            [("{{model_name}} p%s" % q[2:], quantile(q, by_m, hist("vllm:request_prompt_tokens", M)), VLLM)
+            [("{{model_name}} p%s" % q[2:], wl_quantile(q, "request_prompt_tokens", vllm_len("prompt"), M), VLLM)
              for q in ("0.50", "0.95", "0.99")],
             unit="short", engines="Average: all engines. Quantiles: vLLM only (SGLang has no prompt-length histogram).")
     b.panel("timeseries", "Generation length",
             "Generated tokens per request. Average: vLLM's request_generation_tokens histogram, "
             "SGLang's generated tokens per finished request. Quantiles: vLLM only.",
             [("{{model_name}} avg", length_mean("generation", by_m, M), ALL)] +
-            [("{{model_name}} p%s" % q[2:], quantile(q, by_m, hist("vllm:request_generation_tokens", M)), VLLM)
+            [("{{model_name}} p%s" % q[2:], wl_quantile(q, "request_generation_tokens", vllm_len("generation"), M), VLLM)
              for q in ("0.50", "0.95", "0.99")],
             unit="short", engines="Average: all engines. Quantiles: vLLM only (SGLang has no generation-length histogram).")
     b.panel("timeseries", "TTFT",
             "Time to first token per model: average and quantiles.",
-            [("{{model_name}} avg", mean(by_m, ttft(M)), ALL)] +
-            [("{{model_name}} p%s" % q[2:], quantile(q, by_m, ttft(M)), ALL) for q in ("0.50", "0.95", "0.99")],
+            [("{{model_name}} avg", wl_mean("time_to_first_token_seconds", ttft, M), ALL)] +
+            [("{{model_name}} p%s" % q[2:], wl_quantile(q, "time_to_first_token_seconds", ttft, M), ALL)
+             for q in ("0.50", "0.95", "0.99")],
             unit="s")
     b.panel("timeseries", "TPOT",
             "Time per output token (inter-token latency) per model: average and quantiles. "
             "Reads inter_token_latency_seconds, else the older time_per_output_token_seconds, per pod.",
-            [("{{model_name}} avg", mean(by_m, tpot(M)), ALL)] +
-            [("{{model_name}} p%s" % q[2:], quantile(q, by_m, tpot(M)), ALL) for q in ("0.50", "0.95", "0.99")],
+            [("{{model_name}} avg", wl_mean("inter_token_latency_seconds", tpot, M), ALL)] +
+            [("{{model_name}} p%s" % q[2:], wl_quantile(q, "inter_token_latency_seconds", tpot, M), ALL)
+             for q in ("0.50", "0.95", "0.99")],
             unit="s")
     b.panel("timeseries", "KV cache hit ratio",
             "Prefix cache hits over queries: vLLM prefix_cache_* (tokens), older "
@@ -420,11 +572,17 @@ def model_row(b):
                  "The Role and Pod variables do not apply to this row.")
     b.panel("heatmap", "Prompt length distribution",
             "Requests per second by prompt length bucket (vllm:request_prompt_tokens).",
-            [("{{le}}", "sum by (le) (%s)" % rate("vllm:request_prompt_tokens_bucket{%s}" % M), VLLM)],
+            [("{{le}}", fallback(
+                "sum by (le) (%s_bucket:rate%s{%s})" % (
+                    rec_workload_hist("request_prompt_tokens", vllm_len("prompt"), ["bucket"]), RULE_WINDOW, REC_M),
+                "sum by (le) (%s)" % rate("vllm:request_prompt_tokens_bucket{%s}" % (M + GUARD))), VLLM)],
             unit="short", w=12, engines="vllm")
     b.panel("heatmap", "Generation length distribution",
             "Requests per second by generated length bucket (vllm:request_generation_tokens).",
-            [("{{le}}", "sum by (le) (%s)" % rate("vllm:request_generation_tokens_bucket{%s}" % M), VLLM)],
+            [("{{le}}", fallback(
+                "sum by (le) (%s_bucket:rate%s{%s})" % (
+                    rec_workload_hist("request_generation_tokens", vllm_len("generation"), ["bucket"]), RULE_WINDOW, REC_M),
+                "sum by (le) (%s)" % rate("vllm:request_generation_tokens_bucket{%s}" % (M + GUARD))), VLLM)],
             unit="short", w=12, engines="vllm")
     b.panel = panel
 
@@ -434,21 +592,21 @@ def pod_row(b):
     b.row("Pod level")
     b.panel("timeseries", "E2E latency per pod",
             "End-to-end latency per pod: p95 and average.",
-            [("{{pod}} p95", quantile("0.95", by_p, e2e(P)), ALL),
-             ("{{pod}} avg", mean(by_p, e2e(P)), ALL)], unit="s")
+            [("{{pod}} p95", pod_p95("e2e_request_latency_seconds", e2e, P), ALL),
+             ("{{pod}} avg", pod_avg("e2e_request_latency_seconds", e2e, P), ALL)], unit="s")
     b.panel("timeseries", "Token throughput per pod",
             "Prompt (input) and generated (output) tokens per second per pod.",
             [("{{pod}} input", tokens("prompt", by_p, P), ALL),
              ("{{pod}} output", tokens("generation", by_p, P), ALL)], unit="short")
     b.panel("timeseries", "TTFT per pod",
             "Time to first token per pod: p95 and average.",
-            [("{{pod}} p95", quantile("0.95", by_p, ttft(P)), ALL),
-             ("{{pod}} avg", mean(by_p, ttft(P)), ALL)], unit="s")
+            [("{{pod}} p95", pod_p95("time_to_first_token_seconds", ttft, P), ALL),
+             ("{{pod}} avg", pod_avg("time_to_first_token_seconds", ttft, P), ALL)], unit="s")
     b.panel("timeseries", "TPOT per pod",
             "Time per output token per pod: p95 and average (inter_token_latency_seconds, "
             "else time_per_output_token_seconds).",
-            [("{{pod}} p95", quantile("0.95", by_p, tpot(P)), ALL),
-             ("{{pod}} avg", mean(by_p, tpot(P)), ALL)], unit="s")
+            [("{{pod}} p95", pod_p95("inter_token_latency_seconds", tpot, P), ALL),
+             ("{{pod}} avg", pod_avg("inter_token_latency_seconds", tpot, P), ALL)], unit="s")
     b.panel("timeseries", "KV cache utilisation",
             "KV cache usage 0..1 per pod, the fullest engine / DP rank: vllm:kv_cache_usage_perc, "
             "else vllm:gpu_cache_usage_perc; SGLang token_usage.",
@@ -482,14 +640,14 @@ def pod_row(b):
     b.panel("timeseries", "Queue time",
             "Time requests spend waiting before they run: p95 and average "
             "(vllm:request_queue_time_seconds).",
-            [("{{pod}} p95", quantile("0.95", by_p, hist("vllm:request_queue_time_seconds", P)), QUEUE_TIME),
-             ("{{pod}} avg", mean(by_p, hist("vllm:request_queue_time_seconds", P)), QUEUE_TIME)],
+            [("{{pod}} p95", pod_p95("request_queue_time_seconds", vllm_hist("request_queue_time_seconds"), P), QUEUE_TIME),
+             ("{{pod}} avg", pod_avg("request_queue_time_seconds", vllm_hist("request_queue_time_seconds"), P), QUEUE_TIME)],
             unit="s", engines="vllm")
     b.panel("timeseries", "Prefill and decode time",
             "Average time per request in prefill and in decode (vllm:request_prefill_time_seconds, "
             "vllm:request_decode_time_seconds).",
-            [("{{pod}} prefill", mean(by_p, hist("vllm:request_prefill_time_seconds", P)), PHASES),
-             ("{{pod}} decode", mean(by_p, hist("vllm:request_decode_time_seconds", P)), PHASES)],
+            [("{{pod}} prefill", pod_avg("request_prefill_time_seconds", vllm_hist("request_prefill_time_seconds"), P), PHASES),
+             ("{{pod}} decode", pod_avg("request_decode_time_seconds", vllm_hist("request_decode_time_seconds"), P), PHASES)],
             unit="s", engines="vllm")
     b.panel("timeseries", "KV cache hit ratio per pod",
             "Prefix cache hits over queries per pod (see the model-level panel for the series read).",
@@ -744,6 +902,13 @@ def variable(name, label, query, multi=False, include_all=False, all_value=None,
     return v
 
 
+def rules_variable():
+    v = variable("rules", "Recording rules", "query_result(max(%s))" % RULES_MARKER, hide=2)
+    v["query"]["qryType"] = 3  # query result
+    v["regex"] = "/^\\{\\} (1) /"
+    return v
+
+
 def dashboard():
     b = Board()
     model_row(b)
@@ -769,8 +934,11 @@ def dashboard():
         # carries the model/backend/role choice to infermon_* series.
         variable("pod", "Pod", "label_values(infermon_pod_info{%s}, pod)" % INFO_ROLE,
                  multi=True, include_all=True),
+        # 1 when deploy/prometheus/dashboard_rules.yaml is evaluated, else no
+        # value: the raw side of each fallback then runs (see GUARD).
+        rules_variable(),
     ]
-    for t in templating[2:]:
+    for t in templating[2:-1]:
         t["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}
     d = {
         "annotations": {"list": [{
@@ -861,8 +1029,7 @@ def main():
     d, claims = dashboard()
     claims = reviewed_claims(claims)
     stale = []
-    for path, obj in ((DASHBOARD, d), (CLAIMS, claims)):
-        text = render(obj)
+    for path, text in ((DASHBOARD, render(d)), (CLAIMS, render(claims)), (RULES_FILE, rules_yaml())):
         if check:
             try:
                 with open(path, encoding="utf-8") as f:

@@ -2,7 +2,7 @@
 # Builds (once) the real components tests and the demo run, from the Go
 # module proxy, into ${XDG_CACHE_HOME:-$HOME/.cache}/infermon/bin.
 #
-#   hack/tools/build.sh [kube|sim|prometheus|operator|bench|linter|sloth|crds|all]...
+#   hack/tools/build.sh [kube|sim|prometheus|operator|bench|linter|sloth|backfill|crds|all]...
 #
 # Each component is rebuilt only when what pins it changes: a stamp file next
 # to the binaries holds the hash of the pinning files it was built from.
@@ -104,6 +104,19 @@ build_bench() {
 	stamp_set bench "${pins[@]}"
 }
 
+# fleet-backfill: TSDB blocks of a synthetic fleet for hack/dashboard-bench.sh
+# (which builds it; not in `all`: no test needs it),
+# written with Prometheus' tsdb package at PROMETHEUS_VERSION.
+build_backfill() {
+	local m=$here/backfill pins=("$here/backfill/go.mod" "$here/backfill/go.sum" "$here/backfill/main.go")
+	if stamp_ok backfill "${pins[@]}" && [ -x "$bin/fleet-backfill" ]; then return 0; fi
+	grep -q "github.com/prometheus/prometheus $PROMETHEUS_VERSION\$" "$m/go.mod" ||
+		die "hack/tools/backfill/go.mod does not pin prometheus $PROMETHEUS_VERSION"
+	log "building fleet-backfill ($PROMETHEUS_VERSION tsdb)"
+	(cd "$m" && go build -trimpath -ldflags="-s -w" -o "$bin/fleet-backfill" .)
+	stamp_set backfill "${pins[@]}"
+}
+
 # Prometheus and promtool from the Go module proxy: Debian's build leaves out
 # Kubernetes service discovery. Bound to PROMETHEUS_VERSION (v0.3xx.y is the
 # Go module version of Prometheus 3.x).
@@ -146,7 +159,7 @@ build_sloth() {
 for c in "$@"; do
 	case $c in
 	all) build_kube; build_sim; build_crds; build_prometheus; build_operator; build_bench; build_linter; build_sloth ;;
-	kube|sim|crds|prometheus|operator|bench|linter|sloth) "build_$c" ;;
-	*) die "build.sh: unknown component \"$c\" (kube, sim, prometheus, operator, bench, linter, sloth, crds, all)" ;;
+	kube|sim|crds|prometheus|operator|bench|linter|sloth|backfill) "build_$c" ;;
+	*) die "build.sh: unknown component \"$c\" (kube, sim, prometheus, operator, bench, linter, sloth, backfill, crds, all)" ;;
 	esac
 done

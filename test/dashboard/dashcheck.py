@@ -224,7 +224,7 @@ def cmd_variables(url, var_path):
                   "pod": vals["_pods"]}
         chosen = {}
         for t in tmpl:
-            if t["type"] != "query":
+            if t["type"] != "query" or t["name"] == "rules":
                 continue
             q = t["query"]["query"] if isinstance(t["query"], dict) else t["query"]
             m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", q.strip())

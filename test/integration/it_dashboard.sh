@@ -56,6 +56,9 @@ PY
 test_queries_parse_in_promtool() {
 	python3 "$SCENARIO" variables >"$WORK/variables.json"
 	python3 "$CHECK" rules "$WORK/variables.json" "$WORK/rules.yml"
+	# the dashboard's recording rules (a PrometheusRule: its spec is a rule file)
+	python3 -c 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1]))["spec"], sys.stdout)' \
+		"$ROOT/deploy/prometheus/dashboard_rules.yaml" >"$WORK/dashboard_rules.yml"
 	# Debian's promtool, and the one hack/tools builds from the module proxy
 	# when it is on PATH: both parsers must accept every query.
 	local p seen=" " n=0
@@ -66,6 +69,7 @@ test_queries_parse_in_promtool() {
 		n=$((n + 1))
 		echo "$p: $(bin_version "$p")"
 		"$p" check rules "$WORK/rules.yml" || fail "$p rejects a dashboard query"
+		"$p" check rules "$WORK/dashboard_rules.yml" || fail "$p rejects deploy/prometheus/dashboard_rules.yaml"
 	done
 	[ $n -gt 0 ] || fail "no promtool on PATH (Debian package prometheus)"
 }
