@@ -192,8 +192,10 @@ const struct iwspec *reconciler_spec(struct reconciler *r, const char *ns, const
 /* Calls cb once for each workload an InferenceWorkload selects, in
  * namespace/workload order, with its reconciler_spec: the governing CR's
  * spec when valid, else the defaults (which have no SLO objectives). The
- * spec is valid during the call only. For the controller's /metrics
- * (infermon_slo_objective). */
+ * specs stay valid until the reconciler next runs (they are its cached
+ * specs, which a lookup here adds to but never moves): a caller may keep
+ * them for the rest of its own turn of the loop, no longer. For the
+ * controller's /metrics (infermon_slo_objective). */
 typedef void (*reconciler_spec_cb)(void *ctx, const struct iwspec *s);
 void reconciler_each_cr_spec(struct reconciler *r, reconciler_spec_cb cb, void *ctx);
 
