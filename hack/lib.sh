@@ -256,11 +256,17 @@ start_clients_at() {
 pod_ip() { kubectl --request-timeout=30s -n "$1" get pod "$2" -o jsonpath='{.status.podIP}'; }
 
 # lease_holder_pod NS LEASE: the pod whose name the Lease's holder identity
-# carries (infermon's is "POD_<random>"); fails while nobody holds it.
+# carries (infermon's is "POD_<random>"); fails while nobody holds it, or
+# while the holder it names is terminating or gone.
 lease_holder_pod() {
-	local h
+	local h gone
 	h=$(kubectl --request-timeout=30s -n "$1" get lease "$2" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null) &&
-		[ -n "$h" ] && echo "${h%_*}"
+		[ -n "$h" ] || return 1
+	# a Lease outlives its holder by up to its duration: after a rollout
+	# it can name a pod that is terminating or gone, which is no leader
+	gone=$(kubectl --request-timeout=30s -n "$1" get pod "${h%_*}" \
+		-o jsonpath='{.metadata.deletionTimestamp}' 2>/dev/null) && [ -z "$gone" ] || return 1
+	echo "${h%_*}"
 }
 
 # engine_pod NS NAME WORKLOAD BACKEND PORT ARGS...: a labelled pod whose
