@@ -159,11 +159,6 @@ struct slo_bounds {
 	double below[IW_MAX_OBJECTIVES], above[IW_MAX_OBJECTIVES];
 };
 
-static enum hist_kind sli_hist(enum slo_sli sli)
-{
-	return sli == SLI_TTFT ? HIST_TTFT : sli == SLI_TPOT ? HIST_TPOT : HIST_E2E;
-}
-
 /* Prefill pods are left out of the latency SLIs, as the rules leave them. */
 static void slo_bounds_add(struct slo_bounds *sb, const struct iwspec *s, const struct pod *p,
 			   const struct pod_runtime *rt)
@@ -172,7 +167,7 @@ static void slo_bounds_add(struct slo_bounds *sb, const struct iwspec *s, const 
 		return;
 	for (size_t i = 0; i < s->nobjectives; i++) {
 		const struct iw_objective *o = &s->objectives[i];
-		enum hist_kind h = sli_hist(o->sli);
+		enum hist_kind h = slo_sli_hist(o->sli);
 		double below, above;
 		if (o->sli == SLI_AVAILABILITY || !rt->bounds->n[h])
 			continue;
@@ -214,13 +209,13 @@ static void slo_condition(struct conds *cs, const struct iwspec *s, const struct
 			 "histogram cannot count requests within it, so the SLI has no data; set "
 			 "thresholdSeconds to a bound%s",
 			 first, slo_sli_name(o->sli), o->threshold,
-			 hist_kind_name(sli_hist(o->sli)), sb->pod[first], near,
+			 hist_kind_name(slo_sli_hist(o->sli)), sb->pod[first], near,
 			 missed > 1 ? " (other objectives too)" : "");
 		add_condition(cs, "SLOMeasurable", false, "ThresholdNotABucketBound", m);
 	} else if (unseen < IW_MAX_OBJECTIVES) {
 		snprintf(m, sizeof(m), "objectives[%zu] (%s): no scraped pod shows %s yet", unseen,
 			 slo_sli_name(s->objectives[unseen].sli),
-			 hist_kind_name(sli_hist(s->objectives[unseen].sli)));
+			 hist_kind_name(slo_sli_hist(s->objectives[unseen].sli)));
 		add_condition3(cs, "SLOMeasurable", "Unknown", "NoHistogram", m);
 	} else {
 		add_condition(cs, "SLOMeasurable", true, "BucketBounds",

@@ -209,6 +209,11 @@ const char *slo_sli_name(enum slo_sli sli)
 	return "?";
 }
 
+enum hist_kind slo_sli_hist(enum slo_sli sli)
+{
+	return sli == SLI_TTFT ? HIST_TTFT : sli == SLI_TPOT ? HIST_TPOT : HIST_E2E;
+}
+
 /* The burn-rate windows reach 3d with the Workbook's budget shares (10% of
  * the budget in 3d, for a ticket): a window shorter than 28d makes those
  * alerts fire while the budget lasts; one past 90d keeps a quarter's

@@ -29,6 +29,8 @@ enum monitor_kind { MONITOR_SERVICE, MONITOR_POD };
 /* What an SLO objective measures (spec.slo.objectives[].sli). */
 enum slo_sli { SLI_TTFT, SLI_TPOT, SLI_E2E, SLI_AVAILABILITY };
 const char *slo_sli_name(enum slo_sli sli); /* "ttft", ... */
+/* The histogram a latency SLI reads (availability: none; HIST_E2E). */
+enum hist_kind slo_sli_hist(enum slo_sli sli);
 
 /* One spec.slo.objectives[] entry: "target percent of requests within
  * threshold seconds (availability: finished without error) over window". */

@@ -142,8 +142,9 @@ static cJSON *objective_labels(cJSON *r, const struct iw_objective *o, bool obje
 /* namespace and workload_name come from the expression already; as rule
  * labels too they keep two workloads' rules apart when one file holds both
  * (promtool check rules reports same-named rules with the same labels) */
-static void record(cJSON *rules, const struct iwspec *s, const char *name, const struct buf *expr,
-		   const struct iw_objective *o, bool objective)
+/* Returns the rule's labels, for a caller to add to. */
+static cJSON *record(cJSON *rules, const struct iwspec *s, const char *name, const struct buf *expr,
+		     const struct iw_objective *o, bool objective)
 {
 	cJSON *r = cJSON_CreateObject(), *l;
 
@@ -153,6 +154,7 @@ static void record(cJSON *rules, const struct iwspec *s, const char *name, const
 	cJSON_AddStringToObject(l, "namespace", s->namespace);
 	cJSON_AddStringToObject(l, "workload_name", s->workload);
 	cJSON_AddItemToArray(rules, r);
+	return l;
 }
 
 /* The index of the first objective with o's SLI (and threshold; with
@@ -233,9 +235,7 @@ static void window_recording(cJSON *rules, const struct iwspec *s, const struct 
 	sli_sel(&e, s, o);
 	buf_printf(&e, "}[%s]) > 0)", o->window);
 	buf_printf(&name, "infermon:slo_sli_error:ratio_rate%s", o->window);
-	record(rules, s, buf_str(&name), &e, o, false);
-	l = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetArrayItem(rules, cJSON_GetArraySize(rules) - 1), "labels");
+	l = record(rules, s, buf_str(&name), &e, o, false);
 	cJSON_AddStringToObject(l, "window", o->window);
 	buf_release(&e);
 	buf_release(&name);

@@ -329,9 +329,7 @@ static void note_slo_bounds(const struct state *st, const struct desired *d, con
 		return;
 	for (size_t i = 0; i < s->nobjectives; i++) {
 		const struct iw_objective *o = &s->objectives[i];
-		enum hist_kind h = o->sli == SLI_TTFT   ? HIST_TTFT
-				   : o->sli == SLI_TPOT ? HIST_TPOT
-							: HIST_E2E;
+		enum hist_kind h = slo_sli_hist(o->sli);
 		double below, above;
 		char near[80];
 		if (o->sli == SLI_AVAILABILITY ||
