@@ -23,28 +23,6 @@ void render_slo_number(char *out, size_t n, double v)
 	snprintf(out, n, "%.15g", v);
 }
 
-/* The histogram of a latency SLI, by the suffix vLLM and SGLang share, and
- * the older name TPOT falls back to per pod. */
-static void sli_histogram(enum slo_sli sli, const char **suffix, const char **old_suffix)
-{
-	/* set before the switch: gcc -O3 cannot tell that the switch covers
-	 * every value and called suffix maybe-uninitialized (-Werror) */
-	*suffix = "e2e_request_latency_seconds";
-	*old_suffix = NULL;
-	switch (sli) {
-	case SLI_TTFT:
-		*suffix = "time_to_first_token_seconds";
-		break;
-	case SLI_TPOT:
-		*suffix = "inter_token_latency_seconds";
-		*old_suffix = "time_per_output_token_seconds";
-		break;
-	case SLI_E2E:
-	case SLI_AVAILABILITY:
-		break;
-	}
-}
-
 /* A regular expression matching a bucket bound as engines write it ("1",
  * "2.5") and as Prometheus 3 stores it ("1.0", "2.5"). */
 static void le_regex(struct buf *b, double threshold)
@@ -93,7 +71,10 @@ static void events(struct buf *b, const struct iwspec *s, const struct iw_object
 			   good ? ", finished_reason!~\"abort|error\"" : "", w);
 		return;
 	}
-	sli_histogram(o->sli, &suffix, &old_suffix);
+	/* the suffix vLLM and SGLang share; TPOT falls back per pod to its
+	 * older name */
+	suffix = hist_kind_name(slo_sli_hist(o->sli));
+	old_suffix = o->sli == SLI_TPOT ? "time_per_output_token_seconds" : NULL;
 	if (!old_suffix) {
 		hist_rate(b, s, suffix, good, o->threshold, w, false);
 		return;
