@@ -35,6 +35,9 @@
 #                                         Prometheus, no table (valgrind
 #                                         is too slow for 5,000 pods: use
 #                                         1,000)
+#   SCALE_LOG=FILE                        the controller's log at debug level
+#                                         (every reconcile and API request,
+#                                         timestamped) copied to FILE at the end
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -69,6 +72,7 @@ bin=$WORK/infermon
 CLEANUP_PIDS=
 cleanup() {
 	local p
+	[ -z "${SCALE_LOG:-}" ] || cp "$WORK/infermon.log" "$SCALE_LOG" 2>/dev/null || true
 	for p in $CLEANUP_PIDS; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	hack/local-cluster.sh down >/dev/null 2>&1 || true
@@ -141,9 +145,11 @@ mp=$(free_port)
 log "starting the controller"
 t=$(now)
 massif=()
+loglevel=info
+[ -z "${SCALE_LOG:-}" ] || loglevel=debug
 [ -z "${SCALE_MASSIF:-}" ] ||
 	massif=(valgrind --tool=massif --massif-out-file="$WORK/massif.out" --detailed-freq=4 --max-snapshots=200)
-"${massif[@]}" "$bin" run --leader-elect=false --metrics-secure=false --metrics-bind-address "127.0.0.1:$mp" >"$WORK/infermon.log" 2>&1 &
+"${massif[@]}" "$bin" run --leader-elect=false --metrics-secure=false --log-level "$loglevel" --metrics-bind-address "127.0.0.1:$mp" >"$WORK/infermon.log" 2>&1 &
 ipid=$!
 CLEANUP_PIDS="$CLEANUP_PIDS $ipid"
 if [ -n "${SCALE_PROFILE:-}" ]; then
