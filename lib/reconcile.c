@@ -34,6 +34,7 @@ void reconciler_init(struct reconciler *r, const struct reconciler_opts *o)
 		r->o.scrape_coalesce_ms = 15 * 1000;
 	hmap_init(&r->gone_since);
 	hmap_init(&r->scrape_last);
+	hmap_init(&r->unseen);
 	hmap_init(&r->cr_workload);
 	hmap_init(&r->specs);
 	wq_init(&r->q, o->loop, 0, 200, 300000, NULL, NULL);
@@ -50,6 +51,7 @@ void reconciler_release(struct reconciler *r)
 {
 	free_values(&r->gone_since, im_free);
 	free_values(&r->scrape_last, im_free);
+	free_values(&r->unseen, im_free);
 	free_values(&r->cr_workload, im_free);
 	reconcile_forget_specs(r);
 	wq_release(&r->q);
@@ -58,6 +60,9 @@ void reconciler_release(struct reconciler *r)
 void reconciler_set_leading(struct reconciler *r, bool leading, bool writes, struct events *events)
 {
 	r->writes_enabled = writes && leading;
+	/* what another leader wrote meanwhile, the watches show */
+	free_values(&r->unseen, im_free);
+	hmap_init(&r->unseen);
 	r->events = leading ? events : NULL;
 	r->stopped = !leading;
 }
@@ -71,6 +76,11 @@ void reconciler_stop(struct reconciler *r)
 {
 	r->stopped = true;
 	wq_shutdown(&r->q);
+}
+
+bool reconciler_busy(const struct reconciler *r)
+{
+	return r->inflight > 0 || (!r->stopped && wq_len(&r->q) > 0);
 }
 
 size_t reconciler_queue_len(const struct reconciler *r)
@@ -172,6 +182,63 @@ void reconciler_selection_changed(struct reconciler *r)
 	}
 }
 
+/* ---- applied, not yet seen ---- */
+
+struct unseen {
+	uint64_t at_ms;
+	char body[]; /* the object applied, unformatted JSON */
+};
+
+static void unseen_key(struct buf *b, int kind, const char *ns, const char *name)
+{
+	buf_reset(b);
+	buf_printf(b, "%d/%s/%s", kind, ns, name);
+}
+
+static void unseen_forget(struct reconciler *r, int kind, const char *ns, const char *name)
+{
+	struct buf key;
+
+	if (!r->unseen.count)
+		return;
+	buf_init(&key, BUF_MAX_SMALL);
+	unseen_key(&key, kind, ns, name);
+	im_free(hmap_del(&r->unseen, key.ptr));
+	buf_release(&key);
+}
+
+void reconciler_owned_seen(struct reconciler *r, const cJSON *obj)
+{
+	const char *ns = obj_str(obj, "metadata", "namespace"),
+		   *name = obj_str(obj, "metadata", "name");
+	int k = kube_owned_kind(obj_str(obj, "kind", NULL));
+
+	if (!ns || !name)
+		return;
+	if (k >= 0) {
+		unseen_forget(r, k, ns, name);
+		return;
+	}
+	/* an item of a LIST carries no kind: it may be any */
+	for (k = 0; k < OWNED_COUNT; k++)
+		unseen_forget(r, k, ns, name);
+}
+
+/* Whether body (obj printed) was applied successfully less than
+ * RECONCILE_UNSEEN_MS ago and the caches have shown no change of it since. */
+static bool unseen_same(struct reconciler *r, const char *key, const char *body)
+{
+	struct unseen *u = body ? hmap_get(&r->unseen, key) : NULL;
+
+	if (!u)
+		return false;
+	if (reconcile_now_ms(r) - u->at_ms >= RECONCILE_UNSEEN_MS) {
+		im_free(hmap_del(&r->unseen, key));
+		return false;
+	}
+	return strcmp(u->body, body) == 0;
+}
+
 void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool deleted)
 {
 	const char *ns = obj_str(obj, "metadata", "namespace"),
@@ -179,6 +246,7 @@ void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool delet
 	int k = kube_owned_kind(obj_str(obj, "kind", NULL));
 
 	(void)deleted;
+	reconciler_owned_seen(r, obj);
 	if (k == OWNED_SECRET) {
 		wq_add(&r->q, RECONCILE_SECRET_KEY);
 	} else if (k == OWNED_CONFIGMAP || k == OWNED_GRAFANADASHBOARD) {
@@ -239,6 +307,8 @@ void reconcile_event(struct run *run, const cJSON *cr, bool warning, const char 
 struct call_ctx {
 	struct run *run;
 	enum kubewrite_op op;
+	char *unseen_key; /* an apply: its key in r->unseen, and the body it sent */
+	char *body;
 	char what[256]; /* "create ServiceMonitor llm/infermon-qwen", for the logs */
 	bool created;
 	const cJSON *about; /* the CR the write is about (run->cr or a loser's copy) */
@@ -260,6 +330,13 @@ static void write_done(void *data, im_result result, const char *error)
 		reconcile_event(run, cc->about, true,
 				cc->op == KUBEWRITE_STATUS ? "StatusFailed" : "ApplyFailed", error);
 	} else if (cc->op != KUBEWRITE_STATUS) {
+		if (cc->unseen_key) {
+			size_t n = strlen(cc->body) + 1;
+			struct unseen *u = im_xmalloc(sizeof(*u) + n);
+			u->at_ms = reconcile_now_ms(run->r);
+			memcpy(u->body, cc->body, n);
+			im_free(hmap_put(&run->r->unseen, cc->unseen_key, u));
+		}
 		log_kv(LOG_INFO,
 		       cc->created ? "created generated object" : "wrote generated object", "what",
 		       cc->what, NULL);
@@ -267,22 +344,34 @@ static void write_done(void *data, im_result result, const char *error)
 			reconcile_event(run, NULL, false, cc->created ? "Created" : "Updated",
 					cc->what);
 	}
+	im_free(cc->unseen_key);
+	im_free(cc->body);
 	im_free(cc);
 	call_done(run);
 }
 
+/* body: an apply's printed object (taken), for r->unseen; NULL otherwise */
 static void send_write(struct run *run, const struct kubewrite *w, const char *what, bool created,
-		       const cJSON *about)
+		       const cJSON *about, char *body)
 {
 	struct call_ctx *cc = im_xcalloc(1, sizeof(*cc));
+	struct buf key;
 
 	cc->run = run;
 	cc->op = w->op;
 	cc->created = created;
 	cc->about = about ? about : run->cr;
 	snprintf(cc->what, sizeof(cc->what), "%s", what);
+	if (body) {
+		buf_init(&key, BUF_MAX_SMALL);
+		unseen_key(&key, w->kind, w->namespace, w->name);
+		cc->unseen_key = buf_detach(&key, NULL);
+		cc->body = body;
+	}
 	run->pending++;
 	if (run->r->o.client.send(run->r->o.client.ctx, w, write_done, cc)) {
+		im_free(cc->unseen_key);
+		im_free(cc->body);
 		im_free(cc);
 		run->pending--;
 		run->failed = true;
@@ -296,15 +385,31 @@ void reconcile_apply(struct run *run, cJSON *obj)
 	const char *ns = obj_str(obj, "metadata", "namespace"),
 		   *name = obj_str(obj, "metadata", "name");
 	const cJSON *live;
-	struct buf what;
+	struct buf what, key;
+	char *body;
 
 	if (k < 0 || !ns || !name)
 		return;
 	if (k == OWNED_SECRET)
 		applydiff_secret_data(obj);
 	live = objcache_get(&r->o.caches->owned[k], ns, name);
-	if (live && applydiff_same_object(obj, live))
+	if (live && applydiff_same_object(obj, live)) {
+		unseen_forget(r, k, ns, name);
 		return;
+	}
+	/* applied already, and the watch has not delivered it yet */
+	body = cJSON_PrintUnformatted(obj);
+	buf_init(&key, BUF_MAX_SMALL);
+	unseen_key(&key, k, ns, name);
+	if (unseen_same(r, key.ptr, body)) {
+		r->stats.unseen_skips++;
+		log_kv(LOG_DEBUG, "applied already; waiting for the watch to show it", "key",
+		       key.ptr, NULL);
+		buf_release(&key);
+		im_free(body);
+		return;
+	}
+	buf_release(&key);
 	buf_init(&what, 512);
 	buf_printf(&what, "%s %s %s/%s", live ? "update" : "create", kube_owned[k].kind, ns, name);
 	if (live) {
@@ -323,7 +428,9 @@ void reconcile_apply(struct run *run, cJSON *obj)
 					       .namespace = ns,
 					       .name = name,
 					       .body = obj},
-			   buf_str(&what), !live, NULL);
+			   buf_str(&what), !live, NULL, body);
+	else
+		im_free(body);
 	buf_release(&what);
 }
 
@@ -335,6 +442,7 @@ void reconcile_delete(struct run *run, enum owned_kind k, const cJSON *live)
 
 	buf_init(&what, 512);
 	buf_printf(&what, "delete %s %s/%s", kube_owned[k].kind, ns, name);
+	unseen_forget(run->r, (int)k, ns, name);
 	run->r->stats.deletes++;
 	if (run->r->writes_enabled)
 		send_write(run,
@@ -342,7 +450,7 @@ void reconcile_delete(struct run *run, enum owned_kind k, const cJSON *live)
 					       .kind = (int)k,
 					       .namespace = ns,
 					       .name = name},
-			   buf_str(&what), false, NULL);
+			   buf_str(&what), false, NULL, NULL);
 	buf_release(&what);
 }
 
@@ -375,7 +483,7 @@ static void write_status(struct run *run, const cJSON *cr, cJSON *status, const 
 					       .namespace = ns,
 					       .name = name,
 					       .body = body},
-			   buf_str(&what), false, about);
+			   buf_str(&what), false, about, NULL);
 	cJSON_Delete(body);
 	buf_release(&what);
 }

@@ -100,8 +100,13 @@ struct reconciler_opts {
 #define RECONCILE_BUCKETS 11
 extern const double reconcile_buckets[RECONCILE_BUCKETS];
 
+#define RECONCILE_UNSEEN_MS 60000
+
 struct reconciler_stats {
 	uint64_t applies, deletes, status_writes, failures, reconciles, noops;
+	/* applies not sent again because the same one succeeded and the
+	 * caches have not shown it yet */
+	uint64_t unseen_skips;
 	/* reconcile durations (from dequeue to the last write answered) */
 	uint64_t duration_counts[RECONCILE_BUCKETS + 1]; /* per bucket; last is +Inf */
 	double duration_sum;
@@ -115,8 +120,12 @@ struct reconciler {
 	struct hmap cr_workload; /* CR namespace/name -> workload it selected (char*) */
 	struct hmap specs;       /* "namespace/workload#backend" -> struct iwspec*, parsed */
 	struct workqueue q;
-	struct hmap gone_since;     /* workload key -> ms when its last pod left */
-	struct hmap scrape_last;    /* workload key -> ms of its last prompt scrape reconcile */
+	struct hmap gone_since;  /* workload key -> ms when its last pod left */
+	struct hmap scrape_last; /* workload key -> ms of its last prompt scrape reconcile */
+	/* "kind/namespace/name" of a generated object applied successfully
+	 * whose change the caches have not shown since -> struct unseen (what
+	 * was applied, and when) */
+	struct hmap unseen;
 	uint64_t status_refresh_ms; /* 30 s */
 	int inflight;               /* reconciles running */
 	int max_inflight;
@@ -147,6 +156,9 @@ void reconciler_set_leading(struct reconciler *r, bool leading, bool writes, str
 /* held: CR status, its Events and conflict reports wait (a new leader's
  * first round); generated objects are still applied. */
 void reconciler_hold_status(struct reconciler *r, bool held);
+/* Keys are ready to reconcile or reconciles are running: objects may be
+ * about to be written. */
+bool reconciler_busy(const struct reconciler *r);
 /* Shutting down: no reconcile starts and the queue takes no more keys. */
 void reconciler_stop(struct reconciler *r);
 
@@ -156,6 +168,12 @@ void reconciler_workload_changed(struct reconciler *r, const char *ns, const cha
  * its spec.workloadName changed (im_free it), else NULL. */
 void reconciler_cr_changed(struct reconciler *r, const cJSON *cr, bool deleted, char **moved_from);
 void reconciler_owned_changed(struct reconciler *r, const cJSON *obj, bool deleted);
+/* The caches showed a change of a generated object (part of
+ * reconciler_owned_changed, which also enqueues): until then, a reconcile
+ * does not apply again what it applied successfully (for at most
+ * RECONCILE_UNSEEN_MS), as client-go controllers' expectations keep a
+ * ReplicaSet from creating pods twice while the watch catches up. */
+void reconciler_owned_seen(struct reconciler *r, const cJSON *obj);
 /* A Prometheus or Namespace changed (or the Prometheus objects were listed):
  * every CR's MonitorSelected condition may change. */
 void reconciler_selection_changed(struct reconciler *r);

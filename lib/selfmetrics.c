@@ -396,6 +396,10 @@ static void render_self(const struct selfmetrics_in *in, struct buf *b)
 		    NULL);
 	expo_sample(b, "infermon_reconcile_writes_total", (double)rs->status_writes, "kind",
 		    "status", NULL);
+	expo_family(
+		b, "infermon_reconcile_applies_unseen_total", "counter",
+		"Applies not sent again: the same apply succeeded and the watch has not shown it yet.");
+	expo_sample(b, "infermon_reconcile_applies_unseen_total", (double)rs->unseen_skips, NULL);
 	expo_family(b, "infermon_reconcile_failures_total", "counter",
 		    "Failed writes of the reconciler.");
 	expo_sample(b, "infermon_reconcile_failures_total", (double)rs->failures, NULL);

@@ -37,6 +37,11 @@ struct fake {
 	int writes[3];  /* answered, by enum kubewrite_op */
 	struct buf log; /* "apply ServiceMonitor llm/x\n", in order */
 	int resource_version;
+	/* watch_lag: applied objects wait in unwatched (each with its kind in
+	 * "k") until fake_watch delivers them, as a watch a step behind the
+	 * API server's answers does */
+	bool watch_lag;
+	cJSON *unwatched;
 };
 
 static const char *const op_names[] = {"apply", "status", "delete"};
@@ -91,6 +96,36 @@ static void cache_remove(struct objcache *c, const cJSON *o)
 	s.remove(s.ctx, o);
 }
 
+/* A generated object changed in the caches, as the controller's watch
+ * reports it to the reconciler (without enqueueing: tests say which keys to
+ * reconcile). */
+static void owned_upsert(struct fake *f, int k, const cJSON *o)
+{
+	cache_upsert(&f->caches.owned[k], o);
+	reconciler_owned_seen(&f->r, o);
+}
+
+static void owned_remove(struct fake *f, int k, const cJSON *o)
+{
+	cache_remove(&f->caches.owned[k], o);
+	reconciler_owned_seen(&f->r, o);
+}
+
+/* The watch delivers the applies it held back. */
+static void fake_watch(struct fake *f)
+{
+	cJSON *o;
+
+	cJSON_ArrayForEach(o, f->unwatched)
+	{
+		int k = cJSON_GetObjectItemCaseSensitive(o, "k")->valueint;
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "k");
+		owned_upsert(f, k, o);
+	}
+	cJSON_Delete(f->unwatched);
+	f->unwatched = cJSON_CreateArray();
+}
+
 /* The API server's side of one write, reflected in the caches. */
 static im_result serve(struct fake *f, const struct kubewrite *w)
 {
@@ -101,7 +136,12 @@ static im_result serve(struct fake *f, const struct kubewrite *w)
 	case KUBEWRITE_APPLY:
 		o = cJSON_Duplicate(w->body, true);
 		server_fields(f, o);
-		cache_upsert(&f->caches.owned[w->kind], o);
+		if (f->watch_lag) {
+			cJSON_AddNumberToObject(o, "k", w->kind);
+			cJSON_AddItemToArray(f->unwatched, o);
+			return IM_OK;
+		}
+		owned_upsert(f, w->kind, o);
 		cJSON_Delete(o);
 		return IM_OK;
 	case KUBEWRITE_STATUS:
@@ -121,7 +161,7 @@ static im_result serve(struct fake *f, const struct kubewrite *w)
 		if (!live)
 			return IM_NOTFOUND;
 		o = cJSON_Duplicate(live, true);
-		cache_remove(&f->caches.owned[w->kind], o);
+		owned_remove(f, w->kind, o);
 		cJSON_Delete(o);
 		return IM_OK;
 	}
@@ -186,6 +226,7 @@ static void fake_init(struct fake *f, bool runtime)
 	memset(f, 0, sizeof(*f));
 	ASSERT_EQ_INT(uv_loop_init(&f->loop), 0);
 	f->tail = &f->queued;
+	f->unwatched = cJSON_CreateArray();
 	buf_init(&f->log, BUF_MAX_LARGE);
 	podcache_init(&f->pods, NULL, NULL);
 	/* no callbacks: a test says which keys to reconcile */
@@ -222,6 +263,7 @@ static void fake_release(struct fake *f)
 	objcache_release(&f->caches.namespaces);
 	podcache_release(&f->pods);
 	buf_release(&f->log);
+	cJSON_Delete(f->unwatched);
 	ASSERT_EQ_INT(uv_loop_close(&f->loop), 0);
 }
 
@@ -338,11 +380,57 @@ TEST(reconcile_rewrites_only_the_object_that_drifted)
 	ASSERT_TRUE(live != NULL);
 	edited = cJSON_Duplicate(live, true);
 	cJSON_ReplaceItemInObjectCaseSensitive(edited, "spec", cJSON_CreateObject());
-	cache_upsert(&f.caches.owned[OWNED_SERVICEMONITOR], edited);
+	owned_upsert(&f, OWNED_SERVICEMONITOR, edited);
 	cJSON_Delete(edited);
 	ASSERT_EQ_INT(reconcile(&f, "qwen"), 1);
 	assert_logged(&f, "apply ServiceMonitor llm/infermon-qwen");
 	ASSERT_EQ_INT(reconcile(&f, "qwen"), 0);
+	fake_release(&f);
+}
+
+TEST(reconcile_does_not_apply_again_what_the_watch_has_not_shown_yet)
+{
+	struct fake f;
+	const cJSON *live;
+	cJSON *edited;
+
+	fake_init(&f, true);
+	f.watch_lag = true;
+	add_cr(&f, "qwen", "qwen", "2026-01-01T00:00:00Z", NULL);
+	add_pod(&f, "qwen-0", "qwen");
+	ASSERT_TRUE(reconcile(&f, "qwen") >= 3); /* Service, ServiceMonitor, status */
+	assert_logged(&f, "apply ServiceMonitor llm/infermon-qwen");
+	/* another event of the workload before the watch shows the applies:
+	 * the caches have neither object, and neither is written again */
+	if (reconcile(&f, "qwen") != 0)
+		t_fail(__FILE__, __LINE__, "applied again before the watch:\n%s", buf_str(&f.log));
+	ASSERT_TRUE(reconciler_stats(&f.r)->unseen_skips >= 2);
+	fake_watch(&f);
+	f.watch_lag = false;
+	ASSERT_EQ_INT(reconcile(&f, "qwen"), 0);
+	/* an edit the watch shows after the apply is put right at once */
+	live = objcache_get(&f.caches.owned[OWNED_SERVICEMONITOR], "llm", "infermon-qwen");
+	ASSERT_TRUE(live != NULL);
+	edited = cJSON_Duplicate(live, true);
+	cJSON_ReplaceItemInObjectCaseSensitive(edited, "spec", cJSON_CreateObject());
+	owned_upsert(&f, OWNED_SERVICEMONITOR, edited);
+	cJSON_Delete(edited);
+	ASSERT_EQ_INT(reconcile(&f, "qwen"), 1);
+	assert_logged(&f, "apply ServiceMonitor llm/infermon-qwen");
+	/* a watch that never shows an apply holds it back for
+	 * RECONCILE_UNSEEN_MS only */
+	f.watch_lag = true;
+	live = objcache_get(&f.caches.owned[OWNED_SERVICEMONITOR], "llm", "infermon-qwen");
+	edited = cJSON_Duplicate(live, true);
+	cJSON_ReplaceItemInObjectCaseSensitive(edited, "spec", cJSON_CreateObject());
+	owned_upsert(&f, OWNED_SERVICEMONITOR, edited);
+	cJSON_Delete(edited);
+	ASSERT_EQ_INT(reconcile(&f, "qwen"), 1);
+	ASSERT_EQ_INT(reconcile(&f, "qwen"), 0);
+	f.now_ms += RECONCILE_UNSEEN_MS;
+	ASSERT_EQ_INT(reconcile(&f, "qwen"), 1);
+	assert_logged(&f, "apply ServiceMonitor llm/infermon-qwen");
+	fake_watch(&f);
 	fake_release(&f);
 }
 
@@ -581,7 +669,7 @@ static void add_owned(struct fake *f, enum owned_kind k, const char *name, const
 		   kube_owned[k].api_version, kube_owned[k].kind, name, workload,
 		   deleting ? ",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"" : "");
 	o = t_json(buf_str(&b));
-	cache_upsert(&f->caches.owned[k], o);
+	owned_upsert(f, k, o);
 	cJSON_Delete(o);
 	buf_release(&b);
 }
@@ -684,7 +772,7 @@ TEST(prune_owners_tells_a_live_cr_from_orphans)
 	cJSON_AddItemToObject(
 		cJSON_GetObjectItemCaseSensitive(o, "metadata"), "ownerReferences",
 		t_json("[{\"kind\":\"InferenceWorkload\",\"name\":\"qwen\",\"uid\":\"uid-qwen\"}]"));
-	cache_upsert(&f.caches.owned[OWNED_SERVICE], o);
+	owned_upsert(&f, OWNED_SERVICE, o);
 	cJSON_Delete(o);
 	ASSERT_EQ_INT(prune_owners(f.caches.owned, &f.caches.crs, "llm", "qwen"),
 		      PRUNE_OWNS_LIVE_CR);
