@@ -176,6 +176,12 @@ static void on_namespace(void *ctx, const cJSON *obj, bool deleted)
 		reconciler_selection_changed(&c->rec);
 }
 
+/* Events wait for the generated objects' writes (events.h). */
+static bool reconciling(void *rec)
+{
+	return reconciler_busy(rec);
+}
+
 static void on_owned(void *ctx, const cJSON *obj, bool deleted)
 {
 	reconciler_owned_changed(&((struct controller *)ctx)->rec, obj, deleted);
@@ -665,6 +671,7 @@ int controller_run(const struct controller_opts *o)
 	if (c->auth)
 		metricsreview_start(&c->review, &c->loop.uv, &c->kc, c->auth);
 	events_init(&c->events, &c->kc, o->instance);
+	events_set_busy(&c->events, reconciling, &c->rec);
 	podcache_init(&c->cache, on_workload, c);
 	so.interval_ms = o->scrape_interval_ms;
 	so.timeout_ms = o->scrape_timeout_ms;

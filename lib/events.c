@@ -54,6 +54,12 @@ void events_init(struct events *e, struct kubeclient *kc, const char *instance)
 	e->retry.data = e;
 }
 
+void events_set_busy(struct events *e, bool (*busy)(void *ctx), void *ctx)
+{
+	e->busy = busy;
+	e->busy_ctx = ctx;
+}
+
 static void item_free(struct event_item *it)
 {
 	im_free(it->api_version);
@@ -232,10 +238,12 @@ static void pump(struct events *e)
 {
 	uint64_t now = now_ms(e), next = UINT64_MAX;
 	struct event_item **pp = &e->head, *prev = NULL;
+	int limit;
 
 	if (e->stopped)
 		return;
-	while (*pp && e->in_flight < EVENTS_MAX_IN_FLIGHT) {
+	limit = e->busy && e->busy(e->busy_ctx) ? EVENTS_BUSY_IN_FLIGHT : EVENTS_MAX_IN_FLIGHT;
+	while (*pp && e->in_flight < limit) {
 		struct event_item *it = *pp;
 		if (it->due_ms > now) {
 			if (it->due_ms < next)

@@ -15,7 +15,13 @@
  * A post that fails for a reason that may pass (no connection, timeout, 429,
  * 5xx) is retried with jittered exponential backoff, up to EVENTS_MAX_TRIES
  * tries; other failures (403, 422, a namespace being deleted) are logged and
- * counted as failed. Loop thread only.
+ * counted as failed.
+ *
+ * Events come second to the writes they are about: while the busy callback
+ * (events_set_busy) says the controller has objects to write, at most
+ * EVENTS_BUSY_IN_FLIGHT posts run, so a start-up that posts a thousand
+ * Events does not slow the writes of a thousand generated objects. Loop
+ * thread only.
  */
 #ifndef INFERMON_EVENTS_H
 #define INFERMON_EVENTS_H
@@ -27,6 +33,7 @@
 #include "kubeclient.h"
 
 #define EVENTS_MAX_IN_FLIGHT 16
+#define EVENTS_BUSY_IN_FLIGHT 2
 #define EVENTS_QUEUE_MAX 1024
 #define EVENTS_MAX_TRIES 12
 #define EVENTS_DROP_LOG_EVERY 100
@@ -43,6 +50,8 @@ struct events {
 	struct backoff rng;
 	uint64_t retry_initial_ms, retry_max_ms; /* 1 s and 30 s; tests shorten them */
 	bool stopped;
+	bool (*busy)(void *ctx); /* NULL: never busy */
+	void *busy_ctx;
 	/* Event objects written, given up (after their tries, or refused) and
 	 * dropped (queue full, or stopping); occurrences folded into a waiting
 	 * Event; posts retried */
@@ -56,6 +65,10 @@ struct event_ref {
 
 /* Cannot fail; the retry timer lives on kc's loop. */
 void events_init(struct events *e, struct kubeclient *kc, const char *instance);
+/* busy(ctx) true: other writes come first (EVENTS_BUSY_IN_FLIGHT posts at
+ * a time). Read before each post; when it turns false, the next answer
+ * or event posted lets the others go. */
+void events_set_busy(struct events *e, bool (*busy)(void *ctx), void *ctx);
 /* action: what infermon was doing ("Check", "Apply"); reason: CamelCase.
  * Everything is copied. */
 void events_post(struct events *e, const struct event_ref *about, bool warning, const char *action,

@@ -21,6 +21,7 @@ struct ev_case {
 	int fail_first;    /* answer this many POSTs with fail_status */
 	int fail_status;
 	long posts, combined, max_series, max_objects;
+	int max_in_flight; /* of the client, seen at each post */
 	bool finished;
 };
 
@@ -60,6 +61,8 @@ static void on_post(struct t_httpd *d, const char *path, size_t path_len, const 
 
 	(void)path, (void)path_len;
 	k->posts++;
+	if (k->ev.in_flight > k->max_in_flight)
+		k->max_in_flight = k->ev.in_flight;
 	d->post_status = k->posts <= k->fail_first ? k->fail_status : 201;
 	if (series) {
 		double c = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(series, "count"));
@@ -161,6 +164,47 @@ TEST(a_storm_is_folded_not_dropped)
 	ASSERT_EQ_INT(k.posts, k.ev.posted);
 	ASSERT_TRUE(k.combined > 0);
 	ASSERT_TRUE(k.max_objects > 1);
+}
+
+static bool is_busy(void *ctx)
+{
+	return *(bool *)ctx;
+}
+
+TEST(events_come_second_while_the_controller_writes)
+{
+	static struct ev_case k;
+	static bool busy;
+	char pod[32];
+
+	/* busy throughout: two posts at a time, and every Event still goes */
+	busy = true;
+	ev_setup(&k);
+	events_set_busy(&k.ev, is_busy, &busy);
+	for (int i = 0; i < 40; i++) {
+		snprintf(pod, sizeof(pod), "pod-%d", i);
+		post_pod(&k, "ns", pod, "MetricsMissing", true);
+	}
+	ASSERT_EQ_INT(k.ev.in_flight, EVENTS_BUSY_IN_FLIGHT);
+	ASSERT_EQ_INT(k.ev.queued, 40 - EVENTS_BUSY_IN_FLIGHT);
+	ev_run(&k);
+	ASSERT_EQ_INT(k.ev.posted, 40);
+	ASSERT_EQ_INT(k.max_in_flight, EVENTS_BUSY_IN_FLIGHT);
+
+	/* no longer busy: the next event lets the waiting ones go */
+	busy = true;
+	ev_setup(&k);
+	events_set_busy(&k.ev, is_busy, &busy);
+	for (int i = 0; i < 40; i++) {
+		snprintf(pod, sizeof(pod), "pod-%d", i);
+		post_pod(&k, "ns", pod, "MetricsMissing", true);
+	}
+	busy = false;
+	post_pod(&k, "ns", "pod-last", "MetricsMissing", true);
+	ASSERT_EQ_INT(k.ev.in_flight, EVENTS_MAX_IN_FLIGHT);
+	ev_run(&k);
+	ASSERT_EQ_INT(k.ev.posted, 41);
+	ASSERT_EQ_INT(k.max_in_flight, EVENTS_MAX_IN_FLIGHT);
 }
 
 TEST(repeats_of_one_object_are_one_event_with_a_series)
