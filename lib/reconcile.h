@@ -119,6 +119,9 @@ struct reconciler {
 	struct iw_defaults defaults;
 	struct hmap cr_workload; /* CR namespace/name -> workload it selected (char*) */
 	struct hmap specs;       /* "namespace/workload#backend" -> struct iwspec*, parsed */
+	/* the spec of every workload no CR selects, per backend: specs holds
+	 * these shared ones for them (thousands of pod-only workloads) */
+	struct iwspec *default_specs[BACKEND_SGLANG_PD + 1];
 	struct workqueue q;
 	struct hmap gone_since;  /* workload key -> ms when its last pod left */
 	struct hmap scrape_last; /* workload key -> ms of its last prompt scrape reconcile */

@@ -77,13 +77,33 @@ const struct iwspec *reconciler_spec(struct reconciler *r, const char *ns, const
 	if (!s) {
 		struct snapshot sn;
 		snapshot_take(r, &sn, false);
-		s = im_xcalloc(1, sizeof(*s));
-		desired_spec(&sn.in, ns, workload, b, s);
+		if (desired_pick(sn.in.crs, sn.in.ncrs, ns, workload, NULL, NULL)) {
+			s = im_xcalloc(1, sizeof(*s));
+			desired_spec(&sn.in, ns, workload, b, s);
+		} else {
+			/* no CR: the defaults, which name neither namespace
+			 * nor workload where a spec is read this way */
+			if (!r->default_specs[b]) {
+				r->default_specs[b] = im_xcalloc(1, sizeof(*s));
+				iwspec_default(r->default_specs[b], &r->defaults, "", "", b);
+			}
+			s = r->default_specs[b];
+		}
 		snapshot_release(&sn);
 		hmap_put(&r->specs, buf_str(&k), s);
 	}
 	buf_release(&k);
 	return s;
+}
+
+static void spec_free(struct reconciler *r, struct iwspec *s)
+{
+	for (size_t b = 0; s && b < sizeof(r->default_specs) / sizeof(r->default_specs[0]); b++)
+		if (s == r->default_specs[b])
+			return;
+	if (s)
+		iwspec_release(s);
+	im_free(s);
 }
 
 void reconciler_each_cr_spec(struct reconciler *r, reconciler_spec_cb cb, void *ctx)
@@ -124,21 +144,22 @@ void reconcile_forget_spec(struct reconciler *r, const char *ns, const char *wor
 
 	buf_init(&k, BUF_MAX_SMALL);
 	for (int b = BACKEND_UNKNOWN; b <= BACKEND_SGLANG_PD; b++) {
-		struct iwspec *s = hmap_del(&r->specs, spec_key(&k, ns, workload, (enum backend)b));
-		if (s)
-			iwspec_release(s);
-		im_free(s);
+		spec_free(r, hmap_del(&r->specs, spec_key(&k, ns, workload, (enum backend)b)));
 	}
 	buf_release(&k);
 }
 
 void reconcile_forget_specs(struct reconciler *r)
 {
-	for (struct hmap_entry *e = hmap_first(&r->specs); e; e = hmap_next(&r->specs, e)) {
-		iwspec_release(e->value);
-		im_free(e->value);
-	}
+	for (struct hmap_entry *e = hmap_first(&r->specs); e; e = hmap_next(&r->specs, e))
+		spec_free(r, e->value);
 	hmap_release(&r->specs);
+	for (size_t b = 0; b < sizeof(r->default_specs) / sizeof(r->default_specs[0]); b++) {
+		if (r->default_specs[b])
+			iwspec_release(r->default_specs[b]);
+		im_free(r->default_specs[b]);
+		r->default_specs[b] = NULL;
+	}
 }
 
 /* ---- a workload ---- */

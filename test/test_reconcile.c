@@ -838,8 +838,21 @@ TEST(reconciler_spec_is_parsed_once_per_cr_change)
 	add_cr(&f, "qwen", "qwen", "2026-01-01T00:00:00Z", "\"metrics\":{\"port\":\"9000\"}");
 	reconciler_cr_changed(&f.r, objcache_get(&f.caches.crs, "llm", "qwen"), false, NULL);
 	ASSERT_STREQ(reconciler_spec(&f.r, "llm", "qwen", BACKEND_VLLM)->port, "9000");
-	/* a workload without a CR gets the defaults */
-	ASSERT_STREQ(reconciler_spec(&f.r, "llm", "llama", BACKEND_SGLANG)->port, "http");
+	/* a workload without a CR gets the defaults, one copy for all such
+	 * workloads of a backend (thousands of pod-only workloads) */
+	a = reconciler_spec(&f.r, "llm", "llama", BACKEND_SGLANG);
+	ASSERT_STREQ(a->port, "http");
+	ASSERT_STREQ(a->name, "");
+	ASSERT_TRUE(reconciler_spec(&f.r, "other", "mistral", BACKEND_SGLANG) == a);
+	ASSERT_TRUE(reconciler_spec(&f.r, "llm", "mistral", BACKEND_VLLM) != a);
+	/* until a CR selects one of them */
+	add_cr(&f, "llama", "llama", "2026-01-01T00:00:00Z", "\"metrics\":{\"port\":\"9100\"}");
+	reconciler_cr_changed(&f.r, objcache_get(&f.caches.crs, "llm", "llama"), false, NULL);
+	b = reconciler_spec(&f.r, "llm", "llama", BACKEND_SGLANG);
+	ASSERT_STREQ(b->port, "9100");
+	ASSERT_STREQ(b->name, "llama");
+	ASSERT_STREQ(a->port, "http"); /* the shared one is still there */
+	ASSERT_TRUE(reconciler_spec(&f.r, "other", "mistral", BACKEND_SGLANG) == a);
 	reconciler_pump(&f.r);
 	fake_flush(&f);
 	fake_release(&f);
