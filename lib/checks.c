@@ -35,8 +35,8 @@ void history_push(struct engine_history *h, uint64_t ms, const struct engine_scr
 {
 	struct engine_point pt = {
 		.ms = ms,
-		.running = e->running,
-		.waiting = e->waiting,
+		.running = (float)e->running,
+		.waiting = (float)e->waiting,
 		.kv_usage = e->kv_usage,
 		.preemptions = e->preemptions,
 		.preemptions_is_counter = e->preemptions_is_counter,

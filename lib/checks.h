@@ -52,15 +52,20 @@ struct check_opts {
 	double drift_tolerance; /* 0.25 */
 	double kv_pressure;     /* 0.90 */
 	double kv_low;          /* 0.50: below this, KV is not what limits */
-	int ceiling_scrapes;    /* 3 */
+	int ceiling_scrapes;    /* 3; at most CHECK_HISTORY */
 };
 void check_opts_default(struct check_opts *o);
 
-#define CHECK_HISTORY 8
+/* Points kept per engine: the most any check reads (ceiling_scrapes; the
+ * others read the last two). Each is kept for every engine. */
+#define CHECK_HISTORY 4
 
 struct engine_point {
 	uint64_t ms;
-	double running, waiting, kv_usage, preemptions;
+	double kv_usage, preemptions;
+	/* request counts: whole numbers, exact in a float (40 bytes a point,
+	 * eight points for each of thousands of engines) */
+	float running, waiting;
 	bool preemptions_is_counter;
 };
 
