@@ -171,20 +171,27 @@ static bool is_busy(void *ctx)
 	return *(bool *)ctx;
 }
 
+/* k set up busy, with 40 events posted */
+static void busy_case(struct ev_case *k, bool *busy)
+{
+	char pod[32];
+
+	*busy = true;
+	ev_setup(k);
+	events_set_busy(&k->ev, is_busy, busy);
+	for (int i = 0; i < 40; i++) {
+		snprintf(pod, sizeof(pod), "pod-%d", i);
+		post_pod(k, "ns", pod, "MetricsMissing", true);
+	}
+}
+
 TEST(events_come_second_while_the_controller_writes)
 {
 	static struct ev_case k;
 	static bool busy;
-	char pod[32];
 
 	/* busy throughout: two posts at a time, and every Event still goes */
-	busy = true;
-	ev_setup(&k);
-	events_set_busy(&k.ev, is_busy, &busy);
-	for (int i = 0; i < 40; i++) {
-		snprintf(pod, sizeof(pod), "pod-%d", i);
-		post_pod(&k, "ns", pod, "MetricsMissing", true);
-	}
+	busy_case(&k, &busy);
 	ASSERT_EQ_INT(k.ev.in_flight, EVENTS_BUSY_IN_FLIGHT);
 	ASSERT_EQ_INT(k.ev.queued, 40 - EVENTS_BUSY_IN_FLIGHT);
 	ev_run(&k);
@@ -192,13 +199,7 @@ TEST(events_come_second_while_the_controller_writes)
 	ASSERT_EQ_INT(k.max_in_flight, EVENTS_BUSY_IN_FLIGHT);
 
 	/* no longer busy: the next event lets the waiting ones go */
-	busy = true;
-	ev_setup(&k);
-	events_set_busy(&k.ev, is_busy, &busy);
-	for (int i = 0; i < 40; i++) {
-		snprintf(pod, sizeof(pod), "pod-%d", i);
-		post_pod(&k, "ns", pod, "MetricsMissing", true);
-	}
+	busy_case(&k, &busy);
 	busy = false;
 	post_pod(&k, "ns", "pod-last", "MetricsMissing", true);
 	ASSERT_EQ_INT(k.ev.in_flight, EVENTS_MAX_IN_FLIGHT);

@@ -344,6 +344,21 @@ static void assert_logged(struct fake *f, const char *line)
 		t_fail(__FILE__, __LINE__, "no write \"%s\" among:\n%s", line, buf_str(&f->log));
 }
 
+/* Someone empties the spec of the ServiceMonitor infermon-qwen (a field
+ * infermon owns), and the watch shows it. */
+static void edit_monitor(struct fake *f)
+{
+	const cJSON *live =
+		objcache_get(&f->caches.owned[OWNED_SERVICEMONITOR], "llm", "infermon-qwen");
+	cJSON *edited;
+
+	ASSERT_TRUE(live != NULL);
+	edited = cJSON_Duplicate(live, true);
+	cJSON_ReplaceItemInObjectCaseSensitive(edited, "spec", cJSON_CreateObject());
+	owned_upsert(f, OWNED_SERVICEMONITOR, edited);
+	cJSON_Delete(edited);
+}
+
 /* ---- the no-op diff ---- */
 
 TEST(reconcile_noop_writes_nothing_when_live_holds_every_field)
@@ -371,17 +386,10 @@ TEST(reconcile_noop_writes_nothing_when_live_holds_every_field)
 TEST(reconcile_rewrites_only_the_object_that_drifted)
 {
 	struct fake f;
-	const cJSON *live;
-	cJSON *edited;
 
 	start_qwen(&f, NULL, 1);
 	/* someone edits a field infermon owns */
-	live = objcache_get(&f.caches.owned[OWNED_SERVICEMONITOR], "llm", "infermon-qwen");
-	ASSERT_TRUE(live != NULL);
-	edited = cJSON_Duplicate(live, true);
-	cJSON_ReplaceItemInObjectCaseSensitive(edited, "spec", cJSON_CreateObject());
-	owned_upsert(&f, OWNED_SERVICEMONITOR, edited);
-	cJSON_Delete(edited);
+	edit_monitor(&f);
 	ASSERT_EQ_INT(reconcile(&f, "qwen"), 1);
 	assert_logged(&f, "apply ServiceMonitor llm/infermon-qwen");
 	ASSERT_EQ_INT(reconcile(&f, "qwen"), 0);
@@ -391,8 +399,6 @@ TEST(reconcile_rewrites_only_the_object_that_drifted)
 TEST(reconcile_does_not_apply_again_what_the_watch_has_not_shown_yet)
 {
 	struct fake f;
-	const cJSON *live;
-	cJSON *edited;
 
 	fake_init(&f, true);
 	f.watch_lag = true;
@@ -409,22 +415,13 @@ TEST(reconcile_does_not_apply_again_what_the_watch_has_not_shown_yet)
 	f.watch_lag = false;
 	ASSERT_EQ_INT(reconcile(&f, "qwen"), 0);
 	/* an edit the watch shows after the apply is put right at once */
-	live = objcache_get(&f.caches.owned[OWNED_SERVICEMONITOR], "llm", "infermon-qwen");
-	ASSERT_TRUE(live != NULL);
-	edited = cJSON_Duplicate(live, true);
-	cJSON_ReplaceItemInObjectCaseSensitive(edited, "spec", cJSON_CreateObject());
-	owned_upsert(&f, OWNED_SERVICEMONITOR, edited);
-	cJSON_Delete(edited);
+	edit_monitor(&f);
 	ASSERT_EQ_INT(reconcile(&f, "qwen"), 1);
 	assert_logged(&f, "apply ServiceMonitor llm/infermon-qwen");
 	/* a watch that never shows an apply holds it back for
 	 * RECONCILE_UNSEEN_MS only */
 	f.watch_lag = true;
-	live = objcache_get(&f.caches.owned[OWNED_SERVICEMONITOR], "llm", "infermon-qwen");
-	edited = cJSON_Duplicate(live, true);
-	cJSON_ReplaceItemInObjectCaseSensitive(edited, "spec", cJSON_CreateObject());
-	owned_upsert(&f, OWNED_SERVICEMONITOR, edited);
-	cJSON_Delete(edited);
+	edit_monitor(&f);
 	ASSERT_EQ_INT(reconcile(&f, "qwen"), 1);
 	ASSERT_EQ_INT(reconcile(&f, "qwen"), 0);
 	f.now_ms += RECONCILE_UNSEEN_MS;
