@@ -141,6 +141,15 @@ for p in $dels; do wait "$p" || die "deleting render's objects failed"; done
 [ -z "$(kubectl get services,servicemonitors -A -l app.kubernetes.io/managed-by=infermon -o name)" ] ||
 	die "render's objects are still there"
 
+# The generated objects as the API server's watches show them. Listing
+# thousands of objects every quarter second (as this did before) loaded the
+# API server while the controller's writes were timed, and T_api has no
+# such load; a watch costs it next to nothing.
+for kind in servicemonitors services; do
+	kubectl get "$kind" -A -l app.kubernetes.io/managed-by=infermon --watch -o name \
+		>"$WORK/$kind.watch" 2>"$WORK/$kind.watch.err" &
+	CLEANUP_PIDS="$CLEANUP_PIDS $!"
+done
 mp=$(free_port)
 log "starting the controller"
 t=$(now)
@@ -166,10 +175,9 @@ metric() { # NAME [LABELS]: a sample's value from the controller's /metrics
 # of those workloads, and the scrape Secret lists each
 monitored() {
 	local want=$3 sm svc sec
-	sm=$(kubectl get servicemonitors -A --no-headers -o custom-columns=N:.metadata.name 2>/dev/null |
-		grep -c -- "$1-" || true)
-	svc=$(kubectl get services -A --no-headers -o custom-columns=N:.metadata.name 2>/dev/null |
-		grep -c -- "$1-" || true)
+	sm=$(grep -- "/infermon-$1-" "$WORK/servicemonitors.watch" | sort -u | wc -l || true)
+	svc=$(grep -- "/infermon-$1-" "$WORK/services.watch" | sort -u | wc -l || true)
+	[ "$sm" -ge "$want" ] && [ "$svc" -ge "$want" ] || return 1
 	sec=$(kubectl -n monitoring get secret infermon-scrape-configs -o jsonpath='{.data.scrape-configs\.yaml}' 2>/dev/null |
 		base64 -d | grep -o ";$1-[0-9]*;" | sort -u | wc -l)
 	[ "$sm" -ge "$want" ] && [ "$svc" -ge "$want" ] && [ "$sec" -ge "$want" ]
