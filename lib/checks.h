@@ -64,7 +64,7 @@ struct engine_point {
 	uint64_t ms;
 	double kv_usage, preemptions;
 	/* request counts: whole numbers, exact in a float (40 bytes a point,
-	 * eight points for each of thousands of engines) */
+	 * CHECK_HISTORY of them for each of thousands of engines) */
 	float running, waiting;
 	bool preemptions_is_counter;
 };
