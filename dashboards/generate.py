@@ -315,8 +315,15 @@ def vllm_len(kind):
     return vllm_hist("request_%s_tokens" % kind)
 
 
+# Every fallback query -> (recorded side, raw side): the test that each
+# recording equals its raw query (test/dashboard/rulecheck.py) reads them.
+FALLBACKS = {}
+
+
 def fallback(recorded, raw):
-    return "(%s)\n or\n(%s)" % (recorded, raw)
+    expr = "(%s)\n or\n(%s)" % (recorded, raw)
+    FALLBACKS[expr] = (recorded, raw)
+    return expr
 
 
 def wl_quantile(q, metric, alts_fn, sel_raw):
