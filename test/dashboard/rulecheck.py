@@ -43,11 +43,11 @@ EVAL_TIMES = ["10m", "19m"]
 # the decode pods of the prefill/decode pairs (the role filter).
 SELECTIONS = [
     {"namespace": ".*", "workload_name": ".+", "model_name": ".*", "backend": ".*",
-     "role": ".*", "pod": ".*"},
+     "role": ".*"},
     {"namespace": "ns-a", "workload_name": ".+", "model_name": "m1", "backend": ".*",
-     "role": ".*", "pod": ".*"},
+     "role": ".*"},
     {"namespace": "ns-b", "workload_name": "vpd|spd", "model_name": ".*", "backend": "vllm-pd|sglang-pd",
-     "role": "decode", "pod": ".*"},
+     "role": "decode"},
 ]
 VAR_RE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
@@ -201,6 +201,16 @@ def substitute(expr, values):
     return VAR_RE.sub(rep, expr)
 
 
+def pod_values(sel):
+    """The pod variable as Grafana expands "All": the pods whose
+    infermon_pod_info matches the other variables (it has no custom All
+    value, so it carries the model, backend and role choice)."""
+    pods = [p[0] for p in PODS if all(re.fullmatch(sel[k], v) for k, v in (
+        ("namespace", p[1]), ("workload_name", p[2]), ("backend", p[3]), ("role", p[4]),
+        ("model_name", p[5])))]
+    return "(%s)" % "|".join(pods)
+
+
 def pairs():
     """(panel title, refId, recorded, raw) of every query with a recording."""
     if not PAIRS:
@@ -226,6 +236,7 @@ def tests():
     checks = []
     for title, ref, rec, raw in pairs():
         for sel in SELECTIONS:
+            sel = dict(sel, pod=pod_values(sel))
             r = substitute(rec, dict(sel, rules=""))
             w = substitute(raw, dict(sel, rules=""))
             guarded = substitute(raw, dict(sel, rules="1"))
