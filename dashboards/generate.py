@@ -442,6 +442,23 @@ def wl_length_mean(kind, sel_raw):
         length_mean(kind, ["model_name"], sel_raw + GUARD))
 
 
+def wl_prefix_hit_ratio(sel_raw):
+    """Prefix cache hit ratio per model, every role: hits and queries per
+    workload under either name, and the hit-rate gauges' sum and count (for
+    their average), the first present per model as in the raw query."""
+    rr = []
+    for c in ("prefix_cache_hits_total", "prefix_cache_queries_total",
+              "gpu_prefix_cache_hits_total", "gpu_prefix_cache_queries_total"):
+        rr.append(rec_workload_rate(c, "vllm:" + c, sel=R_P))
+    gauges = "vllm:gpu_prefix_cache_hit_rate|sglang[:_]cache_hit_rate"
+    for op in ("sum", "count"):
+        rr.append(record("infermon_workload:prefix_cache_hit_rate:%s" % op,
+                         "%s by (%s) (%s)" % (op, by(WL), names(gauges, R_P))))
+    ratio = "sum by (model_name) (%s{%s})\n/\nsum by (model_name) (%s{%s})"
+    return fallback(pref(*(ratio % (rr[i], REC_M, rr[i + 1], REC_M) for i in (0, 2, 4))),
+                    prefix_hit_ratio(["model_name"], sel_raw + GUARD))
+
+
 def pod_prefix_hit_ratio(sel_raw):
     """Prefix cache hit ratio per pod: the pod recording (max over a pod's
     models), else raw."""
@@ -681,7 +698,7 @@ def model_row(b):
             "Prefix cache hits over queries: vLLM prefix_cache_* (tokens), older "
             "gpu_prefix_cache_* (blocks), V0's gpu_prefix_cache_hit_rate; SGLang cache_hit_rate. "
             "llm-d-inference-sim exports none of them.",
-            [("{{model_name}}", prefix_hit_ratio(by_m, M_ALL), PREFIX_CACHE)],
+            [("{{model_name}}", wl_prefix_hit_ratio(M_ALL), PREFIX_CACHE)],
             unit="percentunit",
             note="Every role, prefill pods included (prompts are computed and cached there). "
                  "The Role and Pod variables do not apply to this row.")

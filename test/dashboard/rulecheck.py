@@ -17,7 +17,7 @@ variables, the test asserts that:
 
 The input series cover every naming the raw queries read: vLLM >= 0.11
 (with data-parallel `engine` 0 and 1), vLLM 0.8-0.10 (old names, and both
-KV usage names), llm-d-inference-sim's double TPOT export and its
+KV usage names), vLLM V0 (the prefix cache hit-rate gauge), llm-d-inference-sim's double TPOT export and its
 `finish_reason` label, SGLang under `sglang:` and `sglang_` with TP ranks 0
 and 1 (rank 1 differs, so reading it shows), vLLM and SGLang prefill/decode
 pairs, several models in one workload, dcgm-exporter GPUs labelled either
@@ -58,6 +58,7 @@ PODS = [
     ("chat-2", "ns-a", "chat", "vllm", "", "m2", "vllm"),
     ("legacy-0", "ns-a", "legacy", "vllm", "", "m3", "vllm-old"),
     ("sim-0", "ns-a", "sim", "vllm", "", "m1", "vllm-sim"),
+    ("vzero-0", "ns-a", "vzero", "vllm", "", "m7", "vllm-v0"),
     ("sgl-0", "ns-b", "sgl", "sglang", "", "m4", "sglang:"),
     ("sglu-0", "ns-b", "sglu", "sglang", "", "m4", "sglang_"),
     ("vpd-p", "ns-b", "vpd", "vllm-pd", "prefill", "m5", "vllm"),
@@ -148,6 +149,10 @@ def input_series():
                 s.counter(v + "gpu_prefix_cache_queries_total", ls, 7)
                 # 0.9-0.10 export both KV usage names
                 s.gauge(v + "kv_cache_usage_perc", ls, 0.01)
+                s.gauge(v + "gpu_cache_usage_perc", ls, 0.01)
+            elif kind == "vllm-v0":
+                s.histogram(v + "time_per_output_token_seconds", ls, sum_scale=0.01)
+                s.gauge(v + "gpu_prefix_cache_hit_rate", ls, 0.01)
                 s.gauge(v + "gpu_cache_usage_perc", ls, 0.01)
             else:
                 s.histogram(v + "inter_token_latency_seconds", ls, sum_scale=0.01)
