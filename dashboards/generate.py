@@ -477,6 +477,24 @@ def pod_gpu(metric, sel_raw):
     return fallback("%s{%s}" % (rec, IM), gpu(metric, sel_raw, guard=GUARD))
 
 
+def kv_transfer_p95_expr(by_, sel):
+    """p95 of the prefill->decode KV transfer: vLLM's NIXL histogram, else
+    SGLang's (milliseconds)."""
+    b = by(by_ + ["le"])
+    return ("histogram_quantile(0.95, sum by (%s) (%s))\n or\n"
+            "histogram_quantile(0.95, sum by (%s) (%s)) / 1000" % (
+                b, rate("vllm:nixl_xfer_time_seconds_bucket{%s}" % sel),
+                b, rate(names("sglang[:_]kv_transfer_latency_ms_bucket", sel))))
+
+
+def kv_transfer_p95(sel_raw):
+    """Per pod: the pod recording (max over a pod's models), else raw."""
+    rec = record("infermon_pod:kv_transfer_latency_seconds:p95_rate%s" % RULE_WINDOW,
+                 fixed_window(lambda: kv_transfer_p95_expr(POD, R_P)))
+    return fallback("max by (namespace, pod, role) (%s{%s})" % (rec, REC_P),
+                    kv_transfer_p95_expr(["namespace", "pod", "role"], sel_raw + GUARD))
+
+
 def rules_yaml():
     """The PrometheusRule deploy/prometheus/dashboard_rules.yaml."""
     out = [
@@ -884,12 +902,7 @@ def pod_row(b):
     b.panel("timeseries", "KV transfer latency",
             "Prefill→decode KV cache transfer: p95 and average of vllm:nixl_xfer_time_seconds "
             "(vLLM with a NIXL kv-transfer config) or sglang:kv_transfer_latency_ms (in seconds here).",
-            [("{{pod}} ({{role}}) p95",
-              "histogram_quantile(0.95, sum by (namespace, pod, role, le) (%s))\n or\n"
-              "histogram_quantile(0.95, sum by (namespace, pod, role, le) (%s)) / 1000" % (
-                  rate("vllm:nixl_xfer_time_seconds_bucket{%s}" % P),
-                  rate(names("sglang[:_]kv_transfer_latency_ms_bucket", P))),
-              ["vllm-pd", "sglang-pd"]),
+            [("{{pod}} ({{role}}) p95", kv_transfer_p95(P), ["vllm-pd", "sglang-pd"]),
              ("{{pod}} ({{role}}) avg",
               "sum by (namespace, pod, role) (%s) / sum by (namespace, pod, role) (%s)\n or\n"
               "sum by (namespace, pod, role) (%s) / sum by (namespace, pod, role) (%s) / 1000" % (
