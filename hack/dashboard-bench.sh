@@ -25,6 +25,10 @@
 # BENCH_NAIVE=0 leaves out the third pass (the naive `or`, nearly as long as
 # "before"), which measures PromQL's `or`, not the rules.
 #
+# BENCH_OUT=DIR keeps each pass's results (before.json, after.json,
+# naive-or.json, as hack/tools/dashboard_bench.py writes them) in DIR as the
+# pass ends, so a run stopped later still leaves the passes it finished.
+#
 # BENCH_BLOCKS=DIR takes the blocks of an earlier `fleet-backfill -out DIR`
 # (hard-linked; the range ends at their last sample) instead of writing new
 # ones. Prometheus keeps the 2 h blocks as they are (no compaction while
@@ -41,6 +45,7 @@ cd "$root"
 . hack/lib.sh
 
 pods=${1:-5000}
+if [ -n "${BENCH_OUT:-}" ]; then mkdir -p "$BENCH_OUT"; fi
 hours=${2:-6}
 runs=${BENCH_RUNS:-3}
 step=30
@@ -117,6 +122,7 @@ bench() { # NAME RULES [guarded]
 	log "timing the dashboard's queries ($1)"
 	python3 hack/tools/dashboard_bench.py "$url" "$end" "$range" "$step" "$rate_interval" \
 		"$runs" "$2" "$tmp/$1.json" "${3:-}" >&2
+	if [ -n "${BENCH_OUT:-}" ]; then cp "$tmp/$1.json" "$BENCH_OUT/"; fi
 }
 
 start_prometheus
