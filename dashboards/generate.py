@@ -375,12 +375,6 @@ def rec_workload_rate(metric, regex, sel=R_M, extra=(), keep=""):
         lambda: "sum by (%s) (%s)" % (by(WL + list(extra)), (keep or "%s") % rate(series(regex, sel)))))
 
 
-def rec_pod_rate(metric, regex, extra=(), keep=""):
-    """Per pod and model: as rec_workload_rate, every role."""
-    return record("infermon_pod:%s:rate%s" % (metric, RULE_WINDOW), fixed_window(
-        lambda: "sum by (%s) (%s)" % (by(POD + list(extra)), (keep or "%s") % rate(series(regex, R_P)))))
-
-
 def rec_gpus():
     """GPUs per workload and model (dcgm-exporter through infermon_pod_info,
     every role)."""
@@ -401,15 +395,6 @@ def success_rate():
             rec, REC_M, rec, REC_M),
         "sum by (model_name) (rate(vllm:request_success_total{%s, finished_reason!~\"abort|error\", finish_reason!~\"abort|error\"}[%s]))\n/\n"
         "sum by (model_name) (rate(vllm:request_success_total{%s}[%s]))" % (M + GUARD, RI, M + GUARD, RI))
-
-
-def finish_reasons(sel_raw):
-    """Finished requests per second per pod and reason."""
-    rec = rec_pod_rate("request_success_total", SUCCESS, extra=["finished_reason"], keep=FINISHED_REASON)
-    return fallback(
-        "sum by (namespace, pod, finished_reason) (%s{%s})" % (rec, REC_P),
-        "sum by (namespace, pod, finished_reason) (\n  %s\n)" % (
-            FINISHED_REASON % rate(series(SUCCESS, sel_raw + GUARD))))
 
 
 def wl_tokens(kind, sel_raw):
@@ -782,7 +767,10 @@ def pod_row(b):
             "Finished requests per second by reason (stop, length, abort, …) from "
             "vllm:request_success_total; the label is finished_reason (finish_reason in "
             "llm-d-inference-sim).",
-            [("{{pod}} {{finished_reason}}", finish_reasons(P), VLLM)],
+            [("{{pod}} {{finished_reason}}",
+              "sum by (namespace, pod, finished_reason) (\n"
+              "  label_replace(rate(vllm:request_success_total{%s}[%s]),\n"
+              '    "finished_reason", "$1", "finish_reason", "(.+)")\n)' % (P, RI), VLLM)],
             unit="reqps", engines="vllm")
     b.panel("timeseries", "Queue time",
             "Time requests spend waiting before they run: p95 and average "
