@@ -99,6 +99,13 @@ def names(regex, sel):
     return '{__name__=~"%s", %s}' % (regex, sel)
 
 
+def series(regex, sel):
+    """names(), or name{sel} when regex is one plain name."""
+    if any(c in regex for c in "|()[]*+?."):
+        return names(regex, sel)
+    return "%s{%s}" % (regex, sel)
+
+
 def rate(series):
     return "rate(%s[%s])" % (series, RI)
 
@@ -200,37 +207,48 @@ def length_mean(kind, by_, sel):
             b, rate(names("sglang[:_]e2e_request_latency_seconds_count", sel))))
 
 
-def gpu(metric, sel_info):
+def gpu(metric, sel_info, ns='=~"$namespace"', guard=""):
     """A dcgm-exporter series on the workload's pods. The exporter names the
     pod holding a GPU `pod`/`namespace`, or `exported_pod`/
     `exported_namespace` when Prometheus scrapes it with honorLabels false:
     copy the exported ones into pod/namespace, take the others as they are,
     and join on (namespace, pod) with infermon_pod_info, deduplicated first
-    (a pod serving several models has one pod_info row per model)."""
+    (a pod serving several models has one pod_info row per model). ns: the
+    namespace matcher of the GPU series (None: every namespace); guard:
+    appended to every selector."""
+    exp_ns = ", exported_namespace%s" % ns if ns else ""
+    pod_ns = ", namespace%s" % ns if ns else ""
+    sel_info = ", ".join(x for x in (sel_info, guard.lstrip(", ")) if x)
+    info = "infermon_pod_info{%s}" % sel_info if sel_info else "infermon_pod_info"
     return (
         "(\n"
-        '  label_replace(label_replace(%s{exported_pod!="", exported_namespace=~"$namespace"},\n'
+        '  label_replace(label_replace(%s{exported_pod!=""%s%s},\n'
         '    "pod", "$1", "exported_pod", "(.+)"), "namespace", "$1", "exported_namespace", "(.+)")\n'
         "  or\n"
-        '  %s{exported_pod="", pod!="", namespace=~"$namespace"}\n'
+        '  %s{exported_pod="", pod!=""%s%s}\n'
         ")\n"
         "* on (namespace, pod) group_left (workload_name)\n"
-        "  max by (namespace, pod, workload_name) (infermon_pod_info{%s})" % (metric, metric, sel_info))
+        "  max by (namespace, pod, workload_name) (%s)" % (metric, exp_ns, guard, metric, pod_ns, guard, info))
 
 
-def gpu_count_by(by_, sel_info):
-    """GPUs per by_ (labels of infermon_pod_info), from dcgm-exporter."""
+def gpu_count_by(by_, sel_info, ns='=~"$namespace"', guard=""):
+    """GPUs per by_ (labels of infermon_pod_info), from dcgm-exporter. ns:
+    the namespace matcher of the GPU series (None: every namespace); guard:
+    appended to their selectors."""
     m = "DCGM_FI_DEV_GPU_UTIL"
+    exp_ns = ", exported_namespace%s" % ns if ns else ""
+    pod_ns = ", namespace%s" % ns if ns else ""
     per_pod = (
         "count by (namespace, pod) (\n"
-        '  label_replace(label_replace(%s{exported_pod!="", exported_namespace=~"$namespace"},\n'
+        '  label_replace(label_replace(%s{exported_pod!=""%s%s},\n'
         '    "pod", "$1", "exported_pod", "(.+)"), "namespace", "$1", "exported_namespace", "(.+)")\n'
         "  or\n"
-        '  %s{exported_pod="", pod!="", namespace=~"$namespace"}\n'
-        ")" % (m, m))
+        '  %s{exported_pod="", pod!=""%s%s}\n'
+        ")" % (m, exp_ns, guard, m, pod_ns, guard))
+    inner = ["namespace", "pod"] + [l for l in by_ if l not in ("namespace", "pod")]
+    info = "infermon_pod_info{%s}" % sel_info if sel_info else "infermon_pod_info"
     return ("sum by (%s) (\n%s\n* on (namespace, pod) group_right\n"
-            "  max by (namespace, pod, %s) (infermon_pod_info{%s})\n)" % (
-                by(by_), per_pod, by(by_), sel_info))
+            "  max by (%s) (%s)\n)" % (by(by_), per_pod, by(inner), info))
 
 
 # ---------------------------------------------------------------------------
@@ -315,8 +333,15 @@ def vllm_len(kind):
     return vllm_hist("request_%s_tokens" % kind)
 
 
+# Every fallback query -> (recorded side, raw side): the test that each
+# recording equals its raw query (test/dashboard/rulecheck.py) reads them.
+FALLBACKS = {}
+
+
 def fallback(recorded, raw):
-    return "(%s)\n or\n(%s)" % (recorded, raw)
+    expr = "(%s)\n or\n(%s)" % (recorded, raw)
+    FALLBACKS[expr] = (recorded, raw)
+    return expr
 
 
 def wl_quantile(q, metric, alts_fn, sel_raw):
@@ -341,6 +366,118 @@ def pod_p95(metric, alts_fn, sel_raw):
 def pod_avg(metric, alts_fn, sel_raw):
     return fallback("max by (namespace, pod) (%s{%s})" % (rec_pod_avg(metric, alts_fn), REC_P),
                     mean(["namespace", "pod"], alts_fn(sel_raw + GUARD)))
+
+
+def rec_workload_rate(metric, regex, sel=R_M, extra=(), keep=""):
+    """Per workload and model: sum of rate(<regex>), by extra labels too;
+    keep: a label_replace() around the rate, as "...%s..." of it."""
+    return record("infermon_workload:%s:rate%s" % (metric, RULE_WINDOW), fixed_window(
+        lambda: "sum by (%s) (%s)" % (by(WL + list(extra)), (keep or "%s") % rate(series(regex, sel)))))
+
+
+def rec_gpus():
+    """GPUs per workload and model (dcgm-exporter through infermon_pod_info,
+    every role)."""
+    return record("infermon_workload:dcgm_gpus:count", gpu_count_by(WL, "", ns=None))
+
+
+# vllm:request_success_total's reason: llm-d-inference-sim's label
+# finish_reason copied into finished_reason.
+FINISHED_REASON = 'label_replace(%s,\n    "finished_reason", "$1", "finish_reason", "(.+)")'
+SUCCESS = "vllm:request_success_total"
+
+
+def success_rate():
+    """Request success rate per model: the workload recording by reason."""
+    rec = rec_workload_rate("request_success_total", SUCCESS, extra=["finished_reason"], keep=FINISHED_REASON)
+    return fallback(
+        'sum by (model_name) (%s{%s, finished_reason!~"abort|error"})\n/\nsum by (model_name) (%s{%s})' % (
+            rec, REC_M, rec, REC_M),
+        "sum by (model_name) (rate(vllm:request_success_total{%s, finished_reason!~\"abort|error\", finish_reason!~\"abort|error\"}[%s]))\n/\n"
+        "sum by (model_name) (rate(vllm:request_success_total{%s}[%s]))" % (M + GUARD, RI, M + GUARD, RI))
+
+
+def wl_tokens(kind, sel_raw):
+    """Tokens per second per model."""
+    rec = rec_workload_rate("%s_tokens_total" % kind, ENG + kind + "_tokens_total")
+    return rec, fallback("sum by (model_name) (%s{%s})" % (rec, REC_M),
+                         tokens(kind, ["model_name"], sel_raw + GUARD))
+
+
+def wl_tokens_per_gpu(kind, sel_raw):
+    rec = rec_workload_rate("%s_tokens_total" % kind, ENG + kind + "_tokens_total")
+    return fallback("sum by (model_name) (%s{%s})\n/\nsum by (model_name) (%s{%s})" % (
+        rec, REC_M, rec_gpus(), REC_M),
+        "%s\n/\n%s" % (tokens(kind, ["model_name"], sel_raw + GUARD),
+                       gpu_count_by(["model_name"], INFO + GUARD, guard=GUARD)))
+
+
+def wl_length_mean(kind, sel_raw):
+    """Average prompt/generation length per model: vLLM's histogram, else
+    SGLang's tokens per finished request (the first per model, as raw)."""
+    stem = rec_workload_hist("request_%s_tokens" % kind, vllm_len(kind), ["sum", "count"])
+    sg_tokens = rec_workload_rate("sglang_%s_tokens_total" % kind, "sglang[:_]%s_tokens_total" % kind)
+    sg_count = rec_workload_rate("sglang_e2e_request_latency_seconds_count",
+                                 "sglang[:_]e2e_request_latency_seconds_count")
+    w = RULE_WINDOW
+    return fallback(
+        "sum by (model_name) (%s_sum:rate%s{%s})\n/\nsum by (model_name) (%s_count:rate%s{%s})\n or\n"
+        "sum by (model_name) (%s{%s})\n/\nsum by (model_name) (%s{%s})" % (
+            stem, w, REC_M, stem, w, REC_M, sg_tokens, REC_M, sg_count, REC_M),
+        length_mean(kind, ["model_name"], sel_raw + GUARD))
+
+
+def wl_prefix_hit_ratio(sel_raw):
+    """Prefix cache hit ratio per model, every role: hits and queries per
+    workload under either name, and the hit-rate gauges' sum and count (for
+    their average), the first present per model as in the raw query."""
+    rr = []
+    for c in ("prefix_cache_hits_total", "prefix_cache_queries_total",
+              "gpu_prefix_cache_hits_total", "gpu_prefix_cache_queries_total"):
+        rr.append(rec_workload_rate(c, "vllm:" + c, sel=R_P))
+    gauges = "vllm:gpu_prefix_cache_hit_rate|sglang[:_]cache_hit_rate"
+    for op in ("sum", "count"):
+        rr.append(record("infermon_workload:prefix_cache_hit_rate:%s" % op,
+                         "%s by (%s) (%s)" % (op, by(WL), names(gauges, R_P))))
+    ratio = "sum by (model_name) (%s{%s})\n/\nsum by (model_name) (%s{%s})"
+    return fallback(pref(*(ratio % (rr[i], REC_M, rr[i + 1], REC_M) for i in (0, 2, 4))),
+                    prefix_hit_ratio(["model_name"], sel_raw + GUARD))
+
+
+def pod_prefix_hit_ratio(sel_raw):
+    """Prefix cache hit ratio per pod: the pod recording (max over a pod's
+    models), else raw."""
+    rec = record("infermon_pod:prefix_cache_hit:ratio_rate%s" % RULE_WINDOW,
+                 fixed_window(lambda: prefix_hit_ratio(POD, R_P)))
+    return fallback("max by (namespace, pod) (%s{%s})" % (rec, REC_P),
+                    prefix_hit_ratio(["namespace", "pod"], sel_raw + GUARD))
+
+
+def pod_gpu(metric, sel_raw):
+    """A dcgm-exporter series per GPU of the selected pods: the recording
+    (the GPU series joined with its pod's workload), else raw. The recording
+    filters by namespace, workload and pod only: the pod variable carries
+    the model, backend and role choice (it lists the pods that match them)."""
+    rec = record("infermon_pod:%s:per_gpu" % metric, gpu(metric, "", ns=None))
+    return fallback("%s{%s}" % (rec, IM), gpu(metric, sel_raw, guard=GUARD))
+
+
+def kv_transfer_p95_expr(by_, sel):
+    """p95 of the prefill->decode KV transfer: vLLM's NIXL histogram, else
+    SGLang's (milliseconds)."""
+    b = by(by_ + ["le"])
+    return ("histogram_quantile(0.95, sum by (%s) (%s))\n or\n"
+            "histogram_quantile(0.95, sum by (%s) (%s)) / 1000" % (
+                b, rate("vllm:nixl_xfer_time_seconds_bucket{%s}" % sel),
+                b, rate(names("sglang[:_]kv_transfer_latency_ms_bucket", sel))))
+
+
+def kv_transfer_p95(sel_raw):
+    """Per pod: the pod recording (max over a pod's models), else raw."""
+    rec = record("infermon_pod:kv_transfer_latency_seconds:p95_rate%s" % RULE_WINDOW,
+                 fixed_window(lambda: kv_transfer_p95_expr(POD, R_P)))
+    return fallback("max by (namespace, pod, role) (%s{%s})" % (rec, REC_P),
+                    kv_transfer_p95_expr(["namespace", "pod", "role"], sel_raw + GUARD))
 
 
 def rules_yaml():
@@ -513,9 +650,7 @@ def model_row(b):
             "Share of finished requests that ended normally (stop or length), not "
             "aborted or failed, from vllm:request_success_total (label finished_reason; "
             "llm-d-inference-sim spells it finish_reason; both are read).",
-            [("{{model_name}}",
-              "sum by (model_name) (rate(vllm:request_success_total{%s, finished_reason!~\"abort|error\", finish_reason!~\"abort|error\"}[%s]))\n/\n"
-              "sum by (model_name) (rate(vllm:request_success_total{%s}[%s]))" % (M, RI, M, RI), VLLM)],
+            [("{{model_name}}", success_rate(), VLLM)],
             unit="percentunit", engines="vllm")
     b.panel("timeseries", "E2E latency",
             "End-to-end request latency per model: average and quantiles of the engine's histogram.",
@@ -525,27 +660,27 @@ def model_row(b):
             unit="s")
     b.panel("timeseries", "Token throughput",
             "Prompt (input) and generated (output) tokens per second per model.",
-            [("{{model_name}} input", tokens("prompt", by_m, M), ALL),
-             ("{{model_name}} output", tokens("generation", by_m, M), ALL)],
+            [("{{model_name}} input", wl_tokens("prompt", M)[1], ALL),
+             ("{{model_name}} output", wl_tokens("generation", M)[1], ALL)],
             unit="short")
     b.panel("timeseries", "Token throughput per GPU",
             "Tokens per second per model divided by the GPUs dcgm-exporter reports for all "
             "the model's pods, prefill pods included (joined through infermon_pod_info; "
             "exported_pod or pod). No data without dcgm-exporter.",
-            [("{{model_name}} input / GPU", "%s\n/\n%s" % (tokens("prompt", by_m, M), gpu_count_by(by_m, INFO)), ALL),
-             ("{{model_name}} output / GPU", "%s\n/\n%s" % (tokens("generation", by_m, M), gpu_count_by(by_m, INFO)), ALL)],
+            [("{{model_name}} input / GPU", wl_tokens_per_gpu("prompt", M), ALL),
+             ("{{model_name}} output / GPU", wl_tokens_per_gpu("generation", M), ALL)],
             unit="short")
     b.panel("timeseries", "Prompt length",
             "Prompt tokens per request. Average: vLLM's request_prompt_tokens histogram, "
             "SGLang's prompt tokens per finished request. Quantiles need the histogram: vLLM only.",
-            [("{{model_name}} avg", length_mean("prompt", by_m, M), ALL)] +
+            [("{{model_name}} avg", wl_length_mean("prompt", M), ALL)] +
             [("{{model_name}} p%s" % q[2:], wl_quantile(q, "request_prompt_tokens", vllm_len("prompt"), M), VLLM)
              for q in ("0.50", "0.95", "0.99")],
             unit="short", engines="Average: all engines. Quantiles: vLLM only (SGLang has no prompt-length histogram).")
     b.panel("timeseries", "Generation length",
             "Generated tokens per request. Average: vLLM's request_generation_tokens histogram, "
             "SGLang's generated tokens per finished request. Quantiles: vLLM only.",
-            [("{{model_name}} avg", length_mean("generation", by_m, M), ALL)] +
+            [("{{model_name}} avg", wl_length_mean("generation", M), ALL)] +
             [("{{model_name}} p%s" % q[2:], wl_quantile(q, "request_generation_tokens", vllm_len("generation"), M), VLLM)
              for q in ("0.50", "0.95", "0.99")],
             unit="short", engines="Average: all engines. Quantiles: vLLM only (SGLang has no generation-length histogram).")
@@ -566,7 +701,7 @@ def model_row(b):
             "Prefix cache hits over queries: vLLM prefix_cache_* (tokens), older "
             "gpu_prefix_cache_* (blocks), V0's gpu_prefix_cache_hit_rate; SGLang cache_hit_rate. "
             "llm-d-inference-sim exports none of them.",
-            [("{{model_name}}", prefix_hit_ratio(by_m, M_ALL), PREFIX_CACHE)],
+            [("{{model_name}}", wl_prefix_hit_ratio(M_ALL), PREFIX_CACHE)],
             unit="percentunit",
             note="Every role, prefill pods included (prompts are computed and cached there). "
                  "The Role and Pod variables do not apply to this row.")
@@ -651,7 +786,7 @@ def pod_row(b):
             unit="s", engines="vllm")
     b.panel("timeseries", "KV cache hit ratio per pod",
             "Prefix cache hits over queries per pod (see the model-level panel for the series read).",
-            [("{{pod}}", prefix_hit_ratio(by_p, P), PREFIX_CACHE)], unit="percentunit")
+            [("{{pod}}", pod_prefix_hit_ratio(P), PREFIX_CACHE)], unit="percentunit")
 
     # Live limits, from the controller.
     b.panel("timeseries", "Running vs live max-num-seqs",
@@ -755,12 +890,7 @@ def pod_row(b):
     b.panel("timeseries", "KV transfer latency",
             "Prefill→decode KV cache transfer: p95 and average of vllm:nixl_xfer_time_seconds "
             "(vLLM with a NIXL kv-transfer config) or sglang:kv_transfer_latency_ms (in seconds here).",
-            [("{{pod}} ({{role}}) p95",
-              "histogram_quantile(0.95, sum by (namespace, pod, role, le) (%s))\n or\n"
-              "histogram_quantile(0.95, sum by (namespace, pod, role, le) (%s)) / 1000" % (
-                  rate("vllm:nixl_xfer_time_seconds_bucket{%s}" % P),
-                  rate(names("sglang[:_]kv_transfer_latency_ms_bucket", P))),
-              ["vllm-pd", "sglang-pd"]),
+            [("{{pod}} ({{role}}) p95", kv_transfer_p95(P), ["vllm-pd", "sglang-pd"]),
              ("{{pod}} ({{role}}) avg",
               "sum by (namespace, pod, role) (%s) / sum by (namespace, pod, role) (%s)\n or\n"
               "sum by (namespace, pod, role) (%s) / sum by (namespace, pod, role) (%s) / 1000" % (
@@ -802,7 +932,7 @@ def gpu_row(b):
                 desc + " Per GPU of the selected pods, from dcgm-exporter, joined through "
                 "infermon_pod_info whether the exporter's labels arrive as pod/namespace or as "
                 "exported_pod/exported_namespace.",
-                [("{{pod}} GPU {{gpu}}", gpu(metric, INFO_POD), ALL)], unit=unit,
+                [("{{pod}} GPU {{gpu}}", pod_gpu(metric, INFO_POD), ALL)], unit=unit,
                 engines="All engines, wherever dcgm-exporter runs.")
 
 

@@ -88,7 +88,7 @@ def main():
             if guarded_only and "infermon_rules" not in t["expr"]:
                 continue
             q = substitute(t["expr"], values)
-            if "$" in re.sub(r'"\$1"', "", q):
+            if "$" in re.sub(r'\$(\d+|\{\d+\})', "", q):  # label_replace references stay
                 sys.exit("unsubstituted variable in %s/%s: %s" % (p["title"], t["refId"], q))
             if t.get("instant"):
                 path, params = "/api/v1/query", {"query": q, "time": end, "stats": "all"}

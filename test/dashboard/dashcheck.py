@@ -276,7 +276,7 @@ def cmd_jointest(out_dir):
     pod with two infermon_pod_info rows (two models), which a plain
     group_left would refuse as many-to-many."""
     v = {"namespace": "ns", "workload_name": "w", "model_name": ".*", "backend": ".*",
-         "role": ".*", "pod": "(a|b)"}
+         "role": ".*", "pod": "(a|b)", "rules": ""}  # no rules: the raw join
     info = 'infermon_pod_info{namespace="ns",pod="%s",workload_name="w",backend="vllm",model_name="%s"}'
     exp = ('{namespace="ns",pod="b",exported_namespace="ns",exported_pod="b",gpu="%s",'
            'instance="10.0.0.9:9400",job="dcgm",workload_name="w"}')
