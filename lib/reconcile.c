@@ -40,6 +40,21 @@ void reconciler_init(struct reconciler *r, const struct reconciler_opts *o)
 	wq_init(&r->q, o->loop, 0, 200, 300000, NULL, NULL);
 }
 
+/* r->unseen's values (see "applied, not yet seen" below) */
+struct unseen {
+	uint64_t at_ms;
+	char *body; /* the object applied, unformatted JSON */
+};
+
+static void unseen_free(void *p)
+{
+	struct unseen *u = p;
+
+	if (u)
+		im_free(u->body);
+	im_free(u);
+}
+
 static void free_values(struct hmap *m, void (*fn)(void *))
 {
 	for (struct hmap_entry *e = hmap_first(m); e; e = hmap_next(m, e))
@@ -51,7 +66,7 @@ void reconciler_release(struct reconciler *r)
 {
 	free_values(&r->gone_since, im_free);
 	free_values(&r->scrape_last, im_free);
-	free_values(&r->unseen, im_free);
+	free_values(&r->unseen, unseen_free);
 	free_values(&r->cr_workload, im_free);
 	reconcile_forget_specs(r);
 	wq_release(&r->q);
@@ -61,7 +76,7 @@ void reconciler_set_leading(struct reconciler *r, bool leading, bool writes, str
 {
 	r->writes_enabled = writes && leading;
 	/* what another leader wrote meanwhile, the watches show */
-	free_values(&r->unseen, im_free);
+	free_values(&r->unseen, unseen_free);
 	hmap_init(&r->unseen);
 	r->events = leading ? events : NULL;
 	r->stopped = !leading;
@@ -184,11 +199,6 @@ void reconciler_selection_changed(struct reconciler *r)
 
 /* ---- applied, not yet seen ---- */
 
-struct unseen {
-	uint64_t at_ms;
-	char body[]; /* the object applied, unformatted JSON */
-};
-
 static void unseen_key(struct buf *b, int kind, const char *ns, const char *name)
 {
 	buf_reset(b);
@@ -203,7 +213,7 @@ static void unseen_forget(struct reconciler *r, int kind, const char *ns, const 
 		return;
 	buf_init(&key, BUF_MAX_SMALL);
 	unseen_key(&key, kind, ns, name);
-	im_free(hmap_del(&r->unseen, key.ptr));
+	unseen_free(hmap_del(&r->unseen, key.ptr));
 	buf_release(&key);
 }
 
@@ -233,7 +243,7 @@ static bool unseen_same(struct reconciler *r, const char *key, const char *body)
 	if (!u)
 		return false;
 	if (reconcile_now_ms(r) - u->at_ms >= RECONCILE_UNSEEN_MS) {
-		im_free(hmap_del(&r->unseen, key));
+		unseen_free(hmap_del(&r->unseen, key));
 		return false;
 	}
 	return strcmp(u->body, body) == 0;
@@ -331,11 +341,11 @@ static void write_done(void *data, im_result result, const char *error)
 				cc->op == KUBEWRITE_STATUS ? "StatusFailed" : "ApplyFailed", error);
 	} else if (cc->op != KUBEWRITE_STATUS) {
 		if (cc->unseen_key) {
-			size_t n = strlen(cc->body) + 1;
-			struct unseen *u = im_xmalloc(sizeof(*u) + n);
+			struct unseen *u = im_xmalloc(sizeof(*u));
 			u->at_ms = reconcile_now_ms(run->r);
-			memcpy(u->body, cc->body, n);
-			im_free(hmap_put(&run->r->unseen, cc->unseen_key, u));
+			u->body = cc->body;
+			cc->body = NULL;
+			unseen_free(hmap_put(&run->r->unseen, cc->unseen_key, u));
 		}
 		log_kv(LOG_INFO,
 		       cc->created ? "created generated object" : "wrote generated object", "what",
@@ -350,24 +360,20 @@ static void write_done(void *data, im_result result, const char *error)
 	call_done(run);
 }
 
-/* body: an apply's printed object (taken), for r->unseen; NULL otherwise */
+/* unseen_key, body: an apply's key in r->unseen and its printed object
+ * (both taken), NULL otherwise */
 static void send_write(struct run *run, const struct kubewrite *w, const char *what, bool created,
-		       const cJSON *about, char *body)
+		       const cJSON *about, char *unseen_key, char *body)
 {
 	struct call_ctx *cc = im_xcalloc(1, sizeof(*cc));
-	struct buf key;
 
 	cc->run = run;
 	cc->op = w->op;
 	cc->created = created;
 	cc->about = about ? about : run->cr;
 	snprintf(cc->what, sizeof(cc->what), "%s", what);
-	if (body) {
-		buf_init(&key, BUF_MAX_SMALL);
-		unseen_key(&key, w->kind, w->namespace, w->name);
-		cc->unseen_key = buf_detach(&key, NULL);
-		cc->body = body;
-	}
+	cc->unseen_key = unseen_key;
+	cc->body = body;
 	run->pending++;
 	if (run->r->o.client.send(run->r->o.client.ctx, w, write_done, cc)) {
 		im_free(cc->unseen_key);
@@ -409,7 +415,6 @@ void reconcile_apply(struct run *run, cJSON *obj)
 		im_free(body);
 		return;
 	}
-	buf_release(&key);
 	buf_init(&what, 512);
 	buf_printf(&what, "%s %s %s/%s", live ? "update" : "create", kube_owned[k].kind, ns, name);
 	if (live) {
@@ -428,9 +433,10 @@ void reconcile_apply(struct run *run, cJSON *obj)
 					       .namespace = ns,
 					       .name = name,
 					       .body = obj},
-			   buf_str(&what), !live, NULL, body);
+			   buf_str(&what), !live, NULL, body ? buf_detach(&key, NULL) : NULL, body);
 	else
 		im_free(body);
+	buf_release(&key);
 	buf_release(&what);
 }
 
@@ -450,7 +456,7 @@ void reconcile_delete(struct run *run, enum owned_kind k, const cJSON *live)
 					       .kind = (int)k,
 					       .namespace = ns,
 					       .name = name},
-			   buf_str(&what), false, NULL, NULL);
+			   buf_str(&what), false, NULL, NULL, NULL);
 	buf_release(&what);
 }
 
@@ -483,7 +489,7 @@ static void write_status(struct run *run, const cJSON *cr, cJSON *status, const 
 					       .namespace = ns,
 					       .name = name,
 					       .body = body},
-			   buf_str(&what), false, about, NULL);
+			   buf_str(&what), false, about, NULL, NULL);
 	cJSON_Delete(body);
 	buf_release(&what);
 }
