@@ -207,44 +207,39 @@ def length_mean(kind, by_, sel):
             b, rate(names("sglang[:_]e2e_request_latency_seconds_count", sel))))
 
 
-def gpu(metric, sel_info, ns='=~"$namespace"', guard=""):
-    """A dcgm-exporter series on the workload's pods. The exporter names the
-    pod holding a GPU `pod`/`namespace`, or `exported_pod`/
-    `exported_namespace` when Prometheus scrapes it with honorLabels false:
-    copy the exported ones into pod/namespace, take the others as they are,
-    and join on (namespace, pod) with infermon_pod_info, deduplicated first
-    (a pod serving several models has one pod_info row per model). ns: the
-    namespace matcher of the GPU series (None: every namespace); guard:
-    appended to every selector."""
+def gpu_series(metric, ns, guard):
+    """A dcgm-exporter series with its GPU's pod as pod/namespace. The
+    exporter names the pod holding a GPU `pod`/`namespace`, or
+    `exported_pod`/`exported_namespace` when Prometheus scrapes it with
+    honorLabels false: copy the exported ones into pod/namespace and take
+    the others as they are. ns: the namespace matcher (None: every
+    namespace); guard: appended to both selectors."""
     exp_ns = ", exported_namespace%s" % ns if ns else ""
     pod_ns = ", namespace%s" % ns if ns else ""
+    return (
+        '  label_replace(label_replace(%s{exported_pod!=""%s%s},\n'
+        '    "pod", "$1", "exported_pod", "(.+)"), "namespace", "$1", "exported_namespace", "(.+)")\n'
+        "  or\n"
+        '  %s{exported_pod="", pod!=""%s%s}\n' % (metric, exp_ns, guard, metric, pod_ns, guard))
+
+
+def gpu(metric, sel_info, ns='=~"$namespace"', guard=""):
+    """A dcgm-exporter series on the workload's pods (gpu_series), joined on
+    (namespace, pod) with infermon_pod_info, deduplicated first (a pod
+    serving several models has one pod_info row per model). ns, guard: as
+    gpu_series; guard is appended to pod_info's selector too."""
     sel_info = ", ".join(x for x in (sel_info, guard.lstrip(", ")) if x)
     info = "infermon_pod_info{%s}" % sel_info if sel_info else "infermon_pod_info"
     return (
-        "(\n"
-        '  label_replace(label_replace(%s{exported_pod!=""%s%s},\n'
-        '    "pod", "$1", "exported_pod", "(.+)"), "namespace", "$1", "exported_namespace", "(.+)")\n'
-        "  or\n"
-        '  %s{exported_pod="", pod!=""%s%s}\n'
-        ")\n"
+        "(\n%s)\n"
         "* on (namespace, pod) group_left (workload_name)\n"
-        "  max by (namespace, pod, workload_name) (%s)" % (metric, exp_ns, guard, metric, pod_ns, guard, info))
+        "  max by (namespace, pod, workload_name) (%s)" % (gpu_series(metric, ns, guard), info))
 
 
 def gpu_count_by(by_, sel_info, ns='=~"$namespace"', guard=""):
-    """GPUs per by_ (labels of infermon_pod_info), from dcgm-exporter. ns:
-    the namespace matcher of the GPU series (None: every namespace); guard:
-    appended to their selectors."""
-    m = "DCGM_FI_DEV_GPU_UTIL"
-    exp_ns = ", exported_namespace%s" % ns if ns else ""
-    pod_ns = ", namespace%s" % ns if ns else ""
-    per_pod = (
-        "count by (namespace, pod) (\n"
-        '  label_replace(label_replace(%s{exported_pod!=""%s%s},\n'
-        '    "pod", "$1", "exported_pod", "(.+)"), "namespace", "$1", "exported_namespace", "(.+)")\n'
-        "  or\n"
-        '  %s{exported_pod="", pod!=""%s%s}\n'
-        ")" % (m, exp_ns, guard, m, pod_ns, guard))
+    """GPUs per by_ (labels of infermon_pod_info), from dcgm-exporter. ns,
+    guard: as gpu_series."""
+    per_pod = "count by (namespace, pod) (\n%s)" % gpu_series("DCGM_FI_DEV_GPU_UTIL", ns, guard)
     inner = ["namespace", "pod"] + [l for l in by_ if l not in ("namespace", "pod")]
     info = "infermon_pod_info{%s}" % sel_info if sel_info else "infermon_pod_info"
     return ("sum by (%s) (\n%s\n* on (namespace, pod) group_right\n"
